@@ -1,0 +1,80 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "scrubber",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "scrubber", targets: ["scrubber"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // No I/O: the domain model, eligibility, Glance's cipher, URL rules, configuration,
+        // and the catalog protocol every coordination backend implements.
+        .target(
+            name: "ScrubberCore",
+            dependencies: [.product(name: "_CryptoExtras", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // Storage backends behind one protocol: file://, and a simulated one for tests/benchmarks.
+        .target(
+            name: "ScrubberStores",
+            dependencies: ["ScrubberCore"],
+            swiftSettings: strict
+        ),
+        // The catalog protocol on SQLite (GRDB, linking the system libsqlite3).
+        .target(
+            name: "ScrubberSQLite",
+            dependencies: ["ScrubberCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // The node: the scrub pipeline (claim, delete, complete) and its run loop.
+        .target(
+            name: "ScrubberNode",
+            dependencies: [
+                "ScrubberCore", "ScrubberStores",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The CLI: argument parsing and wiring only.
+        .executableTarget(
+            name: "scrubber",
+            dependencies: [
+                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ScrubberCoreTests", dependencies: ["ScrubberCore"], swiftSettings: strict),
+        .testTarget(name: "ScrubberStoresTests", dependencies: ["ScrubberCore", "ScrubberStores"], swiftSettings: strict),
+        .testTarget(
+            name: "ScrubberNodeTests",
+            dependencies: [
+                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberNode",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Multi-process tests: they spawn the real `scrubber` binary.
+        .testTarget(
+            name: "ScrubberCLITests",
+            dependencies: ["ScrubberCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+    ]
+)

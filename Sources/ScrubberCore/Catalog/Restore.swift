@@ -1,0 +1,109 @@
+/// What ``ScrubCatalog/restorePlan(imageID:)`` found.
+public struct RestorePlan: Sendable, Hashable {
+    public var imageID: String
+    /// The image's status, or nil when there is no such image.
+    public var status: ImageStatus?
+    /// The node scrubbing the image right now, if any: restore must refuse.
+    public var scrubbingNode: String?
+    /// Its `pending_delete` locations: the ones restore would bring back.
+    public var locations: [PendingLocation]
+
+    public init(imageID: String, status: ImageStatus?, scrubbingNode: String?, locations: [PendingLocation]) {
+        self.imageID = imageID
+        self.status = status
+        self.scrubbingNode = scrubbingNode
+        self.locations = locations
+    }
+}
+
+/// Parameters of ``ScrubCatalog/commitRestore(_:)``.
+public struct RestoreRequest: Sendable, Hashable {
+    public var imageID: String
+    /// Pending locations whose data exists: they go back to `active`.
+    public var keep: [Int64]
+    /// Pending locations whose data is gone (only with `--force`): they are marked `deleted`.
+    public var lost: [Int64]
+    /// Who restores, for the audit row.
+    public var actor: String
+
+    public init(imageID: String, keep: [Int64], lost: [Int64], actor: String) {
+        self.imageID = imageID
+        self.keep = keep
+        self.lost = lost
+        self.actor = actor
+    }
+}
+
+/// A restore that was done.
+public struct RestoreResult: Sendable, Hashable {
+    public var imageID: String
+    public var restoredLocations: [Int64]
+    public var lostLocations: [Int64]
+
+    public init(imageID: String, restoredLocations: [Int64], lostLocations: [Int64]) {
+        self.imageID = imageID
+        self.restoredLocations = restoredLocations
+        self.lostLocations = lostLocations
+    }
+}
+
+/// Why a restore was refused (the CLI exits 4). Nothing was changed.
+public enum RestoreRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    case noSuchImage(String)
+    case notPendingDelete(String, ImageStatus)
+    case beingScrubbed(String, node: String)
+    case dataGone(String, locations: [String])
+    case cannotVerify(String, problems: [String])
+    case changedDuringRestore(String)
+
+    public var description: String {
+        switch self {
+        case .noSuchImage(let id):
+            "image \(id) does not exist"
+        case .notPendingDelete(let id, let status):
+            "image \(id) is \(status.rawValue), not pending_delete: nothing to restore"
+        case .beingScrubbed(let id, let node):
+            "image \(id) is being scrubbed by node \(node) right now; try again when it finishes or fails"
+        case .dataGone(let id, let locations):
+            "image \(id) has locations whose data is already gone (\(locations.joined(separator: ", "))); use --force to restore what remains"
+        case .cannotVerify(let id, let problems):
+            "image \(id) has locations whose data cannot be checked (\(problems.joined(separator: "; "))); use --force to restore anyway"
+        case .changedDuringRestore(let id):
+            "image \(id) changed while it was being restored (a scrub claimed or completed it); nothing was changed, try again"
+        }
+    }
+}
+
+/// Backlog counts for `status` and `--once` progress.
+public struct BacklogSnapshot: Sendable, Hashable, Codable {
+    /// `pending_delete` images past `scrub_time`.
+    public var eligible: Int
+    /// `pending_delete` images still inside `scrub_time`.
+    public var waiting: Int
+    /// Age in seconds of the oldest eligible image's `deleted_at`, store clock.
+    public var oldestAgeSeconds: Double?
+    /// Images with at least one failed attempt that are still pending.
+    public var failing: Int
+    /// The failing images, most attempts first.
+    public var failures: [Failure]
+
+    public struct Failure: Sendable, Hashable, Codable {
+        public var imageID: String
+        public var attempts: Int
+        public var lastError: String?
+
+        public init(imageID: String, attempts: Int, lastError: String?) {
+            self.imageID = imageID
+            self.attempts = attempts
+            self.lastError = lastError
+        }
+    }
+
+    public init(eligible: Int, waiting: Int, oldestAgeSeconds: Double?, failing: Int, failures: [Failure]) {
+        self.eligible = eligible
+        self.waiting = waiting
+        self.oldestAgeSeconds = oldestAgeSeconds
+        self.failing = failing
+        self.failures = failures
+    }
+}

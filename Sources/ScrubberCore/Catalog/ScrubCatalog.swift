@@ -1,0 +1,144 @@
+/// The catalog and coordination protocol every node speaks, whatever stores it: SQLite (the
+/// embedded default), PostgreSQL, or the lease service over HTTP.
+///
+/// Every time it reads or compares is the **store's** clock (DESIGN §3.1): callers pass
+/// durations, never their own timestamps.
+///
+/// ## Topics
+/// - Schema: ``upgrade()``
+/// - Membership: ``join(_:ttl:)``, ``heartbeat(nodeID:ttl:)``, ``leave(nodeID:)``
+/// - Work: ``claim(_:)``, ``complete(_:nodeID:backoff:)``, ``release(imageIDs:nodeID:)``
+/// - Restore: ``restorePlan(imageID:)``, ``commitRestore(_:)``
+/// - Status: ``backlog(scrubTime:failureLimit:)``
+public protocol ScrubCatalog: Sendable {
+    /// Creates Glance-compatible `images` and `image_locations` when absent and our `scrub_*`
+    /// tables; idempotent, safe to run from several processes at once. Never changes Glance's tables.
+    func upgrade() async throws
+
+    /// Joins (or, after a crash, rejoins under the same id) as an active member whose
+    /// membership expires `ttl` seconds from now by the store clock.
+    /// - Returns: the store's clock at the join, in seconds since 1970.
+    func join(_ node: NodeRegistration, ttl: Double) async throws -> Double
+
+    /// Extends this node's membership to `ttl` seconds from now (store clock).
+    /// - Returns: false when the membership had already expired or is gone: the node's work may
+    ///   have been reassigned, so it must stop deleting and ``join(_:ttl:)`` again.
+    func heartbeat(nodeID: String, ttl: Double) async throws -> Bool
+
+    /// Leaves gracefully: hands back every assignment this node holds (they become anyone's)
+    /// and marks the node `left`. Call it after in-flight deletes have completed.
+    func leave(nodeID: String) async throws
+
+    /// Claims up to `request.limit` images for this node.
+    ///
+    /// Keeps **one worker per image** (DESIGN §3.3): in one transaction it checks the node's
+    /// membership is unexpired, optionally takes over work of dead nodes and assigns eligible
+    /// unassigned images to this node (``ClaimRequest/selfAssign``), then moves this node's
+    /// `assigned` images whose backoff has passed, and that are still `pending_delete`, to
+    /// `scrubbing`, and returns them with their `pending_delete` locations.
+    /// - Throws: ``CatalogError/membershipExpired(_:)`` when the node is no longer a live member.
+    func claim(_ request: ClaimRequest) async throws -> [ClaimedImage]
+
+    /// Records a batch of scrub outcomes in one transaction.
+    ///
+    /// For each outcome, every location whose data is gone is marked `deleted` (keeping its
+    /// `deleted_at`) and audited. Then, only if this node still holds the image's claim
+    /// (compare-and-set on holder, state `scrubbing`, image `pending_delete`): a fully successful
+    /// image with no `pending_delete` location left is marked `deleted` and its assignment
+    /// removed; a failed one goes back to `assigned` with attempts + 1, its last error and a
+    /// backoff from `backoff`. Replaying a batch is harmless (DESIGN §3.4).
+    func complete(_ outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) async throws -> CompletionReport
+
+    /// Hands back claimed images this node will not scrub (e.g. on shutdown before starting
+    /// them): they return to `assigned` with no holder, and any node may take them.
+    func release(imageIDs: [String], nodeID: String) async throws
+
+    /// Reads what a restore of `imageID` would bring back. The caller checks which locations'
+    /// data still exists, then calls ``commitRestore(_:)``.
+    func restorePlan(imageID: String) async throws -> RestorePlan
+
+    /// Restores an image (DESIGN §3.5): a compare-and-set that fails while the image is being
+    /// scrubbed or is no longer `pending_delete`; brings back the image **and** the pending
+    /// locations listed in `request.keep`, marks those in `request.lost` `deleted`, and
+    /// refuses if the locations changed since the plan was read.
+    /// - Throws: ``RestoreRefusal``.
+    func commitRestore(_ request: RestoreRequest) async throws -> RestoreResult
+
+    /// Counts the backlog and lists failing images (most attempts first).
+    func backlog(scrubTime: Double, failureLimit: Int) async throws -> BacklogSnapshot
+}
+
+/// Who is joining.
+public struct NodeRegistration: Sendable, Hashable {
+    public var nodeID: String
+    public var host: String
+    public var pid: Int
+    public var version: String
+    /// The node's `scrub_pool_size`: its share of the work is weighted by it.
+    public var capacity: Int
+    public var leaderEligible: Bool
+
+    public init(nodeID: String, host: String, pid: Int, version: String, capacity: Int, leaderEligible: Bool) {
+        self.nodeID = nodeID
+        self.host = host
+        self.pid = pid
+        self.version = version
+        self.capacity = capacity
+        self.leaderEligible = leaderEligible
+    }
+}
+
+/// Parameters of ``ScrubCatalog/claim(_:)``.
+public struct ClaimRequest: Sendable, Hashable {
+    public var nodeID: String
+    public var limit: Int
+    /// `scrub_time`: an image is eligible once `deleted_at + scrubTime ≤ now` (store clock).
+    public var scrubTime: Double
+    /// Whether this node assigns eligible unassigned work (and dead nodes' work) to itself in
+    /// the same transaction: the leaderless mode of a node that runs alone or beside peers
+    /// that do the same.
+    public var selfAssign: Bool
+    /// One-shot runs: an image whose last claim is older than this store time may be claimed
+    /// even inside its backoff, so a `--once` run tries every eligible image once.
+    public var retryClaimedBefore: Double?
+
+    public init(nodeID: String, limit: Int, scrubTime: Double, selfAssign: Bool, retryClaimedBefore: Double? = nil) {
+        self.nodeID = nodeID
+        self.limit = limit
+        self.scrubTime = scrubTime
+        self.selfAssign = selfAssign
+        self.retryClaimedBefore = retryClaimedBefore
+    }
+}
+
+/// What a completion batch did.
+public struct CompletionReport: Sendable, Hashable {
+    /// Images marked `deleted`.
+    public var imagesDeleted: [String] = []
+    /// Images that stay `pending_delete` with their error, attempts and backoff recorded.
+    public var imagesFailed: [String] = []
+    /// Images whose claim this node no longer held (reassigned after its membership lapsed,
+    /// or restored/deleted meanwhile): their gone locations were recorded, nothing else.
+    public var claimsLost: [String] = []
+    /// Locations marked `deleted`.
+    public var locationsDeleted = 0
+
+    public init() {}
+}
+
+/// Why a catalog operation could not proceed.
+public enum CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The node's membership lapsed (store clock): it must stop deleting and rejoin.
+    case membershipExpired(String)
+    /// The database cannot be used (corrupt, read-only, unreachable…); the message says which.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .membershipExpired(let node):
+            "membership of node \(node) has expired (no heartbeat within node_ttl); its work may have been reassigned"
+        case .unavailable(let message):
+            message
+        }
+    }
+}

@@ -1,0 +1,170 @@
+extension ScrubberConfiguration {
+    /// Reads the options the scrubber knows from merged `--config-file`s (unknown options are
+    /// ignored, as oslo.config does).
+    /// - Throws: ``ConfigError`` naming the file, line and option of a bad value.
+    public init(ini: INIDocument) throws(ConfigError) {
+        self.init()
+        let reader = OptionReader(ini: ini)
+        let d = "DEFAULT"
+        scrubTime = try reader.seconds(d, "scrub_time") ?? scrubTime
+        poolSize = try reader.positiveInt(d, "scrub_pool_size") ?? poolSize
+        wakeupTime = try reader.seconds(d, "wakeup_time", positive: true) ?? wakeupTime
+        daemon = try reader.bool(d, "daemon") ?? daemon
+        if let key = ini.value(d, "metadata_encryption_key"), !key.text.isEmpty {
+            guard [16, 24, 32].contains(key.text.utf8.count) else {
+                throw ConfigError(key, section: d, option: "metadata_encryption_key",
+                                  message: "must be 16, 24 or 32 bytes (AES-128/192/256); it is \(key.text.utf8.count) bytes")
+            }
+            metadataEncryptionKey = key.text
+        }
+        if let connection = ini.value("database", "connection") {
+            do throws(ConfigError) {
+                database = try DatabaseURL(parsing: connection.text)
+            } catch {
+                throw ConfigError(connection, section: "database", option: "connection", message: error.message)
+            }
+        }
+        stores = try StoresConfiguration(reader: reader)
+
+        let c = "cluster"
+        if let id = ini.value(c, "node_id")?.text, !id.isEmpty { cluster.nodeID = id }
+        cluster.nodeTTL = try reader.seconds(c, "node_ttl", positive: true) ?? cluster.nodeTTL
+        cluster.heartbeatInterval = try reader.seconds(c, "heartbeat_interval", positive: true) ?? cluster.heartbeatInterval
+        cluster.leaseTTL = try reader.seconds(c, "lease_ttl", positive: true) ?? cluster.leaseTTL
+        cluster.leaderEligible = try reader.bool(c, "leader_eligible") ?? cluster.leaderEligible
+        cluster.claimBatch = try reader.positiveInt(c, "claim_batch") ?? cluster.claimBatch
+        cluster.backoff.base = try reader.seconds(c, "retry_backoff_base", positive: true) ?? cluster.backoff.base
+        cluster.backoff.max = try reader.seconds(c, "retry_backoff_max", positive: true) ?? cluster.backoff.max
+        cluster.idlePollInterval = try reader.seconds(c, "idle_poll_interval", positive: true) ?? cluster.idlePollInterval
+        cluster.busyTimeout = try reader.seconds(c, "busy_timeout", positive: true) ?? cluster.busyTimeout
+        try validate(reader: reader)
+    }
+
+    private func validate(reader: OptionReader) throws(ConfigError) {
+        if cluster.heartbeatInterval >= cluster.nodeTTL {
+            throw reader.error("cluster", "heartbeat_interval",
+                               "must be shorter than node_ttl (\(cluster.heartbeatInterval) ≥ \(cluster.nodeTTL)), or every node looks dead between heartbeats")
+        }
+    }
+}
+
+extension StoresConfiguration {
+    init(reader: OptionReader) throws(ConfigError) {
+        self.init()
+        let gs = "glance_store"
+        if let enabled = reader.ini.value("DEFAULT", "enabled_backends"), !enabled.text.isEmpty {
+            multiStore = true
+            backends = []
+            for item in enabled.text.split(separator: ",") {
+                let pair = item.split(separator: ":", maxSplits: 1).map { $0.trimmingWhitespace() }
+                guard pair.count == 2, !pair[0].isEmpty, !pair[1].isEmpty else {
+                    throw ConfigError(enabled, section: "DEFAULT", option: "enabled_backends",
+                                      message: "expected NAME:TYPE[, NAME:TYPE…], got '\(item.trimmingWhitespace())'")
+                }
+                guard backend(named: pair[0]) == nil else {
+                    throw ConfigError(enabled, section: "DEFAULT", option: "enabled_backends", message: "backend \(pair[0]) is listed twice")
+                }
+                backends.append(try BackendConfiguration(name: pair[0], type: pair[1], section: pair[0], reader: reader))
+            }
+            if let chosen = reader.ini.value(gs, "default_backend") {
+                guard backend(named: chosen.text) != nil else {
+                    throw ConfigError(chosen, section: gs, option: "default_backend",
+                                      message: "'\(chosen.text)' is not in enabled_backends (\(backends.map(\.name).joined(separator: ", ")))")
+                }
+                defaultBackend = chosen.text
+            } else if backends.count == 1 {
+                defaultBackend = backends[0].name
+            } else {
+                throw ConfigError(file: enabled.file, section: gs, option: "default_backend",
+                                  message: "must be set when enabled_backends lists more than one backend")
+            }
+        } else {
+            // Legacy single store: the filesystem store configured in [glance_store].
+            backends = [try BackendConfiguration(name: "file", type: "file", section: gs, reader: reader)]
+            defaultBackend = "file"
+        }
+    }
+}
+
+extension BackendConfiguration {
+    init(name: String, type: String, section: String, reader: OptionReader) throws(ConfigError) {
+        self.init(name: name, type: type)
+        switch type {
+        case "file":
+            var roots: [FileRoot] = []
+            if let dir = reader.ini.value(section, "filesystem_store_datadir"), !dir.text.isEmpty {
+                roots.append(FileRoot(path: dir.text, priority: 0))
+            }
+            for entry in reader.ini.values(section, "filesystem_store_datadirs") {
+                for line in entry.text.split(separator: "\n") {
+                    let item = line.trimmingWhitespace()
+                    guard !item.isEmpty else { continue }
+                    var path = item
+                    var priority = 0
+                    if let colon = item.lastIndex(of: ":") {
+                        guard let p = Int(item[item.index(after: colon)...]) else {
+                            throw ConfigError(entry, section: section, option: "filesystem_store_datadirs",
+                                              message: "expected PATH[:PRIORITY] with an integer priority, got '\(item)'")
+                        }
+                        priority = p
+                        path = String(item[..<colon])
+                    }
+                    roots.append(FileRoot(path: path, priority: priority))
+                }
+            }
+            for root in roots where !root.path.hasPrefix("/") {
+                let value = reader.ini.value(section, "filesystem_store_datadir") ?? reader.ini.values(section, "filesystem_store_datadirs").last
+                throw ConfigError(file: value?.file, line: value?.line, section: section, option: "filesystem_store_datadir",
+                                  message: "store directory '\(root.path)' must be an absolute path")
+            }
+            fileRoots = roots.isEmpty ? [FileRoot(path: "/var/lib/glance/images", priority: 0)] : roots
+        case "simulated":
+            simulatedLatency = try reader.seconds(section, "simulated_latency") ?? 0
+            if let rate = reader.ini.value(section, "simulated_failure_rate") {
+                guard let r = Double(rate.text), (0...1).contains(r) else {
+                    throw ConfigError(rate, section: section, option: "simulated_failure_rate", message: "expected a number from 0 to 1, got '\(rate.text)'")
+                }
+                simulatedFailureRate = r
+            }
+        default:
+            break
+        }
+    }
+}
+
+/// Typed reads of single-valued options, failing with the file, line and option named.
+struct OptionReader {
+    let ini: INIDocument
+
+    func error(_ section: String, _ option: String, _ message: String) -> ConfigError {
+        guard let value = ini.value(section, option) else { return ConfigError(section: section, option: option, message: message) }
+        return ConfigError(value, section: section, option: option, message: message)
+    }
+
+    func seconds(_ section: String, _ option: String, positive: Bool = false) throws(ConfigError) -> Double? {
+        guard let value = ini.value(section, option) else { return nil }
+        guard let number = Double(value.text), number.isFinite, positive ? number > 0 : number >= 0 else {
+            throw ConfigError(value, section: section, option: option,
+                              message: "expected \(positive ? "a positive" : "a non-negative") number of seconds, got '\(value.text)'")
+        }
+        return number
+    }
+
+    func positiveInt(_ section: String, _ option: String) throws(ConfigError) -> Int? {
+        guard let value = ini.value(section, option) else { return nil }
+        guard let number = Int(value.text), number > 0 else {
+            throw ConfigError(value, section: section, option: option, message: "expected a positive integer, got '\(value.text)'")
+        }
+        return number
+    }
+
+    func bool(_ section: String, _ option: String) throws(ConfigError) -> Bool? {
+        guard let value = ini.value(section, option) else { return nil }
+        switch value.text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default:
+            throw ConfigError(value, section: section, option: option, message: "expected true or false, got '\(value.text)'")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+/// Everything a scrubber node is configured with: Glance's own `glance-scrubber.conf` options,
+/// its store configuration, and our `[cluster]` section.
+///
+/// Defaults are upstream's where upstream has the option.
+public struct ScrubberConfiguration: Sendable, Hashable {
+    /// `[DEFAULT] scrub_time`: seconds after `deleted_at` before an image may be scrubbed.
+    public var scrubTime: Double = 0
+    /// `[DEFAULT] scrub_pool_size`: deletes in flight at most, per node; also the node's capacity.
+    public var poolSize: Int = 1
+    /// `[DEFAULT] wakeup_time`: the longest an idle daemon sleeps between scans.
+    public var wakeupTime: Double = 300
+    /// `[DEFAULT] daemon`.
+    public var daemon: Bool = false
+    /// `[DEFAULT] metadata_encryption_key`: when set, location URLs are Glance ciphertext.
+    public var metadataEncryptionKey: String?
+    /// `[database] connection`.
+    public var database: DatabaseURL?
+    /// The storage backends.
+    public var stores = StoresConfiguration()
+    /// `[cluster]`: ours.
+    public var cluster = ClusterConfiguration()
+
+    public init() {}
+}
+
+/// The storage backends: Glance's legacy single `[glance_store]`, or `enabled_backends`.
+public struct StoresConfiguration: Sendable, Hashable {
+    /// Backends in `enabled_backends` order (legacy: one backend named `file`).
+    public var backends: [BackendConfiguration] = [.init(name: "file", type: "file", fileRoots: [.init(path: "/var/lib/glance/images", priority: 0)])]
+    /// The backend for locations whose `meta_data` names no store.
+    public var defaultBackend: String = "file"
+    /// Whether `enabled_backends` is in use (then `meta_data.store` picks the backend).
+    public var multiStore: Bool = false
+
+    public init() {}
+
+    public func backend(named name: String) -> BackendConfiguration? {
+        backends.first { $0.name == name }
+    }
+}
+
+/// One storage backend.
+public struct BackendConfiguration: Sendable, Hashable {
+    /// The backend's id (`meta_data.store`).
+    public var name: String
+    /// Glance's store type: `file`; `simulated` (ours, for tests and benchmarks); anything else
+    /// (`rbd`, `swift`, `http`, `cinder`, `s3`) is recognised but not deletable by this scrubber.
+    public var type: String
+    /// `filesystem_store_datadir(s)` for `file`.
+    public var fileRoots: [FileRoot] = []
+    /// For `simulated`: latency per delete, in seconds.
+    public var simulatedLatency: Double = 0
+    /// For `simulated`: probability in 0…1 that a delete fails.
+    public var simulatedFailureRate: Double = 0
+
+    public init(name: String, type: String, fileRoots: [FileRoot] = []) {
+        self.name = name
+        self.type = type
+        self.fileRoots = fileRoots
+    }
+}
+
+/// A `filesystem_store_datadir`, or one `filesystem_store_datadirs = PATH:PRIORITY`.
+public struct FileRoot: Sendable, Hashable {
+    public var path: String
+    public var priority: Int
+
+    public init(path: String, priority: Int) {
+        self.path = path
+        self.priority = priority
+    }
+}
+
+/// `[cluster]`: how this node takes part in the cluster. Durations are seconds (fractions allowed).
+public struct ClusterConfiguration: Sendable, Hashable {
+    /// `node_id`; default `HOST-PID`.
+    public var nodeID: String?
+    /// `node_ttl`: a node whose heartbeat is older than this is dead and its work is reassigned.
+    public var nodeTTL: Double = 5
+    /// `heartbeat_interval`.
+    public var heartbeatInterval: Double = 1
+    /// `lease_ttl`: the leader lease.
+    public var leaseTTL: Double = 6
+    /// `leader_eligible`.
+    public var leaderEligible: Bool = true
+    /// `claim_batch`: images claimed per transaction.
+    public var claimBatch: Int = 256
+    /// `retry_backoff_base` / `retry_backoff_max`: backoff of a failed image.
+    public var backoff = Backoff()
+    /// `idle_poll_interval`: how often an idle daemon looks for newly eligible images (≤ `wakeup_time`).
+    public var idlePollInterval: Double = 1
+    /// `busy_timeout`: how long one SQLite statement waits on a lock before the write is retried.
+    public var busyTimeout: Double = 5
+
+    public init() {}
+}

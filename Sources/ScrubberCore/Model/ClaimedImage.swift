@@ -1,0 +1,34 @@
+/// A `pending_delete` location of a claimed image, as read from `image_locations`.
+public struct PendingLocation: Sendable, Hashable {
+    /// `image_locations.id`.
+    public var id: Int64
+    /// `image_locations.value`: the URL, or its ciphertext when `metadata_encryption_key` is set.
+    public var value: String
+    /// `image_locations.meta_data`: JSON text, possibly NULL, `{}` or garbage.
+    public var metaData: String?
+
+    public init(id: Int64, value: String, metaData: String?) {
+        self.id = id
+        self.value = value
+        self.metaData = metaData
+    }
+}
+
+/// An image this node has claimed (its assignment moved to `scrubbing` under this node's
+/// unexpired membership while the image was still `pending_delete`), with the locations
+/// whose data it must delete.
+///
+/// An image with no pending location left is still claimed: completing it marks it `deleted`
+/// (upstream leaves such images stuck forever).
+public struct ClaimedImage: Sendable, Hashable {
+    public var imageID: String
+    /// Failed attempts before this claim.
+    public var attempts: Int
+    public var locations: [PendingLocation]
+
+    public init(imageID: String, attempts: Int, locations: [PendingLocation]) {
+        self.imageID = imageID
+        self.attempts = attempts
+        self.locations = locations
+    }
+}

@@ -1,0 +1,77 @@
+/// What happened to one location's data.
+public enum LocationOutcome: Sendable, Hashable {
+    /// The backend deleted the data.
+    case deleted
+    /// The backend had no data there: counts as deleted (a replayed delete is a success).
+    case notFound
+    /// The data may still exist; the message says why, for the operator.
+    case failed(String)
+
+    /// Whether the data is known to be gone.
+    public var isGone: Bool {
+        switch self {
+        case .deleted, .notFound: true
+        case .failed: false
+        }
+    }
+
+    /// The audit action recorded in `scrub_events`.
+    public var action: ScrubAction {
+        switch self {
+        case .deleted: .deleted
+        case .notFound: .notFound
+        case .failed: .failed
+        }
+    }
+}
+
+/// The result of scrubbing one location, carried to the batched completion.
+public struct LocationResult: Sendable, Hashable {
+    public var locationID: Int64
+    /// The backend that handled it (`meta_data.store`, or the default), for the audit row.
+    public var store: String?
+    public var outcome: LocationOutcome
+
+    public init(locationID: Int64, store: String?, outcome: LocationOutcome) {
+        self.locationID = locationID
+        self.store = store
+        self.outcome = outcome
+    }
+}
+
+/// The result of scrubbing one claimed image: what its completion records.
+public struct ScrubOutcome: Sendable, Hashable {
+    public var imageID: String
+    /// Failed attempts before this one (the backoff grows with it).
+    public var previousAttempts: Int
+    public var locations: [LocationResult]
+
+    public init(imageID: String, previousAttempts: Int, locations: [LocationResult]) {
+        self.imageID = imageID
+        self.previousAttempts = previousAttempts
+        self.locations = locations
+    }
+
+    /// The first failure's message, if any location failed.
+    public var firstError: String? {
+        for result in locations {
+            if case .failed(let message) = result.outcome { return message }
+        }
+        return nil
+    }
+
+    /// Whether every location's data is gone, so the image can be marked `deleted`.
+    public var succeeded: Bool { firstError == nil }
+}
+
+/// Audit actions in `scrub_events.action` (DESIGN §2).
+public enum ScrubAction: String, Sendable, Codable, CaseIterable {
+    case deleted
+    case notFound = "not_found"
+    case failed
+    case imageDeleted = "image_deleted"
+    case restored
+    case reassigned
+    case elected
+    case resigned
+}

@@ -1,0 +1,129 @@
+import Logging
+import ScrubberCore
+import Synchronization
+
+/// Hands claimed images to the worker tasks, claiming the next batch ahead of need so deletes
+/// never wait on the database when there is work.
+actor ClaimQueue {
+    private let catalog: any ScrubCatalog
+    private let request: ClaimRequest
+    private let once: Bool
+    private let idlePoll: Duration
+    private let lease: MembershipLease
+    private let logger: Logger
+    private var buffer: [ClaimedImage] = []
+    private var head = 0
+    private var fetch: Task<[ClaimedImage]?, any Error>?
+    private var exhausted = false
+    private var stopped = false
+    private let stopRequested = Atomic<Bool>(false)
+    /// Images handed out and not yet completed: claims stop while this is high, so a slow
+    /// database cannot make the node hoard claims.
+    private var outstanding = 0
+    private let maxOutstanding: Int
+
+    init(catalog: any ScrubCatalog, request: ClaimRequest, once: Bool, idlePoll: Double, lease: MembershipLease, logger: Logger) {
+        self.catalog = catalog
+        self.request = request
+        self.once = once
+        self.idlePoll = .seconds(idlePoll)
+        self.lease = lease
+        self.logger = logger
+        maxOutstanding = request.limit * 4
+    }
+
+    /// The next image to scrub, or nil when the run is over (one-shot backlog empty, or stop requested).
+    func next() async throws -> ClaimedImage? {
+        while true {
+            if stopped || stopRequested.load(ordering: .relaxed) { return nil }
+            if head < buffer.count {
+                let image = buffer[head]
+                head += 1
+                outstanding += 1
+                if buffer.count - head < request.limit / 2 { prefetch() }
+                return image
+            }
+            if exhausted { return nil }
+            prefetch()
+            guard let fetch else {
+                // Too much outstanding: wait for completions.
+                try await Task.sleep(for: .milliseconds(5))
+                continue
+            }
+            let claimed = try await fetch.value
+            if self.fetch == fetch { self.fetch = nil }
+            guard head >= buffer.count else { continue }
+            switch claimed {
+            case nil:
+                // Not a member right now, or the database failed: the heartbeat loop rejoins;
+                // try again shortly. Never counts as an empty backlog.
+                try await Task.sleep(for: .milliseconds(250))
+            case let claimed? where claimed.isEmpty:
+                if once {
+                    exhausted = true
+                } else {
+                    try await Task.sleep(for: idlePoll)
+                }
+            default:
+                continue
+            }
+        }
+    }
+
+    /// Called when an image handed out has been completed (or abandoned).
+    func finished() {
+        outstanding -= 1
+    }
+
+    /// Asks the workers to take no more images (safe from any context, e.g. a signal handler).
+    nonisolated func requestStop() {
+        stopRequested.store(true, ordering: .relaxed)
+    }
+
+    /// Stops handing out images and returns the claimed ones never started, to release.
+    func stop() async -> [ClaimedImage] {
+        stopped = true
+        if let fetch {
+            _ = try? await fetch.value
+        }
+        let unstarted = Array(buffer[head...])
+        buffer = []
+        head = 0
+        return unstarted
+    }
+
+    private func prefetch() {
+        guard fetch == nil, !exhausted, !stopped, !stopRequested.load(ordering: .relaxed), outstanding < maxOutstanding else { return }
+        let catalog = catalog, request = request, lease = lease, logger = logger
+        let once = once
+        fetch = Task {
+            guard lease.isTrusted else { return nil }
+            do {
+                let claimed = try await catalog.claim(request)
+                self.append(claimed)
+                return claimed
+            } catch CatalogError.membershipExpired {
+                lease.lost()
+                logger.warning("membership expired; claims paused until the node rejoins")
+                return nil
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // A one-shot run reports a broken database and exits; a daemon keeps trying.
+                if once { throw error }
+                logger.error("claim failed, retrying: \(error)")
+                try await Task.sleep(for: .seconds(1))
+                return nil
+            }
+        }
+    }
+
+    private func append(_ claimed: [ClaimedImage]) {
+        if head > 4096 {
+            buffer.removeFirst(head)
+            head = 0
+        }
+        buffer.append(contentsOf: claimed)
+        fetch = nil
+    }
+}

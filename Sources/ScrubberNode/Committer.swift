@@ -1,0 +1,68 @@
+import Logging
+import ScrubberCore
+
+/// Collects scrub outcomes and records them in batches: one transaction for many images, so
+/// throughput is not bound by one commit per image.
+actor Committer {
+    private let catalog: any ScrubCatalog
+    private let nodeID: String
+    private let backoff: Backoff
+    private let batchSize: Int
+    private var buffer: [ScrubOutcome] = []
+    private(set) var totals = RunSummary()
+    private var flushing = false
+    private var failures = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private let retryForever: Bool
+    private let logger: Logger
+
+    /// - Parameter retryForever: a daemon retries a failing write until it succeeds; a one-shot
+    ///   run gives up (and exits 1) after a few tries.
+    init(catalog: any ScrubCatalog, nodeID: String, backoff: Backoff, batchSize: Int, retryForever: Bool, logger: Logger) {
+        self.retryForever = retryForever
+        self.logger = logger
+        self.catalog = catalog
+        self.nodeID = nodeID
+        self.backoff = backoff
+        self.batchSize = batchSize
+    }
+
+    /// Queues an outcome; waits only when the buffer is far ahead of the database.
+    func add(_ outcome: ScrubOutcome) async {
+        buffer.append(outcome)
+        while buffer.count >= batchSize * 4 {
+            await withCheckedContinuation { waiters.append($0) }
+        }
+    }
+
+    /// Writes everything buffered; one flush at a time. Retries until the write succeeds or the
+    /// task is cancelled: a completion must never be dropped.
+    func flush() async throws {
+        guard !flushing, !buffer.isEmpty else { return }
+        flushing = true
+        defer { flushing = false }
+        while !buffer.isEmpty {
+            let batch = Array(buffer.prefix(batchSize * 2))
+            let report: CompletionReport
+            do {
+                report = try await catalog.complete(batch, nodeID: nodeID, backoff: backoff)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                failures += 1
+                guard retryForever || failures < 5 else { throw error }
+                logger.error("recording \(batch.count) outcomes failed, retrying: \(error)")
+                try await Task.sleep(for: .seconds(1))
+                continue
+            }
+            failures = 0
+            buffer.removeFirst(batch.count)
+            totals.record(report, batch: batch)
+            let resumed = waiters
+            waiters = []
+            resumed.forEach { $0.resume() }
+        }
+    }
+
+    var pendingCount: Int { buffer.count }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import GRDB
+import ScrubberCore
+
+/// The catalog and coordination protocol on one SQLite file shared by every node process on
+/// the host: WAL mode, `BEGIN IMMEDIATE` write transactions, a busy timeout, and a retry of
+/// any write that still meets a lock, so a locked database delays work and never loses it.
+///
+/// The store clock is SQLite's `'now'` (the host's clock), read inside each statement.
+public final class SQLiteCatalog: ScrubCatalog {
+    /// The file, as given.
+    public let path: String
+    let pool: DatabasePool
+    let queries = CatalogQueries(dialect: .sqlite)
+    private let onBusy: @Sendable (Int, any Error) -> Void
+
+    /// Opens (creating if needed) the SQLite catalog at `path`. Call ``upgrade()`` before use.
+    ///
+    /// - Parameters:
+    ///   - busyTimeout: how long one statement waits on another process's lock before the whole
+    ///     transaction is retried.
+    ///   - onBusy: told of each retry (attempt number, error), for logging.
+    /// - Throws: ``CatalogError/unavailable(_:)`` when the file cannot be opened as a database.
+    public init(path: String, busyTimeout: Double = 5, onBusy: @escaping @Sendable (Int, any Error) -> Void = { _, _ in }) throws {
+        self.path = path
+        self.onBusy = onBusy
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw Self.explain(error, path: path)
+        }
+    }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction, retrying (with capped backoff, until the
+    /// task is cancelled) while another process holds the lock past the busy timeout.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await pool.write(body)
+            } catch let error as DatabaseError where Self.isBusy(error) {
+                attempt += 1
+                onBusy(attempt, error)
+                try await Task.sleep(for: .milliseconds(min(1000, 10 << min(attempt, 7))))
+            } catch {
+                throw Self.explain(error, path: path)
+            }
+        }
+    }
+
+    /// Runs `body` on a read snapshot, with the same retry as ``write(_:)``.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await pool.read(body)
+            } catch let error as DatabaseError where Self.isBusy(error) {
+                attempt += 1
+                onBusy(attempt, error)
+                try await Task.sleep(for: .milliseconds(min(1000, 10 << min(attempt, 7))))
+            } catch {
+                throw Self.explain(error, path: path)
+            }
+        }
+    }
+
+    static func isBusy(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+    }
+
+    /// Turns SQLite's errors about the file itself into messages an operator can act on.
+    static func explain(_ error: any Error, path: String) -> any Error {
+        guard let error = error as? DatabaseError else { return error }
+        switch error.resultCode {
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return CatalogError.unavailable("database \(path) is not a SQLite database or is corrupt (\(error.message ?? "\(error)")); restore it from a backup")
+        case .SQLITE_READONLY:
+            return CatalogError.unavailable("database \(path) is read-only (\(error.message ?? "\(error)")); the scrubber must be able to write it and its directory (WAL files)")
+        case .SQLITE_CANTOPEN:
+            return CatalogError.unavailable("cannot open database \(path) (\(error.message ?? "\(error)")); check that the file and its directory exist and are writable")
+        case .SQLITE_PERM, .SQLITE_AUTH:
+            return CatalogError.unavailable("permission denied on database \(path) (\(error.message ?? "\(error)"))")
+        default:
+            return error
+        }
+    }
+
+    // MARK: Schema
+
+    public func upgrade() async throws {
+        try await write { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS scrub_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+            let hasImages = try db.tableExists("images")
+            let hasLocations = try db.tableExists("image_locations")
+            switch (hasImages, hasLocations) {
+            case (false, false): try db.execute(sql: Schema.glanceTables)
+            case (true, true): break
+            default:
+                throw CatalogError.unavailable("database \(self.path) has only one of Glance's images/image_locations tables: it is not a Glance database")
+            }
+            let applied = try Set(String.fetchAll(db, sql: "SELECT name FROM scrub_migrations"))
+            for migration in Schema.migrations where !applied.contains(migration.name) {
+                try db.execute(sql: migration.sql)
+                try db.execute(
+                    sql: "INSERT INTO scrub_migrations (name, applied_at) VALUES (?, \(SQLDialect.sqlite.now))",
+                    arguments: [migration.name])
+            }
+        }
+    }
+
+    // MARK: Membership
+
+    public func join(_ node: NodeRegistration, ttl: Double) async throws -> Double {
+        let q = queries
+        return try await write { db in
+            try db.cachedStatement(sql: q.join).execute(arguments: [
+                node.nodeID, node.host, node.pid, node.version, node.capacity, node.leaderEligible, ttl,
+            ])
+            // Same id, new process: the previous incarnation is gone, so its claims are stale.
+            try db.cachedStatement(sql: q.resetOwnClaims).execute(arguments: [node.nodeID])
+            return try Double.fetchOne(db.cachedStatement(sql: q.storeNow)) ?? 0
+        }
+    }
+
+    public func heartbeat(nodeID: String, ttl: Double) async throws -> Bool {
+        let q = queries
+        return try await write { db in
+            try db.cachedStatement(sql: q.heartbeat).execute(arguments: [ttl, nodeID])
+            return db.changesCount == 1
+        }
+    }
+
+    public func leave(nodeID: String) async throws {
+        let q = queries
+        try await write { db in
+            try db.cachedStatement(sql: q.handBackAll).execute(arguments: [nodeID])
+            try db.cachedStatement(sql: q.markLeft).execute(arguments: [nodeID])
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import ScrubberCore
+
+/// A storage backend the scrubber can delete image data from.
+///
+/// Implementations must be idempotent: deleting data that is already gone returns
+/// ``LocationOutcome/notFound`` (a successful delete, DESIGN §3.4), never an error.
+public protocol ImageStore: Sendable {
+    /// Deletes the data at `url`.
+    /// - Returns: ``LocationOutcome/deleted`` or ``LocationOutcome/notFound``.
+    /// - Throws: an error whose description tells the operator why the data may still exist
+    ///   (``LocationError`` for URLs this store refuses, ``StoreError`` for backend failures).
+    func delete(_ url: LocationURL) async throws -> LocationOutcome
+
+    /// Whether data exists at `url` (restore refuses to bring back a location whose data is gone).
+    func exists(_ url: LocationURL) async throws -> Bool
+}
+
+/// A backend failure: the data may still exist.
+public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,98 @@
+import ScrubberCore
+
+/// Picks the backend for each location and turns what happens into a ``LocationResult``.
+///
+/// - Decrypts `value` with `metadata_encryption_key` when one is set.
+/// - With `enabled_backends`, `meta_data.store` picks the backend; NULL, `{}` or garbage falls
+///   back to the default backend; a store name not in `enabled_backends` fails the location.
+/// - Without, every location goes to the one legacy store.
+/// No location is ever an exception: every failure becomes a recorded ``LocationOutcome/failed(_:)``.
+public struct StoreRouter: Sendable {
+    private let configuration: StoresConfiguration
+    private let cipher: GlanceCipher?
+    private let backends: [String: Backend]
+
+    enum Backend: Sendable {
+        case store(any ImageStore)
+        case unsupported(type: String)
+    }
+
+    /// - Parameters:
+    ///   - replacing: backends to use instead of the configured ones, by name (tests inject here).
+    /// - Throws: ``GlanceCipherError`` for a bad key.
+    public init(configuration: StoresConfiguration, encryptionKey: String?, replacing: [String: any ImageStore] = [:]) throws {
+        self.configuration = configuration
+        cipher = try encryptionKey.map(GlanceCipher.init(key:))
+        var backends: [String: Backend] = [:]
+        for backend in configuration.backends {
+            if let injected = replacing[backend.name] {
+                backends[backend.name] = .store(injected)
+                continue
+            }
+            switch backend.type {
+            case "file":
+                backends[backend.name] = .store(FileStore(roots: backend.fileRoots.map(\.path)))
+            case "simulated":
+                backends[backend.name] = .store(SimulatedStore(latency: backend.simulatedLatency, failureRate: backend.simulatedFailureRate))
+            default:
+                backends[backend.name] = .unsupported(type: backend.type)
+            }
+        }
+        self.backends = backends
+    }
+
+    /// The store name and backend for `location`, and its plaintext URL.
+    public func route(_ location: PendingLocation) -> (store: String, result: Result<(any ImageStore, LocationURL), LocationError>) {
+        let name = configuration.multiStore
+            ? (LocationMetadata.storeName(in: location.metaData) ?? configuration.defaultBackend)
+            : configuration.defaultBackend
+        guard let backend = backends[name] else {
+            return (name, .failure(.unknownStore(name, known: configuration.backends.map(\.name))))
+        }
+        let text: String
+        if let cipher {
+            do {
+                text = try cipher.decrypt(location.value)
+            } catch {
+                return (name, .failure(.undecryptable("\(error)")))
+            }
+        } else {
+            text = location.value
+        }
+        let url: LocationURL
+        do {
+            url = try LocationURL(text)
+        } catch let error as LocationError {
+            return (name, .failure(error))
+        } catch {
+            return (name, .failure(.notAURL(text)))
+        }
+        switch backend {
+        case .store(let store): return (name, .success((store, url)))
+        case .unsupported(let type): return (name, .failure(.unsupportedBackend(store: name, type: type)))
+        }
+    }
+
+    /// Deletes one location's data; every failure is captured in the result.
+    public func delete(_ location: PendingLocation) async -> LocationResult {
+        let (store, routed) = route(location)
+        switch routed {
+        case .failure(let error):
+            return LocationResult(locationID: location.id, store: store, outcome: .failed("\(error)"))
+        case .success(let (backend, url)):
+            do {
+                return LocationResult(locationID: location.id, store: store, outcome: try await backend.delete(url))
+            } catch {
+                return LocationResult(locationID: location.id, store: store, outcome: .failed("\(error)"))
+            }
+        }
+    }
+
+    /// Whether `location`'s data still exists.
+    /// - Throws: the routing or backend error when that cannot be told.
+    public func exists(_ location: PendingLocation) async throws -> Bool {
+        let (_, routed) = route(location)
+        let (backend, url) = try routed.get()
+        return try await backend.exists(url)
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Seed a fresh catalog and store, scrub it with N node processes, verify the end state, and print images/s.")
+
+    @Option(help: "Pending images.") var images: Int = 20_000
+    @Option(help: "Locations per image.") var locations: Int = 1
+    @Option(help: "Bytes per file.") var bytes: Int = 1024
+    @Option(help: "Node processes.") var nodes: Int = 1
+    @Option(help: "scrub_pool_size of each node.") var pool: Int = 16
+    @Option(name: .customLong("claim-batch"), help: "Images per claim transaction.") var claimBatch: Int = 512
+    @Option(name: .customLong("simulated-latency"), help: "Use the simulated backend with this many seconds per delete.")
+    var simulatedLatency: Double?
+    @Option(help: "Work directory (default: a new temporary one, removed afterwards).") var dir: String?
+
+    func run() async throws {
+        let directory = dir ?? (NSTemporaryDirectory() + "scrubber-bench-\(UUID().uuidString.prefix(8))")
+        var rehearsal = Rehearsal(directory: directory, images: images, nodes: nodes, pool: pool, activeImages: 100)
+        rehearsal.locationsPerImage = locations
+        rehearsal.fileBytes = bytes
+        rehearsal.simulatedLatency = simulatedLatency
+        rehearsal.claimBatch = claimBatch
+        let seeded = try await rehearsal.prepare()
+        let result = try await rehearsal.run { _, _ in }
+        let verdict = try rehearsal.verify(seeded)
+        let ok = verdict.problems.isEmpty && verdict.imagesDeleted == images && result.exitCodes.allSatisfy { $0 == 0 }
+        print("bench: images=\(images) locations/image=\(locations) bytes=\(bytes) nodes=\(nodes) pool=\(pool) "
+              + "store=\(simulatedLatency.map { "simulated(\($0)s)" } ?? "file") seconds=\(String(format: "%.2f", result.seconds)) "
+              + "images/s=\(String(format: "%.0f", Double(images) / result.seconds)) verified=\(ok ? "PASS" : "FAIL")")
+        for problem in verdict.problems { printError("  problem: \(problem)") }
+        if !ok {
+            printError("bench: node logs are in \(directory) (kept)")
+            throw ExitStatus.fatal
+        }
+        if dir == nil { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}

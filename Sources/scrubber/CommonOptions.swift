@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ScrubberCore
+import ScrubberSQLite
+import ScrubberStores
+
+/// Options every command that touches the catalog shares. Precedence: flags, then environment
+/// (`SCRUBBER_DB`, `SCRUBBER_NODE_ID`), then the `--config-file`s in order, then defaults.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("config-file"), help: "An oslo.config INI file such as glance-scrubber.conf; repeatable, later files win.")
+    var configFiles: [String] = []
+
+    @Option(help: "Database URL (sqlite:///path, sqlite:////abs/path, postgresql://…) or a SQLite file path; overrides [database] connection.")
+    var db: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    /// Reads and merges the config files, then applies environment and flags.
+    func configuration(overrides: (inout ScrubberConfiguration) throws -> Void = { _ in }) throws -> ScrubberConfiguration {
+        var ini = INIDocument()
+        for file in configFiles {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw ConfigError(file: file, message: "cannot read config file: \((error as NSError).localizedDescription)")
+            }
+            ini.merge(try INIDocument(parsing: text, file: file))
+        }
+        var config = try ScrubberConfiguration(ini: ini)
+        let env = ProcessInfo.processInfo.environment
+        if let url = env["SCRUBBER_DB"], !url.isEmpty { config.database = try Self.database(url, source: "SCRUBBER_DB") }
+        if let id = env["SCRUBBER_NODE_ID"], !id.isEmpty { config.cluster.nodeID = id }
+        if let db { config.database = try Self.database(db, source: "--db") }
+        try overrides(&config)
+        return config
+    }
+
+    private static func database(_ text: String, source: String) throws -> DatabaseURL {
+        do throws(ConfigError) {
+            return try DatabaseURL(parsing: text)
+        } catch {
+            throw ConfigError(option: source, message: error.message)
+        }
+    }
+
+    func makeLogger(label: String = "scrubber") -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = logLevel
+        return logger
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Opens the configured catalog and makes sure our tables exist.
+func openCatalog(_ config: ScrubberConfiguration, logger: Logger) async throws -> SQLiteCatalog {
+    guard let database = config.database else {
+        throw ConfigError(section: "database", option: "connection",
+                          message: "no database configured: set [database] connection in a --config-file, SCRUBBER_DB, or --db")
+    }
+    switch database {
+    case .sqlite(let path):
+        let catalog = try SQLiteCatalog(path: path, busyTimeout: config.cluster.busyTimeout) { attempt, error in
+            if attempt == 1 || attempt % 20 == 0 {
+                logger.warning("database is locked by another process; retrying (attempt \(attempt)): \(error)")
+            }
+        }
+        try await catalog.upgrade()
+        return catalog
+    case .postgresql(let connection):
+        throw ConfigError(section: "database", option: "connection",
+                          message: "\(connection) is PostgreSQL, which this build does not support yet; use a SQLite database")
+    }
+}
+
+func makeRouter(_ config: ScrubberConfiguration) throws -> StoreRouter {
+    try StoreRouter(configuration: config.stores, encryptionKey: config.metadataEncryptionKey)
+}

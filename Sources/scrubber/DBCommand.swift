@@ -1,0 +1,22 @@
+import ArgumentParser
+import ScrubberCore
+
+struct DBCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Database maintenance.",
+        subcommands: [Upgrade.self])
+
+    struct Upgrade: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create Glance's tables when absent and the scrubber's scrub_* tables; idempotent.")
+
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            let config = try common.configuration()
+            let catalog = try await openCatalog(config, logger: common.makeLogger())
+            print("database \(catalog.path) is up to date")
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import ScrubberCore
+
+@main
+enum Entry {
+    static func main() async {
+        let code: Int32
+        do {
+            var command = try Scrubber.parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+            code = 0
+        } catch let status as ExitStatus {
+            code = status.rawValue
+        } catch let error as ConfigError {
+            printError("configuration error: \(error)")
+            code = ExitStatus.usage.rawValue
+        } catch let error as CatalogError {
+            printError("error: \(error)")
+            code = ExitStatus.fatal.rawValue
+        } catch {
+            let exit = Scrubber.exitCode(for: error)
+            if exit == .success {
+                print(Scrubber.fullMessage(for: error))
+                code = 0
+            } else if exit == .validationFailure || error is ValidationError {
+                printError(Scrubber.fullMessage(for: error))
+                code = ExitStatus.usage.rawValue
+            } else if error is ExitCode {
+                code = exit.rawValue
+            } else {
+                printError("error: \(error)")
+                code = ExitStatus.fatal.rawValue
+            }
+        }
+        exit(code)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

@@ -1,0 +1,12 @@
+/// The CLI's exit codes: a contract scripts and monitoring rely on.
+enum ExitStatus: Int32, Error {
+    case ok = 0
+    /// Anything fatal (the database cannot be used, an unexpected error).
+    case fatal = 1
+    /// Usage or configuration errors.
+    case usage = 2
+    /// `run --once`: some eligible images failed and stay `pending_delete` with their error.
+    case imagesFailed = 3
+    /// `restore`: refused; nothing was changed.
+    case restoreRefused = 4
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ScrubberCore
+import ScrubberNode
+import ServiceLifecycle
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Scrub eligible images: once (cron) or as a daemon.",
+        discussion: """
+            --once exits 0 when every eligible image ended deleted, 3 when some failed (they stay \
+            pending_delete with their error and a retry time). --daemon runs until SIGTERM/SIGINT, \
+            then finishes in-flight deletes, hands back unstarted work and exits 0.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(help: "Scrub everything eligible, then exit.") var once = false
+    @Flag(help: "Keep running, waking at least every wakeup_time seconds.") var daemon = false
+
+    @Option(name: .customLong("node-id"), help: "This node's id in the cluster (default HOST-PID); overrides [cluster] node_id.")
+    var nodeID: String?
+
+    @Option(name: .customLong("pool-size"), help: "Deletes in flight at most; overrides scrub_pool_size.")
+    var poolSize: Int?
+
+    @Option(name: .customLong("scrub-time"), help: "Seconds after deleted_at before an image may be scrubbed; overrides scrub_time.")
+    var scrubTime: Double?
+
+    func validate() throws {
+        if once && daemon { throw ValidationError("--once and --daemon exclude each other") }
+        if let poolSize, poolSize < 1 { throw ValidationError("--pool-size must be at least 1") }
+        if let scrubTime, scrubTime < 0 { throw ValidationError("--scrub-time must not be negative") }
+    }
+
+    func run() async throws {
+        let config = try common.configuration { config in
+            if let nodeID { config.cluster.nodeID = nodeID }
+            if let poolSize { config.poolSize = poolSize }
+            if let scrubTime { config.scrubTime = scrubTime }
+        }
+        // Like upstream: without a flag, [DEFAULT] daemon decides.
+        let asDaemon = daemon || (!once && config.daemon)
+        let logger = common.makeLogger()
+        let catalog = try await openCatalog(config, logger: logger)
+        let router = try makeRouter(config)
+        let options = NodeOptions(configuration: config, once: !asDaemon, version: Scrubber.version)
+        let started = ContinuousClock.now
+        let node = ScrubNode(catalog: catalog, router: router, options: options, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: node, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+
+        let summary = node.summary
+        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+            + Double((ContinuousClock.now - started).components.seconds)
+        let rate = seconds > 0 ? Double(summary.imagesDeleted) / seconds : 0
+        logger.info("run finished", metadata: [
+            "images_deleted": "\(summary.imagesDeleted)", "locations_deleted": "\(summary.locationsDeleted)",
+            "images_failed": "\(summary.failedImages.count)", "seconds": "\(String(format: "%.2f", seconds))",
+            "images_per_second": "\(String(format: "%.1f", rate))",
+        ])
+        if !asDaemon && !summary.failedImages.isEmpty {
+            for id in summary.failedImages.sorted().prefix(20) {
+                logger.error("image \(id) stays pending_delete: \(summary.lastErrors[id] ?? "failed")")
+            }
+            throw ExitStatus.imagesFailed
+        }
+    }
+}

@@ -1,0 +1,16 @@
+import ArgumentParser
+
+struct Scrubber: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "scrubber",
+        abstract: "Reclaims the storage of Glance images in pending_delete, safely, from one or many nodes.",
+        discussion: """
+            Exit codes: 0 success; 1 fatal; 2 usage or configuration error; 3 some images failed \
+            (run --once); 4 restore refused.
+            """,
+        version: version,
+        subcommands: [RunCommand.self, RestoreCommand.self, DBCommand.self, DemoCommand.self, BenchCommand.self, SeedCommand.self]
+    )
+}
