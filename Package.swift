@@ -73,7 +73,7 @@ let package = Package(
         // Multi-process tests: they spawn the real `scrubber` binary.
         .testTarget(
             name: "ScrubberCLITests",
-            dependencies: ["ScrubberCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["scrubber", "ScrubberCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
     ]

@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+
+/// Runs the real `scrubber` binary, the one built beside this test bundle.
+enum CLI {
+    static let binary: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // The test runner may sit inside a .xctest bundle directory.
+        for _ in 0..<3 where !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("scrubber").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("scrubber").path
+    }()
+
+    static let fixtures = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/fixtures").path
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Starts `scrubber ARGS` in the background.
+    static func start(_ arguments: [String], in directory: String) throws -> (Process, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let id = UUID().uuidString.prefix(8)
+        let out = directory + "/out-\(id).txt", err = directory + "/err-\(id).txt"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: out)
+        process.standardError = FileHandle(forWritingAtPath: err)
+        var env = ProcessInfo.processInfo.environment
+        env["SCRUBBER_DB"] = nil
+        env["SCRUBBER_NODE_ID"] = nil
+        process.environment = env
+        try process.run()
+        return (process, out, err)
+    }
+
+    /// Runs `scrubber ARGS` to completion (killed after `timeout` seconds).
+    static func run(_ arguments: [String], in directory: String, timeout: Double = 120) async throws -> Result {
+        let (process, out, err) = try start(arguments, in: directory)
+        return try await wait(process, stdout: out, stderr: err, timeout: timeout)
+    }
+
+    static func wait(_ process: Process, stdout: String, stderr: String, timeout: Double) async throws -> Result {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                kill(process.processIdentifier, SIGKILL)
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: stderr, encoding: .utf8)) ?? "")
+    }
+}
+
+/// A scratch directory with a writable copy of Glance's database.
+final class Workspace {
+    let directory: String
+    var database: String { directory + "/glance.sqlite" }
+
+    init(copyFixture: Bool = true) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrubber-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if copyFixture {
+            try FileManager.default.copyItem(atPath: CLI.fixtures + "/glance-33.sqlite", toPath: database)
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: database)
+        }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        let path = directory + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func ids(_ file: String) throws -> [String] {
+        let path = directory + "/" + file
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    /// Seeds through `scrubber seed`; returns the new ids.
+    func seed(_ arguments: [String], config: String, idsFile: String) async throws -> [String] {
+        let before = try ids(idsFile).count
+        let result = try await CLI.run(["seed", "--config-file", config, "--ids-file", directory + "/" + idsFile] + arguments, in: directory)
+        guard result.status == 0 else { throw SeedFailed(message: result.stderr) }
+        return Array(try ids(idsFile).dropFirst(before))
+    }
+
+    func queue() throws -> DatabaseQueue { try DatabaseQueue(path: database) }
+
+    func count(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
+        try queue().read { try Int.fetchOne($0, sql: sql, arguments: arguments) ?? 0 }
+    }
+
+    func status(_ image: String) throws -> String? {
+        try queue().read { try String.fetchOne($0, sql: "SELECT status FROM images WHERE id = ?", arguments: [image]) }
+    }
+}
+
+struct SeedFailed: Error {
+    var message: String
+}

@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+import Testing
+
+/// `run --daemon` as a real process: waking, and stopping gracefully on SIGTERM.
+@Suite struct DaemonProcessTests {
+    @Test func theDaemonScrubsNewWorkAndExitsZeroOnSIGTERM() async throws {
+        let ws = try Workspace()
+        let root = ws.directory + "/images"
+        let config = try ws.write("d.conf", """
+            [DEFAULT]
+            daemon = True
+            wakeup_time = 1
+            [database]
+            connection = sqlite:///glance.sqlite
+            [glance_store]
+            filesystem_store_datadir = \(root)
+            [cluster]
+            node_id = daemon-1
+            heartbeat_interval = 0.5
+            """)
+        let (process, out, err) = try CLI.start(["run", "--config-file", config], in: ws.directory)
+        let ids = try await ws.seed(["--store", root, "--images", "100"], config: config, idsFile: "ids")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try ws.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") > 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        for id in ids { #expect(try ws.status(id) == "deleted") }
+        #expect(process.isRunning)
+
+        kill(process.processIdentifier, SIGTERM)
+        let result = try await CLI.wait(process, stdout: out, stderr: err, timeout: 10)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try await ws.queue().read { try String.fetchOne($0, sql: "SELECT state FROM scrub_nodes WHERE node_id = 'daemon-1'") } == "left")
+    }
+
+    @Test func sigtermMidRunFinishesInFlightWorkHandsBackTheRestAndLosesNothing() async throws {
+        let ws = try Workspace()
+        let config = try ws.write("s.conf", """
+            [DEFAULT]
+            scrub_pool_size = 2
+            enabled_backends = sim:simulated
+            [database]
+            connection = sqlite:///glance.sqlite
+            [glance_store]
+            default_backend = sim
+            [sim]
+            simulated_latency = 0.05
+            [cluster]
+            claim_batch = 16
+            """)
+        let ids = try await ws.seed(["--store", ws.directory + "/none", "--images", "200", "--bytes", "0"], config: config, idsFile: "ids")
+        let (process, out, err) = try CLI.start(["run", "--daemon", "--config-file", config, "--node-id", "slow"], in: ws.directory)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try ws.count("SELECT count(*) FROM images WHERE status = 'deleted'") < 10, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        kill(process.processIdentifier, SIGTERM)
+        let stopped = ContinuousClock.now
+        let result = try await CLI.wait(process, stdout: out, stderr: err, timeout: 10)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(ContinuousClock.now - stopped < .seconds(3))
+        let done = try ws.count("SELECT count(*) FROM images WHERE status = 'deleted'")
+        #expect(done < 200, "the test must stop the daemon mid-run")
+        // Nothing is left claimed by the stopped node: all of it is anyone's again.
+        #expect(try ws.count("SELECT count(*) FROM scrub_assignments WHERE node_id = 'slow' OR state = 'scrubbing'") == 0)
+
+        let rest = try await CLI.run(["run", "--once", "--config-file", config, "--pool-size", "16"], in: ws.directory)
+        #expect(rest.status == 0, "\(rest.stderr)")
+        for id in ids { #expect(try ws.status(id) == "deleted") }
+    }
+}

@@ -1,0 +1,522 @@
+import ScrubberCore
+import Testing
+
+/// Parses `text` as one config file and reads the scrubber's configuration from it.
+private func configuration(_ text: String, file: String = "glance-scrubber.conf") throws -> ScrubberConfiguration {
+    try ScrubberConfiguration(ini: INIDocument(parsing: text, file: file))
+}
+
+@Suite("INIDocument: oslo.config INI parsing")
+struct INIDocumentTests {
+    @Test("sections, `=` and `:` separators, split at whichever comes first, with file and line of every value")
+    func sectionsAndSeparators() throws {
+        let doc = try INIDocument(parsing: """
+            [DEFAULT]
+            scrub_time = 60
+            wakeup_time: 30
+            [database]
+            connection = sqlite:////var/lib/glance/glance.sqlite
+            [other]
+            url: http://x?a=b
+            """, file: "a.conf")
+        #expect(doc.value("DEFAULT", "scrub_time")?.text == "60")
+        #expect(doc.value("DEFAULT", "wakeup_time")?.text == "30")
+        #expect(doc.value("database", "connection")?.text == "sqlite:////var/lib/glance/glance.sqlite")
+        #expect(doc.value("other", "url")?.text == "http://x?a=b")
+        #expect(doc.value("DEFAULT", "scrub_time")?.file == "a.conf")
+        #expect(doc.value("DEFAULT", "scrub_time")?.line == 2)
+        #expect(doc.value("database", "connection")?.line == 5)
+        #expect(doc.value("database", "scrub_time") == nil)
+        #expect(doc.value("nosuch", "scrub_time") == nil)
+    }
+
+    @Test("lines starting with # or ; are comments; an inline # is part of the value")
+    func comments() throws {
+        let doc = try INIDocument(parsing: """
+            # leading comment = not an option
+            [DEFAULT]
+            ; scrub_time = 1
+            #daemon = true
+            wakeup_time = 30 # seconds
+            """, file: "a.conf")
+        #expect(doc.value("DEFAULT", "scrub_time") == nil)
+        #expect(doc.value("DEFAULT", "daemon") == nil)
+        #expect(doc.value("DEFAULT", "wakeup_time")?.text == "30 # seconds")
+        #expect(doc.sections["DEFAULT"]?.count == 1)
+    }
+
+    @Test("an indented line continues the previous value, joined with a newline; a blank line ends it")
+    func continuationLines() throws {
+        let doc = try INIDocument(parsing: """
+            [fast]
+            filesystem_store_datadirs = /srv/a:100
+                /srv/b:200
+            \t/srv/c
+
+              other = 1
+            """, file: "a.conf")
+        let value = try #require(doc.value("fast", "filesystem_store_datadirs"))
+        #expect(value.text == "/srv/a:100\n/srv/b:200\n/srv/c")
+        #expect(value.line == 2)
+        // After the blank line, an indented assignment is an option of its own.
+        #expect(doc.value("fast", "other")?.text == "1")
+    }
+
+    @Test("one pair of matching quotes is stripped; unmatched quotes are kept")
+    func quotesStripped() throws {
+        let doc = try INIDocument(parsing: """
+            [DEFAULT]
+            a = "double quoted"
+            b = 'single quoted'
+            c = "mismatched'
+            d = ""
+            e = "
+            """, file: "a.conf")
+        #expect(doc.value("DEFAULT", "a")?.text == "double quoted")
+        #expect(doc.value("DEFAULT", "b")?.text == "single quoted")
+        #expect(doc.value("DEFAULT", "c")?.text == "\"mismatched'")
+        #expect(doc.value("DEFAULT", "d")?.text == "")
+        #expect(doc.value("DEFAULT", "e")?.text == "\"")
+    }
+
+    @Test("a repeated key keeps every occurrence in order; the single-valued lookup takes the last")
+    func repeatedKeys() throws {
+        let doc = try INIDocument(parsing: """
+            [DEFAULT]
+            scrub_time = 1
+            scrub_time = 2
+            [DEFAULT]
+            scrub_time = 3
+            """, file: "a.conf")
+        #expect(doc.values("DEFAULT", "scrub_time").map(\.text) == ["1", "2", "3"])
+        #expect(doc.values("DEFAULT", "scrub_time").map(\.line) == [2, 3, 5])
+        #expect(doc.value("DEFAULT", "scrub_time")?.text == "3")
+        #expect(doc.values("DEFAULT", "nosuch").isEmpty)
+    }
+
+    @Test("CRLF line endings are accepted")
+    func crlf() throws {
+        let doc = try INIDocument(parsing: "[DEFAULT]\r\nscrub_time = 5\r\ndaemon = true\r\n", file: "a.conf")
+        #expect(doc.value("DEFAULT", "scrub_time")?.text == "5")
+        #expect(doc.value("DEFAULT", "daemon")?.text == "true")
+    }
+
+    @Test("merging a later file: its single values win, multi-valued options accumulate, each keeps its own file")
+    func mergeLaterWins() throws {
+        var doc = try INIDocument(parsing: """
+            [DEFAULT]
+            scrub_time = 10
+            daemon = true
+            [glance_store]
+            filesystem_store_datadirs = /srv/a:1
+            """, file: "glance-scrubber.conf")
+        let later = try INIDocument(parsing: """
+            [DEFAULT]
+            scrub_time = 20
+            [glance_store]
+            filesystem_store_datadirs = /srv/b:2
+            [cluster]
+            node_ttl = 9
+            """, file: "override.conf")
+        doc.merge(later)
+        #expect(doc.value("DEFAULT", "scrub_time")?.text == "20")
+        #expect(doc.value("DEFAULT", "scrub_time")?.file == "override.conf")
+        #expect(doc.value("DEFAULT", "daemon")?.text == "true")
+        #expect(doc.value("cluster", "node_ttl")?.text == "9")
+        #expect(doc.values("glance_store", "filesystem_store_datadirs").map(\.text) == ["/srv/a:1", "/srv/b:2"])
+        #expect(doc.values("glance_store", "filesystem_store_datadirs").map(\.file) == ["glance-scrubber.conf", "override.conf"])
+
+        let config = try ScrubberConfiguration(ini: doc)
+        #expect(config.scrubTime == 20)
+        #expect(config.daemon)
+        #expect(config.stores.backends.first?.fileRoots == [FileRoot(path: "/srv/a", priority: 1), FileRoot(path: "/srv/b", priority: 2)])
+    }
+
+    @Test("a malformed line throws a ConfigError naming the file and line",
+          arguments: [
+              ("[DEFAULT]\nscrub_time = 1\n[broken\n", 3),
+              ("[DEFAULT]\n[]\n", 2),
+              ("scrub_time = 1\n", 1),
+              ("[DEFAULT]\n\njust words\n", 3),
+              ("[DEFAULT]\n = value\n", 2),
+          ])
+    func malformedLines(text: String, line: Int) {
+        let error = #expect(throws: ConfigError.self) {
+            try INIDocument(parsing: text, file: "bad.conf")
+        }
+        #expect(error?.file == "bad.conf")
+        #expect(error?.line == line)
+        #expect(error?.description.contains("bad.conf:\(line)") == true)
+    }
+}
+
+@Suite("ScrubberConfiguration(ini:): reading glance-scrubber.conf")
+struct ScrubberConfigurationTests {
+    @Test("an empty file gives upstream's defaults and the legacy `file` store at /var/lib/glance/images")
+    func defaults() throws {
+        let config = try ScrubberConfiguration(ini: INIDocument())
+        #expect(config.scrubTime == 0)
+        #expect(config.poolSize == 1)
+        #expect(config.wakeupTime == 300)
+        #expect(config.daemon == false)
+        #expect(config.metadataEncryptionKey == nil)
+        #expect(config.database == nil)
+        #expect(config.stores.multiStore == false)
+        #expect(config.stores.defaultBackend == "file")
+        #expect(config.stores.backends.map(\.name) == ["file"])
+        #expect(config.stores.backends.map(\.type) == ["file"])
+        #expect(config.stores.backends.first?.fileRoots == [FileRoot(path: "/var/lib/glance/images", priority: 0)])
+        #expect(config.cluster == ClusterConfiguration())
+        #expect(config == ScrubberConfiguration())
+    }
+
+    @Test("a realistic legacy glance-scrubber.conf is read; unknown options and sections are ignored")
+    func realisticLegacyFile() throws {
+        let config = try configuration("""
+            [DEFAULT]
+            # Show debugging output in logs
+            debug = False
+            log_file = /var/log/glance/scrubber.log
+            use_syslog = False
+            # Seconds to delay deletion of images (upstream default 0)
+            scrub_time = 43200
+            scrub_pool_size = 4
+            wakeup_time = 600
+            daemon = True
+            delayed_delete = True
+            metadata_encryption_key = 0123456789abcdef0123456789abcdef
+
+            [database]
+            connection = postgresql+psycopg2://glance:secret@db.example.org/glance
+
+            [glance_store]
+            stores = file,http
+            default_store = file
+            filesystem_store_datadir = /var/lib/glance/images/
+
+            [oslo_concurrency]
+            lock_path = /var/lib/glance/tmp
+
+            [keystone_authtoken]
+            auth_url: http://keystone:5000
+            """)
+        #expect(config.scrubTime == 43200)
+        #expect(config.poolSize == 4)
+        #expect(config.wakeupTime == 600)
+        #expect(config.daemon)
+        #expect(config.metadataEncryptionKey == "0123456789abcdef0123456789abcdef")
+        guard case .postgresql(let pg) = config.database else {
+            Issue.record("expected a PostgreSQL URL, got \(String(describing: config.database))")
+            return
+        }
+        #expect(pg.user == "glance")
+        #expect(pg.password == "secret")
+        #expect(pg.host == "db.example.org")
+        #expect(pg.database == "glance")
+        #expect(config.stores.multiStore == false)
+        #expect(config.stores.defaultBackend == "file")
+        let roots = try #require(config.stores.backend(named: "file")?.fileRoots)
+        #expect(roots.count == 1)
+        #expect(try roots.map { try LocationURL.normalise($0.path, url: $0.path) } == ["/var/lib/glance/images"])
+    }
+
+    @Test("legacy [glance_store] filesystem_store_datadirs with priorities add to filesystem_store_datadir")
+    func legacyDatadirs() throws {
+        let config = try configuration("""
+            [glance_store]
+            filesystem_store_datadir = /srv/main
+            filesystem_store_datadirs = /srv/a:100
+            filesystem_store_datadirs = /srv/b
+            """)
+        #expect(config.stores.backends.first?.fileRoots == [
+            FileRoot(path: "/srv/main", priority: 0),
+            FileRoot(path: "/srv/a", priority: 100),
+            FileRoot(path: "/srv/b", priority: 0),
+        ])
+    }
+
+    @Test("multi-store: enabled_backends order and types, default_backend, per-backend datadir and datadirs with :priority")
+    func multiStore() throws {
+        let config = try configuration("""
+            [DEFAULT]
+            enabled_backends = fast:file, slow:file, ceph:rbd
+
+            [glance_store]
+            default_backend = slow
+
+            [fast]
+            filesystem_store_datadir = /srv/fast
+
+            [slow]
+            filesystem_store_datadirs = /srv/slow1:100
+            filesystem_store_datadirs = /srv/slow2:200
+                /srv/slow3
+
+            [ceph]
+            rbd_store_pool = images
+            """)
+        #expect(config.stores.multiStore)
+        #expect(config.stores.defaultBackend == "slow")
+        #expect(config.stores.backends.map(\.name) == ["fast", "slow", "ceph"])
+        #expect(config.stores.backends.map(\.type) == ["file", "file", "rbd"])
+        #expect(config.stores.backend(named: "fast")?.fileRoots == [FileRoot(path: "/srv/fast", priority: 0)])
+        #expect(config.stores.backend(named: "slow")?.fileRoots == [
+            FileRoot(path: "/srv/slow1", priority: 100),
+            FileRoot(path: "/srv/slow2", priority: 200),
+            FileRoot(path: "/srv/slow3", priority: 0),
+        ])
+        #expect(config.stores.backend(named: "ceph")?.fileRoots == [])
+        #expect(config.stores.backend(named: "file") == nil)
+    }
+
+    @Test("a single enabled backend is the default without default_backend")
+    func singleEnabledBackendIsDefault() throws {
+        let config = try configuration("""
+            [DEFAULT]
+            enabled_backends = only:file
+            [only]
+            filesystem_store_datadir = /srv/only
+            """)
+        #expect(config.stores.multiStore)
+        #expect(config.stores.defaultBackend == "only")
+    }
+
+    @Test("several enabled backends without default_backend is an error naming the file and option")
+    func severalBackendsNeedDefault() {
+        let error = #expect(throws: ConfigError.self) {
+            try configuration("""
+                [DEFAULT]
+                enabled_backends = a:file, b:file
+                """, file: "multi.conf")
+        }
+        #expect(error?.file == "multi.conf")
+        #expect(error?.option == "default_backend")
+        #expect(error?.description.contains("multi.conf") == true)
+        #expect(error?.description.contains("default_backend") == true)
+    }
+
+    @Test("simulated backends read their latency and failure rate")
+    func simulatedBackend() throws {
+        let config = try configuration("""
+            [DEFAULT]
+            enabled_backends = sim:simulated
+            [sim]
+            simulated_latency = 0.002
+            simulated_failure_rate = 0.25
+            """)
+        let sim = try #require(config.stores.backend(named: "sim"))
+        #expect(sim.simulatedLatency == 0.002)
+        #expect(sim.simulatedFailureRate == 0.25)
+    }
+
+    @Test("[cluster] durations accept fractions of a second")
+    func clusterSection() throws {
+        let config = try configuration("""
+            [cluster]
+            node_id = node-a
+            node_ttl = 2.5
+            heartbeat_interval = 0.5
+            lease_ttl = 3
+            leader_eligible = false
+            claim_batch = 64
+            retry_backoff_base = 0.25
+            retry_backoff_max = 30
+            idle_poll_interval = 0.1
+            busy_timeout = 1.5
+            """)
+        #expect(config.cluster.nodeID == "node-a")
+        #expect(config.cluster.nodeTTL == 2.5)
+        #expect(config.cluster.heartbeatInterval == 0.5)
+        #expect(config.cluster.leaseTTL == 3)
+        #expect(config.cluster.leaderEligible == false)
+        #expect(config.cluster.claimBatch == 64)
+        #expect(config.cluster.backoff == Backoff(base: 0.25, max: 30))
+        #expect(config.cluster.idlePollInterval == 0.1)
+        #expect(config.cluster.busyTimeout == 1.5)
+    }
+
+    @Test("boolean spellings true/false, yes/no, on/off, 1/0 in any case",
+          arguments: [("True", true), ("yes", true), ("ON", true), ("1", true),
+                      ("False", false), ("no", false), ("off", false), ("0", false)])
+    func booleanSpellings(text: String, expected: Bool) throws {
+        #expect(try configuration("[DEFAULT]\ndaemon = \(text)\n").daemon == expected)
+    }
+
+    @Test("an empty metadata_encryption_key means no encryption")
+    func emptyEncryptionKey() throws {
+        #expect(try configuration("[DEFAULT]\nmetadata_encryption_key =\n").metadataEncryptionKey == nil)
+    }
+
+    @Test("the later of two merged files wins for a single-valued option")
+    func laterFileWins() throws {
+        var doc = try INIDocument(parsing: "[DEFAULT]\nscrub_pool_size = 2\n", file: "a.conf")
+        doc.merge(try INIDocument(parsing: "[DEFAULT]\nscrub_pool_size = 8\n", file: "b.conf"))
+        #expect(try ScrubberConfiguration(ini: doc).poolSize == 8)
+    }
+
+    @Test("an error in the later of two merged files names that file")
+    func errorNamesLaterFile() throws {
+        var doc = try INIDocument(parsing: "[DEFAULT]\nscrub_pool_size = 2\n", file: "a.conf")
+        doc.merge(try INIDocument(parsing: "# override\n[DEFAULT]\nscrub_pool_size = lots\n", file: "b.conf"))
+        let error = #expect(throws: ConfigError.self) { try ScrubberConfiguration(ini: doc) }
+        #expect(error?.file == "b.conf")
+        #expect(error?.line == 3)
+        #expect(error?.description.contains("b.conf:3") == true)
+    }
+
+    struct BadValue: Sendable, CustomTestStringConvertible {
+        var name: String
+        var text: String
+        var section: String
+        var option: String
+        var line: Int
+        var testDescription: String { name }
+    }
+
+    static let badValues: [BadValue] = [
+        BadValue(name: "scrub_pool_size = abc", text: "# c\n[DEFAULT]\nscrub_pool_size = abc\n",
+                 section: "DEFAULT", option: "scrub_pool_size", line: 3),
+        BadValue(name: "scrub_pool_size = 0", text: "[DEFAULT]\n\nscrub_pool_size = 0\n",
+                 section: "DEFAULT", option: "scrub_pool_size", line: 3),
+        BadValue(name: "scrub_time = -1", text: "[DEFAULT]\nscrub_pool_size = 2\nscrub_time = -1\n",
+                 section: "DEFAULT", option: "scrub_time", line: 3),
+        BadValue(name: "scrub_time = soon", text: "[DEFAULT]\nscrub_time = soon\n",
+                 section: "DEFAULT", option: "scrub_time", line: 2),
+        BadValue(name: "wakeup_time = 0", text: "[DEFAULT]\nwakeup_time = 0\n",
+                 section: "DEFAULT", option: "wakeup_time", line: 2),
+        BadValue(name: "daemon = maybe", text: "[DEFAULT]\n; comment\ndaemon = maybe\n",
+                 section: "DEFAULT", option: "daemon", line: 3),
+        BadValue(name: "enabled_backends item without a type", text: "[DEFAULT]\nenabled_backends = fast:file, slow\n",
+                 section: "DEFAULT", option: "enabled_backends", line: 2),
+        BadValue(name: "enabled_backends item with an empty name", text: "[DEFAULT]\nenabled_backends = :file\n",
+                 section: "DEFAULT", option: "enabled_backends", line: 2),
+        BadValue(name: "enabled_backends lists a name twice", text: "[DEFAULT]\nenabled_backends = a:file, a:file\n",
+                 section: "DEFAULT", option: "enabled_backends", line: 2),
+        BadValue(name: "default_backend not in enabled_backends",
+                 text: "[DEFAULT]\nenabled_backends = fast:file, slow:file\n[glance_store]\ndefault_backend = nope\n",
+                 section: "glance_store", option: "default_backend", line: 4),
+        BadValue(name: "metadata_encryption_key of 10 bytes", text: "[DEFAULT]\nmetadata_encryption_key = 0123456789\n",
+                 section: "DEFAULT", option: "metadata_encryption_key", line: 2),
+        BadValue(name: "relative legacy filesystem_store_datadir", text: "[glance_store]\nfilesystem_store_datadir = images\n",
+                 section: "glance_store", option: "filesystem_store_datadir", line: 2),
+        BadValue(name: "relative per-backend filesystem_store_datadir",
+                 text: "[DEFAULT]\nenabled_backends = fast:file\n[fast]\nfilesystem_store_datadir = ./fast\n",
+                 section: "fast", option: "filesystem_store_datadir", line: 4),
+        BadValue(name: "relative filesystem_store_datadirs entry next to an absolute datadir",
+                 text: "[glance_store]\nfilesystem_store_datadir = /srv/ok\nfilesystem_store_datadirs = /srv/a:1\nfilesystem_store_datadirs = rel:2\n",
+                 section: "glance_store", option: "filesystem_store_datadirs", line: 4),
+        BadValue(name: "filesystem_store_datadirs priority not an integer",
+                 text: "[glance_store]\nfilesystem_store_datadirs = /srv/a:high\n",
+                 section: "glance_store", option: "filesystem_store_datadirs", line: 2),
+        BadValue(name: "[database] connection with an unsupported scheme",
+                 text: "[database]\nconnection = mysql+pymysql://glance:pw@db/glance\n",
+                 section: "database", option: "connection", line: 2),
+        BadValue(name: "[database] connection sqlite:// with no file",
+                 text: "[database]\nconnection = sqlite://\n",
+                 section: "database", option: "connection", line: 2),
+        BadValue(name: "heartbeat_interval equal to node_ttl",
+                 text: "[cluster]\nnode_ttl = 2\nheartbeat_interval = 2\n",
+                 section: "cluster", option: "heartbeat_interval", line: 3),
+        BadValue(name: "heartbeat_interval above the default node_ttl",
+                 text: "[cluster]\nheartbeat_interval = 7.5\n",
+                 section: "cluster", option: "heartbeat_interval", line: 2),
+        BadValue(name: "node_ttl = 0", text: "[cluster]\nnode_ttl = 0\n",
+                 section: "cluster", option: "node_ttl", line: 2),
+        BadValue(name: "claim_batch = -3", text: "[cluster]\nclaim_batch = -3\n",
+                 section: "cluster", option: "claim_batch", line: 2),
+        BadValue(name: "simulated_failure_rate = 2",
+                 text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\nsimulated_failure_rate = 2\n",
+                 section: "s", option: "simulated_failure_rate", line: 4),
+    ]
+
+    @Test("a bad value throws a ConfigError whose description names the file, line and option", arguments: badValues)
+    func badValueIsReported(_ bad: BadValue) {
+        let error = #expect(throws: ConfigError.self) {
+            try configuration(bad.text, file: "/etc/glance/glance-scrubber.conf")
+        }
+        guard let error else { return }
+        #expect(error.file == "/etc/glance/glance-scrubber.conf")
+        #expect(error.line == bad.line)
+        #expect(error.section == bad.section)
+        #expect(error.option == bad.option)
+        #expect(error.description.contains("/etc/glance/glance-scrubber.conf:\(bad.line)"))
+        #expect(error.description.contains(bad.option))
+        #expect(!error.message.isEmpty)
+    }
+
+    @Test("a bad [database] connection error does not reveal the password")
+    func databaseErrorRedactsPassword() {
+        let error = #expect(throws: ConfigError.self) {
+            try configuration("[database]\nconnection = postgresql://glance:hunter2@db:notaport/glance\n")
+        }
+        #expect(error?.option == "connection")
+        #expect(error?.description.contains("hunter2") == false)
+    }
+}
+
+@Suite("DatabaseURL: [database] connection as an SQLAlchemy URL")
+struct DatabaseURLTests {
+    @Test("SQLite URLs: three slashes are relative, four absolute, a plain path is a file, query parameters dropped",
+          arguments: [
+              ("sqlite:///relative.db", "relative.db"),
+              ("sqlite:///data/glance.sqlite", "data/glance.sqlite"),
+              ("sqlite:////abs/x.db", "/abs/x.db"),
+              ("sqlite:////var/lib/glance/glance.sqlite", "/var/lib/glance/glance.sqlite"),
+              ("SQLite:////abs/x.db", "/abs/x.db"),
+              ("sqlite+pysqlite:////abs/x.db", "/abs/x.db"),
+              ("sqlite:////abs/x.db?timeout=30", "/abs/x.db"),
+              ("/var/lib/glance/glance.sqlite", "/var/lib/glance/glance.sqlite"),
+              ("glance.sqlite", "glance.sqlite"),
+              ("  sqlite:////abs/x.db  ", "/abs/x.db"),
+          ])
+    func sqlite(text: String, path: String) throws {
+        #expect(try DatabaseURL(parsing: text) == .sqlite(path: path))
+    }
+
+    @Test("a SQLite URL naming no file, an empty URL and an unknown scheme are errors",
+          arguments: ["sqlite://", "sqlite:///", "sqlite://relative.db", "", "   ", "mysql://glance@db/glance", "oracle://x/y"])
+    func invalid(text: String) {
+        #expect(throws: ConfigError.self) { try DatabaseURL(parsing: text) }
+    }
+
+    @Test("postgresql://user:p%40ss@host:5433/glance: user, percent-decoded password, host, port, database")
+    func postgresFull() throws {
+        guard case .postgresql(let pg) = try DatabaseURL(parsing: "postgresql://user:p%40ss@host:5433/glance") else {
+            Issue.record("not parsed as PostgreSQL")
+            return
+        }
+        #expect(pg.user == "user")
+        #expect(pg.password == "p@ss")
+        #expect(pg.host == "host")
+        #expect(pg.port == 5433)
+        #expect(pg.database == "glance")
+    }
+
+    @Test("postgresql+psycopg2://glance@127.0.0.1/glance: a driver suffix, no password, port defaults to 5432")
+    func postgresWithDriver() throws {
+        guard case .postgresql(let pg) = try DatabaseURL(parsing: "postgresql+psycopg2://glance@127.0.0.1/glance") else {
+            Issue.record("not parsed as PostgreSQL")
+            return
+        }
+        #expect(pg.user == "glance")
+        #expect(pg.password == nil)
+        #expect(pg.host == "127.0.0.1")
+        #expect(pg.port == 5432)
+        #expect(pg.database == "glance")
+    }
+
+    @Test("a PostgreSQL URL with no database or a bad port is an error",
+          arguments: ["postgresql://u:p@host", "postgresql://u:p@host/", "postgresql://u@host:99999/glance", "postgresql://u@host:x/glance"])
+    func postgresInvalid(text: String) {
+        #expect(throws: ConfigError.self) { try DatabaseURL(parsing: text) }
+    }
+
+    @Test("the description of a PostgreSQL URL redacts the password")
+    func descriptionRedactsPassword() throws {
+        let url = try DatabaseURL(parsing: "postgresql://user:p%40ss@host:5433/glance")
+        #expect(!url.description.contains("p@ss"))
+        #expect(!url.description.contains("p%40ss"))
+        #expect(url.description == "postgresql://user:***@host:5433/glance")
+        #expect(try DatabaseURL(parsing: "postgresql://glance@db/glance").description == "postgresql://glance@db:5432/glance")
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+import Logging
+import ScrubberCore
+import ScrubberNode
+import ScrubberSQLite
+import ScrubberStores
+
+/// The read-only fixtures made by the real Glance.
+enum Fixtures {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/fixtures").path
+    static let glanceSQLite = directory + "/glance-33.sqlite"
+}
+
+/// A scratch directory with a copy of Glance's own database and a file store root.
+final class Sandbox: Sendable {
+    let directory: String
+    let databasePath: String
+    let storeRoot: String
+    let catalog: SQLiteCatalog
+    let busyRetries = BusyCounter()
+
+    /// - Parameter fresh: start from an empty file instead of the Glance fixture.
+    init(fresh: Bool = false, busyTimeout: Double = 5) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrubber-test-\(UUID().uuidString)").path
+        storeRoot = directory + "/images"
+        databasePath = directory + "/glance.sqlite"
+        try FileManager.default.createDirectory(atPath: storeRoot, withIntermediateDirectories: true)
+        if !fresh {
+            try FileManager.default.copyItem(atPath: Fixtures.glanceSQLite, toPath: databasePath)
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: databasePath)
+        }
+        let counter = busyRetries
+        catalog = try SQLiteCatalog(path: databasePath, busyTimeout: busyTimeout) { _, _ in counter.increment() }
+        try await catalog.upgrade()
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func configuration(scrubTime: Double = 0, pool: Int = 4) -> ScrubberConfiguration {
+        var config = ScrubberConfiguration()
+        config.scrubTime = scrubTime
+        config.poolSize = pool
+        config.database = .sqlite(path: databasePath)
+        config.stores.backends = [BackendConfiguration(name: "file", type: "file", fileRoots: [FileRoot(path: storeRoot, priority: 0)])]
+        config.cluster.claimBatch = 64
+        config.cluster.backoff = Backoff(base: 30, max: 600)
+        return config
+    }
+
+    func seed(_ images: Int, configure: (inout SeedSpec) -> Void = { _ in }) async throws -> [SeededImage] {
+        var spec = SeedSpec(images: images, storeDirectory: storeRoot)
+        configure(&spec)
+        return try await catalog.seed(spec)
+    }
+
+    /// Runs one `--once` node in process and returns its summary.
+    @discardableResult
+    func runOnce(_ config: ScrubberConfiguration? = nil, nodeID: String = "test-node",
+                 replacing: [String: any ImageStore] = [:]) async throws -> RunSummary {
+        var config = config ?? configuration()
+        config.cluster.nodeID = nodeID
+        let router = try StoreRouter(configuration: config.stores, encryptionKey: config.metadataEncryptionKey, replacing: replacing)
+        let node = ScrubNode(catalog: catalog, router: router, options: NodeOptions(configuration: config, once: true, version: "test"),
+                             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        try await node.run()
+        return node.summary
+    }
+
+    func queue() throws -> DatabaseQueue {
+        try DatabaseQueue(path: databasePath)
+    }
+
+    func status(of image: String) throws -> String? {
+        try queue().read { try String.fetchOne($0, sql: "SELECT status FROM images WHERE id = ?", arguments: [image]) }
+    }
+
+    func row(_ sql: String, _ arguments: StatementArguments = []) throws -> Row? {
+        try queue().read { try Row.fetchOne($0, sql: sql, arguments: arguments) }
+    }
+
+    func count(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
+        try queue().read { try Int.fetchOne($0, sql: sql, arguments: arguments) ?? 0 }
+    }
+
+    func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+}
+
+final class BusyCounter: Sendable {
+    private let value = Mutex(0)
+    func increment() { value.withLock { $0 += 1 } }
+    var count: Int { value.withLock { $0 } }
+}
+
+import Synchronization
