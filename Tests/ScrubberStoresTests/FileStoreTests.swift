@@ -3,8 +3,9 @@ import ScrubberCore
 import ScrubberStores
 import Testing
 
-/// A fresh directory under the system temporary directory, removed when the test ends.
-struct TemporaryDirectory: ~Copyable {
+/// A fresh directory under the system temporary directory; the test removes it with `remove()`
+/// in a `defer` (explicitly, since a deinit could run at the last use, before the test ends).
+struct TemporaryDirectory: Sendable {
     let path: String
 
     init() throws {
@@ -14,7 +15,7 @@ struct TemporaryDirectory: ~Copyable {
         path = url.resolvingSymlinksInPath().path
     }
 
-    deinit {
+    func remove() {
         // Make read-only directories writable again so everything can be removed.
         if let walker = FileManager.default.enumerator(atPath: path) {
             for case let item as String in walker {
@@ -63,9 +64,9 @@ func fileURL(_ path: String) throws -> LocationURL {
 }
 
 /// Runs `body` and checks that it threw ``LocationError/outsideStoreRoots(url:resolved:roots:)``.
-func expectOutsideStoreRoots(
+func expectOutsideStoreRoots<T>(
     sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: () async throws -> some Any
+    _ body: () async throws -> T
 ) async {
     let error = await #expect(throws: LocationError.self, sourceLocation: sourceLocation) { _ = try await body() }
     guard let error else { return }
@@ -81,6 +82,7 @@ struct FileStoreTests {
     @Test("deleting an image file inside the root deletes it; deleting it again is notFound")
     func deletesThenNotFound() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let image = try tmp.file("images/6c2a5d4e")
         let store = FileStore(roots: [root])
@@ -93,6 +95,7 @@ struct FileStoreTests {
     @Test("a file in a missing directory inside the root is notFound")
     func missingParentIsNotFound() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let store = FileStore(roots: [root])
         #expect(try await store.delete(fileURL(root + "/no/such/dir/img")) == .notFound)
@@ -102,6 +105,7 @@ struct FileStoreTests {
     @Test("a path that is lexically outside the root (../) is refused and the outside file survives")
     func dotDotOutsideIsRefused() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let outside = try tmp.file("outside/x")
         let store = FileStore(roots: [root])
@@ -117,6 +121,7 @@ struct FileStoreTests {
     @Test("a symlinked directory inside the root that points outside is refused; the target survives")
     func symlinkedDirectoryOutsideIsRefused() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let other = try tmp.directory("other")
         let target = try tmp.file("other/x")
@@ -130,6 +135,7 @@ struct FileStoreTests {
     @Test("a symlink file inside the root whose target is outside is refused; link and target survive")
     func symlinkFileOutsideIsRefused() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let secret = try tmp.file("outside/secret")
         let link = try tmp.symlink("images/evil", to: secret)
@@ -142,6 +148,7 @@ struct FileStoreTests {
     @Test("a symlink inside the root to another file inside the root: only the link is removed")
     func insideSymlinkRemovesOnlyTheLink() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let real = try tmp.file("images/real")
         let alias = try tmp.symlink("images/alias", to: real)
@@ -154,6 +161,7 @@ struct FileStoreTests {
     @Test("a root configured through a symlink still works, by either spelling of the path")
     func symlinkedRoot() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let real = try tmp.directory("real-images")
         let linkRoot = try tmp.symlink("images", to: real)
         try tmp.file("real-images/a")
@@ -172,6 +180,7 @@ struct FileStoreTests {
     @Test("a location naming the root itself is refused", arguments: ["", "/", "/.", "/x/.."])
     func rootItselfIsRefused(suffix: String) async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         try tmp.file("images/keep")
         let store = FileStore(roots: [root])
@@ -182,6 +191,7 @@ struct FileStoreTests {
     @Test("a directory location is a StoreError and nothing is removed")
     func directoryIsRefused() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let empty = try tmp.directory("images/empty-dir")
         try tmp.file("images/full-dir/inner")
@@ -201,6 +211,7 @@ struct FileStoreTests {
           .enabled(if: getuid() != 0, "root bypasses permissions: EACCES cannot be provoked"))
     func permissionDenied() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let dir = try tmp.directory("images/ro")
         let image = try tmp.file("images/ro/img")
@@ -215,6 +226,7 @@ struct FileStoreTests {
     @Test("an unexpected filesystem error (a file used as a directory: ENOTDIR) is a StoreError, not notFound")
     func unexpectedErrorIsStoreError() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let file = try tmp.file("images/plain-file")
         let store = FileStore(roots: [root])
@@ -226,6 +238,7 @@ struct FileStoreTests {
     @Test("with two roots, a file in the second root is deleted")
     func secondRoot() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let first = try tmp.directory("images")
         let second = try tmp.directory("more/images")
         let image = try tmp.file("more/images/img")
@@ -237,9 +250,11 @@ struct FileStoreTests {
     @Test("a sibling directory sharing the root's name as a prefix (images2 vs images) is outside")
     func commonPrefixSiblingIsRefused() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let sibling = try tmp.file("images2/x")
-        let store = FileStore(roots: [root, tmp.directory("other")])
+        let other = try tmp.directory("other")
+        let store = FileStore(roots: [root, other])
         await expectOutsideStoreRoots { try await store.delete(fileURL(sibling)) }
         #expect(entryExists(sibling))
         await expectOutsideStoreRoots { try await store.delete(fileURL(tmp.path + "/images2/missing/x")) }
@@ -252,6 +267,7 @@ struct FileStoreTests {
     @Test("exists() is true for a present file and false for a missing one")
     func exists() async throws {
         let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
         let root = try tmp.directory("images")
         let image = try tmp.file("images/img")
         let store = FileStore(roots: [root])
@@ -264,7 +280,9 @@ struct FileStoreTests {
     @Test("a non-file location is refused as an unsupported scheme")
     func nonFileScheme() async throws {
         let tmp = try TemporaryDirectory()
-        let store = FileStore(roots: [try tmp.directory("images")])
+        defer { tmp.remove() }
+        let root = try tmp.directory("images")
+        let store = FileStore(roots: [root])
         let url = try LocationURL("swift://container/object")
         await #expect(throws: LocationError.unsupportedScheme("swift", url: "swift://container/object")) {
             try await store.delete(url)
