@@ -12,7 +12,6 @@ actor Committer {
     private(set) var totals = RunSummary()
     private var flushing = false
     private var failures = 0
-    private var waiters: [CheckedContinuation<Void, Never>] = []
     private let retryForever: Bool
     private let logger: Logger
 
@@ -27,11 +26,12 @@ actor Committer {
         self.batchSize = batchSize
     }
 
-    /// Queues an outcome; waits only when the buffer is far ahead of the database.
+    /// Queues an outcome; waits only when the buffer is far ahead of the database (a plain
+    /// poll, so a cancelled run never leaves a worker parked here).
     func add(_ outcome: ScrubOutcome) async {
         buffer.append(outcome)
-        while buffer.count >= batchSize * 4 {
-            await withCheckedContinuation { waiters.append($0) }
+        while buffer.count >= batchSize * 4, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(2))
         }
     }
 
@@ -58,9 +58,6 @@ actor Committer {
             failures = 0
             buffer.removeFirst(batch.count)
             totals.record(report, batch: batch)
-            let resumed = waiters
-            waiters = []
-            resumed.forEach { $0.resume() }
         }
     }
 

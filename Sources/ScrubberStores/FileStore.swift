@@ -44,7 +44,7 @@ public struct FileStore: ImageStore {
         let name = (path as NSString).lastPathComponent
         guard let realParent = Self.realPath(parent) else {
             // No such directory, so no such file, but a path outside the roots is refused all the same.
-            guard roots.contains(where: { LocationURL.path(path, isInside: $0) && path != $0 }) else {
+            guard (roots + resolvedRoots).contains(where: { LocationURL.path(path, isInside: $0) && path != $0 }) else {
                 throw LocationError.outsideStoreRoots(url: url.description, resolved: path, roots: roots)
             }
             return nil

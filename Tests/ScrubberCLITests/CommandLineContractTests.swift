@@ -81,3 +81,47 @@ import Testing
         #expect(try ws.status(ids[1]) == "active")
     }
 }
+
+/// Bad input that must fail clearly and lose nothing.
+@Suite struct BadInputTests {
+    @Test func permissionDeniedOnDeleteIsRecordedAndTheFileSurvives() async throws {
+        let ws = try Workspace()
+        let root = ws.directory + "/images"
+        let config = try ws.write("p.conf", """
+            [database]
+            connection = sqlite:///glance.sqlite
+            [glance_store]
+            filesystem_store_datadir = \(root)
+            """)
+        let locked = try await ws.seed(["--store", root + "/ro", "--images", "2"], config: config, idsFile: "locked")
+        let free = try await ws.seed(["--store", root, "--images", "3"], config: config, idsFile: "free")
+        // Root ignores file permissions, so as root the scrubber runs as `nobody`.
+        for path in [ws.directory, root] { chmod(path, 0o777) }
+        for name in (try FileManager.default.contentsOfDirectory(atPath: ws.directory)) where name.hasPrefix("glance.sqlite") {
+            chmod(ws.directory + "/" + name, 0o666)
+        }
+        chmod(root + "/ro", 0o555)
+        defer { chmod(root + "/ro", 0o755) }
+        let command = getuid() == 0
+            ? ["/usr/sbin/runuser", "-u", "nobody", "--", CLI.binary]
+            : [CLI.binary]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst()) + ["run", "--once", "--config-file", config]
+        process.currentDirectoryURL = URL(fileURLWithPath: ws.directory)
+        let errPath = ws.directory + "/perm.err"
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        chmod(errPath, 0o666)
+        process.standardError = FileHandle(forWritingAtPath: errPath)
+        try process.run()
+        let result = try await CLI.wait(process, stdout: "/dev/null", stderr: errPath, timeout: 60)
+
+        #expect(result.status == 3, "\(result.stderr)")
+        for id in locked {
+            #expect(FileManager.default.fileExists(atPath: root + "/ro/" + id))
+            #expect(try ws.status(id) == "pending_delete")
+        }
+        for id in free { #expect(try ws.status(id) == "deleted") }
+        #expect(try ws.count("SELECT count(*) FROM scrub_assignments WHERE last_error LIKE '%permission denied%'") == 2)
+    }
+}

@@ -94,11 +94,15 @@ struct INIDocumentTests {
         #expect(doc.values("DEFAULT", "nosuch").isEmpty)
     }
 
-    @Test("CRLF line endings are accepted")
+    @Test("CRLF line endings are accepted, with comments, continuations and line numbers as for LF")
     func crlf() throws {
-        let doc = try INIDocument(parsing: "[DEFAULT]\r\nscrub_time = 5\r\ndaemon = true\r\n", file: "a.conf")
+        let doc = try INIDocument(
+            parsing: "# written on Windows\r\n[DEFAULT]\r\nscrub_time = 5\r\n\r\n[glance_store]\r\nfilesystem_store_datadirs = /a:1\r\n  /b:2\r\n",
+            file: "a.conf")
         #expect(doc.value("DEFAULT", "scrub_time")?.text == "5")
-        #expect(doc.value("DEFAULT", "daemon")?.text == "true")
+        #expect(doc.value("DEFAULT", "scrub_time")?.line == 3)
+        #expect(doc.value("glance_store", "filesystem_store_datadirs")?.text == "/a:1\n/b:2")
+        #expect(doc.value("glance_store", "filesystem_store_datadirs")?.line == 6)
     }
 
     @Test("merging a later file: its single values win, multi-valued options accumulate, each keeps its own file")
@@ -405,6 +409,9 @@ struct ScrubberConfigurationTests {
         BadValue(name: "relative filesystem_store_datadirs entry next to an absolute datadir",
                  text: "[glance_store]\nfilesystem_store_datadir = /srv/ok\nfilesystem_store_datadirs = /srv/a:1\nfilesystem_store_datadirs = rel:2\n",
                  section: "glance_store", option: "filesystem_store_datadirs", line: 4),
+        BadValue(name: "relative filesystem_store_datadirs entry in a backend section",
+                 text: "[DEFAULT]\nenabled_backends = fast:file\n[fast]\nfilesystem_store_datadirs = images:100\n",
+                 section: "fast", option: "filesystem_store_datadirs", line: 4),
         BadValue(name: "filesystem_store_datadirs priority not an integer",
                  text: "[glance_store]\nfilesystem_store_datadirs = /srv/a:high\n",
                  section: "glance_store", option: "filesystem_store_datadirs", line: 2),

@@ -47,7 +47,7 @@ struct GlanceTimestampTests {
                 if back != text { failures.append("\(text) → \(back)") }
             }
         }
-        #expect(failures.isEmpty, "\(failures.count) round trips failed, e.g. \(failures.prefix(5))")
+        #expect(failures.count == 0, "round trips failed, e.g. \(failures.prefix(5))")
     }
 
     @Test("date(from:) accepts no fraction, a shorter or longer fraction, and a T separator",

@@ -204,25 +204,9 @@ struct FileStoreTests {
         #expect(entryExists(root + "/full-dir/inner"))
     }
 
-    // Root bypasses file permissions, so EACCES cannot be provoked when the tests run as root
-    // (as they do in CI containers); the test runs, and can fail, only for an unprivileged user.
-    // `unexpectedErrorIsStoreError` below covers the errno → StoreError mapping in both cases.
-    @Test("a file in a read-only directory is a permission-denied StoreError and survives",
-          .enabled(if: getuid() != 0, "root bypasses permissions: EACCES cannot be provoked"))
-    func permissionDenied() async throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.remove() }
-        let root = try tmp.directory("images")
-        let dir = try tmp.directory("images/ro")
-        let image = try tmp.file("images/ro/img")
-        #expect(chmod(dir, 0o555) == 0)
-        defer { chmod(dir, 0o755) }
-        let store = FileStore(roots: [root])
-        let error = await #expect(throws: StoreError.self) { try await store.delete(fileURL(image)) }
-        #expect(error?.description.contains("permission denied") == true)
-        #expect(entryExists(image))
-    }
 
+    // Permission denied on delete is tested end to end, as an unprivileged user, in
+    // ScrubberCLITests (root bypasses file permissions).
     @Test("an unexpected filesystem error (a file used as a directory: ENOTDIR) is a StoreError, not notFound")
     func unexpectedErrorIsStoreError() async throws {
         let tmp = try TemporaryDirectory()

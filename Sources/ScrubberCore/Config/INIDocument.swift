@@ -26,7 +26,8 @@ public struct INIDocument: Sendable {
         var section: String?
         var lastKey: (section: String, key: String)?
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift, so splitting at "\n" alone would leave a CRLF file one long line.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             let stripped = line.trimmingWhitespace()

@@ -93,6 +93,10 @@ extension BackendConfiguration {
         case "file":
             var roots: [FileRoot] = []
             if let dir = reader.ini.value(section, "filesystem_store_datadir"), !dir.text.isEmpty {
+                guard dir.text.hasPrefix("/") else {
+                    throw ConfigError(dir, section: section, option: "filesystem_store_datadir",
+                                      message: "store directory '\(dir.text)' must be an absolute path")
+                }
                 roots.append(FileRoot(path: dir.text, priority: 0))
             }
             for entry in reader.ini.values(section, "filesystem_store_datadirs") {
@@ -109,13 +113,12 @@ extension BackendConfiguration {
                         priority = p
                         path = String(item[..<colon])
                     }
+                    guard path.hasPrefix("/") else {
+                        throw ConfigError(entry, section: section, option: "filesystem_store_datadirs",
+                                          message: "store directory '\(path)' must be an absolute path")
+                    }
                     roots.append(FileRoot(path: path, priority: priority))
                 }
-            }
-            for root in roots where !root.path.hasPrefix("/") {
-                let value = reader.ini.value(section, "filesystem_store_datadir") ?? reader.ini.values(section, "filesystem_store_datadirs").last
-                throw ConfigError(file: value?.file, line: value?.line, section: section, option: "filesystem_store_datadir",
-                                  message: "store directory '\(root.path)' must be an absolute path")
             }
             fileRoots = roots.isEmpty ? [FileRoot(path: "/var/lib/glance/images", priority: 0)] : roots
         case "simulated":

@@ -6,7 +6,9 @@ import Foundation
 public enum GlanceTimestamp {
     /// Formats `date` as `YYYY-MM-DD HH:MM:SS.ffffff` in UTC.
     public static func string(from date: Date) -> String {
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        // To the nearest microsecond: a Date holds seconds since 2001 as a Double, so an instant
+        // parsed from `….000014` can come back as 13.99999…µs, which rounding down would print as `.000013`.
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.toNearestOrEven))
         var seconds = micros.floorDiv(1_000_000)
         let fraction = micros - seconds * 1_000_000
         let days = seconds.floorDiv(86_400)
@@ -26,6 +28,7 @@ public enum GlanceTimestamp {
               bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
         else { return nil }
         func number(_ range: Range<Int>) -> Int64? {
+            guard range.count <= 18 else { return nil }  // more digits would overflow Int64
             var value: Int64 = 0
             for i in range {
                 guard bytes[i] >= 48, bytes[i] <= 57 else { return nil }
