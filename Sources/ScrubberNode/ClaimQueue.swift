@@ -5,12 +5,8 @@ import Synchronization
 /// Hands claimed images to the worker tasks, claiming the next batch ahead of need so deletes
 /// never wait on the database when there is work.
 actor ClaimQueue {
-    private let catalog: any ScrubCatalog
-    private let request: ClaimRequest
+    private let context: NodeContext
     private let once: Bool
-    private let idlePoll: Duration
-    private let lease: MembershipLease
-    private let logger: Logger
     private var buffer: [ClaimedImage] = []
     private var head = 0
     private var fetch: Task<[ClaimedImage]?, any Error>?
@@ -20,19 +16,16 @@ actor ClaimQueue {
     /// Images handed out and not yet completed: claims stop while this is high, so a slow
     /// database cannot make the node hoard claims.
     private var outstanding = 0
-    private let maxOutstanding: Int
+    private let limit: Int
 
-    init(catalog: any ScrubCatalog, request: ClaimRequest, once: Bool, idlePoll: Double, lease: MembershipLease, logger: Logger) {
-        self.catalog = catalog
-        self.request = request
+    init(context: NodeContext, once: Bool) {
+        self.context = context
         self.once = once
-        self.idlePoll = .seconds(idlePoll)
-        self.lease = lease
-        self.logger = logger
-        maxOutstanding = request.limit * 4
+        limit = context.config.cluster.claimBatch
     }
 
-    /// The next image to scrub, or nil when the run is over (one-shot backlog empty, or stop requested).
+    /// The next image to scrub, or nil when the run is over (one-shot: nothing left in the
+    /// cluster; or stop requested).
     func next() async throws -> ClaimedImage? {
         while true {
             if stopped || stopRequested.load(ordering: .relaxed) { return nil }
@@ -40,14 +33,13 @@ actor ClaimQueue {
                 let image = buffer[head]
                 head += 1
                 outstanding += 1
-                if buffer.count - head < request.limit / 2 { prefetch() }
+                if buffer.count - head < limit / 2 { prefetch() }
                 return image
             }
             if exhausted { return nil }
             prefetch()
             guard let fetch else {
-                // Too much outstanding: wait for completions.
-                try await Task.sleep(for: .milliseconds(5))
+                try await Task.sleep(for: .milliseconds(5))  // too much outstanding: wait for completions
                 continue
             }
             let claimed = try await fetch.value
@@ -55,19 +47,25 @@ actor ClaimQueue {
             guard head >= buffer.count else { continue }
             switch claimed {
             case nil:
-                // Not a member right now, or the database failed: the heartbeat loop rejoins;
-                // try again shortly. Never counts as an empty backlog.
+                // Not a member right now, or the database failed: the membership loop rejoins;
+                // try again shortly. Never taken for an empty backlog.
                 try await Task.sleep(for: .milliseconds(250))
             case let claimed? where claimed.isEmpty:
-                if once {
+                if once, outstanding == 0, try await nothingLeft() {
                     exhausted = true
                 } else {
-                    try await Task.sleep(for: idlePoll)
+                    // The leader assigns within a round; look again soon.
+                    try await Task.sleep(for: .milliseconds(100))
                 }
             default:
                 continue
             }
         }
+    }
+
+    private func nothingLeft() async throws -> Bool {
+        let runStart = context.joinedAt.withLock { $0 }
+        return try await context.catalog.remainingWork(scrubTime: context.config.scrubTime, nodeID: context.nodeID, runStartedAt: runStart) == 0
     }
 
     /// Called when an image handed out has been completed (or abandoned).
@@ -93,25 +91,26 @@ actor ClaimQueue {
     }
 
     private func prefetch() {
-        guard fetch == nil, !exhausted, !stopped, !stopRequested.load(ordering: .relaxed), outstanding < maxOutstanding else { return }
-        let catalog = catalog, request = request, lease = lease, logger = logger
-        let once = once
+        guard fetch == nil, !exhausted, !stopped, !stopRequested.load(ordering: .relaxed), outstanding < limit * 4 else { return }
+        let context = context, once = once
+        let request = ClaimRequest(nodeID: context.nodeID, limit: limit,
+                                   retryClaimedBefore: once ? context.joinedAt.withLock { $0 } : nil)
         fetch = Task {
-            guard lease.isTrusted else { return nil }
+            guard context.membership.isTrusted else { return nil }
             do {
-                let claimed = try await catalog.claim(request)
+                let claimed = try await context.catalog.claim(request)
                 self.append(claimed)
                 return claimed
             } catch CatalogError.membershipExpired {
-                lease.lost()
-                logger.warning("membership expired; claims paused until the node rejoins")
+                context.membership.lost()
+                context.logger.warning("membership expired; claims paused until the node rejoins")
                 return nil
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
                 // A one-shot run reports a broken database and exits; a daemon keeps trying.
                 if once { throw error }
-                logger.error("claim failed, retrying: \(error)")
+                context.logger.error("claim failed, retrying: \(error)")
                 try await Task.sleep(for: .seconds(1))
                 return nil
             }

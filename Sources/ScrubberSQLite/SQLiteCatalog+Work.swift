@@ -8,20 +8,6 @@ extension SQLiteCatalog {
             guard try Row.fetchOne(db.cachedStatement(sql: q.liveMember), arguments: [request.nodeID]) != nil else {
                 throw CatalogError.membershipExpired(request.nodeID)
             }
-            if request.selfAssign {
-                // Work of nodes whose membership lapsed (or that handed it back) becomes ours.
-                let orphans = try Row.fetchAll(db.cachedStatement(sql: q.orphanedAssignments), arguments: [request.limit])
-                for orphan in orphans {
-                    let imageID: String = orphan[0]
-                    let previous: String? = orphan[1]
-                    try db.cachedStatement(sql: q.adoptAssignment).execute(arguments: [request.nodeID, imageID])
-                    try db.cachedStatement(sql: q.insertEvent).execute(arguments: [
-                        request.nodeID, 0, imageID, nil, nil, ScrubAction.reassigned.rawValue,
-                        previous.map { "from dead node \($0)" } ?? "handed back by a leaving node",
-                    ])
-                }
-                try db.cachedStatement(sql: q.assignEligible).execute(arguments: [request.nodeID, request.scrubTime, request.limit])
-            }
             try db.cachedStatement(sql: q.dropStaleAssignments).execute(arguments: [request.nodeID])
             let claimed = try Row.fetchAll(
                 db.cachedStatement(sql: q.claim),
@@ -87,6 +73,21 @@ extension SQLiteCatalog {
                 report.imagesDeleted.count, report.imagesFailed.count, nodeID,
             ])
             return report
+        }
+    }
+
+    public func drain(nodeID: String) async throws {
+        let q = queries
+        try await write { db in
+            try db.cachedStatement(sql: q.markDraining).execute(arguments: [nodeID])
+            try db.cachedStatement(sql: q.handBackAssigned).execute(arguments: [nodeID])
+        }
+    }
+
+    public func remainingWork(scrubTime: Double, nodeID: String, runStartedAt: Double) async throws -> Int {
+        let q = queries
+        return try await read { db in
+            try Int.fetchOne(db.cachedStatement(sql: q.remainingWork), arguments: [scrubTime, nodeID, runStartedAt]) ?? 0
         }
     }
 

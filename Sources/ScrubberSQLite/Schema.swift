@@ -94,5 +94,14 @@ enum Schema {
                 detail TEXT
             );
             """),
+        ("002_scrub_leader", """
+            CREATE TABLE scrub_leader (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                node_id TEXT,
+                term INTEGER NOT NULL,
+                expires_at REAL NOT NULL
+            );
+            INSERT INTO scrub_leader (id, node_id, term, expires_at) VALUES (1, NULL, 0, 0);
+            """),
     ]
 }

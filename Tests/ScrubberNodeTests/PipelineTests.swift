@@ -172,27 +172,6 @@ import Testing
         #expect(error.contains("cannot be decrypted"))
     }
 
-    @Test func aBatchReplayedAfterCompletionChangesNothing() async throws {
-        let box = try await Sandbox()
-        let images = try await box.seed(3)
-        _ = try await box.catalog.join(NodeRegistration(nodeID: "n", host: "h", pid: 1, version: "t", capacity: 1, leaderEligible: true), ttl: 30)
-        let claimed = try await box.catalog.claim(ClaimRequest(nodeID: "n", limit: 10, scrubTime: 0, selfAssign: true))
-        #expect(Set(claimed.map(\.imageID)) == Set(images.map(\.id)))
-        let outcomes = claimed.map { image in
-            ScrubOutcome(imageID: image.imageID, previousAttempts: 0,
-                         locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) })
-        }
-        let first = try await box.catalog.complete(outcomes, nodeID: "n", backoff: Backoff())
-        let replay = try await box.catalog.complete(outcomes, nodeID: "n", backoff: Backoff())
-
-        #expect(first.imagesDeleted.count == 3)
-        #expect(first.locationsDeleted == 3)
-        #expect(replay.imagesDeleted.isEmpty)
-        #expect(replay.locationsDeleted == 0)
-        #expect(Set(replay.claimsLost) == Set(images.map(\.id)))
-        #expect(try box.count("SELECT count(*) FROM images WHERE status = 'deleted'") == 3)
-    }
-
     @Test func aLockedDatabaseDelaysWorkButLosesNothing() async throws {
         let box = try await Sandbox(busyTimeout: 0.1)
         let images = try await box.seed(50)

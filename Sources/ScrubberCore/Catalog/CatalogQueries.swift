@@ -20,12 +20,6 @@ public struct CatalogQueries: Sendable {
 
     // MARK: Claims
 
-    /// (limit) → image_id, node_id of assignments whose holder is gone or dead.
-    public let orphanedAssignments: String
-    /// (node_id, image_id)
-    public let adoptAssignment: String
-    /// (node_id, scrub_time, limit): assigns the oldest eligible unassigned images to a node.
-    public let assignEligible: String
     /// (node_id): drops `assigned` rows whose image is no longer `pending_delete` (restored by Glance).
     public let dropStaleAssignments: String
     /// (node_id, retry_claimed_before, limit) → image_id, attempts, term.
@@ -52,6 +46,49 @@ public struct CatalogQueries: Sendable {
     /// (node_id, term, image_id, location_id, store, action, detail)
     public let insertEvent: String
 
+    // MARK: Election
+
+    /// () → node_id, term, seconds until expiry (store clock)
+    public let leaderLease: String
+    /// (node_id, ttl, node_id, node_id): takes a vacant or expired lease (or this node's own,
+    /// from a previous incarnation) with term + 1, if the node is a live, eligible member.
+    public let takeLease: String
+    /// (ttl, node_id, term) → changes == 1 while the lease is ours and unexpired.
+    public let renewLease: String
+    /// (node_id, term)
+    public let resignLease: String
+    /// (node_id, term) → a row while `term` is current and its lease unexpired: every leader
+    /// write checks this in its own transaction (DESIGN §3.2).
+    public let fence: String
+
+    // MARK: Leader
+
+    /// () → node_id, capacity, state, alive, queued (unclaimed assigned)
+    public let leaderNodes: String
+    /// (limit) → image_id, node_id, state of work whose holder is gone, dead, or draining (unclaimed only)
+    public let orphans: String
+    /// (scrub_time, limit) → ids of eligible images with no assignment, oldest first
+    public let eligibleUnassigned: String
+    /// (image_id, node_id, term)
+    public let insertAssignment: String
+    /// (to_node, term, image_id, from_node): moves work off a dead node, or a draining node's unclaimed work.
+    public let moveAssignment: String
+    /// (node_id)
+    public let markDraining: String
+    /// (node_id): a draining node hands back its unclaimed work.
+    public let handBackAssigned: String
+    /// (scrub_time, node_id, run_started_at) → eligible images a one-shot run still waits on:
+    /// unassigned, being scrubbed, claimable now, or failed before the run and held by this
+    /// node or by no live node (the leader will move it, maybe here).
+    public let remainingWork: String
+
+    // MARK: Status
+
+    /// () → node_id, host, pid, state, heartbeat_age, alive, capacity, done, failed, leader_eligible, uptime
+    public let statusNodes: String
+    /// () → node_id, state, count
+    public let assignmentCounts: String
+
     // MARK: Restore
 
     /// (image_id) → status
@@ -76,6 +113,7 @@ public struct CatalogQueries: Sendable {
 
     public init(dialect d: SQLDialect) {
         let pending = "status = 'pending_delete' AND deleted = {true} AND deleted_at IS NOT NULL"
+        let pendingImage = "i.status = 'pending_delete' AND i.deleted = {true} AND i.deleted_at IS NOT NULL"
         join = d.render("""
             INSERT INTO scrub_nodes (node_id, host, pid, version, capacity, state, leader_eligible, joined_at, heartbeat_at, expires_at)
             VALUES (?, ?, ?, ?, ?, 'active', ?, {now}, {now}, {now} + ?)
@@ -86,28 +124,13 @@ public struct CatalogQueries: Sendable {
         resetOwnClaims = d.render("UPDATE scrub_assignments SET state = 'assigned' WHERE node_id = ? AND state = 'scrubbing'")
         heartbeat = d.render("""
             UPDATE scrub_nodes SET heartbeat_at = {now}, expires_at = {now} + ?
-            WHERE node_id = ? AND state = 'active' AND expires_at > {now}
+            WHERE node_id = ? AND state IN ('active', 'draining') AND expires_at > {now}
             """)
         handBackAll = d.render("UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL WHERE node_id = ?")
         markLeft = d.render("UPDATE scrub_nodes SET state = 'left', expires_at = {now} WHERE node_id = ?")
         storeNow = d.render("SELECT {now}")
         liveMember = d.render("SELECT 1 FROM scrub_nodes WHERE node_id = ? AND state = 'active' AND expires_at > {now}")
 
-        orphanedAssignments = d.render("""
-            SELECT a.image_id, a.node_id FROM scrub_assignments a
-            WHERE a.node_id IS NULL OR NOT EXISTS (
-              SELECT 1 FROM scrub_nodes n WHERE n.node_id = a.node_id AND n.state = 'active' AND n.expires_at > {now})
-            LIMIT ?
-            """)
-        adoptAssignment = d.render("UPDATE scrub_assignments SET node_id = ?, state = 'assigned', claimed_at = NULL WHERE image_id = ?")
-        assignEligible = d.render("""
-            INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at)
-            SELECT i.id, ?, 0, 'assigned', 0, {now} FROM images i
-            WHERE i.\(pending.replacingOccurrences(of: " AND ", with: " AND i.")) AND i.deleted_at <= {cutoff}
-              AND NOT EXISTS (SELECT 1 FROM scrub_assignments a WHERE a.image_id = i.id)
-            ORDER BY i.deleted_at, i.id
-            LIMIT ?
-            """)
         dropStaleAssignments = d.render("""
             DELETE FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'
               AND NOT EXISTS (SELECT 1 FROM images i WHERE i.id = scrub_assignments.image_id AND i.status = 'pending_delete')
@@ -153,6 +176,68 @@ public struct CatalogQueries: Sendable {
             INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail)
             VALUES ({now}, ?, ?, ?, ?, ?, ?, ?)
             """)
+
+        leaderLease = d.render("SELECT node_id, term, expires_at - {now} FROM scrub_leader WHERE id = 1")
+        takeLease = d.render("""
+            UPDATE scrub_leader SET node_id = ?, term = term + 1, expires_at = {now} + ?
+            WHERE id = 1 AND (node_id IS NULL OR expires_at <= {now} OR node_id = ?)
+              AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = ? AND n.state = 'active'
+                          AND n.leader_eligible = {true} AND n.expires_at > {now})
+            """)
+        renewLease = d.render("""
+            UPDATE scrub_leader SET expires_at = {now} + ? WHERE id = 1 AND node_id = ? AND term = ? AND expires_at > {now}
+            """)
+        resignLease = d.render("UPDATE scrub_leader SET node_id = NULL, expires_at = {now} WHERE id = 1 AND node_id = ? AND term = ?")
+        fence = d.render("SELECT 1 FROM scrub_leader WHERE id = 1 AND node_id = ? AND term = ? AND expires_at > {now}")
+
+        leaderNodes = d.render("""
+            SELECT n.node_id, n.capacity, n.state, n.expires_at > {now},
+              (SELECT count(*) FROM scrub_assignments a WHERE a.node_id = n.node_id AND a.state = 'assigned')
+            FROM scrub_nodes n WHERE n.state != 'left'
+            """)
+        orphans = d.render("""
+            SELECT a.image_id, a.node_id, a.state FROM scrub_assignments a
+            LEFT JOIN scrub_nodes n ON n.node_id = a.node_id
+            WHERE a.node_id IS NULL OR n.node_id IS NULL OR n.state = 'left' OR n.expires_at <= {now}
+               OR (n.state = 'draining' AND a.state = 'assigned')
+            LIMIT ?
+            """)
+        eligibleUnassigned = d.render("""
+            SELECT i.id FROM images i
+            WHERE \(pendingImage) AND i.deleted_at <= {cutoff}
+              AND NOT EXISTS (SELECT 1 FROM scrub_assignments a WHERE a.image_id = i.id)
+            ORDER BY i.deleted_at, i.id
+            LIMIT ?
+            """)
+        insertAssignment = d.render("""
+            INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at)
+            VALUES (?, ?, ?, 'assigned', 0, {now}) ON CONFLICT (image_id) DO NOTHING
+            """)
+        moveAssignment = d.render("""
+            UPDATE scrub_assignments SET node_id = ?, term = ?, state = 'assigned'
+            WHERE image_id = ? AND node_id {is} ? AND (
+              NOT EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = scrub_assignments.node_id
+                          AND n.state IN ('active', 'draining') AND n.expires_at > {now})
+              OR (state = 'assigned' AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = scrub_assignments.node_id
+                                                 AND n.state = 'draining')))
+            """)
+        markDraining = d.render("UPDATE scrub_nodes SET state = 'draining' WHERE node_id = ? AND state = 'active'")
+        handBackAssigned = d.render("UPDATE scrub_assignments SET node_id = NULL WHERE node_id = ? AND state = 'assigned'")
+        remainingWork = d.render("""
+            SELECT count(*) FROM images i LEFT JOIN scrub_assignments a ON a.image_id = i.id
+            WHERE \(pendingImage) AND i.deleted_at <= {cutoff}
+              AND (a.image_id IS NULL OR a.state = 'scrubbing' OR a.not_before IS NULL OR a.not_before <= {now}
+                   OR ((a.node_id = ? OR NOT EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = a.node_id
+                                                     AND n.state = 'active' AND n.expires_at > {now}))
+                       AND (a.claimed_at IS NULL OR a.claimed_at < ?)))
+            """)
+
+        statusNodes = d.render("""
+            SELECT node_id, host, pid, state, {now} - heartbeat_at, expires_at > {now}, capacity, done, failed,
+              leader_eligible, heartbeat_at - joined_at
+            FROM scrub_nodes WHERE state != 'left' OR heartbeat_at > {now} - 600 ORDER BY node_id
+            """)
+        assignmentCounts = d.render("SELECT node_id, state, count(*) FROM scrub_assignments GROUP BY node_id, state")
 
         imageStatus = d.render("SELECT status FROM images WHERE id = ?")
         scrubbingHolder = d.render("SELECT node_id FROM scrub_assignments WHERE image_id = ? AND state = 'scrubbing'")

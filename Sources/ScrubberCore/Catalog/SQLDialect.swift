@@ -13,6 +13,8 @@ public struct SQLDialect: Sendable, Hashable {
     public var agePrefix: String
     public var trueLiteral: String
     public var falseLiteral: String
+    /// `{is}`: null-safe equality (`IS` in SQLite, `IS NOT DISTINCT FROM` in PostgreSQL).
+    public var nullSafeEqual: String = "IS"
 
     /// SQLite: one host's clock, read by SQLite itself.
     public static let sqlite = SQLDialect(
@@ -31,5 +33,6 @@ public struct SQLDialect: Sendable, Hashable {
             .replacingOccurrences(of: "{age}(", with: agePrefix + "(")
             .replacingOccurrences(of: "{true}", with: trueLiteral)
             .replacingOccurrences(of: "{false}", with: falseLiteral)
+            .replacingOccurrences(of: "{is}", with: nullSafeEqual)
     }
 }

@@ -7,7 +7,10 @@
 /// ## Topics
 /// - Schema: ``upgrade()``
 /// - Membership: ``join(_:ttl:)``, ``heartbeat(nodeID:ttl:)``, ``leave(nodeID:)``
-/// - Work: ``claim(_:)``, ``complete(_:nodeID:backoff:)``, ``release(imageIDs:nodeID:)``
+/// - Election: ``campaign(nodeID:ttl:)``, ``renewLeadership(nodeID:term:ttl:)``, ``resign(nodeID:term:)``
+/// - Leader: ``leaderView(scrubTime:limit:)``, ``apply(_:)``
+/// - Work: ``claim(_:)``, ``complete(_:nodeID:backoff:)``, ``release(imageIDs:nodeID:)``,
+///   ``drain(nodeID:)``, ``remainingWork(scrubTime:nodeID:runStartedAt:)``
 /// - Restore: ``restorePlan(imageID:)``, ``commitRestore(_:)``
 /// - Status: ``backlog(scrubTime:failureLimit:)``
 public protocol ScrubCatalog: Sendable {
@@ -29,13 +32,38 @@ public protocol ScrubCatalog: Sendable {
     /// and marks the node `left`. Call it after in-flight deletes have completed.
     func leave(nodeID: String) async throws
 
-    /// Claims up to `request.limit` images for this node.
+    /// Stops taking new work: the node becomes `draining`, so the leader assigns it nothing and
+    /// moves its unclaimed work to others; its unclaimed assignments are handed back at once.
+    func drain(nodeID: String) async throws
+
+    /// Takes the leader lease if it is vacant or expired (store clock), for a live member
+    /// eligible to lead, with a new term (the old term + 1: the fencing token).
+    /// - Returns: the lease after the attempt; ``LeaderLease/holder`` is this node if it won.
+    func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease
+
+    /// Extends this node's lease under `term` to `ttl` seconds from now (store clock).
+    /// - Returns: false when the lease is no longer ours (expired, taken, resigned): step down.
+    func renewLeadership(nodeID: String, term: Int64, ttl: Double) async throws -> Bool
+
+    /// Gives the lease up at once, so another node can lead without waiting for it to expire.
+    func resign(nodeID: String, term: Int64) async throws
+
+    /// What the leader needs for one round: live nodes with their unclaimed queues, work to
+    /// move off dead or draining nodes, and up to `limit` eligible unassigned images, oldest first.
+    func leaderView(scrubTime: Double, limit: Int) async throws -> LeaderView
+
+    /// Writes a leader's round: new assignments and moves, in one transaction that first checks
+    /// the plan's term is current and its lease unexpired (**one leader per term**, DESIGN §3.2).
+    /// A move happens only if the work is still where the plan saw it (compare-and-set).
+    /// - Returns: false, writing nothing, when the term is stale: the caller must step down.
+    func apply(_ plan: LeaderPlan) async throws -> Bool
+
+    /// Claims up to `request.limit` images the leader assigned to this node.
     ///
     /// Keeps **one worker per image** (DESIGN §3.3): in one transaction it checks the node's
-    /// membership is unexpired, optionally takes over work of dead nodes and assigns eligible
-    /// unassigned images to this node (``ClaimRequest/selfAssign``), then moves this node's
-    /// `assigned` images whose backoff has passed, and that are still `pending_delete`, to
-    /// `scrubbing`, and returns them with their `pending_delete` locations.
+    /// membership is unexpired, then moves this node's `assigned` images whose backoff has
+    /// passed, and that are still `pending_delete`, to `scrubbing`, and returns them with
+    /// their `pending_delete` locations.
     /// - Throws: ``CatalogError/membershipExpired(_:)`` when the node is no longer a live member.
     func claim(_ request: ClaimRequest) async throws -> [ClaimedImage]
 
@@ -66,6 +94,15 @@ public protocol ScrubCatalog: Sendable {
 
     /// Counts the backlog and lists failing images (most attempts first).
     func backlog(scrubTime: Double, failureLimit: Int) async throws -> BacklogSnapshot
+
+    /// How many eligible images a one-shot run started at `runStartedAt` (store clock) still
+    /// waits on: unassigned, being scrubbed, claimable now, or failed before the run and held by
+    /// this node or no live node. Images that failed during the run, or wait out their backoff
+    /// on another live node, do not count.
+    func remainingWork(scrubTime: Double, nodeID: String, runStartedAt: Double) async throws -> Int
+
+    /// Everything `scrubber status` shows.
+    func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus
 }
 
 /// Who is joining.
@@ -92,21 +129,13 @@ public struct NodeRegistration: Sendable, Hashable {
 public struct ClaimRequest: Sendable, Hashable {
     public var nodeID: String
     public var limit: Int
-    /// `scrub_time`: an image is eligible once `deleted_at + scrubTime ≤ now` (store clock).
-    public var scrubTime: Double
-    /// Whether this node assigns eligible unassigned work (and dead nodes' work) to itself in
-    /// the same transaction: the leaderless mode of a node that runs alone or beside peers
-    /// that do the same.
-    public var selfAssign: Bool
     /// One-shot runs: an image whose last claim is older than this store time may be claimed
     /// even inside its backoff, so a `--once` run tries every eligible image once.
     public var retryClaimedBefore: Double?
 
-    public init(nodeID: String, limit: Int, scrubTime: Double, selfAssign: Bool, retryClaimedBefore: Double? = nil) {
+    public init(nodeID: String, limit: Int, retryClaimedBefore: Double? = nil) {
         self.nodeID = nodeID
         self.limit = limit
-        self.scrubTime = scrubTime
-        self.selfAssign = selfAssign
         self.retryClaimedBefore = retryClaimedBefore
     }
 }

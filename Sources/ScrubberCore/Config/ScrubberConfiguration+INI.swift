@@ -33,6 +33,8 @@ extension ScrubberConfiguration {
         cluster.leaseTTL = try reader.seconds(c, "lease_ttl", positive: true) ?? cluster.leaseTTL
         cluster.leaderEligible = try reader.bool(c, "leader_eligible") ?? cluster.leaderEligible
         cluster.claimBatch = try reader.positiveInt(c, "claim_batch") ?? cluster.claimBatch
+        cluster.assignWindow = try reader.positiveInt(c, "assign_window") ?? 4 * cluster.claimBatch
+        cluster.leaderInterval = try reader.seconds(c, "leader_interval", positive: true) ?? cluster.leaderInterval
         cluster.backoff.base = try reader.seconds(c, "retry_backoff_base", positive: true) ?? cluster.backoff.base
         cluster.backoff.max = try reader.seconds(c, "retry_backoff_max", positive: true) ?? cluster.backoff.max
         cluster.idlePollInterval = try reader.seconds(c, "idle_poll_interval", positive: true) ?? cluster.idlePollInterval

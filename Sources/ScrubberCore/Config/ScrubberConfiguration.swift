@@ -85,6 +85,10 @@ public struct ClusterConfiguration: Sendable, Hashable {
     public var leaderEligible: Bool = true
     /// `claim_batch`: images claimed per transaction.
     public var claimBatch: Int = 256
+    /// `assign_window`: unclaimed images the leader lets one node hold (default 4 × `claim_batch`).
+    public var assignWindow: Int = 1024
+    /// `leader_interval`: how often an idle leader looks for new work.
+    public var leaderInterval: Double = 0.25
     /// `retry_backoff_base` / `retry_backoff_max`: backoff of a failed image.
     public var backoff = Backoff()
     /// `idle_poll_interval`: how often an idle daemon looks for newly eligible images (≤ `wakeup_time`).

@@ -6,83 +6,6 @@ import ScrubberSQLite
 import ScrubberStores
 import Testing
 
-/// Membership, claims and restore: the invariants of DESIGN §3 that hold from the first issue on.
-@Suite struct ClusterSafetyTests {
-    static func node(_ id: String) -> NodeRegistration {
-        NodeRegistration(nodeID: id, host: "test", pid: 1, version: "test", capacity: 4, leaderEligible: true)
-    }
-
-    @Test func aCrashedNodesClaimsAreFinishedByAnotherAfterItsMembershipExpires() async throws {
-        let box = try await Sandbox()
-        let images = try await box.seed(10)
-        let joined = ContinuousClock.now
-        _ = try await box.catalog.join(Self.node("crashed"), ttl: 3)
-        let claimed = try await box.catalog.claim(ClaimRequest(nodeID: "crashed", limit: 4, scrubTime: 0, selfAssign: true))
-        #expect(claimed.count == 4)
-
-        // While the crashed node's membership is live, nobody else may take its claims.
-        _ = try await box.catalog.join(Self.node("other"), ttl: 30)
-        let early = try await box.catalog.claim(ClaimRequest(nodeID: "other", limit: 100, scrubTime: 0, selfAssign: true))
-        #expect(Set(early.map(\.imageID)).isDisjoint(with: claimed.map(\.imageID)))
-        try await box.catalog.release(imageIDs: early.map(\.imageID), nodeID: "other")
-        try await box.catalog.leave(nodeID: "other")
-
-        #expect(ContinuousClock.now - joined < .seconds(3), "the early claim must happen inside the crashed node's TTL")
-        try await Task.sleep(until: joined + .seconds(3.2), clock: .continuous)
-        let summary = try await box.runOnce()
-
-        #expect(summary.imagesDeleted == 10)
-        for image in images { #expect(try box.status(of: image.id) == "deleted") }
-        #expect(try box.count("SELECT count(*) FROM scrub_events WHERE action = 'reassigned' AND detail LIKE '%crashed%'") == 4)
-    }
-
-    @Test func aNodeWhoseMembershipExpiredCanNeitherHeartbeatNorClaim() async throws {
-        let box = try await Sandbox()
-        _ = try await box.seed(2)
-        _ = try await box.catalog.join(Self.node("slow"), ttl: 2)
-        let renewed = ContinuousClock.now
-        #expect(try await box.catalog.heartbeat(nodeID: "slow", ttl: 2))
-        try await Task.sleep(until: renewed + .seconds(2.3), clock: .continuous)
-        #expect(try await box.catalog.heartbeat(nodeID: "slow", ttl: 5) == false)
-        await #expect(throws: CatalogError.membershipExpired("slow")) {
-            try await box.catalog.claim(ClaimRequest(nodeID: "slow", limit: 10, scrubTime: 0, selfAssign: true))
-        }
-    }
-
-    @Test func twoNodesNeverClaimTheSameImage() async throws {
-        let box = try await Sandbox()
-        _ = try await box.seed(300)
-        _ = try await box.catalog.join(Self.node("a"), ttl: 30)
-        _ = try await box.catalog.join(Self.node("b"), ttl: 30)
-        async let a = claimAll(box.catalog, "a")
-        async let b = claimAll(box.catalog, "b")
-        let (fromA, fromB) = try await (a, b)
-        #expect(fromA.isDisjoint(with: fromB))
-        #expect(fromA.count + fromB.count == 300)
-    }
-
-    private func claimAll(_ catalog: SQLiteCatalog, _ node: String) async throws -> Set<String> {
-        var all = Set<String>()
-        while true {
-            let batch = try await catalog.claim(ClaimRequest(nodeID: node, limit: 7, scrubTime: 0, selfAssign: true))
-            if batch.isEmpty { return all }
-            all.formUnion(batch.map(\.imageID))
-        }
-    }
-
-    @Test func aRejoiningNodeResetsTheClaimsOfItsPreviousIncarnation() async throws {
-        let box = try await Sandbox()
-        _ = try await box.seed(3)
-        _ = try await box.catalog.join(Self.node("same"), ttl: 30)
-        let claimed = try await box.catalog.claim(ClaimRequest(nodeID: "same", limit: 10, scrubTime: 0, selfAssign: true))
-        #expect(claimed.count == 3)
-        _ = try await box.catalog.join(Self.node("same"), ttl: 30)
-        #expect(try box.count("SELECT count(*) FROM scrub_assignments WHERE state = 'scrubbing'") == 0)
-        let again = try await box.catalog.claim(ClaimRequest(nodeID: "same", limit: 10, scrubTime: 0, selfAssign: true))
-        #expect(again.count == 3)
-    }
-}
-
 /// Restore (DESIGN §3.5): a compare-and-set that brings back the image and its locations.
 @Suite struct RestoreTests {
     func restorer(_ box: Sandbox) throws -> Restorer {
@@ -119,8 +42,10 @@ import Testing
     @Test func restoreRefusesWhileTheImageIsBeingScrubbed() async throws {
         let box = try await Sandbox()
         let image = try await box.seed(1)[0]
-        _ = try await box.catalog.join(ClusterSafetyTests.node("worker"), ttl: 30)
-        _ = try await box.catalog.claim(ClaimRequest(nodeID: "worker", limit: 1, scrubTime: 0, selfAssign: true))
+        let b = BackendFixture(catalog: box.catalog, keepAlive: box) { _ in [] }
+        try await b.join("worker")
+        try await b.leadAndAssign("worker")
+        #expect(try await b.claimAll("worker").count == 1)
         await #expect(throws: RestoreRefusal.beingScrubbed(image.id, node: "worker")) {
             try await restorer(box).restore(imageID: image.id, force: true, actor: "test")
         }
@@ -156,5 +81,31 @@ import Testing
             try await box.catalog.commitRestore(RestoreRequest(imageID: image.id, keep: plan.locations.map(\.id), lost: [], actor: "t"))
         }
         #expect(try box.status(of: image.id) == "pending_delete")
+    }
+
+    @Test func restoresRacingARunningClusterNeverLoseARestoredImagesData() async throws {
+        let box = try await Sandbox()
+        let images = try await box.seed(300) { $0.locationsPerImage = 2 }
+        var config = box.configuration(pool: 8)
+        config.cluster.claimBatch = 8
+        config.cluster.assignWindow = 16
+        let restorer = try restorer(box)
+        async let run = box.runOnce(config, nodeID: "racer")
+        // Restore every third image while the node scrubs.
+        var restored: [SeededImage] = []
+        for image in images.enumerated().filter({ $0.offset % 3 == 0 }).map(\.element) {
+            if (try? await restorer.restore(imageID: image.id, force: false, actor: "race")) != nil { restored.append(image) }
+        }
+        _ = try await run
+        #expect(!restored.isEmpty, "some restores must win the race for the test to mean anything")
+        for image in restored {
+            #expect(try box.status(of: image.id) == "active")
+            for path in image.paths { #expect(box.exists(path), "restored image \(image.id) lost \(path)") }
+            #expect(try box.count("SELECT count(*) FROM image_locations WHERE image_id = ? AND status != 'active'", [image.id]) == 0)
+        }
+        let restoredIDs = Set(restored.map(\.id))
+        for image in images where !restoredIDs.contains(image.id) {
+            #expect(try box.status(of: image.id) == "deleted")
+        }
     }
 }

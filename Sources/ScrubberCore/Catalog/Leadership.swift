@@ -1,0 +1,217 @@
+/// The leader lease as the store sees it.
+public struct LeaderLease: Sendable, Hashable, Codable {
+    /// The holder, or nil when vacant (resigned, never taken).
+    public var holder: String?
+    /// The current term: +1 at every change of holder. Never decreases.
+    public var term: Int64
+    /// Seconds until the lease expires by the store clock (≤ 0: expired).
+    public var remaining: Double
+
+    public init(holder: String?, term: Int64, remaining: Double) {
+        self.holder = holder
+        self.term = term
+        self.remaining = remaining
+    }
+
+    /// The live leader, if any.
+    public var liveHolder: String? { remaining > 0 ? holder : nil }
+}
+
+/// What ``ScrubCatalog/leaderView(scrubTime:limit:)`` returns: one round's input.
+public struct LeaderView: Sendable, Hashable {
+    public struct Node: Sendable, Hashable {
+        public var id: String
+        public var capacity: Int
+        public var draining: Bool
+        public var alive: Bool
+        /// Unclaimed images assigned to it.
+        public var queued: Int
+
+        public init(id: String, capacity: Int, draining: Bool, alive: Bool, queued: Int) {
+            self.id = id
+            self.capacity = capacity
+            self.draining = draining
+            self.alive = alive
+            self.queued = queued
+        }
+    }
+
+    /// Work whose holder is gone, dead, or draining (unclaimed).
+    public struct Orphan: Sendable, Hashable {
+        public var imageID: String
+        public var node: String?
+        public var scrubbing: Bool
+
+        public init(imageID: String, node: String?, scrubbing: Bool) {
+            self.imageID = imageID
+            self.node = node
+            self.scrubbing = scrubbing
+        }
+    }
+
+    public var nodes: [Node]
+    public var orphans: [Orphan]
+    /// Eligible images with no assignment, oldest `deleted_at` first.
+    public var unassigned: [String]
+
+    public init(nodes: [Node], orphans: [Orphan], unassigned: [String]) {
+        self.nodes = nodes
+        self.orphans = orphans
+        self.unassigned = unassigned
+    }
+}
+
+/// One leader round to write, fenced by ``term``.
+public struct LeaderPlan: Sendable, Hashable {
+    public struct Move: Sendable, Hashable {
+        public var imageID: String
+        public var from: String?
+        public var to: String
+
+        public init(imageID: String, from: String?, to: String) {
+            self.imageID = imageID
+            self.from = from
+            self.to = to
+        }
+    }
+
+    public var leader: String
+    public var term: Int64
+    public var assignments: [(image: String, node: String)]
+    public var moves: [Move]
+
+    public init(leader: String, term: Int64, assignments: [(image: String, node: String)], moves: [Move]) {
+        self.leader = leader
+        self.term = term
+        self.assignments = assignments
+        self.moves = moves
+    }
+
+    public var isEmpty: Bool { assignments.isEmpty && moves.isEmpty }
+
+    public static func == (a: LeaderPlan, b: LeaderPlan) -> Bool {
+        a.leader == b.leader && a.term == b.term && a.moves == b.moves
+            && a.assignments.map(\.image) == b.assignments.map(\.image) && a.assignments.map(\.node) == b.assignments.map(\.node)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(leader)
+        hasher.combine(term)
+        hasher.combine(moves)
+    }
+}
+
+/// Everything `scrubber status` shows; its JSON keys are a documented, stable contract.
+public struct ClusterStatus: Sendable, Hashable, Codable {
+    public struct Leader: Sendable, Hashable, Codable {
+        public var nodeID: String
+        public var term: Int64
+        public var leaseRemainingSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case nodeID = "node_id", term, leaseRemainingSeconds = "lease_remaining_s"
+        }
+
+        public init(nodeID: String, term: Int64, leaseRemainingSeconds: Double) {
+            self.nodeID = nodeID
+            self.term = term
+            self.leaseRemainingSeconds = leaseRemainingSeconds
+        }
+    }
+
+    public struct Node: Sendable, Hashable, Codable {
+        public var nodeID: String
+        public var host: String
+        public var pid: Int
+        public var state: String
+        public var heartbeatAgeSeconds: Double
+        public var alive: Bool
+        public var capacity: Int
+        public var assigned: Int
+        public var scrubbing: Int
+        public var done: Int
+        public var failed: Int
+        public var leaderEligible: Bool
+        /// Images deleted per second since the node joined.
+        public var rate: Double
+
+        enum CodingKeys: String, CodingKey {
+            case nodeID = "node_id", host, pid, state, heartbeatAgeSeconds = "heartbeat_age_s", alive, capacity
+            case assigned, scrubbing, done, failed, leaderEligible = "leader_eligible", rate
+        }
+
+        public init(nodeID: String, host: String, pid: Int, state: String, heartbeatAgeSeconds: Double, alive: Bool,
+                    capacity: Int, assigned: Int, scrubbing: Int, done: Int, failed: Int, leaderEligible: Bool, rate: Double) {
+            self.nodeID = nodeID
+            self.host = host
+            self.pid = pid
+            self.state = state
+            self.heartbeatAgeSeconds = heartbeatAgeSeconds
+            self.alive = alive
+            self.capacity = capacity
+            self.assigned = assigned
+            self.scrubbing = scrubbing
+            self.done = done
+            self.failed = failed
+            self.leaderEligible = leaderEligible
+            self.rate = rate
+        }
+    }
+
+    public struct Backlog: Sendable, Hashable, Codable {
+        public var eligible: Int
+        public var waiting: Int
+        public var oldestAgeSeconds: Double?
+        public var failing: Int
+
+        enum CodingKeys: String, CodingKey {
+            case eligible, waiting, oldestAgeSeconds = "oldest_age_s", failing
+        }
+
+        public init(eligible: Int, waiting: Int, oldestAgeSeconds: Double?, failing: Int) {
+            self.eligible = eligible
+            self.waiting = waiting
+            self.oldestAgeSeconds = oldestAgeSeconds
+            self.failing = failing
+        }
+    }
+
+    public struct Failure: Sendable, Hashable, Codable {
+        public var imageID: String
+        public var attempts: Int
+        public var lastError: String?
+
+        enum CodingKeys: String, CodingKey {
+            case imageID = "image_id", attempts, lastError = "last_error"
+        }
+
+        public init(imageID: String, attempts: Int, lastError: String?) {
+            self.imageID = imageID
+            self.attempts = attempts
+            self.lastError = lastError
+        }
+    }
+
+    public var leader: Leader?
+    public var nodes: [Node]
+    public var backlog: Backlog
+    public var failures: [Failure]
+
+    public init(leader: Leader?, nodes: [Node], backlog: Backlog, failures: [Failure]) {
+        self.leader = leader
+        self.nodes = nodes
+        self.backlog = backlog
+        self.failures = failures
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        // `leader` is always present, as null when there is none.
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(leader, forKey: .leader)
+        try container.encode(nodes, forKey: .nodes)
+        try container.encode(backlog, forKey: .backlog)
+        try container.encode(failures, forKey: .failures)
+    }
+
+    enum CodingKeys: String, CodingKey { case leader, nodes, backlog, failures }
+}

@@ -1,0 +1,71 @@
+import Logging
+import ScrubberCore
+import ServiceLifecycle
+
+/// Campaigns for the leader lease when it is vacant or expired, renews it every `lease_ttl / 3`
+/// while leading, and resigns on shutdown so another node takes over at once.
+///
+/// The decisions are ``Elector``'s; this loop only does the I/O it asks for.
+struct ElectionService: Service {
+    let context: NodeContext
+
+    func run() async throws {
+        let catalog = context.catalog, nodeID = context.nodeID
+        let ttl = context.config.cluster.leaseTTL
+        let eligible = context.config.cluster.leaderEligible
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                let now = context.now()
+                let action = context.leadership.withElector { elector in
+                    let wasLeader = elector.leaderTerm(at: now - 1e-9) != nil
+                    elector.expire(at: now)
+                    if wasLeader, elector.leaderTerm(at: now) == nil {
+                        context.logger.warning("leader \(nodeID) could not renew in time; stepped down")
+                    }
+                    return elector.next(at: now)
+                }
+                switch action {
+                case .wait(let until):
+                    try await Task.sleep(for: .seconds(max(0.005, min(until - now, 0.25))))
+                case .campaign:
+                    guard eligible, context.membership.isTrusted else {
+                        context.leadership.withElector { $0.campaigned(startedAt: now, granted: nil) }
+                        continue
+                    }
+                    var granted: Int64?
+                    do {
+                        let lease = try await catalog.campaign(nodeID: nodeID, ttl: ttl)
+                        if lease.holder == nodeID, lease.remaining > 0 { granted = lease.term }
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        context.logger.warning("campaign failed: \(error)")
+                    }
+                    context.leadership.withElector { $0.campaigned(startedAt: now, granted: granted) }
+                    if let granted { context.logger.notice("\(nodeID) leads, term \(granted)") }
+                case .renew(let term):
+                    var ok: Bool?
+                    do {
+                        ok = try await catalog.renewLeadership(nodeID: nodeID, term: term, ttl: ttl)
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        context.logger.warning("renewing the leader lease failed: \(error)")
+                    }
+                    context.leadership.withElector { $0.renewed(startedAt: now, ok: ok) }
+                    if ok == false { context.logger.warning("\(nodeID) lost the leader lease (term \(term)); stepped down") }
+                }
+            }
+        }
+        // Resign whatever term we still hold, even one whose trust ran out: it is a no-op then.
+        let term: Int64? = context.leadership.withElector { elector in
+            defer { elector.stepDown(at: context.now()) }
+            if case .leader(let term, _) = elector.role { return term }
+            return nil
+        }
+        if let term {
+            try await catalog.resign(nodeID: nodeID, term: term)
+            context.logger.notice("\(nodeID) resigned the leader lease (term \(term))")
+        }
+    }
+}

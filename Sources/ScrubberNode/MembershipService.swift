@@ -1,0 +1,36 @@
+import Logging
+import ScrubberCore
+import ServiceLifecycle
+
+/// Heartbeats this node's membership every `heartbeat_interval`; rejoins when the store says
+/// it had expired (its claims were reset, its work may have moved); leaves on shutdown.
+///
+/// Runs first and stops last, so the node stays a member while its workers drain.
+struct MembershipService: Service {
+    let context: NodeContext
+
+    func run() async throws {
+        let cluster = context.config.cluster
+        let catalog = context.catalog, nodeID = context.nodeID
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: .seconds(cluster.heartbeatInterval))
+                let start = ContinuousClock.now
+                do {
+                    if try await catalog.heartbeat(nodeID: nodeID, ttl: cluster.nodeTTL) {
+                        context.membership.renewed(startedAt: start)
+                    } else {
+                        context.membership.lost()
+                        context.logger.warning("membership of \(nodeID) had expired; rejoining (its claims were reset)")
+                        try await context.join()
+                    }
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    context.logger.warning("heartbeat failed: \(error)")
+                }
+            }
+        }
+        try await catalog.leave(nodeID: nodeID)
+    }
+}

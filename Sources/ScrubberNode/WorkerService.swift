@@ -1,0 +1,108 @@
+import Logging
+import ScrubberCore
+import ServiceLifecycle
+import Synchronization
+
+/// Claims the images the leader assigned to this node and scrubs them with `scrub_pool_size`
+/// workers (at most one delete in flight each), recording outcomes in batches.
+///
+/// On graceful shutdown it stops claiming, finishes the images in flight, records them, hands
+/// back claimed-but-unstarted images and its unclaimed queue, and returns. A one-shot run
+/// returns when the cluster has nothing left that it waits on.
+final class WorkerService: Service {
+    let context: NodeContext
+    let once: Bool
+    private let totals = Mutex(RunSummary())
+    private let progress: (@Sendable (RunSummary) -> Void)?
+
+    init(context: NodeContext, once: Bool, progress: (@Sendable (RunSummary) -> Void)?) {
+        self.context = context
+        self.once = once
+        self.progress = progress
+    }
+
+    var summary: RunSummary { totals.withLock { $0 } }
+
+    func run() async throws {
+        let config = context.config
+        let queue = ClaimQueue(context: context, once: once)
+        let committer = Committer(catalog: context.catalog, nodeID: context.nodeID, backoff: config.cluster.backoff,
+                                  batchSize: config.cluster.claimBatch, retryForever: !once, logger: context.logger)
+        let reporter = Task { try await report(committer) }
+        defer { reporter.cancel() }
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<config.poolSize {
+                    group.addTask { try await self.work(queue, committer) }
+                }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: .milliseconds(20))
+                        try await committer.flush()
+                    }
+                }
+                // The workers end when the queue does; then stop the flusher (its cancellation
+                // error is not collected, so it is discarded).
+                for _ in 0..<config.poolSize { try await group.next() }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            queue.requestStop()
+        }
+        try await committer.flush()
+        let unstarted = await queue.stop()
+        try await context.catalog.release(imageIDs: unstarted.map(\.imageID), nodeID: context.nodeID)
+        if !once || unstarted.count > 0 {
+            try await context.catalog.drain(nodeID: context.nodeID)
+        }
+        let final = await committer.totals
+        totals.withLock { $0 = final }
+        progress?(final)
+        context.logger.info("node \(context.nodeID) stopped scrubbing", metadata: [
+            "images_deleted": "\(final.imagesDeleted)", "locations_deleted": "\(final.locationsDeleted)",
+            "images_failed": "\(final.failedImages.count)", "handed_back": "\(unstarted.count)",
+        ])
+    }
+
+    /// One of `scrub_pool_size` workers: at most one delete in flight each.
+    private func work(_ queue: ClaimQueue, _ committer: Committer) async throws {
+        while let image = try await queue.next() {
+            var results: [LocationResult] = []
+            results.reserveCapacity(image.locations.count)
+            for location in image.locations {
+                guard context.membership.isTrusted else {
+                    // The store may already count this node dead and have moved the image:
+                    // deleting now could race a restore.
+                    results.append(LocationResult(locationID: location.id, store: nil,
+                                                  outcome: .failed("node membership lapsed before the delete; not deleted")))
+                    continue
+                }
+                let result = await context.router.delete(location)
+                if case .failed(let message) = result.outcome {
+                    context.logger.debug("location failed", metadata: ["image": "\(image.imageID)", "location": "\(location.id)", "error": "\(message)"])
+                }
+                results.append(result)
+            }
+            await committer.add(ScrubOutcome(imageID: image.imageID, previousAttempts: image.attempts, locations: results))
+            await queue.finished()
+        }
+    }
+
+    private func report(_ committer: Committer) async throws {
+        var last = RunSummary()
+        var lastLog = ContinuousClock.now
+        while true {
+            try await Task.sleep(for: .seconds(1))
+            let current = await committer.totals
+            totals.withLock { $0 = current }
+            progress?(current)
+            if !once, ContinuousClock.now - lastLog >= .seconds(10), current != last {
+                context.logger.info("scrubbed \(current.imagesDeleted - last.imagesDeleted) images in the last \(Int((ContinuousClock.now - lastLog).seconds)) s", metadata: [
+                    "images_deleted_total": "\(current.imagesDeleted)", "images_failing": "\(current.failedImages.count)",
+                ])
+                last = current
+                lastLog = .now
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import GRDB
+import ScrubberCore
+
+extension SQLiteCatalog {
+    public func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease {
+        let q = queries
+        return try await write { db in
+            try db.cachedStatement(sql: q.takeLease).execute(arguments: [nodeID, ttl, nodeID, nodeID])
+            let won = db.changesCount == 1
+            let lease = try Self.lease(db, q)
+            if won {
+                try db.cachedStatement(sql: q.insertEvent).execute(arguments: [
+                    nodeID, lease.term, nil, nil, nil, ScrubAction.elected.rawValue, "lease_ttl \(ttl) s",
+                ])
+            }
+            return lease
+        }
+    }
+
+    public func renewLeadership(nodeID: String, term: Int64, ttl: Double) async throws -> Bool {
+        let q = queries
+        return try await write { db in
+            try db.cachedStatement(sql: q.renewLease).execute(arguments: [ttl, nodeID, term])
+            return db.changesCount == 1
+        }
+    }
+
+    public func resign(nodeID: String, term: Int64) async throws {
+        let q = queries
+        try await write { db in
+            try db.cachedStatement(sql: q.resignLease).execute(arguments: [nodeID, term])
+            if db.changesCount == 1 {
+                try db.cachedStatement(sql: q.insertEvent).execute(arguments: [
+                    nodeID, term, nil, nil, nil, ScrubAction.resigned.rawValue, nil,
+                ])
+            }
+        }
+    }
+
+    static func lease(_ db: Database, _ q: CatalogQueries) throws -> LeaderLease {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: q.leaderLease)) else {
+            return LeaderLease(holder: nil, term: 0, remaining: 0)
+        }
+        return LeaderLease(holder: row[0], term: row[1], remaining: row[2])
+    }
+
+    public func leaderView(scrubTime: Double, limit: Int) async throws -> LeaderView {
+        let q = queries
+        return try await read { db in
+            let nodes = try Row.fetchAll(db.cachedStatement(sql: q.leaderNodes)).map { row in
+                LeaderView.Node(id: row[0], capacity: row[1], draining: (row[2] as String) == "draining", alive: row[3], queued: row[4])
+            }
+            let orphans = try Row.fetchAll(db.cachedStatement(sql: q.orphans), arguments: [limit]).map { row in
+                LeaderView.Orphan(imageID: row[0], node: row[1], scrubbing: (row[2] as String) == "scrubbing")
+            }
+            let unassigned = limit > 0
+                ? try String.fetchAll(db.cachedStatement(sql: q.eligibleUnassigned), arguments: [scrubTime, limit])
+                : []
+            return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned)
+        }
+    }
+
+    public func apply(_ plan: LeaderPlan) async throws -> Bool {
+        guard !plan.isEmpty else { return true }
+        let q = queries
+        return try await write { db in
+            guard try Row.fetchOne(db.cachedStatement(sql: q.fence), arguments: [plan.leader, plan.term]) != nil else {
+                return false
+            }
+            let insert = try db.cachedStatement(sql: q.insertAssignment)
+            for (image, node) in plan.assignments {
+                try insert.execute(arguments: [image, node, plan.term])
+            }
+            let move = try db.cachedStatement(sql: q.moveAssignment)
+            let event = try db.cachedStatement(sql: q.insertEvent)
+            for m in plan.moves {
+                try move.execute(arguments: [m.to, plan.term, m.imageID, m.from])
+                if db.changesCount == 1 {
+                    try event.execute(arguments: [
+                        plan.leader, plan.term, m.imageID, nil, nil, ScrubAction.reassigned.rawValue,
+                        "\(m.from.map { "from \($0)" } ?? "unheld") to \(m.to)",
+                    ])
+                }
+            }
+            return true
+        }
+    }
+
+    public func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus {
+        let q = queries
+        let backlog = try await backlog(scrubTime: scrubTime, failureLimit: failureLimit)
+        return try await read { db in
+            let lease = try Self.lease(db, q)
+            var counts: [String: (assigned: Int, scrubbing: Int)] = [:]
+            for row in try Row.fetchAll(db.cachedStatement(sql: q.assignmentCounts)) {
+                guard let node: String = row[0] else { continue }
+                let n: Int = row[2]
+                if (row[1] as String) == "scrubbing" { counts[node, default: (0, 0)].scrubbing += n } else { counts[node, default: (0, 0)].assigned += n }
+            }
+            let nodes = try Row.fetchAll(db.cachedStatement(sql: q.statusNodes)).map { row in
+                let id: String = row[0]
+                let done: Int = row[7]
+                let uptime: Double = row[10]
+                return ClusterStatus.Node(
+                    nodeID: id, host: row[1], pid: row[2], state: row[3], heartbeatAgeSeconds: row[4], alive: row[5],
+                    capacity: row[6], assigned: counts[id]?.assigned ?? 0, scrubbing: counts[id]?.scrubbing ?? 0,
+                    done: done, failed: row[8], leaderEligible: row[9], rate: uptime > 0 ? Double(done) / uptime : 0)
+            }
+            let leader = lease.liveHolder.map {
+                ClusterStatus.Leader(nodeID: $0, term: lease.term, leaseRemainingSeconds: lease.remaining)
+            }
+            return ClusterStatus(
+                leader: leader, nodes: nodes,
+                backlog: .init(eligible: backlog.eligible, waiting: backlog.waiting, oldestAgeSeconds: backlog.oldestAgeSeconds, failing: backlog.failing),
+                failures: backlog.failures.map { .init(imageID: $0.imageID, attempts: $0.attempts, lastError: $0.lastError) })
+        }
+    }
+}

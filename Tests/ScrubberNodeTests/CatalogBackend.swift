@@ -1,0 +1,103 @@
+import Foundation
+import ScrubberCore
+import ScrubberSQLite
+import Testing
+
+/// The coordination backends the conformance suite runs against. Every backend added later
+/// (PostgreSQL, the lease service) joins this list and must pass the same tests.
+enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    /// A fresh, upgraded catalog with Glance's tables, plus a way to seed it.
+    func make() async throws -> BackendFixture {
+        switch self {
+        case .sqlite:
+            let box = try await Sandbox()
+            return BackendFixture(catalog: box.catalog, keepAlive: box) { spec in
+                var spec = spec
+                spec.storeDirectory = box.storeRoot
+                return try await box.catalog.seed(spec)
+            }
+        }
+    }
+}
+
+/// A backend under test, seen only through ``ScrubCatalog`` (and a seeder).
+struct BackendFixture: Sendable {
+    let catalog: any ScrubCatalog
+    let keepAlive: any Sendable
+    let seeder: @Sendable (SeedSpec) async throws -> [SeededImage]
+
+    func seed(_ count: Int, configure: (inout SeedSpec) -> Void = { _ in }) async throws -> [SeededImage] {
+        var spec = SeedSpec(images: count, storeDirectory: "")
+        configure(&spec)
+        return try await seeder(spec)
+    }
+
+    static func node(_ id: String, eligible: Bool = true, capacity: Int = 4) -> NodeRegistration {
+        NodeRegistration(nodeID: id, host: "test", pid: 1, version: "test", capacity: capacity, leaderEligible: eligible)
+    }
+
+    func join(_ id: String, ttl: Double = 30, eligible: Bool = true) async throws {
+        _ = try await catalog.join(Self.node(id, eligible: eligible), ttl: ttl)
+    }
+
+    /// Makes `leader` lead (joining it if needed) and runs leader rounds until every eligible
+    /// image sits with a live node (of `only`, when given). Returns the term.
+    @discardableResult
+    func leadAndAssign(_ leader: String = "leader", to only: Set<String>? = nil, scrubTime: Double = 0,
+                       window: Int = 10_000) async throws -> Int64 {
+        let lease = try await catalog.campaign(nodeID: leader, ttl: 30)
+        let term: Int64
+        if lease.holder == leader {
+            term = lease.term
+        } else {
+            try await join(leader)
+            let retry = try await catalog.campaign(nodeID: leader, ttl: 30)
+            guard retry.holder == leader else { throw TestFailure("\(leader) could not lead: \(retry)") }
+            term = retry.term
+        }
+        for _ in 0..<100 {
+            let view = try await catalog.leaderView(scrubTime: scrubTime, limit: window)
+            let targets = view.nodes.filter { $0.alive && !$0.draining && (only?.contains($0.id) ?? true) }
+                .map { Partitioner.Node(id: $0.id, capacity: $0.capacity, queued: 0) }
+            let owners = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })
+            var plan = LeaderPlan(leader: leader, term: term, assignments: [], moves: [])
+            for (image, node) in Partitioner(window: window).assign(view.orphans.map(\.imageID) + view.unassigned, to: targets) {
+                if let from = owners[image] { plan.moves.append(.init(imageID: image, from: from, to: node)) } else { plan.assignments.append((image, node)) }
+            }
+            if plan.isEmpty { return term }
+            guard try await catalog.apply(plan) else { throw TestFailure("term \(term) was rejected") }
+        }
+        return term
+    }
+
+    /// Claims until nothing more is claimable for `node`.
+    func claimAll(_ node: String, batch: Int = 50) async throws -> [ClaimedImage] {
+        var all: [ClaimedImage] = []
+        while true {
+            let claimed = try await catalog.claim(ClaimRequest(nodeID: node, limit: batch))
+            if claimed.isEmpty { return all }
+            all += claimed
+        }
+    }
+
+    func completeAll(_ claimed: [ClaimedImage], node: String) async throws -> CompletionReport {
+        let outcomes = claimed.map { image in
+            ScrubOutcome(imageID: image.imageID, previousAttempts: image.attempts,
+                         locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) })
+        }
+        return try await catalog.complete(outcomes, nodeID: node, backoff: Backoff())
+    }
+
+    func status(of image: String) async throws -> ImageStatus? {
+        try await catalog.restorePlan(imageID: image).status
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

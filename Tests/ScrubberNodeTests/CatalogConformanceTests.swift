@@ -1,0 +1,279 @@
+import Foundation
+import ScrubberCore
+import ScrubberSQLite
+import Testing
+
+/// The coordination protocol's contract, run against every backend. Each test is named after
+/// the invariant of DESIGN §3 it proves.
+@Suite struct CatalogConformanceTests {
+    // MARK: Membership
+
+    @Test(arguments: CatalogBackend.allCases)
+    func aNodeWhoseMembershipExpiredCanNeitherHeartbeatNorClaim(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        try await b.join("slow", ttl: 2)
+        let renewed = ContinuousClock.now
+        #expect(try await b.catalog.heartbeat(nodeID: "slow", ttl: 2))
+        try await Task.sleep(until: renewed + .seconds(2.3), clock: .continuous)
+        #expect(try await b.catalog.heartbeat(nodeID: "slow", ttl: 5) == false)
+        await #expect(throws: CatalogError.membershipExpired("slow")) {
+            try await b.catalog.claim(ClaimRequest(nodeID: "slow", limit: 10))
+        }
+    }
+
+    // MARK: One leader per term (§3.2)
+
+    @Test(arguments: CatalogBackend.allCases)
+    func competingCampaignsElectOneLeaderPerTermAndTermsOnlyGrow(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let nodes = (1...6).map { "n\($0)" }
+        for node in nodes { try await b.join(node, ttl: 30) }
+        var lastTerm: Int64 = 0
+        for round in 0..<4 {
+            let leases = try await withThrowingTaskGroup(of: LeaderLease.self) { group in
+                for node in nodes { group.addTask { try await b.catalog.campaign(nodeID: node, ttl: 30) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let winners = Set(leases.compactMap(\.liveHolder))
+            #expect(winners.count == 1, "round \(round): \(leases)")
+            let term = leases.map(\.term).max() ?? 0
+            #expect(term == lastTerm + 1, "exactly one change of holder per round")
+            lastTerm = term
+            try await b.catalog.resign(nodeID: try #require(winners.first), term: term)
+        }
+    }
+
+    @Test(arguments: CatalogBackend.allCases)
+    func onlyALiveEligibleMemberCanLeadAndOnlyTheHolderCanRenew(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        #expect(try await b.catalog.campaign(nodeID: "stranger", ttl: 30).liveHolder == nil)
+        try await b.join("shy", eligible: false)
+        #expect(try await b.catalog.campaign(nodeID: "shy", ttl: 30).liveHolder == nil)
+        try await b.join("a")
+        let lease = try await b.catalog.campaign(nodeID: "a", ttl: 30)
+        #expect(lease.liveHolder == "a")
+        try await b.join("b")
+        #expect(try await b.catalog.campaign(nodeID: "b", ttl: 30).liveHolder == "a", "a live lease is not taken")
+        #expect(try await b.catalog.renewLeadership(nodeID: "a", term: lease.term, ttl: 30))
+        #expect(try await b.catalog.renewLeadership(nodeID: "b", term: lease.term, ttl: 30) == false)
+        #expect(try await b.catalog.renewLeadership(nodeID: "a", term: lease.term - 1, ttl: 30) == false)
+    }
+
+    @Test(arguments: CatalogBackend.allCases)
+    func anExpiredLeaseIsTakenWithAHigherTermAndTheOldTermIsFenced(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        _ = try await b.seed(5)
+        try await b.join("old")
+        try await b.join("new")
+        let old = try await b.catalog.campaign(nodeID: "old", ttl: 0.5)
+        #expect(old.liveHolder == "old")
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(try await b.catalog.renewLeadership(nodeID: "old", term: old.term, ttl: 30) == false)
+        let new = try await b.catalog.campaign(nodeID: "new", ttl: 30)
+        #expect(new.liveHolder == "new")
+        #expect(new.term == old.term + 1)
+
+        // The deposed leader's round is rejected and writes nothing.
+        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
+        #expect(view.unassigned.count == 5)
+        let stale = LeaderPlan(leader: "old", term: old.term, assignments: view.unassigned.map { ($0, "old") }, moves: [])
+        #expect(try await b.catalog.apply(stale) == false)
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 100).unassigned.count == 5)
+        #expect(try await b.catalog.claim(ClaimRequest(nodeID: "old", limit: 10)).isEmpty)
+    }
+
+    @Test(arguments: CatalogBackend.allCases)
+    func aResignedLeaseIsTakenAtOnce(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        try await b.join("a")
+        try await b.join("b")
+        let a = try await b.catalog.campaign(nodeID: "a", ttl: 30)
+        try await b.catalog.resign(nodeID: "a", term: a.term)
+        let next = try await b.catalog.campaign(nodeID: "b", ttl: 30)
+        #expect(next.liveHolder == "b")
+        #expect(next.term == a.term + 1)
+    }
+
+    // MARK: One worker per image (§3.3)
+
+    @Test(arguments: CatalogBackend.allCases)
+    func onlyTheAssignedNodeCanClaimAndEachImageIsClaimedOnce(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let images = try await b.seed(40)
+        try await b.join("w1")
+        try await b.join("w2")
+        try await b.leadAndAssign("leader", to: ["w1", "w2"])
+        async let one = b.claimAll("w1", batch: 7)
+        async let two = b.claimAll("w2", batch: 7)
+        let (c1, c2) = try await (one, two)
+        let ids1 = Set(c1.map(\.imageID)), ids2 = Set(c2.map(\.imageID))
+        #expect(ids1.isDisjoint(with: ids2))
+        #expect(ids1.union(ids2) == Set(images.map(\.id)))
+        #expect(!ids1.isEmpty && !ids2.isEmpty, "rendezvous hashing shares the work")
+        #expect(try await b.claimAll("leader").isEmpty, "the leader claims only what it assigned to itself")
+        #expect(c1.allSatisfy { $0.locations.count == 1 })
+    }
+
+    @Test(arguments: CatalogBackend.allCases)
+    func completionMarksLocationsAndImageDeletedAndAReplayChangesNothing(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let images = try await b.seed(3) { $0.locationsPerImage = 2 }
+        try await b.join("w")
+        try await b.leadAndAssign("w")
+        let claimed = try await b.claimAll("w")
+        let first = try await b.completeAll(claimed, node: "w")
+        let replay = try await b.completeAll(claimed, node: "w")
+        #expect(first.imagesDeleted.count == 3)
+        #expect(first.locationsDeleted == 6)
+        #expect(replay.imagesDeleted.isEmpty)
+        #expect(replay.locationsDeleted == 0)
+        #expect(Set(replay.claimsLost) == Set(images.map(\.id)))
+        for image in images { #expect(try await b.status(of: image.id) == .deleted) }
+    }
+
+    @Test(arguments: CatalogBackend.allCases)
+    func aFailedImageStaysPendingWithAttemptsAndErrorAndIsNotClaimableDuringBackoff(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let image = try await b.seed(1)[0]
+        try await b.join("w")
+        try await b.leadAndAssign("w")
+        let claimed = try await b.claimAll("w")
+        let outcome = ScrubOutcome(imageID: image.id, previousAttempts: 0,
+                                   locations: [LocationResult(locationID: claimed[0].locations[0].id, store: "file", outcome: .failed("boom"))])
+        let report = try await b.catalog.complete([outcome], nodeID: "w", backoff: Backoff(base: 60, max: 60))
+        #expect(report.imagesFailed == [image.id])
+        #expect(try await b.status(of: image.id) == .pendingDelete)
+        #expect(try await b.claimAll("w").isEmpty, "inside its backoff")
+        let backlog = try await b.catalog.backlog(scrubTime: 0, failureLimit: 10)
+        #expect(backlog.failing == 1)
+        #expect(backlog.failures.first?.attempts == 1)
+        #expect(backlog.failures.first?.lastError == "boom")
+        // A one-shot run that started after the failure tries it again.
+        let retried = try await b.catalog.claim(ClaimRequest(nodeID: "w", limit: 10, retryClaimedBefore: Date().timeIntervalSince1970 + 3600))
+        #expect(retried.map(\.imageID) == [image.id])
+        #expect(retried.first?.attempts == 1)
+    }
+
+    // MARK: Idempotent transitions, crashed nodes (§3.4)
+
+    @Test(arguments: CatalogBackend.allCases)
+    func aCrashedNodesClaimsMoveToALiveNodeOnlyAfterItsMembershipExpires(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let images = try await b.seed(6)
+        try await b.join("crashed", ttl: 2)
+        let joined = ContinuousClock.now
+        try await b.leadAndAssign("leader", to: ["crashed"])
+        let stolen = try await b.claimAll("crashed")
+        #expect(stolen.count == 6)
+        try await b.join("survivor")
+
+        // While its membership is live, its claims stay put.
+        let early = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
+        #expect(early.orphans.isEmpty)
+        #expect(ContinuousClock.now - joined < .seconds(2), "this check must run inside the crashed node's TTL")
+
+        try await Task.sleep(until: joined + .seconds(2.3), clock: .continuous)
+        let late = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
+        #expect(Set(late.orphans.map(\.imageID)) == Set(images.map(\.id)))
+        #expect(late.orphans.allSatisfy { $0.node == "crashed" && $0.scrubbing })
+        try await b.leadAndAssign("leader", to: ["survivor"])
+        let finished = try await b.completeAll(try await b.claimAll("survivor"), node: "survivor")
+        #expect(finished.imagesDeleted.count == 6)
+        // The crashed node's late completion is a harmless replay.
+        let late2 = try await b.completeAll(stolen, node: "crashed")
+        #expect(late2.imagesDeleted.isEmpty)
+        #expect(late2.claimsLost.count == 6)
+    }
+
+    @Test(arguments: CatalogBackend.allCases)
+    func aRejoiningNodeResetsTheClaimsOfItsPreviousIncarnation(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        _ = try await b.seed(3)
+        try await b.join("same")
+        try await b.leadAndAssign("same")
+        #expect(try await b.claimAll("same").count == 3)
+        try await b.join("same")
+        #expect(try await b.claimAll("same").count == 3, "claims of the dead incarnation are claimable again")
+    }
+
+    @Test(arguments: CatalogBackend.allCases)
+    func aDrainingNodeHandsBackItsQueueButKeepsWhatItIsScrubbing(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        _ = try await b.seed(10)
+        try await b.join("leaving")
+        try await b.join("staying")
+        try await b.leadAndAssign("leader", to: ["leaving"])
+        let inFlight = try await b.catalog.claim(ClaimRequest(nodeID: "leaving", limit: 3))
+        try await b.catalog.drain(nodeID: "leaving")
+        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
+        #expect(view.orphans.count == 7)
+        #expect(view.nodes.first { $0.id == "leaving" }?.draining == true)
+        try await b.leadAndAssign("leader", to: ["staying"])
+        #expect(try await b.claimAll("staying").count == 7)
+        // The draining node finishes its own three.
+        #expect(try await b.completeAll(inFlight, node: "leaving").imagesDeleted.count == 3)
+    }
+
+    @Test(arguments: CatalogBackend.allCases)
+    func aLeaderRoundMovesWorkOnlyIfItIsStillWhereTheRoundSawIt(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let image = try await b.seed(1)[0]
+        try await b.join("a")
+        try await b.join("b")
+        let term = try await b.leadAndAssign("a", to: ["a"])
+        // A plan that believes the image is with b (it is with a) moves nothing.
+        let wrong = LeaderPlan(leader: "a", term: term, assignments: [], moves: [.init(imageID: image.id, from: "b", to: "b")])
+        #expect(try await b.catalog.apply(wrong))
+        #expect(try await b.claimAll("b").isEmpty)
+        #expect(try await b.claimAll("a").count == 1)
+    }
+
+    // MARK: No lost image (§3.6)
+
+    @Test(arguments: CatalogBackend.allCases)
+    func remainingWorkCountsEverythingAOneShotRunMustWaitFor(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let images = try await b.seed(4)
+        _ = try await b.seed(2) { $0.deletedAgo = 5 }  // inside scrub_time
+        try await b.join("w")
+        let start = try await b.catalog.join(BackendFixture.node("w"), ttl: 30)
+        #expect(try await b.catalog.remainingWork(scrubTime: 60, nodeID: "w", runStartedAt: start) == 4)
+        try await b.leadAndAssign("w", scrubTime: 60)
+        let claimed = try await b.claimAll("w")
+        #expect(try await b.catalog.remainingWork(scrubTime: 60, nodeID: "w", runStartedAt: start) == 4, "being scrubbed")
+        let fail = claimed.prefix(1).map {
+            ScrubOutcome(imageID: $0.imageID, previousAttempts: 0, locations: [LocationResult(locationID: $0.locations[0].id, store: nil, outcome: .failed("x"))])
+        }
+        _ = try await b.catalog.complete(fail, nodeID: "w", backoff: Backoff(base: 600, max: 600))
+        _ = try await b.completeAll(Array(claimed.dropFirst()), node: "w")
+        #expect(try await b.catalog.remainingWork(scrubTime: 60, nodeID: "w", runStartedAt: start) == 0,
+                "the image that failed during this run waits out its backoff")
+        #expect(images.count == 4)
+    }
+
+    // MARK: Status
+
+    @Test(arguments: CatalogBackend.allCases)
+    func statusReportsTheLeaderNodesAndBacklog(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        _ = try await b.seed(5)
+        _ = try await b.seed(2) { $0.deletedAgo = 5 }
+        try await b.join("a")
+        try await b.join("b", eligible: false)
+        let term = try await b.leadAndAssign("a", to: ["b"], scrubTime: 60)
+        _ = try await b.catalog.claim(ClaimRequest(nodeID: "b", limit: 2))
+        let status = try await b.catalog.status(scrubTime: 60, failureLimit: 10)
+        #expect(status.leader?.nodeID == "a")
+        #expect(status.leader?.term == term)
+        #expect((status.leader?.leaseRemainingSeconds ?? 0) > 25)
+        let nodeB = try #require(status.nodes.first { $0.nodeID == "b" })
+        #expect(nodeB.assigned == 3)
+        #expect(nodeB.scrubbing == 2)
+        #expect(nodeB.alive)
+        #expect(nodeB.leaderEligible == false)
+        #expect(status.backlog.eligible == 5)
+        #expect(status.backlog.waiting == 2)
+        try await b.catalog.resign(nodeID: "a", term: term)
+        #expect(try await b.catalog.status(scrubTime: 60, failureLimit: 10).leader == nil)
+    }
+}
