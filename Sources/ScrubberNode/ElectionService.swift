@@ -17,10 +17,11 @@ struct ElectionService: Service {
             while true {
                 let now = context.now()
                 let action = context.leadership.withElector { elector in
-                    let wasLeader = elector.leaderTerm(at: now - 1e-9) != nil
-                    elector.expire(at: now)
-                    if wasLeader, elector.leaderTerm(at: now) == nil {
-                        context.logger.warning("leader \(nodeID) could not renew in time; stepped down")
+                    if case .leader(let term, _) = elector.role {
+                        elector.expire(at: now)
+                        if case .follower = elector.role {
+                            context.logger.warning("\(nodeID) stepped down: its lease for term \(term) could not be renewed in time (paused, or the store was unreachable)")
+                        }
                     }
                     return elector.next(at: now)
                 }

@@ -9,4 +9,6 @@ enum ExitStatus: Int32, Error {
     case imagesFailed = 3
     /// `restore`: refused; nothing was changed.
     case restoreRefused = 4
+    /// `status`: no live leader (monitoring alerts on it).
+    case noLeader = 5
 }

@@ -23,6 +23,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("node-id"), help: "This node's id in the cluster (default HOST-PID); overrides [cluster] node_id.")
     var nodeID: String?
 
+    @Flag(name: .customLong("no-lead"), help: "Never lead (same as [cluster] leader_eligible = false).")
+    var noLead = false
+
     @Option(name: .customLong("pool-size"), help: "Deletes in flight at most; overrides scrub_pool_size.")
     var poolSize: Int?
 
@@ -38,6 +41,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try common.configuration { config in
             if let nodeID { config.cluster.nodeID = nodeID }
+            if noLead { config.cluster.leaderEligible = false }
             if let poolSize { config.poolSize = poolSize }
             if let scrubTime { config.scrubTime = scrubTime }
         }

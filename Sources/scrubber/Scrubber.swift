@@ -8,9 +8,9 @@ struct Scrubber: AsyncParsableCommand {
         abstract: "Reclaims the storage of Glance images in pending_delete, safely, from one or many nodes.",
         discussion: """
             Exit codes: 0 success; 1 fatal; 2 usage or configuration error; 3 some images failed \
-            (run --once); 4 restore refused.
+            (run --once); 4 restore refused; 5 no live leader (status).
             """,
         version: version,
-        subcommands: [RunCommand.self, RestoreCommand.self, DBCommand.self, DemoCommand.self, BenchCommand.self, SeedCommand.self]
+        subcommands: [RunCommand.self, StatusCommand.self, RestoreCommand.self, DBCommand.self, DemoCommand.self, BenchCommand.self, SeedCommand.self]
     )
 }

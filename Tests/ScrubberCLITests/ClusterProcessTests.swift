@@ -1,0 +1,214 @@
+import Foundation
+import GRDB
+import Testing
+
+/// A local cluster of real `scrubber run --daemon` processes on one SQLite file.
+final class LocalCluster {
+    let ws: Workspace
+    let config: String
+    var nodes: [String: (process: Process, stdout: String, stderr: String)] = [:]
+
+    /// - Parameter latency: seconds per delete of the simulated backend (keeps work in flight).
+    init(leaseTTL: Double = 2, nodeTTL: Double = 2, latency: Double = 0.02, pool: Int = 2) throws {
+        ws = try Workspace()
+        config = try ws.write("cluster.conf", """
+            [DEFAULT]
+            scrub_pool_size = \(pool)
+            enabled_backends = sim:simulated
+            [database]
+            connection = sqlite:///glance.sqlite
+            [glance_store]
+            default_backend = sim
+            [sim]
+            simulated_latency = \(latency)
+            [cluster]
+            lease_ttl = \(leaseTTL)
+            node_ttl = \(nodeTTL)
+            heartbeat_interval = 0.25
+            claim_batch = 16
+            assign_window = 32
+            """)
+    }
+
+    func seed(_ count: Int) async throws -> [String] {
+        try await ws.seed(["--store", ws.directory + "/none", "--images", "\(count)", "--bytes", "0"], config: config, idsFile: "ids")
+    }
+
+    func start(_ id: String) throws {
+        nodes[id] = try CLI.start(["run", "--daemon", "--config-file", config, "--node-id", id], in: ws.directory)
+    }
+
+    func signal(_ id: String, _ sig: Int32) {
+        if let node = nodes[id] { kill(node.process.processIdentifier, sig) }
+    }
+
+    func stopAll() async throws -> [String: CLI.Result] {
+        var results: [String: CLI.Result] = [:]
+        for (_, node) in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGCONT); kill(node.process.processIdentifier, SIGTERM) }
+        for (id, node) in nodes {
+            results[id] = try await CLI.wait(node.process, stdout: node.stdout, stderr: node.stderr, timeout: 20)
+        }
+        return results
+    }
+
+    /// (holder, term, seconds left) of the leader lease, by the store clock.
+    func lease() throws -> (holder: String?, term: Int64, remaining: Double) {
+        try ws.queue().read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT node_id, term, expires_at - ((julianday('now') - 2440587.5) * 86400.0) FROM scrub_leader")!
+            return (row[0], row[1], row[2])
+        }
+    }
+
+    /// Waits until `condition` holds (polling every 20 ms), up to `timeout` seconds.
+    func waitFor(_ timeout: Double, _ what: String, _ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while ContinuousClock.now < deadline {
+            if try condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TimedOut(what: what)
+    }
+
+    func liveLeader() throws -> (holder: String, term: Int64)? {
+        let l = try lease()
+        guard let holder = l.holder, l.remaining > 0 else { return nil }
+        return (holder, l.term)
+    }
+
+    func pending() throws -> Int {
+        try ws.count("SELECT count(*) FROM images WHERE status = 'pending_delete'")
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// Leader election, failover and fencing with real processes. Time bounds here are generous
+/// safety nets; the measured figures are in BENCHMARKS.md.
+@Suite(.serialized) struct ClusterProcessTests {
+    @Test func aKilledLeaderIsReplacedWithAHigherTermAndItsWorkIsFinishedByOthers() async throws {
+        let cluster = try LocalCluster()
+        let ids = try await cluster.seed(1500)
+        for n in 1...3 { try cluster.start("n\(n)") }
+        try await cluster.waitFor(20, "a leader") { try cluster.liveLeader() != nil }
+        try await cluster.waitFor(20, "work in flight") { try cluster.pending() < 1400 }
+        let old = try #require(try cluster.liveLeader())
+        cluster.signal(old.holder, SIGKILL)
+        let killed = ContinuousClock.now
+        try await cluster.waitFor(10, "a new leader") {
+            guard let now = try cluster.liveLeader() else { return false }
+            return now.holder != old.holder && now.term > old.term
+        }
+        #expect(ContinuousClock.now - killed < .seconds(2 + 3), "lease_ttl 2 s + slack")
+        try await cluster.waitFor(60, "every image scrubbed") { try cluster.pending() == 0 }
+        for id in ids { #expect(try cluster.ws.status(id) == "deleted") }
+        #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'reassigned' AND detail LIKE 'from \(old.holder) %'") > 0,
+                "the killed node held work that others finished")
+        let results = try await cluster.stopAll()
+        for (id, result) in results where id != old.holder { #expect(result.status == 0, "\(id): \(result.stderr)") }
+    }
+
+    @Test func aPausedLeaderIsDeposedAndWhenResumedItsWritesAreRejectedAndItStepsDown() async throws {
+        let cluster = try LocalCluster()
+        let ids = try await cluster.seed(3000)
+        for n in 1...3 { try cluster.start("p\(n)") }
+        try await cluster.waitFor(20, "a leader") { try cluster.liveLeader() != nil }
+        try await cluster.waitFor(20, "work in flight") { try cluster.pending() < 2900 }
+        let old = try #require(try cluster.liveLeader())
+        cluster.signal(old.holder, SIGSTOP)
+        try await cluster.waitFor(10, "a new leader") {
+            guard let now = try cluster.liveLeader() else { return false }
+            return now.holder != old.holder && now.term > old.term
+        }
+        let electedAt = try await cluster.ws.queue().read { db in
+            try Int64.fetchOne(db, sql: "SELECT max(id) FROM scrub_events WHERE action = 'elected'")!
+        }
+        try await Task.sleep(for: .seconds(2.5))  // past the paused node's membership too
+        cluster.signal(old.holder, SIGCONT)
+        try await cluster.waitFor(60, "every image scrubbed") { try cluster.pending() == 0 }
+
+        // Fencing: nothing was written under the old term after the new term began.
+        #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE term = ? AND action IN ('reassigned', 'elected') AND id > ?", [old.term, electedAt]) == 0)
+        #expect(try cluster.ws.count("SELECT count(*) FROM scrub_assignments WHERE term = ?", [old.term]) == 0)
+        let current = try #require(try cluster.liveLeader())
+        #expect(current.term > old.term)
+        for id in ids { #expect(try cluster.ws.status(id) == "deleted") }
+        let results = try await cluster.stopAll()
+        let resumed = try #require(results[old.holder])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("stepped down") || resumed.stderr.contains("deposed") || resumed.stderr.contains("lost the leader lease"),
+                "the resumed leader must notice it no longer leads: \(resumed.stderr)")
+        #expect(resumed.stderr.contains("rejoining"), "its membership had lapsed, so it rejoins: \(resumed.stderr)")
+    }
+
+    @Test func sigtermHandsLeadershipToAnotherNodeAtOnce() async throws {
+        let cluster = try LocalCluster(leaseTTL: 6, nodeTTL: 5)
+        _ = try await cluster.seed(200)
+        try cluster.start("t1")
+        try await cluster.waitFor(20, "t1 leads") { try cluster.liveLeader()?.holder == "t1" }
+        try cluster.start("t2")
+        try await cluster.waitFor(20, "t2 joined") { try cluster.ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 't2'") == 1 }
+        let old = try #require(try cluster.liveLeader())
+        cluster.signal("t1", SIGTERM)
+        let stopped = ContinuousClock.now
+        try await cluster.waitFor(5, "t2 leads") {
+            guard let now = try cluster.liveLeader() else { return false }
+            return now.holder == "t2" && now.term == old.term + 1
+        }
+        // Far below lease_ttl (6 s): the old leader resigned instead of letting the lease run out.
+        #expect(ContinuousClock.now - stopped < .seconds(3))
+        let t1 = try await CLI.wait(cluster.nodes["t1"]!.process, stdout: cluster.nodes["t1"]!.stdout, stderr: cluster.nodes["t1"]!.stderr, timeout: 10)
+        #expect(t1.status == 0, "\(t1.stderr)")
+        #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'resigned' AND node_id = 't1'") == 1)
+        _ = try await cluster.stopAll()
+    }
+
+    @Test func statusReportsTheDocumentedJSONAndExitsFiveWithoutALeader() async throws {
+        let cluster = try LocalCluster()
+        _ = try await cluster.seed(300)
+        for n in 1...3 { try cluster.start("s\(n)") }
+        try await cluster.waitFor(20, "a leader and three nodes") {
+            try cluster.liveLeader() != nil && cluster.ws.count("SELECT count(*) FROM scrub_nodes WHERE state = 'active'") == 3
+        }
+        let result = try await CLI.run(["status", "--json", "--config-file", cluster.config], in: cluster.ws.directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let leader = try #require(object["leader"] as? [String: Any])
+        #expect(Set(leader.keys) == ["node_id", "term", "lease_remaining_s"])
+        let nodes = try #require(object["nodes"] as? [[String: Any]])
+        #expect(nodes.count == 3)
+        for node in nodes {
+            #expect(Set(["node_id", "host", "pid", "state", "heartbeat_age_s", "alive", "capacity", "assigned", "scrubbing",
+                         "done", "failed", "leader_eligible"]).isSubset(of: Set(node.keys)))
+        }
+        let backlog = try #require(object["backlog"] as? [String: Any])
+        #expect(Set(["eligible", "waiting", "oldest_age_s", "failing"]).isSubset(of: Set(backlog.keys)))
+        #expect(object["failures"] is [Any])
+        let table = try await CLI.run(["status", "--config-file", cluster.config], in: cluster.ws.directory)
+        #expect(table.stdout.hasPrefix("leader: "))
+
+        let results = try await cluster.stopAll()
+        for (id, r) in results { #expect(r.status == 0, "\(id): \(r.stderr)") }
+        let none = try await CLI.run(["status", "--json", "--config-file", cluster.config], in: cluster.ws.directory)
+        #expect(none.status == 5)
+        let after = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])
+        #expect(after["leader"] is NSNull)
+    }
+
+    @Test func aNodeThatMayNotLeadNeverLeads() async throws {
+        let cluster = try LocalCluster()
+        _ = try await cluster.seed(100)
+        cluster.nodes["follower"] = try CLI.start(["run", "--daemon", "--config-file", cluster.config, "--node-id", "follower", "--no-lead"],
+                                                  in: cluster.ws.directory)
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(try cluster.liveLeader() == nil)
+        #expect(try cluster.pending() == 100, "without a leader nothing is assigned")
+        try cluster.start("leader")
+        try await cluster.waitFor(30, "every image scrubbed") { try cluster.pending() == 0 }
+        #expect(try cluster.liveLeader()?.holder == "leader")
+        #expect(try cluster.ws.count("SELECT done FROM scrub_nodes WHERE node_id = 'follower'") > 0, "the follower scrubs its share")
+        _ = try await cluster.stopAll()
+    }
+}
