@@ -11,37 +11,62 @@ struct LeaderService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
-            var liveNodes = 1
+            var candidates = Candidates()
             while true {
                 guard let term = context.leadership.term(at: context.now()) else {
+                    candidates = Candidates()  // another leader may have assigned them meanwhile
                     try await Task.sleep(for: .milliseconds(50))
                     continue
                 }
                 do {
-                    let (busy, live) = try await round(term: term, liveNodes: liveNodes)
-                    liveNodes = max(1, live)
-                    if !busy { try await Task.sleep(for: .seconds(context.config.cluster.leaderInterval)) }
+                    let placed = try await round(term: term, candidates: &candidates)
+                    // While work flows, go round again soon (the windows drain fast); idle, rest.
+                    try await Task.sleep(for: placed > 0 ? .milliseconds(20) : .seconds(context.config.cluster.leaderInterval))
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {
                     context.logger.warning("leader round failed: \(error)")
+                    candidates = Candidates()
                     try await Task.sleep(for: .seconds(context.config.cluster.leaderInterval))
                 }
             }
         }
     }
 
-    /// One round. Returns whether the round found more work than fit (go again at once) and
-    /// how many nodes can take work.
-    func round(term: Int64, liveNodes: Int) async throws -> (busy: Bool, live: Int) {
+    /// A page of eligible unassigned image ids, oldest first, read ahead so that most rounds
+    /// need no scan of the backlog. Bounded: at most one page is held.
+    struct Candidates {
+        var ids: [String] = []
+        var head = 0
+        var count: Int { ids.count - head }
+
+        mutating func take(_ n: Int) -> ArraySlice<String> {
+            let taken = ids[head..<min(ids.count, head + n)]
+            return taken
+        }
+
+        mutating func remove(_ placed: Set<String>) {
+            ids = ids[head...].filter { !placed.contains($0) }
+            head = 0
+        }
+    }
+
+    /// One round: returns how many images it placed.
+    func round(term: Int64, candidates: inout Candidates) async throws -> Int {
         let cluster = context.config.cluster
         let partitioner = Partitioner(window: cluster.assignWindow)
-        let view = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: cluster.assignWindow * liveNodes)
+        var view = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: 0)
         let targets = view.nodes.filter { $0.alive && !$0.draining }
             .map { Partitioner.Node(id: $0.id, capacity: $0.capacity, queued: $0.queued) }
-        guard !targets.isEmpty else { return (false, 0) }
+        guard !targets.isEmpty else { return 0 }
+        let room = max(0, partitioner.room(targets) - view.orphans.count)
+        if candidates.count < room {
+            let page = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: max(4 * room, 4096))
+            candidates = Candidates(ids: page.unassigned)
+            view.orphans = page.orphans
+        }
         let orphanOwner = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })
-        let placed = partitioner.assign(view.orphans.map(\.imageID) + view.unassigned, to: targets)
+        let placed = partitioner.assign(view.orphans.map(\.imageID) + candidates.take(room), to: targets)
         var plan = LeaderPlan(leader: context.nodeID, term: term, assignments: [], moves: [])
         for (image, node) in placed {
             if let from = orphanOwner[image] {
@@ -50,19 +75,19 @@ struct LeaderService: Service {
                 plan.assignments.append((image, node))
             }
         }
-        guard !plan.isEmpty else { return (false, targets.count) }
+        guard !plan.isEmpty else { return 0 }
         // Trust the lease only inside its window, checked right before the write; the store
         // checks the term again in the write's own transaction.
-        guard context.leadership.term(at: context.now()) == term else { return (false, targets.count) }
+        guard context.leadership.term(at: context.now()) == term else { return 0 }
         guard try await context.catalog.apply(plan) else {
             context.leadership.withElector { $0.stepDown(at: context.now()) }
             context.logger.warning("\(context.nodeID) was deposed (term \(term) is stale); its round was rejected")
-            return (false, targets.count)
+            return 0
         }
+        candidates.remove(Set(plan.assignments.map(\.image)))
         if !plan.moves.isEmpty {
             context.logger.info("moved \(plan.moves.count) images off dead or draining nodes", metadata: ["term": "\(term)"])
         }
-        let room = partitioner.room(targets)
-        return (placed.count >= room || view.unassigned.count >= cluster.assignWindow * liveNodes, targets.count)
+        return placed.count
     }
 }

@@ -36,8 +36,9 @@ final class WorkerService: Service {
                     group.addTask { try await self.work(queue, committer) }
                 }
                 group.addTask {
+                    // Few, large write transactions: every process shares one write lock.
                     while true {
-                        try await Task.sleep(for: .milliseconds(20))
+                        try await Task.sleep(for: .milliseconds(50))
                         try await committer.flush()
                     }
                 }

@@ -50,7 +50,7 @@ extension SQLiteCatalog {
             let nodes = try Row.fetchAll(db.cachedStatement(sql: q.leaderNodes)).map { row in
                 LeaderView.Node(id: row[0], capacity: row[1], draining: (row[2] as String) == "draining", alive: row[3], queued: row[4])
             }
-            let orphans = try Row.fetchAll(db.cachedStatement(sql: q.orphans), arguments: [limit]).map { row in
+            let orphans = try Row.fetchAll(db.cachedStatement(sql: q.orphans), arguments: [Self.orphanPage]).map { row in
                 LeaderView.Orphan(imageID: row[0], node: row[1], scrubbing: (row[2] as String) == "scrubbing")
             }
             let unassigned = limit > 0
@@ -59,6 +59,9 @@ extension SQLiteCatalog {
             return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned)
         }
     }
+
+    /// Orphans returned per leader view, whatever `limit` asks of unassigned images.
+    static let orphanPage = 1024
 
     public func apply(_ plan: LeaderPlan) async throws -> Bool {
         guard !plan.isEmpty else { return true }

@@ -24,7 +24,7 @@ struct BenchCommand: AsyncParsableCommand {
         rehearsal.simulatedLatency = simulatedLatency
         rehearsal.claimBatch = claimBatch
         let seeded = try await rehearsal.prepare()
-        let result = try await rehearsal.run { _, _ in }
+        let result = try await rehearsal.run { _, _, _ in }
         let verdict = try rehearsal.verify(seeded)
         let ok = verdict.problems.isEmpty && verdict.imagesDeleted == images && result.exitCodes.allSatisfy { $0 == 0 }
         print("bench: images=\(images) locations/image=\(locations) bytes=\(bytes) nodes=\(nodes) pool=\(pool) "

@@ -25,7 +25,14 @@ struct DemoCommand: AsyncParsableCommand {
         print("demo: scrubbing with \(nodes) node process(es), scrub_pool_size \(pool)")
         let tty = isatty(STDOUT_FILENO) == 1
         var lastPrint = -1.0
-        let result = try await rehearsal.run { remaining, elapsed in
+        var shownStatus = false
+        let result = try await rehearsal.run { catalog, remaining, elapsed in
+            if !shownStatus, elapsed >= 0.8, let status = try? await catalog.status(scrubTime: 600, failureLimit: 5), status.leader != nil {
+                shownStatus = true
+                if tty { FileHandle.standardOutput.write(Data("\n".utf8)) }
+                print("demo: `scrubber status` \(String(format: "%.1f", elapsed)) s in:")
+                print(StatusCommand.table(status).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            }
             if tty {
                 let line = "\r  \(images - remaining)/\(images) scrubbed, \(String(format: "%.1f", elapsed)) s   "
                 FileHandle.standardOutput.write(Data(line.utf8))

@@ -92,7 +92,7 @@ struct Rehearsal {
     }
 
     /// Starts `nodes` `scrubber run --once` processes and waits for them, reporting progress.
-    func run(progress: @escaping (_ remaining: Int, _ elapsed: Double) -> Void) async throws -> RunResult {
+    func run(progress: (_ catalog: SQLiteCatalog, _ remaining: Int, _ elapsed: Double) async -> Void) async throws -> RunResult {
         let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
                              ?? CommandLine.arguments[0])
         let started = ContinuousClock.now
@@ -111,7 +111,7 @@ struct Rehearsal {
         while processes.contains(where: \.isRunning) {
             try await Task.sleep(for: .milliseconds(250))
             if let backlog = try? await watcher.backlog(scrubTime: 600, failureLimit: 0) {
-                progress(backlog.eligible, (ContinuousClock.now - started).seconds)
+                await progress(watcher, backlog.eligible, (ContinuousClock.now - started).seconds)
             }
         }
         let seconds = (ContinuousClock.now - started).seconds

@@ -178,11 +178,15 @@ import Testing
         // Another connection holds the write lock for far longer than one busy timeout.
         let holder = try DatabaseQueue(path: box.databasePath)
         let locked = AsyncStream<Void>.makeStream()
+        let retries = box.busyRetries
         let blocker = Task.detached {
             try holder.inDatabase { db in
                 try db.execute(sql: "BEGIN IMMEDIATE")
                 locked.continuation.yield()
-                Thread.sleep(forTimeInterval: 1.5)
+                // Hold the lock until the run has met it, then for several more busy timeouts.
+                let deadline = Date().addingTimeInterval(20)
+                while retries.count == 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+                Thread.sleep(forTimeInterval: 0.5)
                 try db.execute(sql: "COMMIT")
             }
         }

@@ -49,7 +49,8 @@ public protocol ScrubCatalog: Sendable {
     func resign(nodeID: String, term: Int64) async throws
 
     /// What the leader needs for one round: live nodes with their unclaimed queues, work to
-    /// move off dead or draining nodes, and up to `limit` eligible unassigned images, oldest first.
+    /// move off dead or draining nodes (a page of it), and up to `limit` eligible unassigned
+    /// images, oldest first (`limit` 0 skips that scan).
     func leaderView(scrubTime: Double, limit: Int) async throws -> LeaderView
 
     /// Writes a leader's round: new assignments and moves, in one transaction that first checks
