@@ -38,6 +38,8 @@ struct LeaderService: Service {
     struct Candidates {
         var ids: [String] = []
         var head = 0
+        /// The last page was not full: there is nothing else unassigned right now.
+        var exhausted = false
         var count: Int { ids.count - head }
 
         mutating func take(_ n: Int) -> ArraySlice<String> {
@@ -61,8 +63,9 @@ struct LeaderService: Service {
         guard !targets.isEmpty else { return 0 }
         let room = max(0, partitioner.room(targets) - view.orphans.count)
         if candidates.count < room {
-            let page = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: max(4 * room, 4096))
-            candidates = Candidates(ids: page.unassigned)
+            let limit = max(4 * room, 4096)
+            let page = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: limit)
+            candidates = Candidates(ids: page.unassigned, exhausted: page.unassigned.count < limit)
             view.orphans = page.orphans
         }
         let orphanOwner = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })
@@ -74,6 +77,13 @@ struct LeaderService: Service {
             } else {
                 plan.assignments.append((image, node))
             }
+        }
+        if candidates.exhausted, view.orphans.isEmpty, plan.assignments.count == candidates.count {
+            // The backlog is all assigned: even out the tail so no node idles.
+            var after = Dictionary(targets.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            for (_, node) in placed { after[node]?.queued += 1 }
+            plan.rebalances = partitioner.rebalance(Array(after.values), batch: cluster.claimBatch)
+                .map { LeaderPlan.Rebalance(from: $0.from, to: $0.to, count: $0.count) }
         }
         guard !plan.isEmpty else { return 0 }
         // Trust the lease only inside its window, checked right before the write; the store
@@ -88,6 +98,6 @@ struct LeaderService: Service {
         if !plan.moves.isEmpty {
             context.logger.info("moved \(plan.moves.count) images off dead or draining nodes", metadata: ["term": "\(term)"])
         }
-        return placed.count
+        return placed.count + plan.rebalances.reduce(0) { $0 + $1.count }
     }
 }

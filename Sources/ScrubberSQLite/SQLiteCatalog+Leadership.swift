@@ -85,6 +85,16 @@ extension SQLiteCatalog {
                     ])
                 }
             }
+            for r in plan.rebalances {
+                try db.cachedStatement(sql: q.rebalance).execute(arguments: [r.to, plan.term, r.from, r.count])
+                let moved = db.changesCount
+                if moved > 0 {
+                    try event.execute(arguments: [
+                        plan.leader, plan.term, nil, nil, nil, ScrubAction.reassigned.rawValue,
+                        "rebalanced \(moved) unclaimed images from \(r.from) to idle \(r.to)",
+                    ])
+                }
+            }
             return true
         }
     }

@@ -277,3 +277,25 @@ import Testing
         #expect(try await b.catalog.status(scrubTime: 60, failureLimit: 10).leader == nil)
     }
 }
+
+extension CatalogConformanceTests {
+    @Test(arguments: CatalogBackend.allCases)
+    func aRebalanceMovesOnlyUnclaimedWorkFromABusyNodeToAnIdleOne(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        _ = try await b.seed(40)
+        try await b.join("busy")
+        try await b.join("idle")
+        let term = try await b.leadAndAssign("leader", to: ["busy"])
+        let claimed = try await b.catalog.claim(ClaimRequest(nodeID: "busy", limit: 10))
+        let plan = LeaderPlan(leader: "leader", term: term, assignments: [], moves: [],
+                              rebalances: [.init(from: "busy", to: "idle", count: 50)])
+        #expect(try await b.catalog.apply(plan))
+        let moved = try await b.claimAll("idle")
+        #expect(moved.count == 30, "all 30 unclaimed images moved, none of the 10 being scrubbed")
+        #expect(Set(moved.map(\.imageID)).isDisjoint(with: claimed.map(\.imageID)))
+        #expect(try await b.claimAll("busy").isEmpty)
+        // A stale leader cannot rebalance.
+        #expect(try await b.catalog.apply(LeaderPlan(leader: "leader", term: term - 1, assignments: [], moves: [],
+                                                     rebalances: [.init(from: "idle", to: "busy", count: 5)])) == false)
+    }
+}

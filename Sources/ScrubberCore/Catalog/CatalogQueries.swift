@@ -73,6 +73,8 @@ public struct CatalogQueries: Sendable {
     public let insertAssignment: String
     /// (to_node, term, image_id, from_node): moves work off a dead node, or a draining node's unclaimed work.
     public let moveAssignment: String
+    /// (to_node, term, from_node, count): moves the newest unclaimed work of a busy node to an idle one.
+    public let rebalance: String
     /// (node_id)
     public let markDraining: String
     /// (node_id): a draining node hands back its unclaimed work.
@@ -220,6 +222,12 @@ public struct CatalogQueries: Sendable {
                           AND n.state IN ('active', 'draining') AND n.expires_at > {now})
               OR (state = 'assigned' AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = scrub_assignments.node_id
                                                  AND n.state = 'draining')))
+            """)
+        rebalance = d.render("""
+            UPDATE scrub_assignments SET node_id = ?, term = ?
+            WHERE state = 'assigned' AND image_id IN (
+              SELECT image_id FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'
+              ORDER BY assigned_at DESC, image_id DESC LIMIT ?)
             """)
         markDraining = d.render("UPDATE scrub_nodes SET state = 'draining' WHERE node_id = ? AND state = 'active'")
         handBackAssigned = d.render("UPDATE scrub_assignments SET node_id = NULL WHERE node_id = ? AND state = 'assigned'")

@@ -75,22 +75,38 @@ public struct LeaderPlan: Sendable, Hashable {
         }
     }
 
+    /// Moves up to `count` of `from`'s unclaimed images (its newest) to an idle node `to`, so
+    /// no node idles while another has a backlog. Claimed images never move.
+    public struct Rebalance: Sendable, Hashable {
+        public var from: String
+        public var to: String
+        public var count: Int
+
+        public init(from: String, to: String, count: Int) {
+            self.from = from
+            self.to = to
+            self.count = count
+        }
+    }
+
     public var leader: String
     public var term: Int64
     public var assignments: [(image: String, node: String)]
     public var moves: [Move]
+    public var rebalances: [Rebalance]
 
-    public init(leader: String, term: Int64, assignments: [(image: String, node: String)], moves: [Move]) {
+    public init(leader: String, term: Int64, assignments: [(image: String, node: String)], moves: [Move], rebalances: [Rebalance] = []) {
         self.leader = leader
         self.term = term
         self.assignments = assignments
         self.moves = moves
+        self.rebalances = rebalances
     }
 
-    public var isEmpty: Bool { assignments.isEmpty && moves.isEmpty }
+    public var isEmpty: Bool { assignments.isEmpty && moves.isEmpty && rebalances.isEmpty }
 
     public static func == (a: LeaderPlan, b: LeaderPlan) -> Bool {
-        a.leader == b.leader && a.term == b.term && a.moves == b.moves
+        a.leader == b.leader && a.term == b.term && a.moves == b.moves && a.rebalances == b.rebalances
             && a.assignments.map(\.image) == b.assignments.map(\.image) && a.assignments.map(\.node) == b.assignments.map(\.node)
     }
 
@@ -98,6 +114,7 @@ public struct LeaderPlan: Sendable, Hashable {
         hasher.combine(leader)
         hasher.combine(term)
         hasher.combine(moves)
+        hasher.combine(rebalances)
     }
 }
 

@@ -26,7 +26,7 @@ public struct Elector: Sendable, Hashable {
     /// How often a follower looks at the lease: short, so a resigned lease is taken within a second.
     public let pollInterval: Double
     public private(set) var role: Role = .follower
-    private var nextAttempt: Double = 0
+    private var nextAttempt: Double = -.infinity
     private var lastRenew: Double = -.infinity
 
     public init(ttl: Double, margin: Double? = nil, pollInterval: Double? = nil) {

@@ -73,6 +73,23 @@ public struct Partitioner: Sendable {
         return result
     }
 
+    /// When nothing is left to assign: moves from the fullest queues to empty ones, so no node
+    /// idles while another has a backlog. Each idle node gets half the difference, at most
+    /// `batch`; queues of `batch` or fewer are left alone (moving them would not pay).
+    public func rebalance(_ nodes: [Node], batch: Int) -> [(from: String, to: String, count: Int)] {
+        var queued = Dictionary(nodes.map { ($0.id, $0.queued) }, uniquingKeysWith: { a, _ in a })
+        var result: [(from: String, to: String, count: Int)] = []
+        for idle in nodes where idle.queued == 0 {
+            guard let busiest = nodes.filter({ $0.id != idle.id }).max(by: { queued[$0.id]! < queued[$1.id]! }),
+                  queued[busiest.id]! > batch else { break }
+            let count = min(batch, queued[busiest.id]! / 2)
+            queued[busiest.id]! -= count
+            queued[idle.id]! += count
+            result.append((busiest.id, idle.id, count))
+        }
+        return result
+    }
+
     /// Free room over all nodes: how many eligible images the leader should fetch this round.
     public func room(_ nodes: [Node]) -> Int {
         nodes.reduce(0) { $0 + max(0, window - $1.queued) }
