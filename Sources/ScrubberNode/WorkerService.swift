@@ -36,10 +36,16 @@ final class WorkerService: Service {
                     group.addTask { try await self.work(queue, committer) }
                 }
                 group.addTask {
-                    // Few, large write transactions: every process shares one write lock.
+                    // Few, large write transactions: every process shares one write lock, and
+                    // each commit invalidates the others' page caches. Flush a half batch, or
+                    // whatever there is every 250 ms.
+                    var last = ContinuousClock.now
                     while true {
-                        try await Task.sleep(for: .milliseconds(50))
-                        try await committer.flush()
+                        try await Task.sleep(for: .milliseconds(25))
+                        if await committer.pendingCount >= max(1, config.cluster.claimBatch / 2) || ContinuousClock.now - last >= .milliseconds(250) {
+                            try await committer.flush()
+                            last = .now
+                        }
                     }
                 }
                 // The workers end when the queue does; then stop the flusher (its cancellation

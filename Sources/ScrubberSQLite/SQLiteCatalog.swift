@@ -28,6 +28,9 @@ public final class SQLiteCatalog: ScrubCatalog {
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // Several node processes share the file: after another process commits, pages are
+            // re-read. Memory-mapping them saves the copy of every re-read page.
+            try db.execute(sql: "PRAGMA mmap_size = 268435456")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
