@@ -5,6 +5,12 @@ import ScrubberCore
 @main
 enum Entry {
     static func main() async {
+        if CommandLine.arguments.dropFirst().first == "run" {
+            // Until the node's service group takes over SIGTERM/SIGINT (it does before the node
+            // joins), a stop request has nothing to finish: exit 0 rather than die by the signal.
+            signal(SIGTERM, exitBeforeJoining)
+            signal(SIGINT, exitBeforeJoining)
+        }
         let code: Int32
         do {
             var command = try Scrubber.parseAsRoot()
@@ -43,4 +49,9 @@ enum Entry {
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Signal handler for a node's start-up window; async-signal-safe.
+private func exitBeforeJoining(_: Int32) {
+    _exit(0)
 }
