@@ -63,9 +63,17 @@ actor ClaimQueue {
         }
     }
 
+    private var lastWaitLog = ContinuousClock.now
+
     private func nothingLeft() async throws -> Bool {
         let runStart = context.joinedAt.withLock { $0 }
-        return try await context.catalog.remainingWork(scrubTime: context.config.scrubTime, nodeID: context.nodeID, runStartedAt: runStart) == 0
+        let left = try await context.catalog.remainingWork(scrubTime: context.config.scrubTime, nodeID: context.nodeID, runStartedAt: runStart)
+        if left > 0, ContinuousClock.now - lastWaitLog > .seconds(10) {
+            // Usually other nodes are finishing; with no live leader nothing moves at all.
+            lastWaitLog = .now
+            context.logger.notice("waiting on \(left) eligible images being scrubbed or not yet assigned (is a leader-eligible node running?)")
+        }
+        return left == 0
     }
 
     /// Called when an image handed out has been completed (or abandoned).

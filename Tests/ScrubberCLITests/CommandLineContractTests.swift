@@ -124,4 +124,49 @@ import Testing
         for id in free { #expect(try ws.status(id) == "deleted") }
         #expect(try ws.count("SELECT count(*) FROM scrub_assignments WHERE last_error LIKE '%permission denied%'") == 2)
     }
+
+    @Test func aReadOnlyDatabaseIsFatalWithAClearMessageAndChangesNothing() async throws {
+        let ws = try Workspace()
+        let root = ws.directory + "/images"
+        let config = try ws.write("ro.conf", """
+            [database]
+            connection = sqlite:///glance.sqlite
+            [glance_store]
+            filesystem_store_datadir = \(root)
+            """)
+        let ids = try await ws.seed(["--store", root, "--images", "3"], config: config, idsFile: "ids")
+        // Root may write any file, so the scrubber runs as `nobody`, who may read but not write.
+        for path in [ws.directory, root] { chmod(path, 0o755) }
+        for name in (try FileManager.default.contentsOfDirectory(atPath: ws.directory)) where name.hasPrefix("glance.sqlite") {
+            chmod(ws.directory + "/" + name, 0o644)
+        }
+        chmod(ws.directory + "/ro.conf", 0o644)
+        let command = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "nobody", "--", CLI.binary] : [CLI.binary]
+        if getuid() != 0 {
+            for name in (try FileManager.default.contentsOfDirectory(atPath: ws.directory)) where name.hasPrefix("glance.sqlite") {
+                chmod(ws.directory + "/" + name, 0o444)
+            }
+            chmod(ws.directory, 0o555)
+        }
+        defer { chmod(ws.directory, 0o755) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst()) + ["run", "--once", "--config-file", config]
+        process.currentDirectoryURL = URL(fileURLWithPath: ws.directory)
+        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("ro-\(UUID().uuidString).err").path
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        chmod(errPath, 0o666)
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        process.standardError = FileHandle(forWritingAtPath: errPath)
+        try process.run()
+        let result = try await CLI.wait(process, stdout: "/dev/null", stderr: errPath, timeout: 60)
+
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("read-only") || result.stderr.contains("cannot open database"), "\(result.stderr)")
+        for id in ids {
+            #expect(try ws.status(id) == "pending_delete")
+            #expect(FileManager.default.fileExists(atPath: root + "/" + id))
+        }
+    }
 }
+
