@@ -7,9 +7,10 @@ import Synchronization
 actor ClaimQueue {
     private let context: NodeContext
     private let once: Bool
-    private var buffer: [ClaimedImage] = []
+    /// Claimed images with the membership epoch they were claimed in.
+    private var buffer: [Claim] = []
     private var head = 0
-    private var fetch: Task<[ClaimedImage]?, any Error>?
+    private var fetch: Task<[Claim]?, any Error>?
     private var exhausted = false
     private var stopped = false
     private let stopRequested = Atomic<Bool>(false)
@@ -26,7 +27,14 @@ actor ClaimQueue {
 
     /// The next image to scrub, or nil when the run is over (one-shot: nothing left in the
     /// cluster; or stop requested).
-    func next() async throws -> ClaimedImage? {
+    /// An image this node claimed, and the membership epoch it claimed it in: it may delete
+    /// only while that epoch is current and trusted.
+    struct Claim: Sendable {
+        var image: ClaimedImage
+        var epoch: Int
+    }
+
+    func next() async throws -> Claim? {
         while true {
             if stopped || stopRequested.load(ordering: .relaxed) { return nil }
             if head < buffer.count {
@@ -92,7 +100,7 @@ actor ClaimQueue {
         if let fetch {
             _ = try? await fetch.value
         }
-        let unstarted = Array(buffer[head...])
+        let unstarted = buffer[head...].map(\.image)
         buffer = []
         head = 0
         return unstarted
@@ -104,9 +112,10 @@ actor ClaimQueue {
         let request = ClaimRequest(nodeID: context.nodeID, limit: limit,
                                    retryClaimedBefore: once ? context.joinedAt.withLock { $0 } : nil)
         fetch = Task {
-            guard context.membership.isTrusted else { return nil }
+            let epoch = context.membership.epoch
+            guard context.membership.isTrusted(epoch: epoch) else { return nil }
             do {
-                let claimed = try await context.catalog.claim(request)
+                let claimed = try await context.catalog.claim(request).map { Claim(image: $0, epoch: epoch) }
                 self.append(claimed)
                 return claimed
             } catch CatalogError.membershipExpired {
@@ -125,7 +134,7 @@ actor ClaimQueue {
         }
     }
 
-    private func append(_ claimed: [ClaimedImage]) {
+    private func append(_ claimed: [Claim]) {
         if head > 4096 {
             buffer.removeFirst(head)
             head = 0

@@ -29,7 +29,7 @@ struct ElectionService: Service {
                 case .wait(let until):
                     try await Task.sleep(for: .seconds(max(0.005, min(until - now, 0.25))))
                 case .campaign:
-                    guard eligible, context.membership.isTrusted else {
+                    guard eligible, context.membership.isTrusted() else {
                         context.leadership.withElector { $0.campaigned(startedAt: now, granted: nil) }
                         continue
                     }

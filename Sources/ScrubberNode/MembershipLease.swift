@@ -1,13 +1,23 @@
 import Synchronization
 
-/// How long this node may trust its own membership, by its monotonic clock.
+/// How long this node may trust its own membership, by its monotonic clock, and in which
+/// *epoch* (one per join: after the membership is lost, a rejoin starts a new epoch).
 ///
 /// A heartbeat that *started* at `t` extends the membership to `t + ttl` at the latest by the
 /// store's clock; the node trusts it only until `t + ttl − margin`, never `end + ttl`, so a
 /// slow heartbeat or a paused process cannot make it act after the store considers it dead
 /// (DESIGN §3.3: a node deletes only under its own unexpired membership).
+///
+/// Work claimed in one epoch is never acted on in a later one: while the membership had
+/// lapsed, the leader may have moved that work and a restore may have brought the image back,
+/// so a rejoin must not revive the old claims' right to delete.
 public final class MembershipLease: Sendable {
-    private let trustedUntil: Mutex<ContinuousClock.Instant?> = Mutex(nil)
+    private struct State {
+        var epoch = 0
+        var trustedUntil: ContinuousClock.Instant?
+    }
+
+    private let state = Mutex(State())
     public let ttl: Duration
     public let margin: Duration
 
@@ -16,21 +26,32 @@ public final class MembershipLease: Sendable {
         margin = .seconds(min(1.0, ttl / 4))
     }
 
-    /// Records a successful join or heartbeat that started at `start`.
-    public func renewed(startedAt start: ContinuousClock.Instant) {
+    /// The current epoch: capture it before a join, heartbeat or claim starts.
+    public var epoch: Int { state.withLock { $0.epoch } }
+
+    /// Records a successful join or heartbeat that started at `start` in `epoch`; ignored if
+    /// the membership was lost meanwhile (the epoch moved on).
+    public func renewed(startedAt start: ContinuousClock.Instant, epoch: Int) {
         let until = start + ttl - margin
-        trustedUntil.withLock { current in
-            if current.map({ until > $0 }) ?? true { current = until }
+        state.withLock { state in
+            guard state.epoch == epoch else { return }
+            if state.trustedUntil.map({ until > $0 }) ?? true { state.trustedUntil = until }
         }
     }
 
-    /// Forgets the membership (a heartbeat found it expired).
+    /// Forgets the membership (the store said it expired): a new epoch begins with the next join.
     public func lost() {
-        trustedUntil.withLock { $0 = nil }
+        state.withLock { state in
+            state.epoch += 1
+            state.trustedUntil = nil
+        }
     }
 
-    /// Whether the node may act (claim, delete) now.
-    public var isTrusted: Bool {
-        trustedUntil.withLock { $0.map { ContinuousClock.now < $0 } ?? false }
+    /// Whether the node may act now on work claimed in `epoch` (the current one when nil).
+    public func isTrusted(epoch: Int? = nil) -> Bool {
+        state.withLock { state in
+            guard epoch.map({ $0 == state.epoch }) ?? true, let until = state.trustedUntil else { return false }
+            return ContinuousClock.now < until
+        }
     }
 }

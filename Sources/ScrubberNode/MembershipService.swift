@@ -15,10 +15,11 @@ struct MembershipService: Service {
         try? await cancelWhenGracefulShutdown {
             while true {
                 try await Task.sleep(for: .seconds(cluster.heartbeatInterval))
+                let epoch = context.membership.epoch
                 let start = ContinuousClock.now
                 do {
                     if try await catalog.heartbeat(nodeID: nodeID, ttl: cluster.nodeTTL) {
-                        context.membership.renewed(startedAt: start)
+                        context.membership.renewed(startedAt: start, epoch: epoch)
                     } else {
                         context.membership.lost()
                         context.logger.warning("membership of \(nodeID) had expired; rejoining (its claims were reset)")

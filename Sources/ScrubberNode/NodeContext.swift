@@ -34,9 +34,10 @@ final class NodeContext: Sendable {
     /// Joins (or rejoins) and starts trusting the membership from the attempt's start.
     @discardableResult
     func join() async throws -> Double {
+        let epoch = membership.epoch
         let start = ContinuousClock.now
         let storeNow = try await catalog.join(options.registration, ttl: config.cluster.nodeTTL)
-        membership.renewed(startedAt: start)
+        membership.renewed(startedAt: start, epoch: epoch)
         joinedAt.withLock { $0 = storeNow }
         return storeNow
     }

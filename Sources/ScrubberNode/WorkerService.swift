@@ -73,13 +73,14 @@ final class WorkerService: Service {
 
     /// One of `scrub_pool_size` workers: at most one delete in flight each.
     private func work(_ queue: ClaimQueue, _ committer: Committer) async throws {
-        while let image = try await queue.next() {
+        while let claim = try await queue.next() {
+            let image = claim.image
             var results: [LocationResult] = []
             results.reserveCapacity(image.locations.count)
             for location in image.locations {
-                guard context.membership.isTrusted else {
-                    // The store may already count this node dead and have moved the image:
-                    // deleting now could race a restore.
+                guard context.membership.isTrusted(epoch: claim.epoch) else {
+                    // The store may count this node dead (or did, before it rejoined) and the
+                    // leader may have moved the image: deleting now could race a restore.
                     results.append(LocationResult(locationID: location.id, store: nil,
                                                   outcome: .failed("node membership lapsed before the delete; not deleted")))
                     continue
