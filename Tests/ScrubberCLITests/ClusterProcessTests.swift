@@ -116,12 +116,27 @@ struct TimedOut: Error, CustomStringConvertible {
         for n in 1...3 { try cluster.start("p\(n)") }
         try await cluster.waitFor(20, "a leader") { try cluster.liveLeader() != nil }
         try await cluster.waitFor(20, "work in flight") { try cluster.pending() < 2900 }
-        let old = try #require(try cluster.liveLeader())
-        cluster.signal(old.holder, SIGSTOP)
-        try await cluster.waitFor(10, "a new leader") {
-            guard let now = try cluster.liveLeader() else { return false }
-            return now.holder != old.holder && now.term > old.term
+        // SQLite has one write lock: a leader paused *inside* a write transaction stalls every
+        // writer until it resumes (no one can depose it, and no one writes meanwhile). This test
+        // is about a pause outside one, so a pause that stalls the cluster is undone and retried.
+        var old = try #require(try cluster.liveLeader())
+        var deposed = false
+        for _ in 0..<5 where !deposed {
+            old = try #require(try cluster.liveLeader())
+            cluster.signal(old.holder, SIGSTOP)
+            do {
+                let paused = old
+                try await cluster.waitFor(8, "a new leader") {
+                    guard let now = try cluster.liveLeader() else { return false }
+                    return now.holder != paused.holder && now.term > paused.term
+                }
+                deposed = true
+            } catch is TimedOut {
+                cluster.signal(old.holder, SIGCONT)
+                try await cluster.waitFor(20, "a live leader again") { try cluster.liveLeader() != nil }
+            }
         }
+        try #require(deposed, "the paused leader was never deposed in 5 tries")
         let electedAt = try await cluster.ws.queue().read { db in
             try Int64.fetchOne(db, sql: "SELECT max(id) FROM scrub_events WHERE action = 'elected'")!
         }
