@@ -49,6 +49,23 @@ enum CLI {
         return try await wait(process, stdout: out, stderr: err, timeout: timeout)
     }
 
+    /// Runs `scrubber ARGS` as a user without root's power over file permissions: `nobody`
+    /// (through runuser) when the tests run as root, as CI does; as the current user otherwise.
+    static func runUnprivileged(_ arguments: [String], in directory: String, timeout: Double = 60) async throws -> Result {
+        let command = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "nobody", "--", binary] : [binary]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst()) + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("scrubber-\(UUID().uuidString).err").path
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        chmod(errPath, 0o666)
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        process.standardError = FileHandle(forWritingAtPath: errPath)
+        try process.run()
+        return try await wait(process, stdout: "/dev/null", stderr: errPath, timeout: timeout)
+    }
+
     static func wait(_ process: Process, stdout: String, stderr: String, timeout: Double) async throws -> Result {
         let deadline = ContinuousClock.now + .seconds(timeout)
         while process.isRunning {

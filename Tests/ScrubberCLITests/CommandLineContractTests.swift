@@ -102,19 +102,7 @@ import Testing
         }
         chmod(root + "/ro", 0o555)
         defer { chmod(root + "/ro", 0o755) }
-        let command = getuid() == 0
-            ? ["/usr/sbin/runuser", "-u", "nobody", "--", CLI.binary]
-            : [CLI.binary]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst()) + ["run", "--once", "--config-file", config]
-        process.currentDirectoryURL = URL(fileURLWithPath: ws.directory)
-        let errPath = ws.directory + "/perm.err"
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        chmod(errPath, 0o666)
-        process.standardError = FileHandle(forWritingAtPath: errPath)
-        try process.run()
-        let result = try await CLI.wait(process, stdout: "/dev/null", stderr: errPath, timeout: 60)
+        let result = try await CLI.runUnprivileged(["run", "--once", "--config-file", config], in: ws.directory)
 
         #expect(result.status == 3, "\(result.stderr)")
         for id in locked {
@@ -141,7 +129,6 @@ import Testing
             chmod(ws.directory + "/" + name, 0o644)
         }
         chmod(ws.directory + "/ro.conf", 0o644)
-        let command = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "nobody", "--", CLI.binary] : [CLI.binary]
         if getuid() != 0 {
             for name in (try FileManager.default.contentsOfDirectory(atPath: ws.directory)) where name.hasPrefix("glance.sqlite") {
                 chmod(ws.directory + "/" + name, 0o444)
@@ -149,17 +136,7 @@ import Testing
             chmod(ws.directory, 0o555)
         }
         defer { chmod(ws.directory, 0o755) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst()) + ["run", "--once", "--config-file", config]
-        process.currentDirectoryURL = URL(fileURLWithPath: ws.directory)
-        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("ro-\(UUID().uuidString).err").path
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        chmod(errPath, 0o666)
-        defer { try? FileManager.default.removeItem(atPath: errPath) }
-        process.standardError = FileHandle(forWritingAtPath: errPath)
-        try process.run()
-        let result = try await CLI.wait(process, stdout: "/dev/null", stderr: errPath, timeout: 60)
+        let result = try await CLI.runUnprivileged(["run", "--once", "--config-file", config], in: ws.directory)
 
         #expect(result.status == 1, "\(result.stderr)")
         #expect(result.stderr.contains("read-only") || result.stderr.contains("cannot open database"), "\(result.stderr)")
