@@ -73,7 +73,11 @@ let package = Package(
         // Multi-process tests: they spawn the real `scrubber` binary.
         .testTarget(
             name: "ScrubberCLITests",
-            dependencies: ["scrubber", "ScrubberCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "scrubber", "ScrubberCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
     ]

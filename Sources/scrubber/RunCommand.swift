@@ -26,6 +26,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-lead"), help: "Never lead (same as [cluster] leader_eligible = false).")
     var noLead = false
 
+    @Flag(name: .customLong("dry-run"), help: "With --once: list what would be deleted (image, location, store, URL) and change nothing at all.")
+    var dryRun = false
+
     @Option(name: .customLong("pool-size"), help: "Deletes in flight at most; overrides scrub_pool_size.")
     var poolSize: Int?
 
@@ -34,6 +37,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if once && daemon { throw ValidationError("--once and --daemon exclude each other") }
+        if dryRun && !once { throw ValidationError("--dry-run needs --once") }
         if let poolSize, poolSize < 1 { throw ValidationError("--pool-size must be at least 1") }
         if let scrubTime, scrubTime < 0 { throw ValidationError("--scrub-time must not be negative") }
     }
@@ -48,6 +52,7 @@ struct RunCommand: AsyncParsableCommand {
         // Like upstream: without a flag, [DEFAULT] daemon decides.
         let asDaemon = daemon || (!once && config.daemon)
         let logger = common.makeLogger()
+        if dryRun { return try await DryRun(config: config).run() }
         let catalog = try await openCatalog(config, logger: logger)
         let router = try makeRouter(config)
         let options = NodeOptions(configuration: config, once: !asDaemon, version: Scrubber.version)

@@ -1,0 +1,52 @@
+import Foundation
+import ScrubberCore
+import ScrubberSQLite
+import ScrubberStores
+
+/// `run --once --dry-run`: what a run would delete, read through a read-only connection, with
+/// each location routed (store, decrypted URL, root checks) exactly as a real run routes it.
+/// Nothing is written: not the catalog, not membership, not the audit table, not the store.
+struct DryRun {
+    let config: ScrubberConfiguration
+
+    func run() async throws {
+        guard case .sqlite(let path)? = config.database else {
+            throw ConfigError(section: "database", option: "connection",
+                              message: "--dry-run needs a SQLite database (set [database] connection or --db)")
+        }
+        let router = try makeRouter(config)
+        var images = 0, deletions = 0, gone = 0, failures = 0
+        try await SQLiteBacklogPreview.forEachEligible(path: path, scrubTime: config.scrubTime) { image in
+            images += 1
+            if image.locations.isEmpty {
+                print("\(image.imageID)\t-\t-\t-\twould mark deleted (no pending location left)")
+            }
+            for location in image.locations {
+                let (store, routed) = router.route(location)
+                var action: String
+                var url = "-"
+                switch routed {
+                case .failure(let error):
+                    action = "would fail: \(error)"
+                    failures += 1
+                case .success(let (backend, target)):
+                    url = target.description
+                    do {
+                        if try await backend.exists(target) {
+                            action = "would delete"
+                            deletions += 1
+                        } else {
+                            action = "already gone (would record not_found)"
+                            gone += 1
+                        }
+                    } catch {
+                        action = "would fail: \(error)"
+                        failures += 1
+                    }
+                }
+                print("\(image.imageID)\t\(location.id)\t\(store)\t\(url)\t\(action)")
+            }
+        }
+        print("dry run: \(images) eligible images; \(deletions) locations would be deleted, \(gone) already gone, \(failures) would fail; nothing was changed")
+    }
+}
