@@ -431,6 +431,10 @@ struct ScrubberConfigurationTests {
                  section: "cluster", option: "node_ttl", line: 2),
         BadValue(name: "claim_batch = -3", text: "[cluster]\nclaim_batch = -3\n",
                  section: "cluster", option: "claim_batch", line: 2),
+        // Found by fuzz/run ini: 4 × claim_batch, the default assign_window, overflowed and trapped.
+        BadValue(name: "claim_batch whose default assign_window (4 × claim_batch) overflows",
+                 text: "[cluster]\nclaim_batch = 2598818388879052344\n",
+                 section: "cluster", option: "claim_batch", line: 2),
         BadValue(name: "simulated_failure_rate = 2",
                  text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\nsimulated_failure_rate = 2\n",
                  section: "s", option: "simulated_failure_rate", line: 4),
@@ -515,6 +519,24 @@ struct DatabaseURLTests {
     @Test("a PostgreSQL URL with no database or a bad port is an error",
           arguments: ["postgresql://u:p@host", "postgresql://u:p@host/", "postgresql://u@host:99999/glance", "postgresql://u@host:x/glance"])
     func postgresInvalid(text: String) {
+        #expect(throws: ConfigError.self) { try DatabaseURL(parsing: text) }
+    }
+
+    // Found by fuzz/run ini: `=` alone split into no parts, and kv[0] trapped.
+    @Test("a query parameter with an empty name is read, not a crash")
+    func postgresEmptyParameterName() throws {
+        guard case .postgresql(let pg) = try DatabaseURL(parsing: "postgresql://db/glance?=&=x&sslmode=require") else {
+            Issue.record("not parsed as PostgreSQL")
+            return
+        }
+        #expect(pg.parameters == ["": "x", "sslmode": "require"])
+        #expect(pg.database == "glance")
+    }
+
+    // Found by fuzz/run ini: with the last `@` before `://`, the redaction's range was inverted and trapped.
+    @Test("a bad PostgreSQL URL with an @ only before :// is an error, not a crash",
+          arguments: ["postgresql+@://db:notaport/glance", "postgresql+a@b://db/"])
+    func postgresAtBeforeScheme(text: String) {
         #expect(throws: ConfigError.self) { try DatabaseURL(parsing: text) }
     }
 

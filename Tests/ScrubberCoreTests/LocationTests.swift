@@ -68,6 +68,39 @@ struct LocationURLTests {
         #expect(reason.contains("NUL"))
     }
 
+    // Found by fuzz/run url: split as Characters, a `/` followed by a combining mark was no
+    // separator, so `.`, `..` and `//` survived normalisation, and a NUL so followed was missed.
+    @Test("filePath splits and checks the path as bytes, whatever follows a `/` or a NUL",
+          arguments: [
+              ("file:///srv/images/./\u{301}x", "/srv/images/\u{301}x"),
+              ("file:///srv/images/../\u{301}x", "/srv/\u{301}x"),
+              ("file:///srv/images//\u{301}x", "/srv/images/\u{301}x"),
+              ("file:///srv/caf\u{e9}/./x", "/srv/caf\u{e9}/x"),
+          ])
+    func filePathIsNormalisedAsBytes(text: String, path: String) throws {
+        #expect(Array(try LocationURL(text).filePath().utf8) == Array(path.utf8))
+    }
+
+    @Test("a NUL byte followed by a combining mark is refused")
+    func nulByteWithCombiningMark() throws {
+        let url = try LocationURL("file:///srv/images/x\u{0}\u{301}")
+        #expect(throws: LocationError.badFilePath(url.description, reason: "it contains a NUL byte")) { try url.filePath() }
+    }
+
+    // Found by fuzz/run url (seed nfd-path-nfc-root): String comparison is canonical equivalence,
+    // so a path in /srv/cafe\u{301} was inside the root /srv/caf\u{e9}, a different directory on disk.
+    @Test("path(_:isInside:) compares bytes, not canonically equivalent text",
+          arguments: [
+              ("/srv/cafe\u{301}/x", "/srv/caf\u{e9}", false),
+              ("/srv/caf\u{e9}/x", "/srv/cafe\u{301}", false),
+              ("/srv/cafe\u{301}", "/srv/caf\u{e9}/", false),
+              ("/srv/caf\u{e9}/x", "/srv/caf\u{e9}", true),
+              ("/srv/images/\u{301}x", "/srv/images", true),
+          ])
+    func isInsideComparesBytes(path: String, root: String, inside: Bool) {
+        #expect(LocationURL.path(path, isInside: root) == inside)
+    }
+
     @Test("filePath of a non-file scheme throws unsupportedScheme", arguments: ["rbd://fsid/images/id/snap", "swift://c/o", "http://x/y"])
     func unsupportedScheme(text: String) throws {
         let url = try LocationURL(text)

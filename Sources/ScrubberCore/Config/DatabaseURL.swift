@@ -60,7 +60,7 @@ public struct PostgresConnection: Sendable, Hashable, CustomStringConvertible {
         var parameters: [String: String] = [:]
         if let q = rest.firstIndex(of: "?") {
             for pair in rest[rest.index(after: q)...].split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1)
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 parameters[String(kv[0]).percentDecoded] = kv.count > 1 ? String(kv[1]).percentDecoded : ""
             }
             rest = rest[..<q]
@@ -104,7 +104,7 @@ public struct PostgresConnection: Sendable, Hashable, CustomStringConvertible {
     }
 
     static func redacted(_ url: String) -> String {
-        guard let at = url.lastIndex(of: "@"), let sep = url.range(of: "://"),
+        guard let sep = url.range(of: "://"), let at = url[sep.upperBound...].lastIndex(of: "@"),
               let colon = url[sep.upperBound..<at].firstIndex(of: ":") else { return url }
         return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
     }

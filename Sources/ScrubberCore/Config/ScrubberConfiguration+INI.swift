@@ -33,7 +33,15 @@ extension ScrubberConfiguration {
         cluster.leaseTTL = try reader.seconds(c, "lease_ttl", positive: true) ?? cluster.leaseTTL
         cluster.leaderEligible = try reader.bool(c, "leader_eligible") ?? cluster.leaderEligible
         cluster.claimBatch = try reader.positiveInt(c, "claim_batch") ?? cluster.claimBatch
-        cluster.assignWindow = try reader.positiveInt(c, "assign_window") ?? 4 * cluster.claimBatch
+        if let window = try reader.positiveInt(c, "assign_window") {
+            cluster.assignWindow = window
+        } else {
+            let (window, overflow) = cluster.claimBatch.multipliedReportingOverflow(by: 4)
+            guard !overflow else {
+                throw reader.error(c, "claim_batch", "is too large: the default assign_window, 4 × claim_batch, overflows")
+            }
+            cluster.assignWindow = window
+        }
         cluster.leaderInterval = try reader.seconds(c, "leader_interval", positive: true) ?? cluster.leaderInterval
         cluster.backoff.base = try reader.seconds(c, "retry_backoff_base", positive: true) ?? cluster.backoff.base
         cluster.backoff.max = try reader.seconds(c, "retry_backoff_max", positive: true) ?? cluster.backoff.max
@@ -43,6 +51,13 @@ extension ScrubberConfiguration {
     }
 
     private func validate(reader: OptionReader) throws(ConfigError) {
+        // Bounds that keep the leader's arithmetic (windows summed over nodes) far from overflow.
+        if cluster.claimBatch > 100_000 {
+            throw reader.error("cluster", "claim_batch", "must be at most 100000, got \(cluster.claimBatch)")
+        }
+        if cluster.assignWindow > 1_000_000 {
+            throw reader.error("cluster", "assign_window", "must be at most 1000000, got \(cluster.assignWindow)")
+        }
         if cluster.heartbeatInterval >= cluster.nodeTTL {
             throw reader.error("cluster", "heartbeat_interval",
                                "must be shorter than node_ttl (\(cluster.heartbeatInterval) ≥ \(cluster.nodeTTL)), or every node looks dead between heartbeats")

@@ -33,35 +33,44 @@ public struct LocationURL: Sendable, Hashable, CustomStringConvertible {
         var path = remainder
         if path.hasPrefix("localhost/") { path.removeFirst("localhost".count) }
         guard path.hasPrefix("/") else { throw LocationError.relativeFilePath(description) }
-        guard !path.contains("\0") else { throw LocationError.badFilePath(description, reason: "it contains a NUL byte") }
+        // Bytes: as a Character, a NUL followed by a combining mark is not "\0".
+        guard !path.utf8.contains(0) else { throw LocationError.badFilePath(description, reason: "it contains a NUL byte") }
         return try Self.normalise(path, url: description)
     }
 
     /// Resolves `.` and `..` lexically in an absolute path.
+    ///
+    /// Split and compared as UTF-8 bytes, as the kernel does: as Characters, a `/` followed by
+    /// a combining mark is no separator, so `/a/./\u{301}b` kept its `.` and `/a/../\u{301}b` its `..`.
     public static func normalise(_ path: String, url: String) throws -> String {
-        var parts: [Substring] = []
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
-            switch component {
-            case ".": continue
-            case "..":
+        var parts: [Substring.UTF8View] = []
+        for component in path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+            if component.elementsEqual(".".utf8) { continue }
+            if component.elementsEqual("..".utf8) {
                 guard !parts.isEmpty else {
                     throw LocationError.badFilePath(url, reason: "its `..` climbs above /")
                 }
                 parts.removeLast()
-            default: parts.append(component)
+                continue
             }
+            parts.append(component)
         }
-        return "/" + parts.joined(separator: "/")
+        return "/" + parts.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
     }
 }
 
 extension LocationURL {
     /// Whether the absolute, normalised `path` is `root` or lies under it (component-wise:
     /// `/srv/images2` is not under `/srv/images`).
+    ///
+    /// Compared as UTF-8 bytes, as the kernel does: String comparison treats canonically
+    /// equivalent text as equal, so `/srv/cafe\u{301}/x` was inside `/srv/caf\u{e9}`, another directory.
     public static func path(_ path: String, isInside root: String) -> Bool {
-        let root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
-        if root == "/" { return path.hasPrefix("/") }
-        return path == root || path.hasPrefix(root + "/")
+        let slash = UInt8(ascii: "/")
+        var root = Array(root.utf8)
+        if root.count > 1, root.last == slash { root.removeLast() }
+        if root == [slash] { return path.utf8.first == slash }
+        return path.utf8.elementsEqual(root) || path.utf8.starts(with: root + [slash])
     }
 }
 
