@@ -30,6 +30,14 @@ final class LocalCluster {
             """)
     }
 
+    /// A test that fails half-way must not leave its nodes running.
+    deinit {
+        for (_, node) in nodes where node.process.isRunning {
+            kill(node.process.processIdentifier, SIGCONT)
+            kill(node.process.processIdentifier, SIGKILL)
+        }
+    }
+
     func seed(_ count: Int) async throws -> [String] {
         try await ws.seed(["--store", ws.directory + "/none", "--images", "\(count)", "--bytes", "0"], config: config, idsFile: "ids")
     }

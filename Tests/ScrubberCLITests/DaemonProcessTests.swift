@@ -20,6 +20,7 @@ import Testing
             heartbeat_interval = 0.5
             """)
         let (process, out, err) = try CLI.start(["run", "--config-file", config], in: ws.directory)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let ids = try await ws.seed(["--store", root, "--images", "100"], config: config, idsFile: "ids")
         let deadline = ContinuousClock.now + .seconds(30)
         while try ws.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") > 0, ContinuousClock.now < deadline {
@@ -51,6 +52,7 @@ import Testing
             """)
         let ids = try await ws.seed(["--store", ws.directory + "/none", "--images", "200", "--bytes", "0"], config: config, idsFile: "ids")
         let (process, out, err) = try CLI.start(["run", "--daemon", "--config-file", config, "--node-id", "slow"], in: ws.directory)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let deadline = ContinuousClock.now + .seconds(30)
         while try ws.count("SELECT count(*) FROM images WHERE status = 'deleted'") < 10, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
