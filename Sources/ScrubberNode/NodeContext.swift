@@ -61,9 +61,3 @@ final class Leadership: Sendable {
         elector.withLock { $0.leaderTerm(at: now) }
     }
 }
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

@@ -22,12 +22,7 @@ public enum SQLiteBacklogPreview {
         while true {
             let cursor = after
             let page: [ClaimedImage] = try await queue.read { db in
-                let ids = try String.fetchAll(db, sql: """
-                    SELECT id FROM images
-                    WHERE status = 'pending_delete' AND deleted = 1 AND deleted_at IS NOT NULL
-                      AND deleted_at <= \(SQLDialect.sqlite.cutoff) AND id > ?
-                    ORDER BY id LIMIT ?
-                    """, arguments: [scrubTime, cursor, pageSize])
+                let ids = try String.fetchAll(db.cachedStatement(sql: q.eligiblePage), arguments: [scrubTime, cursor, pageSize])
                 return try ids.map { id in
                     let locations = try Row.fetchAll(db.cachedStatement(sql: q.pendingLocations), arguments: [id]).map {
                         PendingLocation(id: $0[0], value: $0[1], metaData: $0[2])

@@ -149,9 +149,3 @@ struct Rehearsal {
         return verdict
     }
 }
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

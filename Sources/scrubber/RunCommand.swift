@@ -65,8 +65,7 @@ struct RunCommand: AsyncParsableCommand {
         try await group.run()
 
         let summary = node.summary
-        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
-            + Double((ContinuousClock.now - started).components.seconds)
+        let seconds = (ContinuousClock.now - started).seconds
         let rate = seconds > 0 ? Double(summary.imagesDeleted) / seconds : 0
         logger.info("run finished", metadata: [
             "images_deleted": "\(summary.imagesDeleted)", "locations_deleted": "\(summary.locationsDeleted)",

@@ -69,6 +69,8 @@ public struct CatalogQueries: Sendable {
     public let orphans: String
     /// (scrub_time, limit) → ids of eligible images with no assignment, oldest first
     public let eligibleUnassigned: String
+    /// (scrub_time, after_id, limit) → ids of eligible images by id, assigned or not (dry run)
+    public let eligiblePage: String
     /// (image_id, node_id, term)
     public let insertAssignment: String
     /// (to_node, term, image_id, from_node): moves work off a dead node, or a draining node's unclaimed work.
@@ -210,6 +212,9 @@ public struct CatalogQueries: Sendable {
               AND NOT EXISTS (SELECT 1 FROM scrub_assignments a WHERE a.image_id = i.id)
             ORDER BY i.deleted_at, i.id
             LIMIT ?
+            """)
+        eligiblePage = d.render("""
+            SELECT i.id FROM images i WHERE \(pendingImage) AND i.deleted_at <= {cutoff} AND i.id > ? ORDER BY i.id LIMIT ?
             """)
         insertAssignment = d.render("""
             INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at)
