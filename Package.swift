@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // No I/O: the domain model, eligibility, Glance's cipher, URL rules, configuration,
@@ -38,6 +39,16 @@ let package = Package(
             dependencies: ["ScrubberCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // The same protocol on PostgreSQL (postgres-nio): many hosts, Glance's production database.
+        .target(
+            name: "ScrubberPostgres",
+            dependencies: [
+                "ScrubberCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The node: the scrub pipeline (claim, delete, complete) and its run loop.
         .target(
             name: "ScrubberNode",
@@ -52,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "scrubber",
             dependencies: [
-                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberNode",
+                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -64,9 +75,10 @@ let package = Package(
         .testTarget(
             name: "ScrubberNodeTests",
             dependencies: [
-                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberNode",
+                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict
         ),

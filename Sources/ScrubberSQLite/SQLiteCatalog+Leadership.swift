@@ -70,9 +70,10 @@ extension SQLiteCatalog {
             guard try Row.fetchOne(db.cachedStatement(sql: q.fence), arguments: [plan.leader, plan.term]) != nil else {
                 return false
             }
-            let insert = try db.cachedStatement(sql: q.insertAssignment)
-            for (image, node) in plan.assignments {
-                try insert.execute(arguments: [image, node, plan.term])
+            for chunk in plan.assignments.chunks(of: CatalogQueries.maxListLength / 4) {
+                var arguments = StatementArguments()
+                for (image, node) in chunk { arguments += [image, node, plan.term] }
+                try db.cachedStatement(sql: q.insertAssignments(chunk.count)).execute(arguments: arguments)
             }
             let move = try db.cachedStatement(sql: q.moveAssignment)
             let event = try db.cachedStatement(sql: q.insertEvent)

@@ -19,7 +19,7 @@ extension SQLiteCatalog {
         let q = queries
         return try await write { db in
             let id = request.imageID
-            guard let raw = try String.fetchOne(db.cachedStatement(sql: q.imageStatus), arguments: [id]) else {
+            guard let raw = try String.fetchOne(db.cachedStatement(sql: q.lockImage), arguments: [id]) else {
                 throw RestoreRefusal.noSuchImage(id)
             }
             guard raw == ImageStatus.pendingDelete.rawValue else {

@@ -12,13 +12,17 @@ extension SQLiteCatalog {
             let claimed = try Row.fetchAll(
                 db.cachedStatement(sql: q.claim),
                 arguments: [request.nodeID, request.retryClaimedBefore ?? 0, request.limit])
-            let locations = try db.cachedStatement(sql: q.pendingLocations)
-            return try claimed.map { row in
-                let imageID: String = row[0]
-                let pending = try Row.fetchAll(locations, arguments: [imageID]).map { loc in
-                    PendingLocation(id: loc[0], value: loc[1], metaData: loc[2])
+            var locations: [String: [PendingLocation]] = [:]
+            for ids in claimed.map({ $0[0] as String }).chunks(of: CatalogQueries.maxListLength) {
+                let rows = try Row.fetchAll(db.cachedStatement(sql: q.pendingLocations(of: ids.count)),
+                                            arguments: StatementArguments(Array(ids)))
+                for row in rows {
+                    locations[row[0], default: []].append(PendingLocation(id: row[1], value: row[2], metaData: row[3]))
                 }
-                return ClaimedImage(imageID: imageID, attempts: row[1], locations: pending)
+            }
+            return claimed.map { row in
+                let imageID: String = row[0]
+                return ClaimedImage(imageID: imageID, attempts: row[1], locations: locations[imageID] ?? [])
             }
         }
     }
@@ -26,53 +30,54 @@ extension SQLiteCatalog {
     public func complete(_ outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) async throws -> CompletionReport {
         guard !outcomes.isEmpty else { return CompletionReport() }
         let q = queries
+        let batch = CompletionBatch(outcomes, nodeID: nodeID, backoff: backoff)
+        let limit = CatalogQueries.maxListLength
         return try await write { db in
-            var report = CompletionReport()
-            let markLocation = try db.cachedStatement(sql: q.markLocationDeleted)
-            let event = try db.cachedStatement(sql: q.insertEvent)
-            let held = try db.cachedStatement(sql: q.heldClaim)
-            for outcome in outcomes {
-                let claim = try Row.fetchOne(held, arguments: [outcome.imageID, nodeID])
-                let term: Int64 = claim?[0] ?? 0
-                // Data that is gone is recorded as gone, claim or not: it must never be restored.
-                for result in outcome.locations {
-                    if result.outcome.isGone {
-                        try markLocation.execute(arguments: [result.locationID, outcome.imageID])
-                        report.locationsDeleted += db.changesCount
-                    }
-                    var detail: String?
-                    if case .failed(let message) = result.outcome { detail = message }
-                    try event.execute(arguments: [
-                        nodeID, term, outcome.imageID, result.locationID, result.store, result.outcome.action.rawValue, detail,
-                    ])
-                }
-                guard let claim, (claim[1] as String) == ImageStatus.pendingDelete.rawValue else {
-                    if claim != nil { try db.cachedStatement(sql: q.deleteAssignment).execute(arguments: [outcome.imageID]) }
-                    report.claimsLost.append(outcome.imageID)
-                    continue
-                }
-                if let error = outcome.firstError {
-                    let delay = backoff.delay(afterAttempts: outcome.previousAttempts + 1)
-                    try db.cachedStatement(sql: q.failAssignment).execute(arguments: [error, delay, outcome.imageID, nodeID])
-                    report.imagesFailed.append(outcome.imageID)
-                    continue
-                }
-                try db.cachedStatement(sql: q.markImageDeleted).execute(arguments: [outcome.imageID])
-                if db.changesCount == 1 {
-                    try db.cachedStatement(sql: q.deleteAssignment).execute(arguments: [outcome.imageID])
-                    try event.execute(arguments: [nodeID, term, outcome.imageID, nil, nil, ScrubAction.imageDeleted.rawValue, nil])
-                    report.imagesDeleted.append(outcome.imageID)
-                } else {
-                    // A pending location appeared while we scrubbed: go round again at once.
-                    let message = "a pending_delete location appeared while the image was being scrubbed; retrying"
-                    try db.cachedStatement(sql: q.failAssignment).execute(arguments: [message, 0.0, outcome.imageID, nodeID])
-                    report.imagesFailed.append(outcome.imageID)
+            var held: [String: CompletionBatch.HeldClaim] = [:]
+            for ids in batch.imageIDs.chunks(of: limit) {
+                for row in try Row.fetchAll(db.cachedStatement(sql: q.heldClaims(ids.count)), arguments: StatementArguments([nodeID] + Array(ids))) {
+                    held[row[0]] = .init(term: row[1], imageStatus: row[2])
                 }
             }
+            var locationsDeleted = 0
+            if !batch.goneLocationIDs.isEmpty {
+                for ids in batch.imageIDs.chunks(of: limit) {
+                    for locations in batch.goneLocationIDs.chunks(of: limit) {
+                        try db.cachedStatement(sql: q.markLocationsDeleted(locations.count, images: ids.count))
+                            .execute(arguments: StatementArguments(Array(locations)) + StatementArguments(Array(ids)))
+                        locationsDeleted += db.changesCount
+                    }
+                }
+            }
+            let decision = batch.decide(held: held)
+            var deleted = Set<String>()
+            for ids in decision.candidates.chunks(of: limit) {
+                deleted.formUnion(try String.fetchAll(db.cachedStatement(sql: q.markImagesDeleted(ids.count)), arguments: StatementArguments(Array(ids))))
+            }
+            let finish = batch.finish(decision, held: held, deleted: deleted, locationsDeleted: locationsDeleted)
+            for ids in finish.deleteAssignments.chunks(of: limit) {
+                try db.cachedStatement(sql: q.deleteAssignments(ids.count)).execute(arguments: StatementArguments(Array(ids)))
+            }
+            let fail = try db.cachedStatement(sql: q.failAssignment)
+            for failure in finish.failures {
+                try fail.execute(arguments: [failure.message, failure.delay, failure.imageID, nodeID])
+            }
+            try Self.insert(finish.events, db, q)
             try db.cachedStatement(sql: q.countNodeWork).execute(arguments: [
-                report.imagesDeleted.count, report.imagesFailed.count, nodeID,
+                finish.report.imagesDeleted.count, finish.report.imagesFailed.count, nodeID,
             ])
-            return report
+            return finish.report
+        }
+    }
+
+    /// Writes audit rows, many per statement.
+    static func insert(_ events: [AuditEvent], _ db: Database, _ q: CatalogQueries) throws {
+        for chunk in events.chunks(of: CatalogQueries.maxListLength / 8) {
+            var arguments = StatementArguments()
+            for e in chunk {
+                arguments += [e.nodeID, e.term, e.imageID, e.locationID, e.store, e.action.rawValue, e.detail]
+            }
+            try db.cachedStatement(sql: q.insertEvents(chunk.count)).execute(arguments: arguments)
         }
     }
 

@@ -1,6 +1,15 @@
 /// The catalog's SQL, one shape for every SQL backend, rendered once for a ``SQLDialect``.
 /// Each query sits beside the operation of ``ScrubCatalog`` it serves.
+///
+/// Work on many images at once takes lists (`… IN (?, ?, …)`, multi-row `VALUES`): one round
+/// trip per batch rather than per image, which is what a networked database needs. Those
+/// shapes are functions of the list's length; `maxListLength` bounds it (SQLite allows 32,766
+/// parameters per statement, PostgreSQL 65,535).
 public struct CatalogQueries: Sendable {
+    public let dialect: SQLDialect
+    /// The most values one list statement takes; callers split longer lists.
+    public static let maxListLength = 500
+
     // MARK: Membership
 
     /// (node_id, host, pid, version, capacity, leader_eligible, ttl)
@@ -15,7 +24,8 @@ public struct CatalogQueries: Sendable {
     public let markLeft: String
     /// () → store clock.
     public let storeNow: String
-    /// (node_id) → a row when the node is a live, active member.
+    /// (node_id) → a row when the node is a live, active member (PostgreSQL: share-locked, so
+    /// its membership cannot change before the claim commits).
     public let liveMember: String
 
     // MARK: Claims
@@ -26,17 +36,49 @@ public struct CatalogQueries: Sendable {
     public let claim: String
     /// (image_id) → id, value, meta_data of pending locations.
     public let pendingLocations: String
+    /// (image_id × count) → image_id, id, value, meta_data of the images' pending locations.
+    public func pendingLocations(of count: Int) -> String {
+        dialect.render("""
+            SELECT image_id, id, value, meta_data FROM image_locations
+            WHERE image_id IN (\(SQLDialect.list(count))) AND status = 'pending_delete' ORDER BY image_id, id
+            """)
+    }
 
     // MARK: Completion
 
     /// (location_id, image_id)
     public let markLocationDeleted: String
-    /// (image_id, node_id) → term, image status, when the node holds the image's claim.
-    public let heldClaim: String
-    /// (image_id)
-    public let markImageDeleted: String
+    /// (location_id × locations, image_id × images) → changes: the batch's gone locations.
+    public func markLocationsDeleted(_ locations: Int, images: Int) -> String {
+        dialect.render("""
+            UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
+            WHERE id IN (\(SQLDialect.list(locations))) AND image_id IN (\(SQLDialect.list(images))) AND status = 'pending_delete'
+            """)
+    }
+    /// (node_id, image_id × count) → image_id, term, image status of the images whose claim the
+    /// node holds (PostgreSQL: the claims are locked until the batch commits).
+    public func heldClaims(_ count: Int) -> String {
+        dialect.render("""
+            SELECT a.image_id, a.term, i.status FROM scrub_assignments a JOIN images i ON i.id = a.image_id
+            WHERE a.node_id = ? AND a.state = 'scrubbing' AND a.image_id IN (\(SQLDialect.list(count)))
+            {lock FOR UPDATE OF a}
+            """)
+    }
+    /// (image_id × count) → ids of the images marked `deleted` (still `pending_delete`, no pending location left).
+    public func markImagesDeleted(_ count: Int) -> String {
+        dialect.render("""
+            UPDATE images SET status = 'deleted', updated_at = {now_text}
+            WHERE id IN (\(SQLDialect.list(count))) AND status = 'pending_delete'
+              AND NOT EXISTS (SELECT 1 FROM image_locations l WHERE l.image_id = images.id AND l.status = 'pending_delete')
+            RETURNING id
+            """)
+    }
     /// (image_id)
     public let deleteAssignment: String
+    /// (image_id × count)
+    public func deleteAssignments(_ count: Int) -> String {
+        dialect.render("DELETE FROM scrub_assignments WHERE image_id IN (\(SQLDialect.list(count)))")
+    }
     /// (last_error, backoff_seconds, image_id, node_id)
     public let failAssignment: String
     /// (image_id, node_id)
@@ -45,6 +87,12 @@ public struct CatalogQueries: Sendable {
     public let countNodeWork: String
     /// (node_id, term, image_id, location_id, store, action, detail)
     public let insertEvent: String
+    /// (node_id, term, image_id, location_id, store, action, detail) × count
+    public func insertEvents(_ count: Int) -> String {
+        dialect.render("""
+            INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail) VALUES
+            """ + Array(repeating: "({now}, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", "))
+    }
 
     // MARK: Election
 
@@ -71,8 +119,13 @@ public struct CatalogQueries: Sendable {
     public let eligibleUnassigned: String
     /// (scrub_time, after_id, limit) → ids of eligible images by id, assigned or not (dry run)
     public let eligiblePage: String
-    /// (image_id, node_id, term)
-    public let insertAssignment: String
+    /// (image_id, node_id, term) × count
+    public func insertAssignments(_ count: Int) -> String {
+        dialect.render("""
+            INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at) VALUES
+            """ + Array(repeating: "(?, ?, ?, 'assigned', 0, {now})", count: count).joined(separator: ", ")
+            + " ON CONFLICT (image_id) DO NOTHING")
+    }
     /// (to_node, term, image_id, from_node): moves work off a dead node, or a draining node's unclaimed work.
     public let moveAssignment: String
     /// (to_node, term, from_node, count): moves the newest unclaimed work of a busy node to an idle one.
@@ -97,6 +150,9 @@ public struct CatalogQueries: Sendable {
 
     /// (image_id) → status
     public let imageStatus: String
+    /// (image_id) → status, locking the image row (PostgreSQL) so no claim can take the image
+    /// while a restore decides.
+    public let lockImage: String
     /// (image_id) → node_id of a `scrubbing` assignment
     public let scrubbingHolder: String
     /// (image_id)
@@ -116,6 +172,7 @@ public struct CatalogQueries: Sendable {
     public let failures: String
 
     public init(dialect d: SQLDialect) {
+        dialect = d
         let pending = "status = 'pending_delete' AND deleted = {true} AND deleted_at IS NOT NULL"
         let pendingImage = "i.status = 'pending_delete' AND i.deleted = {true} AND i.deleted_at IS NOT NULL"
         join = d.render("""
@@ -133,7 +190,9 @@ public struct CatalogQueries: Sendable {
         handBackAll = d.render("UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL WHERE node_id = ?")
         markLeft = d.render("UPDATE scrub_nodes SET state = 'left', expires_at = {now} WHERE node_id = ?")
         storeNow = d.render("SELECT {now}")
-        liveMember = d.render("SELECT 1 FROM scrub_nodes WHERE node_id = ? AND state = 'active' AND expires_at > {now}")
+        liveMember = d.render("""
+            SELECT 1 FROM scrub_nodes WHERE node_id = ? AND state = 'active' AND expires_at > {now} {lock FOR SHARE}
+            """)
 
         dropStaleAssignments = d.render("""
             DELETE FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'
@@ -146,7 +205,7 @@ public struct CatalogQueries: Sendable {
               WHERE a.node_id = ? AND a.state = 'assigned' AND i.status = 'pending_delete'
                 AND (a.not_before IS NULL OR a.not_before <= {now} OR a.claimed_at IS NULL OR a.claimed_at < ?)
               ORDER BY a.assigned_at, a.image_id
-              LIMIT ?)
+              LIMIT ? {lock FOR UPDATE OF a SKIP LOCKED FOR SHARE OF i SKIP LOCKED})
             RETURNING image_id, attempts, term
             """)
         pendingLocations = d.render("""
@@ -156,15 +215,6 @@ public struct CatalogQueries: Sendable {
         markLocationDeleted = d.render("""
             UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
             WHERE id = ? AND image_id = ? AND status = 'pending_delete'
-            """)
-        heldClaim = d.render("""
-            SELECT a.term, i.status FROM scrub_assignments a JOIN images i ON i.id = a.image_id
-            WHERE a.image_id = ? AND a.node_id = ? AND a.state = 'scrubbing'
-            """)
-        markImageDeleted = d.render("""
-            UPDATE images SET status = 'deleted', updated_at = {now_text}
-            WHERE id = ? AND status = 'pending_delete'
-              AND NOT EXISTS (SELECT 1 FROM image_locations l WHERE l.image_id = images.id AND l.status = 'pending_delete')
             """)
         deleteAssignment = d.render("DELETE FROM scrub_assignments WHERE image_id = ?")
         failAssignment = d.render("""
@@ -192,7 +242,9 @@ public struct CatalogQueries: Sendable {
             UPDATE scrub_leader SET expires_at = {now} + ? WHERE id = 1 AND node_id = ? AND term = ? AND expires_at > {now}
             """)
         resignLease = d.render("UPDATE scrub_leader SET node_id = NULL, expires_at = {now} WHERE id = 1 AND node_id = ? AND term = ?")
-        fence = d.render("SELECT 1 FROM scrub_leader WHERE id = 1 AND node_id = ? AND term = ? AND expires_at > {now}")
+        fence = d.render("""
+            SELECT 1 FROM scrub_leader WHERE id = 1 AND node_id = ? AND term = ? AND expires_at > {now} {lock FOR SHARE}
+            """)
 
         leaderNodes = d.render("""
             SELECT n.node_id, n.capacity, n.state, n.expires_at > {now},
@@ -216,10 +268,6 @@ public struct CatalogQueries: Sendable {
         eligiblePage = d.render("""
             SELECT i.id FROM images i WHERE \(pendingImage) AND i.deleted_at <= {cutoff} AND i.id > ? ORDER BY i.id LIMIT ?
             """)
-        insertAssignment = d.render("""
-            INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at)
-            VALUES (?, ?, ?, 'assigned', 0, {now}) ON CONFLICT (image_id) DO NOTHING
-            """)
         moveAssignment = d.render("""
             UPDATE scrub_assignments SET node_id = ?, term = ?, state = 'assigned'
             WHERE image_id = ? AND node_id {is} ? AND (
@@ -232,7 +280,7 @@ public struct CatalogQueries: Sendable {
             UPDATE scrub_assignments SET node_id = ?, term = ?
             WHERE state = 'assigned' AND image_id IN (
               SELECT image_id FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'
-              ORDER BY assigned_at DESC, image_id DESC LIMIT ?)
+              ORDER BY assigned_at DESC, image_id DESC LIMIT ? {lock FOR UPDATE SKIP LOCKED})
             """)
         markDraining = d.render("UPDATE scrub_nodes SET state = 'draining' WHERE node_id = ? AND state = 'active'")
         handBackAssigned = d.render("UPDATE scrub_assignments SET node_id = NULL WHERE node_id = ? AND state = 'assigned'")
@@ -253,6 +301,7 @@ public struct CatalogQueries: Sendable {
         assignmentCounts = d.render("SELECT node_id, state, count(*) FROM scrub_assignments GROUP BY node_id, state")
 
         imageStatus = d.render("SELECT status FROM images WHERE id = ?")
+        lockImage = d.render("SELECT status FROM images WHERE id = ? {lock FOR UPDATE}")
         scrubbingHolder = d.render("SELECT node_id FROM scrub_assignments WHERE image_id = ? AND state = 'scrubbing'")
         restoreImage = d.render("""
             UPDATE images SET status = 'active', deleted = {false}, deleted_at = NULL, updated_at = {now_text}
