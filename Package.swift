@@ -36,14 +36,14 @@ let package = Package(
         // The catalog protocol on SQLite (GRDB, linking the system libsqlite3).
         .target(
             name: "ScrubberSQLite",
-            dependencies: ["ScrubberCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ScrubberCore", "ScrubberStores", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // The same protocol on PostgreSQL (postgres-nio): many hosts, Glance's production database.
         .target(
             name: "ScrubberPostgres",
             dependencies: [
-                "ScrubberCore",
+                "ScrubberCore", "ScrubberStores",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -70,12 +70,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Test support: a throwaway PostgreSQL server on loopback (initdb/pg_ctl in a temp dir).
+        .target(name: "PostgresTestServer", path: "Tests/PostgresTestServer", swiftSettings: strict),
         .testTarget(name: "ScrubberCoreTests", dependencies: ["ScrubberCore"], swiftSettings: strict),
         .testTarget(name: "ScrubberStoresTests", dependencies: ["ScrubberCore", "ScrubberStores"], swiftSettings: strict),
         .testTarget(
             name: "ScrubberNodeTests",
             dependencies: [
-                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode",
+                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode", "PostgresTestServer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -86,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "ScrubberCLITests",
             dependencies: [
-                "scrubber", "ScrubberCore",
+                "scrubber", "ScrubberCore", "PostgresTestServer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import ScrubberCore
 import ScrubberSQLite
+import ScrubberStores
 
 /// A throwaway catalog and store with a backlog, scrubbed by real node processes and then
 /// checked: what `scrubber demo` shows and `scrubber bench` measures.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ScrubberCore
 import ScrubberSQLite
+import ScrubberStores
 
 struct SeedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

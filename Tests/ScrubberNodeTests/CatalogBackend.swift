@@ -1,12 +1,17 @@
 import Foundation
+import Logging
+import PostgresTestServer
 import ScrubberCore
+import ScrubberPostgres
 import ScrubberSQLite
+import ScrubberStores
 import Testing
 
 /// The coordination backends the conformance suite runs against. Every backend added later
 /// (PostgreSQL, the lease service) joins this list and must pass the same tests.
 enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
+    case postgresql
 
     var testDescription: String { rawValue }
 
@@ -20,7 +25,55 @@ enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
                 spec.storeDirectory = box.storeRoot
                 return try await box.catalog.seed(spec)
             }
+        case .postgresql:
+            let db = try await PostgresDatabase.make()
+            return BackendFixture(catalog: db.catalog, keepAlive: db) { spec in
+                var spec = spec
+                spec.storeDirectory = db.storeRoot
+                return try await db.catalog.seed(spec)
+            }
         }
+    }
+}
+
+/// A fresh database with Glance's PostgreSQL schema (the fixture dump) on the shared test
+/// server, with an upgraded catalog on it and a file store root.
+final class PostgresDatabase: Sendable {
+    let server: PostgresTestServer
+    let name: String
+    let url: String
+    let catalog: PostgresCatalog
+    let directory: String
+    var storeRoot: String { directory + "/images" }
+
+    static func make(server: PostgresTestServer? = nil, operationTimeout: Double = 10) async throws -> PostgresDatabase {
+        let shared = server == nil ? try await PostgresTestServer.shared() : nil
+        let server = server ?? shared!
+        let name = try server.createGlanceDatabase()
+        return try await PostgresDatabase(server: server, name: name, operationTimeout: operationTimeout)
+    }
+
+    private init(server: PostgresTestServer, name: String, operationTimeout: Double) async throws {
+        self.server = server
+        self.name = name
+        url = server.url(database: name)
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrubber-pgtest-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
+        guard case .postgresql(let endpoint) = try DatabaseURL(parsing: url) else { throw TestFailure("not a PostgreSQL URL: \(url)") }
+        catalog = PostgresCatalog(endpoint: endpoint, operationTimeout: operationTimeout,
+                                  logger: Logger(label: "pg-test") { _ in SwiftLogNoOpLogHandler() })
+        try await catalog.connect()
+        try await catalog.upgrade()
+    }
+
+    deinit {
+        catalog.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// One value from SQL run by psql.
+    func scalar(_ sql: String) throws -> String {
+        try server.psql(database: name, command: sql).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -160,6 +160,27 @@ public struct CatalogQueries: Sendable {
     /// (location_id, image_id)
     public let restoreLocation: String
 
+    // MARK: Seeding (demo, bench, tests)
+
+    /// (id, name, size, status, created_at, updated_at, deleted_at, deleted, visibility) × count
+    public func seedImages(_ count: Int) -> String {
+        dialect.render("""
+            INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format,
+              container_format, owner, min_disk, min_ram, protected, visibility, os_hidden) VALUES
+            """ + Array(repeating: """
+                (?, ?, ?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, 'raw', 'bare', 'seed',
+                 0, 0, {false}, CAST(? AS {visibility}), {false})
+                """,
+                        count: count).joined(separator: ", "))
+    }
+    /// (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status) × count
+    public func seedLocations(_ count: Int) -> String {
+        dialect.render("""
+            INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status) VALUES
+            """ + Array(repeating: "(?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, ?, ?)",
+                        count: count).joined(separator: ", "))
+    }
+
     // MARK: Backlog
 
     /// (scrub_time) → count, oldest age seconds

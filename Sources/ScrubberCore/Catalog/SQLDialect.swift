@@ -17,6 +17,8 @@ public struct SQLDialect: Sendable, Hashable {
     public var nullSafeEqual: String
     /// `{visibility}`: the type Glance's `images.visibility` is cast to when we write it.
     public var visibilityType: String
+    /// `{timestamp}`: the type Glance's timestamps are cast to when we bind them as text.
+    public var timestampType: String
     /// Whether `{lock …}` clauses are kept (PostgreSQL's row locks). SQLite drops them: its
     /// write transactions (`BEGIN IMMEDIATE`) already exclude every other writer.
     public var rowLocks: Bool
@@ -33,6 +35,7 @@ public struct SQLDialect: Sendable, Hashable {
         falseLiteral: "0",
         nullSafeEqual: "IS",
         visibilityType: "TEXT",
+        timestampType: "TEXT",
         rowLocks: false,
         numberedParameters: false)
 
@@ -48,6 +51,7 @@ public struct SQLDialect: Sendable, Hashable {
         falseLiteral: "false",
         nullSafeEqual: "IS NOT DISTINCT FROM",
         visibilityType: "image_visibility",
+        timestampType: "timestamp",
         rowLocks: true,
         numberedParameters: true)
 
@@ -61,6 +65,7 @@ public struct SQLDialect: Sendable, Hashable {
             .replacingOccurrences(of: "{false}", with: falseLiteral)
             .replacingOccurrences(of: "{is}", with: nullSafeEqual)
             .replacingOccurrences(of: "{visibility}", with: visibilityType)
+            .replacingOccurrences(of: "{timestamp}", with: timestampType)
         while let open = text.range(of: "{lock "), let close = text[open.upperBound...].firstIndex(of: "}") {
             text.replaceSubrange(open.lowerBound...close, with: rowLocks ? String(text[open.upperBound..<close]) : "")
         }

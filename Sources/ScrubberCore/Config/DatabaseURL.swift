@@ -5,7 +5,7 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     /// A SQLite file (the embedded default). The path is as written: relative to the working directory or absolute.
     case sqlite(path: String)
     /// A PostgreSQL database (Glance's production database).
-    case postgresql(PostgresConnection)
+    case postgresql(PostgresEndpoint)
 
     /// Parses `sqlite:///relative.db`, `sqlite:////absolute.db`, `postgresql://…`,
     /// `postgresql+psycopg2://…` (any `+driver`), or a plain file path (SQLite).
@@ -32,7 +32,7 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
             }
             self = .sqlite(path: rest)
         case "postgresql", "postgres":
-            self = .postgresql(try PostgresConnection(parsing: rest, url: text))
+            self = .postgresql(try PostgresEndpoint(parsing: rest, url: text))
         default:
             throw ConfigError(message: "unsupported database URL scheme \(scheme) in \(text): use sqlite:/// or postgresql://")
         }
@@ -47,7 +47,7 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The parts of a `postgresql://user:password@host:port/database?…` URL.
-public struct PostgresConnection: Sendable, Hashable, CustomStringConvertible {
+public struct PostgresEndpoint: Sendable, Hashable, CustomStringConvertible {
     public var user: String?
     public var password: String?
     public var host: String
@@ -94,6 +94,11 @@ public struct PostgresConnection: Sendable, Hashable, CustomStringConvertible {
         }
         self.database = database
         self.parameters = parameters
+    }
+
+    /// The server's Unix socket when `host` is a directory (`?host=/var/run/postgresql`, as libpq allows).
+    public var unixSocketPath: String? {
+        host.hasPrefix("/") ? "\(host)/.s.PGSQL.\(port)" : nil
     }
 
     /// The URL with its password hidden, for logs and errors.

@@ -1,0 +1,339 @@
+import PostgresNIO
+import ScrubberCore
+
+// The protocol's operations, statement for statement those of the SQLite catalog, on the
+// same `CatalogQueries` shapes.
+
+extension PostgresCatalog {
+    // MARK: Schema
+
+    public func upgrade() async throws {
+        let endpoint = endpoint
+        try await transaction { tx in
+            try await tx.execute("SELECT pg_advisory_xact_lock($1)", [PostgresSchema.upgradeLock])
+            try await tx.execute("CREATE TABLE IF NOT EXISTS scrub_migrations (name text PRIMARY KEY, applied_at double precision NOT NULL)")
+            let tables = try await tx.rows("""
+                SELECT to_regclass('images') IS NOT NULL, to_regclass('image_locations') IS NOT NULL
+                """)[0].decode((Bool, Bool).self)
+            switch tables {
+            case (false, false):
+                for statement in PostgresSchema.glanceTables { try await tx.execute(statement) }
+            case (true, true):
+                break
+            default:
+                throw CatalogError.unavailable("database \(endpoint) has only one of Glance's images/image_locations tables: it is not a Glance database")
+            }
+            let applied = Set(try await tx.rows("SELECT name FROM scrub_migrations").map { try $0.decode(String.self) })
+            for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
+                for statement in migration.statements { try await tx.execute(statement) }
+                try await tx.execute("INSERT INTO scrub_migrations (name, applied_at) VALUES ($1, \(SQLDialect.postgresql.now))",
+                                     [migration.name])
+            }
+        }
+    }
+
+    // MARK: Membership
+
+    public func join(_ node: NodeRegistration, ttl: Double) async throws -> Double {
+        let q = queries
+        return try await transaction { tx in
+            try await tx.execute(q.join, [node.nodeID, node.host, node.pid, node.version, node.capacity, node.leaderEligible, ttl])
+            try await tx.execute(q.resetOwnClaims, [node.nodeID])
+            return try await tx.rows(q.storeNow)[0].decode(Double.self)
+        }
+    }
+
+    public func heartbeat(nodeID: String, ttl: Double) async throws -> Bool {
+        let q = queries
+        return try await transaction { tx in
+            try await tx.execute(q.heartbeat, [ttl, nodeID]) == 1
+        }
+    }
+
+    public func leave(nodeID: String) async throws {
+        let q = queries
+        try await transaction { tx in
+            try await tx.execute(q.handBackAll, [nodeID])
+            try await tx.execute(q.markLeft, [nodeID])
+        }
+    }
+
+    public func drain(nodeID: String) async throws {
+        let q = queries
+        try await transaction { tx in
+            try await tx.execute(q.markDraining, [nodeID])
+            try await tx.execute(q.handBackAssigned, [nodeID])
+        }
+    }
+
+    // MARK: Election
+
+    public func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease {
+        let q = queries
+        return try await transaction { tx in
+            let won = try await tx.execute(q.takeLease, [nodeID, ttl, nodeID, nodeID]) == 1
+            let lease = try await Self.lease(tx, q)
+            if won {
+                try await Self.insert([AuditEvent(nodeID: nodeID, term: lease.term, imageID: nil, action: .elected,
+                                                  detail: "lease_ttl \(ttl) s")], tx, q)
+            }
+            return lease
+        }
+    }
+
+    public func renewLeadership(nodeID: String, term: Int64, ttl: Double) async throws -> Bool {
+        let q = queries
+        return try await transaction { tx in
+            try await tx.execute(q.renewLease, [ttl, nodeID, term]) == 1
+        }
+    }
+
+    public func resign(nodeID: String, term: Int64) async throws {
+        let q = queries
+        try await transaction { tx in
+            if try await tx.execute(q.resignLease, [nodeID, term]) == 1 {
+                try await Self.insert([AuditEvent(nodeID: nodeID, term: term, imageID: nil, action: .resigned)], tx, q)
+            }
+        }
+    }
+
+    static func lease(_ tx: SQLTransaction, _ q: CatalogQueries) async throws -> LeaderLease {
+        guard let row = try await tx.rows(q.leaderLease).first else {
+            return LeaderLease(holder: nil, term: 0, remaining: 0)
+        }
+        let (holder, term, remaining) = try row.decode((String?, Int64, Double).self)
+        return LeaderLease(holder: holder, term: term, remaining: remaining)
+    }
+
+    // MARK: Leader
+
+    public func leaderView(scrubTime: Double, limit: Int) async throws -> LeaderView {
+        let q = queries
+        return try await read { tx in
+            let nodes = try await tx.rows(q.leaderNodes).map { row in
+                let (id, capacity, state, alive, queued) = try row.decode((String, Int, String, Bool, Int).self)
+                return LeaderView.Node(id: id, capacity: capacity, draining: state == "draining", alive: alive, queued: queued)
+            }
+            let orphans = try await tx.rows(q.orphans, [Self.orphanPage]).map { row in
+                let (image, node, state) = try row.decode((String, String?, String).self)
+                return LeaderView.Orphan(imageID: image, node: node, scrubbing: state == "scrubbing")
+            }
+            let unassigned = limit > 0
+                ? try await tx.rows(q.eligibleUnassigned, [scrubTime, limit]).map { try $0.decode(String.self) }
+                : []
+            return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned)
+        }
+    }
+
+    /// Orphans returned per leader view, whatever `limit` asks of unassigned images.
+    static let orphanPage = 1024
+
+    public func apply(_ plan: LeaderPlan) async throws -> Bool {
+        guard !plan.isEmpty else { return true }
+        let q = queries
+        return try await transaction { tx in
+            // Share-locks the lease row: no campaign can take it before this round commits.
+            guard try await !tx.rows(q.fence, [plan.leader, plan.term]).isEmpty else { return false }
+            for chunk in plan.assignments.chunks(of: CatalogQueries.maxListLength / 4) {
+                var values: [(any PostgresDynamicTypeEncodable)?] = []
+                for (image, node) in chunk { values += [image, node, plan.term] }
+                try await tx.execute(q.insertAssignments(chunk.count), values)
+            }
+            var events: [AuditEvent] = []
+            for m in plan.moves where try await tx.execute(q.moveAssignment, [m.to, plan.term, m.imageID, m.from]) == 1 {
+                events.append(AuditEvent(nodeID: plan.leader, term: plan.term, imageID: m.imageID, action: .reassigned,
+                                         detail: "\(m.from.map { "from \($0)" } ?? "unheld") to \(m.to)"))
+            }
+            for r in plan.rebalances {
+                let moved = try await tx.execute(q.rebalance, [r.to, plan.term, r.from, r.count])
+                if moved > 0 {
+                    events.append(AuditEvent(nodeID: plan.leader, term: plan.term, imageID: nil, action: .reassigned,
+                                             detail: "rebalanced \(moved) unclaimed images from \(r.from) to idle \(r.to)"))
+                }
+            }
+            try await Self.insert(events, tx, q)
+            return true
+        }
+    }
+
+    // MARK: Work
+
+    public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
+        let q = queries
+        return try await transaction { tx in
+            guard try await !tx.rows(q.liveMember, [request.nodeID]).isEmpty else {
+                throw CatalogError.membershipExpired(request.nodeID)
+            }
+            try await tx.execute(q.dropStaleAssignments, [request.nodeID])
+            let claimed = try await tx.rows(q.claim, [request.nodeID, request.retryClaimedBefore ?? 0, request.limit]).map {
+                try $0.decode((String, Int).self)
+            }
+            let locations = try await Self.pendingLocations(of: claimed.map(\.0), tx, q)
+            return claimed.map { ClaimedImage(imageID: $0.0, attempts: $0.1, locations: locations[$0.0] ?? []) }
+        }
+    }
+
+    static func pendingLocations(of images: [String], _ tx: SQLTransaction, _ q: CatalogQueries) async throws -> [String: [PendingLocation]] {
+        var locations: [String: [PendingLocation]] = [:]
+        for ids in images.chunks(of: CatalogQueries.maxListLength) {
+            for row in try await tx.rows(q.pendingLocations(of: ids.count), ids.map { $0 }) {
+                let (image, id, value, meta) = try row.decode((String, Int64, String, String?).self)
+                locations[image, default: []].append(PendingLocation(id: id, value: value, metaData: meta))
+            }
+        }
+        return locations
+    }
+
+    public func complete(_ outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) async throws -> CompletionReport {
+        guard !outcomes.isEmpty else { return CompletionReport() }
+        let q = queries
+        let batch = CompletionBatch(outcomes, nodeID: nodeID, backoff: backoff)
+        let limit = CatalogQueries.maxListLength
+        return try await transaction { tx in
+            var held: [String: CompletionBatch.HeldClaim] = [:]
+            for ids in batch.imageIDs.chunks(of: limit) {
+                for row in try await tx.rows(q.heldClaims(ids.count), [nodeID] + ids.map { $0 }) {
+                    let (image, term, status) = try row.decode((String, Int64, String).self)
+                    held[image] = .init(term: term, imageStatus: status)
+                }
+            }
+            var locationsDeleted = 0
+            for ids in batch.imageIDs.chunks(of: limit) where !batch.goneLocationIDs.isEmpty {
+                for locations in batch.goneLocationIDs.chunks(of: limit) {
+                    locationsDeleted += try await tx.execute(q.markLocationsDeleted(locations.count, images: ids.count),
+                                                             locations.map { $0 } + ids.map { $0 })
+                }
+            }
+            let decision = batch.decide(held: held)
+            var deleted = Set<String>()
+            for ids in decision.candidates.chunks(of: limit) {
+                for row in try await tx.rows(q.markImagesDeleted(ids.count), ids.map { $0 }) {
+                    deleted.insert(try row.decode(String.self))
+                }
+            }
+            let finish = batch.finish(decision, held: held, deleted: deleted, locationsDeleted: locationsDeleted)
+            for ids in finish.deleteAssignments.chunks(of: limit) {
+                try await tx.execute(q.deleteAssignments(ids.count), ids.map { $0 })
+            }
+            for failure in finish.failures {
+                try await tx.execute(q.failAssignment, [failure.message, failure.delay, failure.imageID, nodeID])
+            }
+            try await Self.insert(finish.events, tx, q)
+            try await tx.execute(q.countNodeWork, [finish.report.imagesDeleted.count, finish.report.imagesFailed.count, nodeID])
+            return finish.report
+        }
+    }
+
+    /// Writes audit rows, many per statement.
+    static func insert(_ events: [AuditEvent], _ tx: SQLTransaction, _ q: CatalogQueries) async throws {
+        for chunk in events.chunks(of: CatalogQueries.maxListLength / 8) {
+            var values: [(any PostgresDynamicTypeEncodable)?] = []
+            values.reserveCapacity(chunk.count * 7)
+            for e in chunk {
+                values += [e.nodeID, e.term, e.imageID, e.locationID, e.store, e.action.rawValue, e.detail]
+            }
+            try await tx.execute(q.insertEvents(chunk.count), values)
+        }
+    }
+
+    public func release(imageIDs: [String], nodeID: String) async throws {
+        guard !imageIDs.isEmpty else { return }
+        let q = queries
+        try await transaction { tx in
+            for id in imageIDs { try await tx.execute(q.releaseClaim, [id, nodeID]) }
+        }
+    }
+
+    public func remainingWork(scrubTime: Double, nodeID: String, runStartedAt: Double) async throws -> Int {
+        let q = queries
+        return try await read { tx in
+            try await tx.rows(q.remainingWork, [scrubTime, nodeID, runStartedAt])[0].decode(Int.self)
+        }
+    }
+
+    // MARK: Restore
+
+    public func restorePlan(imageID: String) async throws -> RestorePlan {
+        let q = queries
+        return try await transaction { tx in
+            let status = try await tx.rows(q.imageStatus, [imageID]).first.map { try $0.decode(String.self) }
+            let holder = try await tx.rows(q.scrubbingHolder, [imageID]).first.map { try $0.decode(String?.self) } ?? nil
+            let locations = try await Self.pendingLocations(of: [imageID], tx, q)[imageID] ?? []
+            return RestorePlan(imageID: imageID, status: status.flatMap(ImageStatus.init(rawValue:)),
+                               scrubbingNode: holder, locations: locations)
+        }
+    }
+
+    public func commitRestore(_ request: RestoreRequest) async throws -> RestoreResult {
+        let q = queries
+        return try await transaction { tx in
+            let id = request.imageID
+            // Locks the image row: a claim skips it (SKIP LOCKED) until this decision commits.
+            guard let raw = try await tx.rows(q.lockImage, [id]).first.map({ try $0.decode(String.self) }) else {
+                throw RestoreRefusal.noSuchImage(id)
+            }
+            guard raw == ImageStatus.pendingDelete.rawValue else {
+                throw RestoreRefusal.notPendingDelete(id, ImageStatus(rawValue: raw) ?? .active)
+            }
+            if let holder = try await tx.rows(q.scrubbingHolder, [id]).first.map({ try $0.decode(String?.self) }) {
+                throw RestoreRefusal.beingScrubbed(id, node: holder ?? "an unknown node")
+            }
+            let pending = Set(try await tx.rows(q.pendingLocations, [id]).map { try $0.decode((Int64, String, String?).self).0 })
+            guard pending == Set(request.keep).union(request.lost) else { throw RestoreRefusal.changedDuringRestore(id) }
+
+            try await tx.execute(q.restoreImage, [id])
+            for location in request.keep { try await tx.execute(q.restoreLocation, [location, id]) }
+            for location in request.lost { try await tx.execute(q.markLocationDeleted, [location, id]) }
+            try await tx.execute(q.deleteAssignment, [id])
+            let detail = "restored by \(request.actor): \(request.keep.count) location(s) back"
+                + (request.lost.isEmpty ? "" : ", \(request.lost.count) lost (data already gone): \(request.lost.map(String.init).joined(separator: ", "))")
+            try await Self.insert([AuditEvent(nodeID: request.actor, term: 0, imageID: id, action: .restored, detail: detail)], tx, q)
+            return RestoreResult(imageID: id, restoredLocations: request.keep, lostLocations: request.lost)
+        }
+    }
+
+    // MARK: Status
+
+    public func backlog(scrubTime: Double, failureLimit: Int) async throws -> BacklogSnapshot {
+        let q = queries
+        return try await read { tx in
+            let (eligible, oldest) = try await tx.rows(q.eligibleCount, [scrubTime])[0].decode((Int, Double?).self)
+            let waiting = try await tx.rows(q.waitingCount, [scrubTime])[0].decode(Int.self)
+            let failing = try await tx.rows(q.failingCount)[0].decode(Int.self)
+            let failures = try await tx.rows(q.failures, [failureLimit]).map { row in
+                let (image, attempts, error) = try row.decode((String, Int, String?).self)
+                return BacklogSnapshot.Failure(imageID: image, attempts: attempts, lastError: error)
+            }
+            return BacklogSnapshot(eligible: eligible, waiting: waiting, oldestAgeSeconds: oldest, failing: failing, failures: failures)
+        }
+    }
+
+    public func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus {
+        let q = queries
+        let backlog = try await backlog(scrubTime: scrubTime, failureLimit: failureLimit)
+        return try await read { tx in
+            let lease = try await Self.lease(tx, q)
+            var counts: [String: (assigned: Int, scrubbing: Int)] = [:]
+            for row in try await tx.rows(q.assignmentCounts) {
+                let (node, state, n) = try row.decode((String?, String, Int).self)
+                guard let node else { continue }
+                if state == "scrubbing" { counts[node, default: (0, 0)].scrubbing += n } else { counts[node, default: (0, 0)].assigned += n }
+            }
+            let nodes = try await tx.rows(q.statusNodes).map { row in
+                let (id, host, pid, state, age, alive, capacity, done, failed, eligible, uptime) =
+                    try row.decode((String, String, Int, String, Double, Bool, Int, Int, Int, Bool, Double).self)
+                return ClusterStatus.Node(
+                    nodeID: id, host: host, pid: pid, state: state, heartbeatAgeSeconds: age, alive: alive,
+                    capacity: capacity, assigned: counts[id]?.assigned ?? 0, scrubbing: counts[id]?.scrubbing ?? 0,
+                    done: done, failed: failed, leaderEligible: eligible, rate: uptime > 0 ? Double(done) / uptime : 0)
+            }
+            let leader = lease.liveHolder.map {
+                ClusterStatus.Leader(nodeID: $0, term: lease.term, leaseRemainingSeconds: lease.remaining)
+            }
+            return ClusterStatus(
+                leader: leader, nodes: nodes,
+                backlog: .init(eligible: backlog.eligible, waiting: backlog.waiting, oldestAgeSeconds: backlog.oldestAgeSeconds, failing: backlog.failing),
+                failures: backlog.failures.map { .init(imageID: $0.imageID, attempts: $0.attempts, lastError: $0.lastError) })
+        }
+    }
+}

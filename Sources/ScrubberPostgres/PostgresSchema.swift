@@ -1,0 +1,122 @@
+import ScrubberCore
+
+/// Schema knowledge for PostgreSQL: Glance's two tables (created only when absent, as
+/// `glance-manage db_sync` makes them on PostgreSQL: `../shared/fixtures/glance-33-postgresql-schema.sql`)
+/// and our `scrub_*` migrations, under the same names as on SQLite.
+enum PostgresSchema {
+    /// Serialises concurrent upgrades from several nodes (`pg_advisory_xact_lock` key: "scrub").
+    static let upgradeLock: Int64 = 0x7363_7275_62
+
+    /// Glance 33's `images` and `image_locations` with the `image_visibility` enum. Only for a
+    /// fresh database (demo, bench, tests): an existing Glance database is never altered.
+    static let glanceTables = [
+        """
+        DO $$ BEGIN
+            CREATE TYPE image_visibility AS ENUM ('private', 'public', 'shared', 'community');
+        EXCEPTION WHEN duplicate_object THEN NULL;
+        END $$
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS images (
+            id character varying(36) NOT NULL PRIMARY KEY,
+            name character varying(255),
+            size bigint,
+            status character varying(30) NOT NULL,
+            created_at timestamp without time zone NOT NULL,
+            updated_at timestamp without time zone,
+            deleted_at timestamp without time zone,
+            deleted boolean NOT NULL,
+            disk_format character varying(20),
+            container_format character varying(20),
+            checksum character varying(32),
+            owner character varying(255),
+            min_disk integer NOT NULL,
+            min_ram integer NOT NULL,
+            protected boolean DEFAULT false NOT NULL,
+            virtual_size bigint,
+            visibility image_visibility DEFAULT 'shared'::image_visibility NOT NULL,
+            os_hidden boolean DEFAULT false NOT NULL,
+            os_hash_algo character varying(64),
+            os_hash_value character varying(128)
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS ix_images_deleted ON images USING btree (deleted)",
+        "CREATE INDEX IF NOT EXISTS visibility_image_idx ON images USING btree (visibility)",
+        """
+        CREATE TABLE IF NOT EXISTS image_locations (
+            id serial PRIMARY KEY,
+            image_id character varying(36) NOT NULL REFERENCES images (id),
+            value text NOT NULL,
+            created_at timestamp without time zone NOT NULL,
+            updated_at timestamp without time zone,
+            deleted_at timestamp without time zone,
+            deleted boolean NOT NULL,
+            meta_data text,
+            status character varying(30) DEFAULT 'active'::character varying NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS ix_image_locations_deleted ON image_locations USING btree (deleted)",
+        "CREATE INDEX IF NOT EXISTS ix_image_locations_image_id ON image_locations USING btree (image_id)",
+    ]
+
+    /// Our migrations, named as on SQLite; each runs once, recorded in `scrub_migrations`.
+    /// Times are seconds since 1970 by the server's clock (`double precision`).
+    static let migrations: [(name: String, statements: [String])] = [
+        ("001_scrub_tables", [
+            """
+            CREATE TABLE scrub_nodes (
+                node_id text PRIMARY KEY,
+                host text NOT NULL,
+                pid integer NOT NULL,
+                version text NOT NULL,
+                capacity integer NOT NULL,
+                state text NOT NULL,
+                leader_eligible boolean NOT NULL DEFAULT true,
+                joined_at double precision NOT NULL,
+                heartbeat_at double precision NOT NULL,
+                expires_at double precision NOT NULL,
+                done bigint NOT NULL DEFAULT 0,
+                failed bigint NOT NULL DEFAULT 0
+            )
+            """,
+            """
+            CREATE TABLE scrub_assignments (
+                image_id text PRIMARY KEY,
+                node_id text,
+                term bigint NOT NULL DEFAULT 0,
+                state text NOT NULL CHECK (state IN ('assigned', 'scrubbing')),
+                attempts integer NOT NULL DEFAULT 0,
+                not_before double precision,
+                last_error text,
+                assigned_at double precision NOT NULL,
+                claimed_at double precision
+            )
+            """,
+            "CREATE INDEX scrub_assignments_node_state ON scrub_assignments (node_id, state)",
+            """
+            CREATE TABLE scrub_events (
+                id bigserial PRIMARY KEY,
+                at double precision NOT NULL,
+                node_id text,
+                term bigint,
+                image_id text,
+                location_id integer,
+                store text,
+                action text NOT NULL,
+                detail text
+            )
+            """,
+        ]),
+        ("002_scrub_leader", [
+            """
+            CREATE TABLE scrub_leader (
+                id integer PRIMARY KEY CHECK (id = 1),
+                node_id text,
+                term bigint NOT NULL,
+                expires_at double precision NOT NULL
+            )
+            """,
+            "INSERT INTO scrub_leader (id, node_id, term, expires_at) VALUES (1, NULL, 0, 0)",
+        ]),
+    ]
+}

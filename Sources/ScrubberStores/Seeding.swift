@@ -1,0 +1,101 @@
+import Foundation
+import ScrubberCore
+
+/// Rows as Glance leaves them, for `scrubber demo`, `scrubber bench`, `scrubber seed` and
+/// tests, on any catalog backend; the files their locations name are written here.
+public struct SeedSpec: Sendable {
+    public var images: Int
+    public var locationsPerImage = 1
+    /// Bytes in each location's file (0: no file is written, the location points at nothing).
+    public var fileBytes = 1024
+    /// `deleted_at = now − deletedAgo` (Glance's clock: this machine's, in UTC).
+    public var deletedAgo: Double = 3600
+    /// `pending_delete` (a delayed delete) or `active` (an image that must survive).
+    public var status: ImageStatus = .pendingDelete
+    public var visibility: ImageVisibility = .shared
+    /// Where the files go (a store root, or anywhere for tests of escapes).
+    public var storeDirectory: String
+    /// `meta_data = {"store": storeID}`; nil writes `{}`.
+    public var storeID: String?
+    /// Write `meta_data` NULL, as old Glance rows have.
+    public var nullMetaData = false
+    /// Encrypt `value` as Glance does with `metadata_encryption_key`.
+    public var encryptionKey: String?
+    public var namePrefix = "scrub-seed"
+
+    public init(images: Int, storeDirectory: String) {
+        self.images = images
+        self.storeDirectory = storeDirectory
+    }
+}
+
+/// One seeded image and its files.
+public struct SeededImage: Sendable, Hashable {
+    public var id: String
+    public var paths: [String]
+}
+
+/// A batch of seed rows, ready for ``CatalogQueries/seedImages(_:)`` and
+/// ``CatalogQueries/seedLocations(_:)``; its files exist.
+public struct SeedBatch: Sendable {
+    public struct Image: Sendable {
+        public var seeded: SeededImage
+        public var name: String
+        /// `image_locations.value` of each location (ciphertext when encrypted).
+        public var values: [String]
+    }
+
+    public var images: [Image]
+    public var size: Int
+    public var status: String
+    public var created: String
+    public var updated: String
+    public var deletedAt: String?
+    public var deleted: Bool
+    public var visibility: String
+    public var metaData: String?
+    public var locationStatus: String
+    public var locationCount: Int { images.reduce(0) { $0 + $1.values.count } }
+}
+
+extension SeedSpec {
+    /// Makes the spec's rows in batches of at most `size` images, writing each batch's files,
+    /// and hands each batch to `insert`; returns every seeded image.
+    public func seed(batchesOf size: Int = 1000, insert: (SeedBatch) async throws -> Void) async throws -> [SeededImage] {
+        try FileManager.default.createDirectory(atPath: storeDirectory, withIntermediateDirectories: true)
+        let cipher = try encryptionKey.map(GlanceCipher.init(key:))
+        let now = Date()
+        let pending = status == .pendingDelete
+        let deletedAt = pending ? GlanceTimestamp.string(from: now.addingTimeInterval(-deletedAgo)) : nil
+        let created = GlanceTimestamp.string(from: now.addingTimeInterval(-deletedAgo - 3600))
+        let payload = Data(repeating: 0x5a, count: fileBytes)
+        let template = SeedBatch(
+            images: [], size: fileBytes, status: status.rawValue, created: created, updated: deletedAt ?? created,
+            deletedAt: deletedAt, deleted: pending, visibility: visibility.rawValue,
+            metaData: nullMetaData ? nil : (storeID.map { #"{"store": "\#($0)"}"# } ?? "{}"),
+            locationStatus: pending ? LocationStatus.pendingDelete.rawValue : LocationStatus.active.rawValue)
+        var all: [SeededImage] = []
+        all.reserveCapacity(images)
+        for start in stride(from: 0, to: images, by: size) {
+            var batch = template
+            for i in start..<min(start + size, images) {
+                let id = UUID().uuidString.lowercased()
+                var paths: [String] = []
+                var values: [String] = []
+                for k in 0..<locationsPerImage {
+                    let path = storeDirectory + "/" + (k == 0 ? id : "\(id).\(k)")
+                    if fileBytes > 0, !FileManager.default.createFile(atPath: path, contents: payload) {
+                        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+                    }
+                    paths.append(path)
+                    let url = "file://" + path
+                    values.append(try cipher?.encrypt(url) ?? url)
+                }
+                batch.images.append(.init(seeded: SeededImage(id: id, paths: paths), name: "\(namePrefix)-\(i)", values: values))
+            }
+            try await insert(batch)
+            all += batch.images.map(\.seeded)
+        }
+        return all
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import Synchronization
+
+/// A throwaway PostgreSQL server for tests: `initdb` into a temp directory, listening on
+/// 127.0.0.1 only, on a free port, with a private socket directory, `fsync=off`, SCRAM
+/// passwords. As root, the server's programs run as the `postgres` user (they refuse root).
+/// Stopped when the test process exits; a server left by a crashed run is stopped by the next.
+public final class PostgresTestServer: Sendable {
+    public static let user = "postgres"
+    public static let password = "scrub-test-pw"
+
+    public let directory: String
+    public let port: Int
+    private let binaries: String
+
+    /// One server per test process, shared by the tests that need only a database of their own.
+    public static func shared() async throws -> PostgresTestServer {
+        try await SharedServer.instance.get()
+    }
+
+    /// A new server of the caller's own (for tests that stop or restart it).
+    public static func start() throws -> PostgresTestServer {
+        sweepAbandoned()
+        let server = try PostgresTestServer()
+        try server.startServer()
+        Registry.all.withLock { $0.append(server) }
+        return server
+    }
+
+    private init() throws {
+        guard let bin = Self.findBinaries() else {
+            throw TestServerError("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (install postgresql)")
+        }
+        binaries = bin
+        directory = "/tmp/scrubber-pg-\(getpid())-\(UUID().uuidString.prefix(8))"
+        port = try Self.freePort()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o777])
+        let pwfile = directory + "/pw"
+        try Self.password.write(toFile: pwfile, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: pwfile)
+        try run(binaries + "/initdb", ["-D", dataDirectory, "-U", Self.user, "--auth=scram-sha-256", "--pwfile=\(pwfile)",
+                                       "-E", "UTF8", "--locale=C", "--no-sync"])
+    }
+
+    public var dataDirectory: String { directory + "/data" }
+    public var logFile: String { directory + "/server.log" }
+
+    /// `postgresql://postgres:…@127.0.0.1:PORT/NAME`
+    public func url(database: String, password: String = PostgresTestServer.password) -> String {
+        "postgresql://\(Self.user):\(password)@127.0.0.1:\(port)/\(database)"
+    }
+
+    /// Starts the server (again, after ``stop()``) and waits until it accepts connections.
+    public func startServer() throws {
+        let options = "-c listen_addresses=127.0.0.1 -p \(port) -k \(directory) -c fsync=off -c synchronous_commit=off"
+            + " -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB"
+        try run(binaries + "/pg_ctl", ["-D", dataDirectory, "-l", logFile, "-o", options, "-w", "-t", "60", "start"])
+    }
+
+    /// Stops the server: `fast` ends sessions and shuts down cleanly, `immediate` is a crash.
+    public func stop(mode: String = "fast") throws {
+        try run(binaries + "/pg_ctl", ["-D", dataDirectory, "-m", mode, "-w", "-t", "60", "stop"])
+    }
+
+    /// Stops the server and deletes its directory.
+    public func destroy() {
+        try? stop(mode: "immediate")
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Creates a database holding Glance's schema exactly as `glance-manage db_sync` makes it
+    /// on PostgreSQL (the fixture dump), and returns its name.
+    public func createGlanceDatabase() throws -> String {
+        try Self.templateLock.withLock { made in
+            if !made.contains(port) {
+                try psql(database: "postgres", command: "CREATE DATABASE glance_template")
+                try psql(database: "glance_template", file: Self.glanceSchemaFile)
+                made.insert(port)
+            }
+        }
+        let name = "glance_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        try psql(database: "postgres", command: "CREATE DATABASE \(name) TEMPLATE glance_template")
+        return name
+    }
+
+    /// Creates an empty database and returns its name.
+    public func createEmptyDatabase() throws -> String {
+        let name = "empty_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        try psql(database: "postgres", command: "CREATE DATABASE \(name)")
+        return name
+    }
+
+    /// Runs SQL through `psql` and returns its unaligned, tuples-only output.
+    @discardableResult
+    public func psql(database: String, command: String? = nil, file: String? = nil) throws -> String {
+        var arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "-v", "ON_ERROR_STOP=1",
+                         "-X", "-q", "-A", "-t"]
+        if let command { arguments += ["-c", command] }
+        if let file { arguments += ["-f", file] }
+        return try Self.exec(binaries + "/psql", arguments, environment: ["PGPASSWORD": Self.password])
+    }
+
+    static let glanceSchemaFile: String = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/fixtures/glance-33-postgresql-schema.sql").path
+    private static let templateLock = Mutex<Set<Int>>([])
+
+    // MARK: Processes
+
+    private func run(_ program: String, _ arguments: [String]) throws {
+        if getuid() == 0 {
+            try Self.exec("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments)
+        } else {
+            try Self.exec(program, arguments)
+        }
+    }
+
+    /// Runs `program` to its end (posix_spawn and a blocking waitpid: the server `pg_ctl`
+    /// starts keeps the descriptors it inherited, so output goes to a file, never a pipe).
+    @discardableResult
+    static func exec(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
+        let outputPath = NSTemporaryDirectory() + "scrubber-exec-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0)=\($1)" }
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw TestServerError("cannot start \(program): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw TestServerError("waitpid failed for \(program)") }
+        }
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited, code == 0 else {
+            throw TestServerError("\(program) \(arguments.joined(separator: " ")) failed (wait status \(status)): \(text)")
+        }
+        return text
+    }
+
+    static func findBinaries() -> String? {
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return versions.compactMap(Int.init).sorted(by: >).map { "\(root)/\($0)/bin" }
+            .first { FileManager.default.isExecutableFile(atPath: $0 + "/pg_ctl") }
+    }
+
+    /// A port no one listens on now (the kernel's choice for an ephemeral bind).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestServerError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestServerError("cannot bind a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Stops servers whose test process is gone (a crashed or killed run).
+    static func sweepAbandoned() {
+        Registry.sweep.withLock { swept in
+            guard !swept else { return }
+            swept = true
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+            for name in names where name.hasPrefix("scrubber-pg-") {
+                let parts = name.split(separator: "-")
+                guard parts.count >= 4, let pid = Int32(parts[2]), pid != getpid(), kill(pid, 0) != 0 else { continue }
+                let dir = "/tmp/" + name
+                if let bin = findBinaries() {
+                    let program = bin + "/pg_ctl"
+                    let args = ["-D", dir + "/data", "-m", "immediate", "stop"]
+                    _ = try? exec(getuid() == 0 ? "/usr/sbin/runuser" : program, getuid() == 0 ? ["-u", "postgres", "--", program] + args : args)
+                }
+                try? FileManager.default.removeItem(atPath: dir)
+            }
+        }
+    }
+}
+
+/// Every server this process started, stopped at exit.
+private enum Registry {
+    static let all: Mutex<[PostgresTestServer]> = {
+        atexit { Registry.all.withLock { servers in servers.forEach { $0.destroy() } } }
+        return Mutex([])
+    }()
+    static let sweep = Mutex(false)
+}
+
+private actor SharedServer {
+    static let instance = SharedServer()
+    private var server: PostgresTestServer?
+
+    func get() throws -> PostgresTestServer {
+        if let server { return server }
+        let server = try PostgresTestServer.start()
+        self.server = server
+        return server
+    }
+}
+
+public struct TestServerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
