@@ -2,8 +2,7 @@ import PostgresNIO
 import ScrubberCore
 import ScrubberStores
 
-extension PostgresCatalog {
-    /// Inserts `spec.images` images with their locations (and files), in batches.
+extension PostgresCatalog: SeedableCatalog {
     public func seed(_ spec: SeedSpec) async throws -> [SeededImage] {
         let q = queries
         return try await spec.seed { batch in

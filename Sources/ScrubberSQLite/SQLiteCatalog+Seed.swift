@@ -2,8 +2,7 @@ import GRDB
 import ScrubberCore
 import ScrubberStores
 
-extension SQLiteCatalog {
-    /// Inserts `spec.images` images with their locations (and files), in batches.
+extension SQLiteCatalog: SeedableCatalog {
     public func seed(_ spec: SeedSpec) async throws -> [SeededImage] {
         let q = queries
         return try await spec.seed { batch in

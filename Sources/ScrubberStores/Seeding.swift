@@ -29,6 +29,12 @@ public struct SeedSpec: Sendable {
     }
 }
 
+/// A catalog that can be filled with seed rows (every SQL backend).
+public protocol SeedableCatalog: ScrubCatalog {
+    /// Inserts `spec.images` images with their locations (and writes their files), in batches.
+    func seed(_ spec: SeedSpec) async throws -> [SeededImage]
+}
+
 /// One seeded image and its files.
 public struct SeededImage: Sendable, Hashable {
     public var id: String

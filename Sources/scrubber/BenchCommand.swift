@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ScrubberCore
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +16,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("simulated-latency"), help: "Use the simulated backend with this many seconds per delete.")
     var simulatedLatency: Double?
     @Option(help: "Work directory (default: a new temporary one, removed afterwards).") var dir: String?
+    @Option(help: "Catalog database (default: a new SQLite file in the work directory); a PostgreSQL URL must name an empty database.")
+    var db: String?
 
     func run() async throws {
         let directory = dir ?? (NSTemporaryDirectory() + "scrubber-bench-\(UUID().uuidString.prefix(8))")
@@ -23,12 +26,15 @@ struct BenchCommand: AsyncParsableCommand {
         rehearsal.fileBytes = bytes
         rehearsal.simulatedLatency = simulatedLatency
         rehearsal.claimBatch = claimBatch
+        if let db {
+            do { rehearsal.database = try DatabaseURL(parsing: db) } catch { throw ValidationError("--db: \(error.message)") }
+        }
         let seeded = try await rehearsal.prepare()
         let result = try await rehearsal.run { _, _, _ in }
-        let verdict = try rehearsal.verify(seeded)
+        let verdict = try await rehearsal.verify(seeded)
         let ok = verdict.problems.isEmpty && verdict.imagesDeleted == images && result.exitCodes.allSatisfy { $0 == 0 }
         print("bench: images=\(images) locations/image=\(locations) bytes=\(bytes) nodes=\(nodes) pool=\(pool) "
-              + "store=\(simulatedLatency.map { "simulated(\($0)s)" } ?? "file") seconds=\(String(format: "%.2f", result.seconds)) "
+              + "db=\(rehearsal.database.map { "\($0)" } ?? "sqlite") store=\(simulatedLatency.map { "simulated(\($0)s)" } ?? "file") seconds=\(String(format: "%.2f", result.seconds)) "
               + "images/s=\(String(format: "%.0f", Double(images) / result.seconds)) verified=\(ok ? "PASS" : "FAIL")")
         for problem in verdict.problems { printError("  problem: \(problem)") }
         if !ok {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ScrubberCore
+import ScrubberPostgres
 import ScrubberSQLite
 import ScrubberStores
 
@@ -56,7 +57,7 @@ struct CommonOptions: ParsableArguments {
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Opens the configured catalog and makes sure our tables exist.
-func openCatalog(_ config: ScrubberConfiguration, logger: Logger) async throws -> SQLiteCatalog {
+func openCatalog(_ config: ScrubberConfiguration, logger: Logger) async throws -> any SeedableCatalog {
     guard let database = config.database else {
         throw ConfigError(section: "database", option: "connection",
                           message: "no database configured: set [database] connection in a --config-file, SCRUBBER_DB, or --db")
@@ -70,9 +71,13 @@ func openCatalog(_ config: ScrubberConfiguration, logger: Logger) async throws -
         }
         try await catalog.upgrade()
         return catalog
-    case .postgresql(let connection):
-        throw ConfigError(section: "database", option: "connection",
-                          message: "\(connection) is PostgreSQL, which this build does not support yet; use a SQLite database")
+    case .postgresql(let endpoint):
+        // Heartbeat, claims, completions, election and leader rounds each hold one connection.
+        let catalog = PostgresCatalog(endpoint: endpoint, connections: config.databasePoolSize ?? 6,
+                                      operationTimeout: config.databaseTimeout, logger: logger)
+        try await catalog.connect(timeout: config.databaseTimeout)
+        try await catalog.upgrade()
+        return catalog
     }
 }
 

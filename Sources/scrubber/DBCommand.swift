@@ -15,8 +15,8 @@ struct DBCommand: AsyncParsableCommand {
 
         func run() async throws {
             let config = try common.configuration()
-            let catalog = try await openCatalog(config, logger: common.makeLogger())
-            print("database \(catalog.path) is up to date")
+            _ = try await openCatalog(config, logger: common.makeLogger())
+            print("database \(config.database.map { "\($0)" } ?? "?") is up to date")
         }
     }
 }

@@ -42,7 +42,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
         }
         if tty { print("") }
-        let verdict = try rehearsal.verify(seeded)
+        let verdict = try await rehearsal.verify(seeded)
         let rate = Double(verdict.imagesDeleted) / result.seconds
         print("demo: \(verdict.imagesDeleted)/\(images) images deleted in \(String(format: "%.2f", result.seconds)) s "
               + "(\(Int(rate)) images/s, \(nodes) nodes); 200 survivors intact: \(verdict.problems.isEmpty ? "yes" : "NO"); "

@@ -1,5 +1,7 @@
 import Foundation
 import ScrubberCore
+import Logging
+import ScrubberPostgres
 import ScrubberSQLite
 import ScrubberStores
 
@@ -8,15 +10,29 @@ import ScrubberStores
 /// Nothing is written: not the catalog, not membership, not the audit table, not the store.
 struct DryRun {
     let config: ScrubberConfiguration
+    let logger: Logger
+
+    /// The eligible backlog, read without writing anything.
+    private func forEachEligible(_ database: DatabaseURL, _ visit: (ClaimedImage) async throws -> Void) async throws {
+        switch database {
+        case .sqlite(let path):
+            try await SQLiteBacklogPreview.forEachEligible(path: path, scrubTime: config.scrubTime, visit)
+        case .postgresql(let endpoint):
+            let catalog = PostgresCatalog(endpoint: endpoint, connections: 2, operationTimeout: config.databaseTimeout, logger: logger)
+            defer { catalog.shutdown() }
+            try await catalog.connect(timeout: config.databaseTimeout)
+            try await catalog.forEachEligible(scrubTime: config.scrubTime, visit)
+        }
+    }
 
     func run() async throws {
-        guard case .sqlite(let path)? = config.database else {
+        guard let database = config.database else {
             throw ConfigError(section: "database", option: "connection",
-                              message: "--dry-run needs a SQLite database (set [database] connection or --db)")
+                              message: "no database configured: set [database] connection in a --config-file, SCRUBBER_DB, or --db")
         }
         let router = try makeRouter(config)
         var images = 0, deletions = 0, gone = 0, failures = 0
-        try await SQLiteBacklogPreview.forEachEligible(path: path, scrubTime: config.scrubTime) { image in
+        try await forEachEligible(database) { image in
             images += 1
             if image.locations.isEmpty {
                 print("\(image.imageID)\t-\t-\t-\twould mark deleted (no pending location left)")

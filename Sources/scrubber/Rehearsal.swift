@@ -1,7 +1,6 @@
 import Foundation
-import GRDB
+import Logging
 import ScrubberCore
-import ScrubberSQLite
 import ScrubberStores
 
 /// A throwaway catalog and store with a backlog, scrubbed by real node processes and then
@@ -19,8 +18,10 @@ struct Rehearsal {
     /// When set, a simulated backend with this latency per delete replaces the file store.
     var simulatedLatency: Double?
     var claimBatch = 512
+    /// The catalog: a new SQLite file in `directory` when nil; else an existing (empty) database.
+    var database: DatabaseURL?
 
-    var databasePath: String { directory + "/glance.sqlite" }
+    var databaseURL: DatabaseURL { database ?? .sqlite(path: directory + "/glance.sqlite") }
     var storePath: String { directory + "/images" }
     var configPath: String { directory + "/glance-scrubber.conf" }
 
@@ -38,7 +39,7 @@ struct Rehearsal {
             scrub_pool_size = \(pool)
 
             [database]
-            connection = sqlite:///\(databasePath)
+            connection = \(databaseURL.connectionString)
 
             [cluster]
             claim_batch = \(claimBatch)
@@ -64,8 +65,7 @@ struct Rehearsal {
                 """
         }
         try conf.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let catalog = try SQLiteCatalog(path: databasePath)
-        try await catalog.upgrade()
+        let catalog = try await openCatalog()
         var spec = SeedSpec(images: images, storeDirectory: storePath)
         spec.locationsPerImage = locationsPerImage
         spec.fileBytes = simulatedLatency == nil ? fileBytes : 0
@@ -93,7 +93,13 @@ struct Rehearsal {
     }
 
     /// Starts `nodes` `scrubber run --once` processes and waits for them, reporting progress.
-    func run(progress: (_ catalog: SQLiteCatalog, _ remaining: Int, _ elapsed: Double) async -> Void) async throws -> RunResult {
+    func openCatalog() async throws -> any SeedableCatalog {
+        var config = ScrubberConfiguration()
+        config.database = databaseURL
+        return try await scrubber.openCatalog(config, logger: Logger(label: "rehearsal") { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    func run(progress: (_ catalog: any ScrubCatalog, _ remaining: Int, _ elapsed: Double) async -> Void) async throws -> RunResult {
         let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
                              ?? CommandLine.arguments[0])
         let started = ContinuousClock.now
@@ -108,7 +114,7 @@ struct Rehearsal {
             try process.run()
             processes.append(process)
         }
-        let watcher = try SQLiteCatalog(path: databasePath)
+        let watcher = try await openCatalog()
         while processes.contains(where: \.isRunning) {
             try await Task.sleep(for: .milliseconds(250))
             if let backlog = try? await watcher.backlog(scrubTime: 600, failureLimit: 0) {
@@ -124,27 +130,25 @@ struct Rehearsal {
         var problems: [String] = []
     }
 
-    /// Checks the end state from the database and the filesystem.
-    func verify(_ seeded: Seeded) throws -> Verdict {
+    /// Checks the end state through the catalog and the filesystem.
+    func verify(_ seeded: Seeded) async throws -> Verdict {
         var verdict = Verdict()
-        let db = try DatabaseQueue(path: databasePath)
-        try db.read { db in
-            for image in seeded.pending {
-                let status = try String.fetchOne(db, sql: "SELECT status FROM images WHERE id = ?", arguments: [image.id])
-                let open = try Int.fetchOne(db, sql: "SELECT count(*) FROM image_locations WHERE image_id = ? AND (status != 'deleted' OR deleted != 1)", arguments: [image.id]) ?? 0
-                if status == "deleted" && open == 0 { verdict.imagesDeleted += 1 } else if verdict.problems.count < 10 {
-                    verdict.problems.append("image \(image.id) is \(status ?? "missing") with \(open) location(s) not deleted")
-                }
-                if simulatedLatency == nil, let left = image.paths.first(where: { FileManager.default.fileExists(atPath: $0) }), verdict.problems.count < 10 {
-                    verdict.problems.append("file \(left) of scrubbed image \(image.id) still exists")
-                }
+        let catalog = try await openCatalog()
+        for image in seeded.pending {
+            let plan = try await catalog.restorePlan(imageID: image.id)
+            if plan.status == .deleted && plan.locations.isEmpty { verdict.imagesDeleted += 1 } else if verdict.problems.count < 10 {
+                verdict.problems.append("image \(image.id) is \(plan.status?.rawValue ?? "missing") with \(plan.locations.count) location(s) still pending_delete")
             }
-            for image in seeded.survivors {
-                if let gone = image.paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
-                    verdict.problems.append("file \(gone) of image \(image.id), which must survive, was deleted")
-                }
-                let status = try String.fetchOne(db, sql: "SELECT status FROM images WHERE id = ?", arguments: [image.id])
-                if status == "deleted" { verdict.problems.append("image \(image.id), which must survive, was marked deleted") }
+            if simulatedLatency == nil, let left = image.paths.first(where: { FileManager.default.fileExists(atPath: $0) }), verdict.problems.count < 10 {
+                verdict.problems.append("file \(left) of scrubbed image \(image.id) still exists")
+            }
+        }
+        for image in seeded.survivors {
+            if let gone = image.paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
+                verdict.problems.append("file \(gone) of image \(image.id), which must survive, was deleted")
+            }
+            if try await catalog.restorePlan(imageID: image.id).status == .deleted {
+                verdict.problems.append("image \(image.id), which must survive, was marked deleted")
             }
         }
         return verdict

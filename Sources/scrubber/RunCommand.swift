@@ -52,7 +52,7 @@ struct RunCommand: AsyncParsableCommand {
         // Like upstream: without a flag, [DEFAULT] daemon decides.
         let asDaemon = daemon || (!once && config.daemon)
         let logger = common.makeLogger()
-        if dryRun { return try await DryRun(config: config).run() }
+        if dryRun { return try await DryRun(config: config, logger: logger).run() }
         let catalog = try await openCatalog(config, logger: logger)
         let router = try makeRouter(config)
         let options = NodeOptions(configuration: config, once: !asDaemon, version: Scrubber.version)

@@ -44,6 +44,14 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         case .postgresql(let c): c.description
         }
     }
+
+    /// The URL to write in a config file (the password included).
+    public var connectionString: String {
+        switch self {
+        case .sqlite(let path): "sqlite:///\(path)"
+        case .postgresql(let c): c.url
+        }
+    }
 }
 
 /// The parts of a `postgresql://user:password@host:port/database?…` URL.
@@ -99,6 +107,17 @@ public struct PostgresEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// The server's Unix socket when `host` is a directory (`?host=/var/run/postgresql`, as libpq allows).
     public var unixSocketPath: String? {
         host.hasPrefix("/") ? "\(host)/.s.PGSQL.\(port)" : nil
+    }
+
+    /// The URL itself, the password included.
+    public var url: String {
+        func encoded(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
+        var s = "postgresql://"
+        if let user { s += encoded(user) + (password.map { ":" + encoded($0) } ?? "") + "@" }
+        if !host.hasPrefix("/") { s += (host.contains(":") ? "[\(host)]" : host) + ":\(port)" }
+        s += "/\(encoded(database))"
+        let query = parameters.sorted { $0.key < $1.key }.map { "\(encoded($0.key))=\(encoded($0.value))" }.joined(separator: "&")
+        return query.isEmpty ? s : s + "?" + query
     }
 
     /// The URL with its password hidden, for logs and errors.

@@ -24,6 +24,8 @@ extension ScrubberConfiguration {
                 throw ConfigError(connection, section: "database", option: "connection", message: error.message)
             }
         }
+        databasePoolSize = try reader.positiveInt("database", "max_pool_size")
+        databaseTimeout = try reader.seconds("database", "pool_timeout", positive: true) ?? databaseTimeout
         stores = try StoresConfiguration(reader: reader)
 
         let c = "cluster"

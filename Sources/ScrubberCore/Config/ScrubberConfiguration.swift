@@ -15,6 +15,13 @@ public struct ScrubberConfiguration: Sendable, Hashable {
     public var metadataEncryptionKey: String?
     /// `[database] connection`.
     public var database: DatabaseURL?
+    /// `[database] max_pool_size` (oslo.db's option): PostgreSQL connections per node (default 6:
+    /// heartbeat, claims, completions, election, leader rounds, status).
+    public var databasePoolSize: Int?
+    /// `[database] pool_timeout` (oslo.db's option): seconds one PostgreSQL operation (waiting
+    /// for a connection included) may take before it counts as failed and is retried; also the
+    /// server-side statement, lock and idle-in-transaction timeouts.
+    public var databaseTimeout: Double = 10
     /// The storage backends.
     public var stores = StoresConfiguration()
     /// `[cluster]`: ours.
