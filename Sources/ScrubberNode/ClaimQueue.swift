@@ -127,7 +127,12 @@ actor ClaimQueue {
             } catch {
                 // A one-shot run reports a broken database and exits; a daemon keeps trying.
                 if once { throw error }
-                context.logger.error("claim failed, retrying: \(error)")
+                // A claim that failed on a networked database may still have committed (the
+                // answer was lost): images this node no longer knows it holds. Rejoining hands
+                // every claim of this node back (and the old epoch's may no longer delete).
+                context.membership.lost()
+                context.rejoinRequested.store(true, ordering: .relaxed)
+                context.logger.error("claim failed; the node will rejoin before claiming again: \(error)")
                 try await Task.sleep(for: .seconds(1))
                 return nil
             }

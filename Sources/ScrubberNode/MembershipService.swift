@@ -13,22 +13,30 @@ struct MembershipService: Service {
         let cluster = context.config.cluster
         let catalog = context.catalog, nodeID = context.nodeID
         try? await cancelWhenGracefulShutdown {
+            var failures = 0
             while true {
                 try await Task.sleep(for: .seconds(cluster.heartbeatInterval))
                 let epoch = context.membership.epoch
                 let start = ContinuousClock.now
                 do {
-                    if try await catalog.heartbeat(nodeID: nodeID, ttl: cluster.nodeTTL) {
+                    if context.rejoinRequested.exchange(false, ordering: .relaxed) {
+                        context.logger.warning("node \(nodeID) rejoins (its claims are reset)")
+                        try await context.join()
+                    } else if try await catalog.heartbeat(nodeID: nodeID, ttl: cluster.nodeTTL) {
                         context.membership.renewed(startedAt: start, epoch: epoch)
                     } else {
                         context.membership.lost()
                         context.logger.warning("membership of \(nodeID) had expired; rejoining (its claims were reset)")
                         try await context.join()
                     }
+                    if failures > 0 { context.logger.notice("database reachable again after \(failures) failed heartbeat(s)") }
+                    failures = 0
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {
-                    context.logger.warning("heartbeat failed: \(error)")
+                    // Once, then every 30th: an outage must not flood the log.
+                    if failures % 30 == 0 { context.logger.warning("heartbeat failed (\(failures + 1) in a row): \(error)") }
+                    failures += 1
                 }
             }
         }

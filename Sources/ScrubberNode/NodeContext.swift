@@ -14,6 +14,8 @@ final class NodeContext: Sendable {
     let leadership: Leadership
     /// The store's clock when this node (last) joined: a one-shot run tries every image claimed before it.
     let joinedAt = Mutex<Double>(0)
+    /// Set when the node must rejoin (resetting its claims) even though its membership is live.
+    let rejoinRequested = Atomic<Bool>(false)
     private let origin = ContinuousClock.now
 
     init(options: NodeOptions, catalog: any ScrubCatalog, router: StoreRouter, logger: Logger) {

@@ -31,7 +31,7 @@ public final class ScrubNode: Service {
     public var summary: RunSummary { worker.summary }
 
     public func run() async throws {
-        try await context.join()
+        guard try await joinFirst() else { return }
         context.logger.info("node \(context.nodeID) joined", metadata: [
             "pool": "\(options.configuration.poolSize)", "mode": "\(options.once ? "once" : "daemon")",
             "leader_eligible": "\(options.configuration.cluster.leaderEligible)",
@@ -52,5 +52,33 @@ public final class ScrubNode: Service {
             Task { await loops.triggerGracefulShutdown() }
         }
         context.logger.info("node \(context.nodeID) left")
+    }
+
+    /// Joins the cluster. A one-shot run fails at once when the database cannot be used; a
+    /// daemon keeps trying (backing off to 30 s) until it joins or is told to stop.
+    /// - Returns: false when told to stop before it could join.
+    private func joinFirst() async throws -> Bool {
+        guard !options.once else {
+            try await context.join()
+            return true
+        }
+        var attempt = 0
+        while true {
+            do {
+                _ = try await cancelWhenGracefulShutdown { try await self.context.join() }
+                return true
+            } catch is CancellationError {
+                return false
+            } catch {
+                attempt += 1
+                let delay = min(30.0, 0.5 * Double(1 << min(attempt, 6)))
+                context.logger.error("cannot join the cluster (attempt \(attempt)); retrying in \(delay) s: \(error)")
+                do {
+                    _ = try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(delay)) }
+                } catch {
+                    return false
+                }
+            }
+        }
     }
 }

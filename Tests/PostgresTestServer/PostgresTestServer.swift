@@ -158,6 +158,9 @@ public final class PostgresTestServer: Sendable {
             .first { FileManager.default.isExecutableFile(atPath: $0 + "/pg_ctl") }
     }
 
+    /// A port no one listens on now, for tests of an absent server.
+    public static func freePortForTests() throws -> Int { try freePort() }
+
     /// A port no one listens on now (the kernel's choice for an ephemeral bind).
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import PostgresTestServer
+import ScrubberCore
+import ScrubberNode
+import ScrubberPostgres
+import ScrubberStores
+import Testing
+
+/// Nodes on PostgreSQL (Glance's own schema, from the fixture dump): the pipeline, a restore
+/// racing a scrub, and what happens when the server goes away and comes back.
+@Suite struct PostgresNodeTests {
+    static let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    static func configuration(_ db: PostgresDatabase, scrubTime: Double = 0, pool: Int = 4) -> ScrubberConfiguration {
+        var config = ScrubberConfiguration()
+        config.scrubTime = scrubTime
+        config.poolSize = pool
+        config.stores.backends = [BackendConfiguration(name: "file", type: "file", fileRoots: [FileRoot(path: db.storeRoot, priority: 0)])]
+        config.cluster.claimBatch = 32
+        config.cluster.backoff = Backoff(base: 30, max: 600)
+        config.cluster.heartbeatInterval = 0.25
+        config.cluster.nodeTTL = 2
+        config.cluster.leaseTTL = 2
+        return config
+    }
+
+    static func node(_ db: PostgresDatabase, _ config: ScrubberConfiguration, id: String, once: Bool = true,
+                     catalog: PostgresCatalog? = nil) throws -> ScrubNode {
+        var config = config
+        config.cluster.nodeID = id
+        let router = try StoreRouter(configuration: config.stores, encryptionKey: config.metadataEncryptionKey)
+        return ScrubNode(catalog: catalog ?? db.catalog, router: router,
+                         options: NodeOptions(configuration: config, once: once, version: "test"), logger: quiet)
+    }
+
+    @Test func twoNodesScrubEveryEligibleShapeAndLeaveEverythingElse() async throws {
+        let db = try await PostgresDatabase.make()
+        let seed = { (n: Int, configure: (inout SeedSpec) -> Void) async throws -> [SeededImage] in
+            var spec = SeedSpec(images: n, storeDirectory: db.storeRoot)
+            configure(&spec)
+            return try await db.catalog.seed(spec)
+        }
+        let pending = try await seed(60) { _ in }
+            + seed(10) { $0.locationsPerImage = 3 }
+            + seed(10) { $0.visibility = .community }
+            + seed(10) { $0.nullMetaData = true }
+            + seed(10) { $0.fileBytes = 0 }
+        let active = try await seed(10) { $0.status = .active }
+        let waiting = try await seed(10) { $0.deletedAgo = 60 }
+        let deletedAtBefore = try db.scalar("SELECT md5(string_agg(id || ':' || deleted_at, ',' ORDER BY id)) FROM image_locations")
+
+        let config = Self.configuration(db, scrubTime: 600)
+        let a = try Self.node(db, config, id: "pg-a"), b = try Self.node(db, config, id: "pg-b")
+        async let runA: Void = a.run()
+        async let runB: Void = b.run()
+        _ = try await (runA, runB)
+
+        #expect(a.summary.imagesDeleted + b.summary.imagesDeleted == pending.count, "each image deleted once, by one of the nodes")
+        #expect(a.summary.failedImages.isEmpty && b.summary.failedImages.isEmpty)
+        for image in pending {
+            #expect(try await db.catalog.restorePlan(imageID: image.id).status == .deleted)
+            for path in image.paths { #expect(!FileManager.default.fileExists(atPath: path)) }
+        }
+        for image in active + waiting {
+            #expect(try await db.catalog.restorePlan(imageID: image.id).status != .deleted)
+            for path in image.paths { #expect(FileManager.default.fileExists(atPath: path)) }
+        }
+        #expect(try db.scalar("SELECT count(*) FROM image_locations WHERE status = 'deleted' AND deleted") == "\(60 + 30 + 10 + 10 + 10)")
+        #expect(try db.scalar("SELECT md5(string_agg(id || ':' || deleted_at, ',' ORDER BY id)) FROM image_locations") == deletedAtBefore,
+                "deleted_at is Glance's and stays as it was")
+        #expect(try db.scalar("SELECT count(*) FROM scrub_events WHERE action = 'image_deleted'") == "\(pending.count)")
+        #expect(try db.scalar("SELECT count(*) FROM scrub_assignments") == "0")
+    }
+
+    @Test func aRestoreRacingARunningNodeNeverLosesARestoredImagesData() async throws {
+        let db = try await PostgresDatabase.make()
+        var spec = SeedSpec(images: 300, storeDirectory: db.storeRoot)
+        spec.locationsPerImage = 2
+        let images = try await db.catalog.seed(spec)
+        var config = Self.configuration(db, pool: 8)
+        config.cluster.claimBatch = 8
+        config.cluster.assignWindow = 16
+        let node = try Self.node(db, config, id: "racer")
+        let restorer = Restorer(catalog: db.catalog, router: try StoreRouter(configuration: config.stores, encryptionKey: nil))
+        async let run: Void = node.run()
+        var restored: [SeededImage] = []
+        for image in images.enumerated().filter({ $0.offset % 3 == 0 }).map(\.element) {
+            if (try? await restorer.restore(imageID: image.id, force: false, actor: "race")) != nil { restored.append(image) }
+        }
+        try await run
+        #expect(!restored.isEmpty, "some restores must win the race for the test to mean anything")
+        let restoredIDs = Set(restored.map(\.id))
+        for image in images {
+            let plan = try await db.catalog.restorePlan(imageID: image.id)
+            if restoredIDs.contains(image.id) {
+                #expect(plan.status == .active)
+                for path in image.paths { #expect(FileManager.default.fileExists(atPath: path), "restored image \(image.id) lost \(path)") }
+            } else {
+                #expect(plan.status == .deleted)
+            }
+        }
+        #expect(try db.scalar("""
+            SELECT count(*) FROM image_locations l JOIN images i ON i.id = l.image_id
+            WHERE i.status = 'active' AND l.status != 'active'
+            """) == "0", "a restored image gets its locations back")
+    }
+
+    @Test func aWrongPasswordAndAnAbsentServerAreClearErrorsNotHangs() async throws {
+        let server = try await PostgresTestServer.shared()
+        let name = try server.createEmptyDatabase()
+        guard case .postgresql(let wrong) = try DatabaseURL(parsing: server.url(database: name, password: "not-the-password")) else { return }
+        let started = ContinuousClock.now
+        await #expect(throws: CatalogError.self) { try await PostgresCatalog(endpoint: wrong, logger: Self.quiet).connect(timeout: 5) }
+        do {
+            try await PostgresCatalog(endpoint: wrong, logger: Self.quiet).connect(timeout: 5)
+        } catch {
+            #expect("\(error)".contains("refused the login"), "\(error)")
+        }
+        let port = try PostgresTestServer.freePortForTests()
+        guard case .postgresql(let absent) = try DatabaseURL(parsing: "postgresql://u:p@127.0.0.1:\(port)/glance") else { return }
+        do {
+            try await PostgresCatalog(endpoint: absent, logger: Self.quiet).connect(timeout: 2)
+            Issue.record("connected to nothing")
+        } catch {
+            #expect("\(error)".contains("127.0.0.1:\(port)"), "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(30), "bounded by the connect timeouts")
+    }
+
+    /// The server is stopped under a running daemon node and started again: operations fail
+    /// within their deadline meanwhile (no hang), the node keeps running, rejoins, and finishes.
+    @Test func aDaemonNodeRidesOutADatabaseRestartAndFinishesTheBacklog() async throws {
+        let server = try PostgresTestServer.start()
+        defer { server.destroy() }
+        let db = try await PostgresDatabase.make(server: server, operationTimeout: 2)
+        let images = try await db.catalog.seed(SeedSpec(images: 400, storeDirectory: db.storeRoot))
+        var config = Self.configuration(db, pool: 2)
+        config.cluster.claimBatch = 8
+        config.cluster.assignWindow = 16
+        var simulated = BackendConfiguration(name: "sim", type: "simulated")
+        simulated.simulatedLatency = 0.01
+        config.stores.backends = [simulated]
+        config.stores.defaultBackend = "sim"
+        let node = try Self.node(db, config, id: "survivor", once: false)
+        let daemon = Task { try await node.run() }
+        defer { daemon.cancel() }
+
+        func pending() async throws -> Int { try await db.catalog.backlog(scrubTime: 0, failureLimit: 0).eligible }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await pending() > 300, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try await pending() > 0, "the restart must happen mid-run")
+
+        try server.stop(mode: "fast")
+        let asked = ContinuousClock.now
+        await #expect(throws: CatalogError.self) { try await db.catalog.heartbeat(nodeID: "survivor", ttl: 2) }
+        #expect(ContinuousClock.now - asked < .seconds(5), "an operation on a stopped server fails within its deadline")
+        try await Task.sleep(for: .seconds(3))  // longer than node_ttl: the membership lapses
+        #expect(!daemon.isCancelled)
+        try server.startServer()
+
+        while try await pending() > 0, ContinuousClock.now < deadline + .seconds(60) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await pending() == 0, "the node finished the backlog after the restart")
+        for image in images { #expect(try await db.catalog.restorePlan(imageID: image.id).status == .deleted) }
+        #expect(try db.scalar("SELECT count(*) FROM scrub_assignments") == "0")
+        #expect(try db.scalar("SELECT state FROM scrub_nodes WHERE node_id = 'survivor'") == "active")
+    }
+}
