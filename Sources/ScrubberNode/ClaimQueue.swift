@@ -59,7 +59,8 @@ actor ClaimQueue {
                 // try again shortly. Never taken for an empty backlog.
                 try await Task.sleep(for: .milliseconds(250))
             case let claimed? where claimed.isEmpty:
-                if once, outstanding == 0, try await nothingLeft() {
+                // The count scans the backlog: at most twice a second.
+                if once, outstanding == 0, ContinuousClock.now - lastRemainingCheck >= .milliseconds(500), try await nothingLeft() {
                     exhausted = true
                 } else {
                     // The leader assigns within a round; look again soon.
@@ -72,8 +73,10 @@ actor ClaimQueue {
     }
 
     private var lastWaitLog = ContinuousClock.now
+    private var lastRemainingCheck = ContinuousClock.now - .seconds(1)
 
     private func nothingLeft() async throws -> Bool {
+        lastRemainingCheck = .now
         let runStart = context.joinedAt.withLock { $0 }
         let left = try await context.catalog.remainingWork(scrubTime: context.config.scrubTime, nodeID: context.nodeID, runStartedAt: runStart)
         if left > 0, ContinuousClock.now - lastWaitLog > .seconds(10) {

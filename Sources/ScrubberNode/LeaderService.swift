@@ -20,8 +20,12 @@ struct LeaderService: Service {
                 }
                 do {
                     let placed = try await round(term: term, candidates: &candidates)
-                    // While work flows, go round again soon (the windows drain fast); idle, rest.
-                    try await Task.sleep(for: placed > 0 ? .milliseconds(20) : .seconds(context.config.cluster.leaderInterval))
+                    // While work flows, go round again soon; while the nodes' windows are full
+                    // but more is known to be waiting, look again as they drain (a full window
+                    // lasts claim_batch × 4 / rate: well under a second on a fast store); idle, rest.
+                    let pause: Duration = placed > 0 ? .milliseconds(20)
+                        : candidates.hasMore ? .milliseconds(50) : .seconds(context.config.cluster.leaderInterval)
+                    try await Task.sleep(for: pause)
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {
@@ -41,6 +45,8 @@ struct LeaderService: Service {
         /// The last page was not full: there is nothing else unassigned right now.
         var exhausted = false
         var count: Int { ids.count - head }
+        /// Whether more unassigned work is known (read ahead, or beyond the last full page).
+        var hasMore: Bool { count > 0 || (!exhausted && !ids.isEmpty) }
 
         mutating func take(_ n: Int) -> ArraySlice<String> {
             let taken = ids[head..<min(ids.count, head + n)]

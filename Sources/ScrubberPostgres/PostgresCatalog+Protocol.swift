@@ -134,7 +134,7 @@ extension PostgresCatalog {
         return try await transaction { tx in
             // Share-locks the lease row: no campaign can take it before this round commits.
             guard try await !tx.rows(q.fence, [plan.leader, plan.term]).isEmpty else { return false }
-            for chunk in plan.assignments.chunks(of: CatalogQueries.maxListLength / 4) {
+            for chunk in plan.assignments.chunks(of: CatalogQueries.rowsPerStatement(columns: 3)) {
                 var values: [(any PostgresDynamicTypeEncodable)?] = []
                 for (image, node) in chunk { values += [image, node, plan.term] }
                 try await tx.execute(q.insertAssignments(chunk.count), values)
@@ -198,11 +198,8 @@ extension PostgresCatalog {
                 }
             }
             var locationsDeleted = 0
-            for ids in batch.imageIDs.chunks(of: limit) where !batch.goneLocationIDs.isEmpty {
-                for locations in batch.goneLocationIDs.chunks(of: limit) {
-                    locationsDeleted += try await tx.execute(q.markLocationsDeleted(locations.count, images: ids.count),
-                                                             locations.map { $0 } + ids.map { $0 })
-                }
+            for locations in batch.goneLocationIDs.chunks(of: limit) {
+                locationsDeleted += try await tx.execute(q.markLocationsDeleted(locations.count), locations.map { $0 })
             }
             let decision = batch.decide(held: held)
             var deleted = Set<String>()
@@ -226,7 +223,7 @@ extension PostgresCatalog {
 
     /// Writes audit rows, many per statement.
     static func insert(_ events: [AuditEvent], _ tx: SQLTransaction, _ q: CatalogQueries) async throws {
-        for chunk in events.chunks(of: CatalogQueries.maxListLength / 8) {
+        for chunk in events.chunks(of: CatalogQueries.rowsPerStatement(columns: 7)) {
             var values: [(any PostgresDynamicTypeEncodable)?] = []
             values.reserveCapacity(chunk.count * 7)
             for e in chunk {
@@ -255,7 +252,8 @@ extension PostgresCatalog {
 
     public func restorePlan(imageID: String) async throws -> RestorePlan {
         let q = queries
-        return try await transaction { tx in
+        // A plan only: commitRestore checks everything again under the image's row lock.
+        return try await read { tx in
             let status = try await tx.rows(q.imageStatus, [imageID]).first.map { try $0.decode(String.self) }
             let holder = try await tx.rows(q.scrubbingHolder, [imageID]).first.map { try $0.decode(String?.self) } ?? nil
             let locations = try await Self.pendingLocations(of: [imageID], tx, q)[imageID] ?? []

@@ -36,7 +36,10 @@ public final class PostgresCatalog: ScrubCatalog {
         config.options.minimumConnections = 1
         config.options.maximumConnections = max(2, connections)
         config.options.connectionIdleTimeout = .seconds(60)
-        client = PostgresClient(configuration: config, backgroundLogger: logger)
+        // The driver reports each failed reconnect at info: an outage would flood the log.
+        var driverLogger = logger
+        driverLogger.logLevel = max(logger.logLevel, .warning)
+        client = PostgresClient(configuration: config, backgroundLogger: driverLogger)
     }
 
     deinit {
@@ -153,9 +156,18 @@ public final class PostgresCatalog: ScrubCatalog {
 
     /// Runs `body` in one transaction on a pooled connection, within the operation deadline;
     /// retries serialization failures and deadlocks.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLTransaction) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ name: String = #function, _ body: @escaping @Sendable (SQLTransaction) async throws -> T) async throws -> T {
         let client = client, logger = logger, endpoint = endpoint
         var attempt = 0
+        let started = ContinuousClock.now
+        defer {
+            let took = ContinuousClock.now - started
+            if took > .seconds(1) {
+                logger.warning("slow database operation", metadata: ["operation": "\(name)", "seconds": "\(took.seconds)"])
+            } else {
+                logger.trace("database operation", metadata: ["operation": "\(name)", "seconds": "\(took.seconds)"])
+            }
+        }
         while true {
             do {
                 return try await Self.withDeadline(operationTimeout, "PostgreSQL at \(endpoint) did not answer within \(operationTimeout)") {
@@ -319,8 +331,10 @@ struct SQLTransaction: Sendable {
         for value in values {
             if let value { binds.append(value) } else { binds.appendNull() }
         }
+        let started = ContinuousClock.now
         let future: EventLoopFuture<PostgresQueryResult> = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
         let result = try await future.get()
+        logger.trace("statement", metadata: ["sql": "\(sql.prefix(40))", "seconds": "\((ContinuousClock.now - started).seconds)"])
         return (result.rows, result.metadata.rows ?? 0)
     }
 

@@ -70,10 +70,10 @@ extension SQLiteCatalog {
             guard try Row.fetchOne(db.cachedStatement(sql: q.fence), arguments: [plan.leader, plan.term]) != nil else {
                 return false
             }
-            for chunk in plan.assignments.chunks(of: CatalogQueries.maxListLength / 4) {
+            for chunk in plan.assignments.chunks(of: CatalogQueries.rowsPerStatement(columns: 3)) {
                 var arguments = StatementArguments()
                 for (image, node) in chunk { arguments += [image, node, plan.term] }
-                try db.cachedStatement(sql: q.insertAssignments(chunk.count)).execute(arguments: arguments)
+                try db.makeStatement(sql: q.insertAssignments(chunk.count)).execute(arguments: arguments)
             }
             let move = try db.cachedStatement(sql: q.moveAssignment)
             let event = try db.cachedStatement(sql: q.insertEvent)

@@ -14,7 +14,7 @@ extension SQLiteCatalog {
                 arguments: [request.nodeID, request.retryClaimedBefore ?? 0, request.limit])
             var locations: [String: [PendingLocation]] = [:]
             for ids in claimed.map({ $0[0] as String }).chunks(of: CatalogQueries.maxListLength) {
-                let rows = try Row.fetchAll(db.cachedStatement(sql: q.pendingLocations(of: ids.count)),
+                let rows = try Row.fetchAll(db.makeStatement(sql: q.pendingLocations(of: ids.count)),
                                             arguments: StatementArguments(Array(ids)))
                 for row in rows {
                     locations[row[0], default: []].append(PendingLocation(id: row[1], value: row[2], metaData: row[3]))
@@ -35,28 +35,23 @@ extension SQLiteCatalog {
         return try await write { db in
             var held: [String: CompletionBatch.HeldClaim] = [:]
             for ids in batch.imageIDs.chunks(of: limit) {
-                for row in try Row.fetchAll(db.cachedStatement(sql: q.heldClaims(ids.count)), arguments: StatementArguments([nodeID] + Array(ids))) {
+                for row in try Row.fetchAll(db.makeStatement(sql: q.heldClaims(ids.count)), arguments: StatementArguments([nodeID] + Array(ids))) {
                     held[row[0]] = .init(term: row[1], imageStatus: row[2])
                 }
             }
             var locationsDeleted = 0
-            if !batch.goneLocationIDs.isEmpty {
-                for ids in batch.imageIDs.chunks(of: limit) {
-                    for locations in batch.goneLocationIDs.chunks(of: limit) {
-                        try db.cachedStatement(sql: q.markLocationsDeleted(locations.count, images: ids.count))
-                            .execute(arguments: StatementArguments(Array(locations)) + StatementArguments(Array(ids)))
-                        locationsDeleted += db.changesCount
-                    }
-                }
+            for locations in batch.goneLocationIDs.chunks(of: limit) {
+                try db.makeStatement(sql: q.markLocationsDeleted(locations.count)).execute(arguments: StatementArguments(Array(locations)))
+                locationsDeleted += db.changesCount
             }
             let decision = batch.decide(held: held)
             var deleted = Set<String>()
             for ids in decision.candidates.chunks(of: limit) {
-                deleted.formUnion(try String.fetchAll(db.cachedStatement(sql: q.markImagesDeleted(ids.count)), arguments: StatementArguments(Array(ids))))
+                deleted.formUnion(try String.fetchAll(db.makeStatement(sql: q.markImagesDeleted(ids.count)), arguments: StatementArguments(Array(ids))))
             }
             let finish = batch.finish(decision, held: held, deleted: deleted, locationsDeleted: locationsDeleted)
             for ids in finish.deleteAssignments.chunks(of: limit) {
-                try db.cachedStatement(sql: q.deleteAssignments(ids.count)).execute(arguments: StatementArguments(Array(ids)))
+                try db.makeStatement(sql: q.deleteAssignments(ids.count)).execute(arguments: StatementArguments(Array(ids)))
             }
             let fail = try db.cachedStatement(sql: q.failAssignment)
             for failure in finish.failures {
@@ -72,12 +67,12 @@ extension SQLiteCatalog {
 
     /// Writes audit rows, many per statement.
     static func insert(_ events: [AuditEvent], _ db: Database, _ q: CatalogQueries) throws {
-        for chunk in events.chunks(of: CatalogQueries.maxListLength / 8) {
+        for chunk in events.chunks(of: CatalogQueries.rowsPerStatement(columns: 7)) {
             var arguments = StatementArguments()
             for e in chunk {
                 arguments += [e.nodeID, e.term, e.imageID, e.locationID, e.store, e.action.rawValue, e.detail]
             }
-            try db.cachedStatement(sql: q.insertEvents(chunk.count)).execute(arguments: arguments)
+            try db.makeStatement(sql: q.insertEvents(chunk.count)).execute(arguments: arguments)
         }
     }
 

@@ -1,14 +1,34 @@
+import Synchronization
+
 /// The catalog's SQL, one shape for every SQL backend, rendered once for a ``SQLDialect``.
 /// Each query sits beside the operation of ``ScrubCatalog`` it serves.
 ///
+/// "No such row" tests on Glance's big tables are scalar subqueries (`(SELECT 1 … LIMIT 1) IS
+/// NULL`), not `NOT EXISTS`: PostgreSQL plans those per row through the index, whereas it may
+/// turn a `NOT EXISTS` into an anti-join that reads all of `image_locations` when the table's
+/// statistics are stale (measured: 0.8 s per batch instead of 10 ms, BENCHMARKS.md).
+///
 /// Work on many images at once takes lists (`… IN (?, ?, …)`, multi-row `VALUES`): one round
 /// trip per batch rather than per image, which is what a networked database needs. Those
-/// shapes are functions of the list's length; `maxListLength` bounds it (SQLite allows 32,766
-/// parameters per statement, PostgreSQL 65,535).
+/// shapes are functions of the list's length; ``maxListLength`` and ``rowsPerStatement(columns:)``
+/// bound it (SQLite allows 32,766 parameters per statement, PostgreSQL 65,535).
 public struct CatalogQueries: Sendable {
     public let dialect: SQLDialect
+    /// List shapes rendered so far, by name and length: rendering a 2,000-row statement costs
+    /// more than running it.
+    private let rendered = RenderedShapes()
+
+    private func shape(_ name: String, _ length: Int, _ make: (SQLDialect) -> String) -> String {
+        rendered.get(name, length) { make(dialect) }
+    }
     /// The most values one list statement takes; callers split longer lists.
-    public static let maxListLength = 500
+    public static let maxListLength = 2000
+    /// The most parameters one statement takes.
+    public static let maxParameters = 16_000
+    /// Rows of `columns` parameters each that one multi-row statement takes.
+    public static func rowsPerStatement(columns: Int) -> Int {
+        min(maxListLength, maxParameters / columns)
+    }
 
     // MARK: Membership
 
@@ -38,46 +58,46 @@ public struct CatalogQueries: Sendable {
     public let pendingLocations: String
     /// (image_id × count) → image_id, id, value, meta_data of the images' pending locations.
     public func pendingLocations(of count: Int) -> String {
-        dialect.render("""
+        shape("pendingLocations", count) { d in d.render("""
             SELECT image_id, id, value, meta_data FROM image_locations
             WHERE image_id IN (\(SQLDialect.list(count))) AND status = 'pending_delete' ORDER BY image_id, id
-            """)
+            """) }
     }
 
     // MARK: Completion
 
     /// (location_id, image_id)
     public let markLocationDeleted: String
-    /// (location_id × locations, image_id × images) → changes: the batch's gone locations.
-    public func markLocationsDeleted(_ locations: Int, images: Int) -> String {
-        dialect.render("""
+    /// (location_id × count) → changes: the batch's gone locations (ids read with the claims).
+    public func markLocationsDeleted(_ count: Int) -> String {
+        shape("markLocationsDeleted", count) { d in d.render("""
             UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
-            WHERE id IN (\(SQLDialect.list(locations))) AND image_id IN (\(SQLDialect.list(images))) AND status = 'pending_delete'
-            """)
+            WHERE id IN (\(SQLDialect.list(count))) AND status = 'pending_delete'
+            """) }
     }
     /// (node_id, image_id × count) → image_id, term, image status of the images whose claim the
     /// node holds (PostgreSQL: the claims are locked until the batch commits).
     public func heldClaims(_ count: Int) -> String {
-        dialect.render("""
+        shape("heldClaims", count) { d in d.render("""
             SELECT a.image_id, a.term, i.status FROM scrub_assignments a JOIN images i ON i.id = a.image_id
             WHERE a.node_id = ? AND a.state = 'scrubbing' AND a.image_id IN (\(SQLDialect.list(count)))
             {lock FOR UPDATE OF a}
-            """)
+            """) }
     }
     /// (image_id × count) → ids of the images marked `deleted` (still `pending_delete`, no pending location left).
     public func markImagesDeleted(_ count: Int) -> String {
-        dialect.render("""
+        shape("markImagesDeleted", count) { d in d.render("""
             UPDATE images SET status = 'deleted', updated_at = {now_text}
             WHERE id IN (\(SQLDialect.list(count))) AND status = 'pending_delete'
-              AND NOT EXISTS (SELECT 1 FROM image_locations l WHERE l.image_id = images.id AND l.status = 'pending_delete')
+              AND (SELECT 1 FROM image_locations l WHERE l.image_id = images.id AND l.status = 'pending_delete' LIMIT 1) IS NULL
             RETURNING id
-            """)
+            """) }
     }
     /// (image_id)
     public let deleteAssignment: String
     /// (image_id × count)
     public func deleteAssignments(_ count: Int) -> String {
-        dialect.render("DELETE FROM scrub_assignments WHERE image_id IN (\(SQLDialect.list(count)))")
+        shape("deleteAssignments", count) { d in d.render("DELETE FROM scrub_assignments WHERE image_id IN (\(SQLDialect.list(count)))") }
     }
     /// (last_error, backoff_seconds, image_id, node_id)
     public let failAssignment: String
@@ -89,9 +109,9 @@ public struct CatalogQueries: Sendable {
     public let insertEvent: String
     /// (node_id, term, image_id, location_id, store, action, detail) × count
     public func insertEvents(_ count: Int) -> String {
-        dialect.render("""
+        shape("insertEvents", count) { d in d.render("""
             INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail) VALUES
-            """ + Array(repeating: "({now}, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", "))
+            """ + Array(repeating: "({now}, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")) }
     }
 
     // MARK: Election
@@ -121,10 +141,10 @@ public struct CatalogQueries: Sendable {
     public let eligiblePage: String
     /// (image_id, node_id, term) × count
     public func insertAssignments(_ count: Int) -> String {
-        dialect.render("""
+        shape("insertAssignments", count) { d in d.render("""
             INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at) VALUES
             """ + Array(repeating: "(?, ?, ?, 'assigned', 0, {now})", count: count).joined(separator: ", ")
-            + " ON CONFLICT (image_id) DO NOTHING")
+            + " ON CONFLICT (image_id) DO NOTHING") }
     }
     /// (to_node, term, image_id, from_node): moves work off a dead node, or a draining node's unclaimed work.
     public let moveAssignment: String
@@ -164,21 +184,21 @@ public struct CatalogQueries: Sendable {
 
     /// (id, name, size, status, created_at, updated_at, deleted_at, deleted, visibility) × count
     public func seedImages(_ count: Int) -> String {
-        dialect.render("""
+        shape("seedImages", count) { d in d.render("""
             INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format,
               container_format, owner, min_disk, min_ram, protected, visibility, os_hidden) VALUES
             """ + Array(repeating: """
                 (?, ?, ?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, 'raw', 'bare', 'seed',
                  0, 0, {false}, CAST(? AS {visibility}), {false})
                 """,
-                        count: count).joined(separator: ", "))
+                        count: count).joined(separator: ", ")) }
     }
     /// (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status) × count
     public func seedLocations(_ count: Int) -> String {
-        dialect.render("""
+        shape("seedLocations", count) { d in d.render("""
             INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status) VALUES
             """ + Array(repeating: "(?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, ?, ?)",
-                        count: count).joined(separator: ", "))
+                        count: count).joined(separator: ", ")) }
     }
 
     // MARK: Backlog
@@ -217,7 +237,7 @@ public struct CatalogQueries: Sendable {
 
         dropStaleAssignments = d.render("""
             DELETE FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'
-              AND NOT EXISTS (SELECT 1 FROM images i WHERE i.id = scrub_assignments.image_id AND i.status = 'pending_delete')
+              AND (SELECT 1 FROM images i WHERE i.id = scrub_assignments.image_id AND i.status = 'pending_delete' LIMIT 1) IS NULL
             """)
         claim = d.render("""
             UPDATE scrub_assignments SET state = 'scrubbing', claimed_at = {now}
@@ -346,5 +366,18 @@ public struct CatalogQueries: Sendable {
             WHERE a.attempts > 0 AND i.status = 'pending_delete'
             ORDER BY a.attempts DESC, a.image_id LIMIT ?
             """)
+    }
+}
+
+/// A cache of rendered list shapes (bounded by the distinct lengths used: at most
+/// ``CatalogQueries/maxListLength`` per shape).
+private final class RenderedShapes: Sendable {
+    private let shapes = Mutex<[String: [Int: String]]>([:])
+
+    func get(_ name: String, _ length: Int, _ make: () -> String) -> String {
+        if let sql = shapes.withLock({ $0[name]?[length] }) { return sql }
+        let sql = make()
+        shapes.withLock { $0[name, default: [:]][length] = sql }
+        return sql
     }
 }

@@ -74,25 +74,26 @@ public struct SQLDialect: Sendable, Hashable {
 
     /// `?` → `$1, $2, …` in order, outside quoted literals and identifiers.
     static func numbering(_ sql: String) -> String {
-        var out = ""
-        out.reserveCapacity(sql.utf8.count + 16)
+        var out: [UInt8] = []
+        out.reserveCapacity(sql.utf8.count + sql.utf8.count / 4)
         var n = 0
-        var quote: Character?
-        for c in sql {
+        var quote: UInt8?
+        for c in sql.utf8 {
             if let q = quote {
                 if c == q { quote = nil }
                 out.append(c)
-            } else if c == "'" || c == "\"" {
+            } else if c == UInt8(ascii: "'") || c == UInt8(ascii: "\"") {
                 quote = c
                 out.append(c)
-            } else if c == "?" {
+            } else if c == UInt8(ascii: "?") {
                 n += 1
-                out += "$\(n)"
+                out.append(UInt8(ascii: "$"))
+                out.append(contentsOf: String(n).utf8)
             } else {
                 out.append(c)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `?, ?, …`: the parameters of a list of `count` values (`count` ≥ 1).
