@@ -30,7 +30,7 @@ struct BenchCommand: AsyncParsableCommand {
             do { rehearsal.database = try DatabaseURL(parsing: db) } catch { throw ValidationError("--db: \(error.message)") }
         }
         let seeded = try await rehearsal.prepare()
-        let result = try await rehearsal.run { _, _, _ in }
+        let result = try await rehearsal.run()
         let verdict = try await rehearsal.verify(seeded)
         let ok = verdict.problems.isEmpty && verdict.imagesDeleted == images && result.exitCodes.allSatisfy { $0 == 0 }
         print("bench: images=\(images) locations/image=\(locations) bytes=\(bytes) nodes=\(nodes) pool=\(pool) "

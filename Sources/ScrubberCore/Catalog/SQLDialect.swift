@@ -55,43 +55,67 @@ public struct SQLDialect: Sendable, Hashable {
         rowLocks: true,
         numberedParameters: true)
 
-    /// Renders the tokens of `sql` for this dialect.
+    /// Renders the tokens of `sql` for this dialect, in one pass over its bytes (list shapes
+    /// are tens of kilobytes), numbering parameters when the dialect does. `?` inside quoted
+    /// literals and identifiers is left alone.
     public func render(_ sql: String) -> String {
-        var text = sql.replacingOccurrences(of: "{now}", with: now)
-            .replacingOccurrences(of: "{now_text}", with: nowText)
-            .replacingOccurrences(of: "{cutoff}", with: cutoff)
-            .replacingOccurrences(of: "{age}(", with: agePrefix + "(")
-            .replacingOccurrences(of: "{true}", with: trueLiteral)
-            .replacingOccurrences(of: "{false}", with: falseLiteral)
-            .replacingOccurrences(of: "{is}", with: nullSafeEqual)
-            .replacingOccurrences(of: "{visibility}", with: visibilityType)
-            .replacingOccurrences(of: "{timestamp}", with: timestampType)
-        while let open = text.range(of: "{lock "), let close = text[open.upperBound...].firstIndex(of: "}") {
-            text.replaceSubrange(open.lowerBound...close, with: rowLocks ? String(text[open.upperBound..<close]) : "")
-        }
-        return numberedParameters ? Self.numbering(text) : text
-    }
-
-    /// `?` → `$1, $2, …` in order, outside quoted literals and identifiers.
-    static func numbering(_ sql: String) -> String {
+        let tokens: [(name: [UInt8], value: [UInt8])] = [
+            ("{now}", now), ("{now_text}", nowText), ("{cutoff}", cutoff), ("{age}", agePrefix),
+            ("{true}", trueLiteral), ("{false}", falseLiteral), ("{is}", nullSafeEqual),
+            ("{visibility}", visibilityType), ("{timestamp}", timestampType),
+        ].map { (Array($0.0.utf8), Array($0.1.utf8)) }
+        let lockOpen = Array("{lock ".utf8)
+        let bytes = Array(sql.utf8)
         var out: [UInt8] = []
-        out.reserveCapacity(sql.utf8.count + sql.utf8.count / 4)
+        out.reserveCapacity(bytes.count + bytes.count / 2)
         var n = 0
         var quote: UInt8?
-        for c in sql.utf8 {
+        var i = 0
+        func matches(_ token: [UInt8], at i: Int) -> Bool {
+            i + token.count <= bytes.count && bytes[i..<(i + token.count)].elementsEqual(token)
+        }
+        scan: while i < bytes.count {
+            let c = bytes[i]
             if let q = quote {
                 if c == q { quote = nil }
                 out.append(c)
-            } else if c == UInt8(ascii: "'") || c == UInt8(ascii: "\"") {
+                i += 1
+                continue
+            }
+            switch c {
+            case UInt8(ascii: "'"), UInt8(ascii: "\""):
                 quote = c
-                out.append(c)
-            } else if c == UInt8(ascii: "?") {
+            case UInt8(ascii: "?") where numberedParameters:
                 n += 1
                 out.append(UInt8(ascii: "$"))
                 out.append(contentsOf: String(n).utf8)
-            } else {
-                out.append(c)
+                i += 1
+                continue scan
+            case UInt8(ascii: "{"):
+                if matches(lockOpen, at: i), let close = bytes[i...].firstIndex(of: UInt8(ascii: "}")) {
+                    if rowLocks { out.append(contentsOf: bytes[(i + lockOpen.count)..<close]) }
+                    i = close + 1
+                    continue scan
+                }
+                for token in tokens where matches(token.name, at: i) {
+                    // A token's text may hold a parameter (`{cutoff}`): number it in turn.
+                    for b in token.value {
+                        if b == UInt8(ascii: "?"), numberedParameters {
+                            n += 1
+                            out.append(UInt8(ascii: "$"))
+                            out.append(contentsOf: String(n).utf8)
+                        } else {
+                            out.append(b)
+                        }
+                    }
+                    i += token.name.count
+                    continue scan
+                }
+            default:
+                break
             }
+            out.append(c)
+            i += 1
         }
         return String(decoding: out, as: UTF8.self)
     }
