@@ -19,9 +19,11 @@ struct MembershipService: Service {
                 let epoch = context.membership.epoch
                 let start = ContinuousClock.now
                 do {
-                    if context.rejoinRequested.exchange(false, ordering: .relaxed) {
+                    if context.rejoinRequested.load(ordering: .relaxed) {
                         context.logger.warning("node \(nodeID) rejoins (its claims are reset)")
                         try await context.join()
+                        // Cleared only once the join (and its reset of our claims) committed.
+                        context.rejoinRequested.store(false, ordering: .relaxed)
                     } else if try await catalog.heartbeat(nodeID: nodeID, ttl: cluster.nodeTTL) {
                         context.membership.renewed(startedAt: start, epoch: epoch)
                     } else {
