@@ -130,9 +130,16 @@ final class PostgresCluster {
         }
     }
 
-    @Test func statusAndRestoreWorkOnPostgreSQL() async throws {
+    @Test func dryRunStatusAndRestoreWorkOnPostgreSQL() async throws {
         let cluster = try PostgresCluster()
         let ids = try await cluster.seed(3)
+        let before = try cluster.sql("SELECT md5(string_agg(i.id || i.status || l.status, ',' ORDER BY i.id)) FROM images i JOIN image_locations l ON l.image_id = i.id")
+        let dry = try await CLI.run(["run", "--once", "--dry-run", "--config-file", cluster.config], in: cluster.ws.directory)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        for id in ids { #expect(dry.stdout.contains(id), "the dry run lists \(id)") }
+        #expect(try cluster.sql("SELECT md5(string_agg(i.id || i.status || l.status, ',' ORDER BY i.id)) FROM images i JOIN image_locations l ON l.image_id = i.id") == before)
+        #expect(try cluster.sql("SELECT (SELECT count(*) FROM scrub_nodes) + (SELECT count(*) FROM scrub_events) + (SELECT count(*) FROM scrub_assignments)") == "0",
+                "a dry run writes nothing")
         let restore = try await CLI.run(["restore", "--config-file", cluster.config, ids[0]], in: cluster.ws.directory)
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(try cluster.sql("SELECT status FROM images WHERE id = '\(ids[0])'") == "active")
