@@ -310,28 +310,17 @@ extension PostgresCatalog {
         let q = queries
         let backlog = try await backlog(scrubTime: scrubTime, failureLimit: failureLimit)
         return try await read { tx in
-            let lease = try await Self.lease(tx, q)
-            var counts: [String: (assigned: Int, scrubbing: Int)] = [:]
-            for row in try await tx.rows(q.assignmentCounts) {
-                let (node, state, n) = try row.decode((String?, String, Int).self)
-                guard let node else { continue }
-                if state == "scrubbing" { counts[node, default: (0, 0)].scrubbing += n } else { counts[node, default: (0, 0)].assigned += n }
+            let assignments = try await tx.rows(q.assignmentCounts).map { row in
+                let (node, state, count) = try row.decode((String?, String, Int).self)
+                return (node: node, state: state, count: count)
             }
             let nodes = try await tx.rows(q.statusNodes).map { row in
                 let (id, host, pid, state, age, alive, capacity, done, failed, eligible, uptime) =
                     try row.decode((String, String, Int, String, Double, Bool, Int, Int, Int, Bool, Double).self)
-                return ClusterStatus.Node(
-                    nodeID: id, host: host, pid: pid, state: state, heartbeatAgeSeconds: age, alive: alive,
-                    capacity: capacity, assigned: counts[id]?.assigned ?? 0, scrubbing: counts[id]?.scrubbing ?? 0,
-                    done: done, failed: failed, leaderEligible: eligible, rate: uptime > 0 ? Double(done) / uptime : 0)
+                return ClusterStatus.NodeRow(nodeID: id, host: host, pid: pid, state: state, heartbeatAgeSeconds: age, alive: alive,
+                                             capacity: capacity, done: done, failed: failed, leaderEligible: eligible, uptimeSeconds: uptime)
             }
-            let leader = lease.liveHolder.map {
-                ClusterStatus.Leader(nodeID: $0, term: lease.term, leaseRemainingSeconds: lease.remaining)
-            }
-            return ClusterStatus(
-                leader: leader, nodes: nodes,
-                backlog: .init(eligible: backlog.eligible, waiting: backlog.waiting, oldestAgeSeconds: backlog.oldestAgeSeconds, failing: backlog.failing),
-                failures: backlog.failures.map { .init(imageID: $0.imageID, attempts: $0.attempts, lastError: $0.lastError) })
+            return ClusterStatus(lease: try await Self.lease(tx, q), nodes: nodes, assignments: assignments, backlog: backlog)
         }
     }
 }

@@ -104,29 +104,15 @@ extension SQLiteCatalog {
         let q = queries
         let backlog = try await backlog(scrubTime: scrubTime, failureLimit: failureLimit)
         return try await read { db in
-            let lease = try Self.lease(db, q)
-            var counts: [String: (assigned: Int, scrubbing: Int)] = [:]
-            for row in try Row.fetchAll(db.cachedStatement(sql: q.assignmentCounts)) {
-                guard let node: String = row[0] else { continue }
-                let n: Int = row[2]
-                if (row[1] as String) == "scrubbing" { counts[node, default: (0, 0)].scrubbing += n } else { counts[node, default: (0, 0)].assigned += n }
+            let assignments = try Row.fetchAll(db.cachedStatement(sql: q.assignmentCounts)).map { row in
+                (node: row[0] as String?, state: row[1] as String, count: row[2] as Int)
             }
             let nodes = try Row.fetchAll(db.cachedStatement(sql: q.statusNodes)).map { row in
-                let id: String = row[0]
-                let done: Int = row[7]
-                let uptime: Double = row[10]
-                return ClusterStatus.Node(
-                    nodeID: id, host: row[1], pid: row[2], state: row[3], heartbeatAgeSeconds: row[4], alive: row[5],
-                    capacity: row[6], assigned: counts[id]?.assigned ?? 0, scrubbing: counts[id]?.scrubbing ?? 0,
-                    done: done, failed: row[8], leaderEligible: row[9], rate: uptime > 0 ? Double(done) / uptime : 0)
+                ClusterStatus.NodeRow(nodeID: row[0], host: row[1], pid: row[2], state: row[3], heartbeatAgeSeconds: row[4],
+                                      alive: row[5], capacity: row[6], done: row[7], failed: row[8], leaderEligible: row[9],
+                                      uptimeSeconds: row[10])
             }
-            let leader = lease.liveHolder.map {
-                ClusterStatus.Leader(nodeID: $0, term: lease.term, leaseRemainingSeconds: lease.remaining)
-            }
-            return ClusterStatus(
-                leader: leader, nodes: nodes,
-                backlog: .init(eligible: backlog.eligible, waiting: backlog.waiting, oldestAgeSeconds: backlog.oldestAgeSeconds, failing: backlog.failing),
-                failures: backlog.failures.map { .init(imageID: $0.imageID, attempts: $0.attempts, lastError: $0.lastError) })
+            return ClusterStatus(lease: try Self.lease(db, q), nodes: nodes, assignments: assignments, backlog: backlog)
         }
     }
 }

@@ -232,3 +232,39 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey { case leader, nodes, backlog, failures }
 }
+
+extension ClusterStatus {
+    /// One row of ``CatalogQueries/statusNodes``.
+    public struct NodeRow: Sendable {
+        public var nodeID: String, host: String, pid: Int, state: String, heartbeatAgeSeconds: Double, alive: Bool
+        public var capacity: Int, done: Int, failed: Int, leaderEligible: Bool, uptimeSeconds: Double
+
+        public init(nodeID: String, host: String, pid: Int, state: String, heartbeatAgeSeconds: Double, alive: Bool,
+                    capacity: Int, done: Int, failed: Int, leaderEligible: Bool, uptimeSeconds: Double) {
+            (self.nodeID, self.host, self.pid, self.state, self.heartbeatAgeSeconds, self.alive) = (nodeID, host, pid, state, heartbeatAgeSeconds, alive)
+            (self.capacity, self.done, self.failed, self.leaderEligible, self.uptimeSeconds) = (capacity, done, failed, leaderEligible, uptimeSeconds)
+        }
+    }
+
+    /// What `scrubber status` shows, from the rows every SQL backend reads: the lease, the nodes
+    /// (``CatalogQueries/statusNodes``), the assignments per node and state
+    /// (``CatalogQueries/assignmentCounts``) and the backlog.
+    public init(lease: LeaderLease, nodes: [NodeRow], assignments: [(node: String?, state: String, count: Int)],
+                backlog: BacklogSnapshot) {
+        var counts: [String: (assigned: Int, scrubbing: Int)] = [:]
+        for row in assignments {
+            guard let node = row.node else { continue }
+            if row.state == "scrubbing" { counts[node, default: (0, 0)].scrubbing += row.count } else { counts[node, default: (0, 0)].assigned += row.count }
+        }
+        self.init(
+            leader: lease.liveHolder.map { Leader(nodeID: $0, term: lease.term, leaseRemainingSeconds: lease.remaining) },
+            nodes: nodes.map { n in
+                Node(nodeID: n.nodeID, host: n.host, pid: n.pid, state: n.state, heartbeatAgeSeconds: n.heartbeatAgeSeconds,
+                     alive: n.alive, capacity: n.capacity, assigned: counts[n.nodeID]?.assigned ?? 0,
+                     scrubbing: counts[n.nodeID]?.scrubbing ?? 0, done: n.done, failed: n.failed,
+                     leaderEligible: n.leaderEligible, rate: n.uptimeSeconds > 0 ? Double(n.done) / n.uptimeSeconds : 0)
+            },
+            backlog: .init(eligible: backlog.eligible, waiting: backlog.waiting, oldestAgeSeconds: backlog.oldestAgeSeconds, failing: backlog.failing),
+            failures: backlog.failures.map { .init(imageID: $0.imageID, attempts: $0.attempts, lastError: $0.lastError) })
+    }
+}
