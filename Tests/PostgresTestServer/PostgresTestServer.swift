@@ -74,8 +74,19 @@ public final class PostgresTestServer: Sendable {
     public func createGlanceDatabase() throws -> String {
         try Self.templateLock.withLock { made in
             if !made.contains(port) {
+                guard FileManager.default.isReadableFile(atPath: Self.glanceSchemaFile) else {
+                    throw TestServerError("Glance's PostgreSQL schema fixture is missing: \(Self.glanceSchemaFile)")
+                }
+                // A half-made template (a failed load) is dropped, so the next test reports
+                // the real error again instead of "already exists".
+                try psql(database: "postgres", command: "DROP DATABASE IF EXISTS glance_template")
                 try psql(database: "postgres", command: "CREATE DATABASE glance_template")
-                try psql(database: "glance_template", file: Self.glanceSchemaFile)
+                do {
+                    try psql(database: "glance_template", file: Self.glanceSchemaFile)
+                } catch {
+                    _ = try? psql(database: "postgres", command: "DROP DATABASE IF EXISTS glance_template")
+                    throw error
+                }
                 made.insert(port)
             }
         }
