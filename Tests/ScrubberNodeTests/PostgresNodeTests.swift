@@ -128,6 +128,19 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(30), "bounded by the connect timeouts")
     }
 
+    @Test func aUnixSocketURLAsLibpqSpellsItConnects() async throws {
+        let server = try await PostgresTestServer.shared()
+        let name = try server.createGlanceDatabase()
+        let url = "postgresql+psycopg2://\(PostgresTestServer.user):\(PostgresTestServer.password)@:\(server.port)/\(name)?host=\(server.directory)"
+        guard case .postgresql(let endpoint) = try DatabaseURL(parsing: url) else { throw TestFailure("not PostgreSQL: \(url)") }
+        #expect(endpoint.unixSocketPath == "\(server.directory)/.s.PGSQL.\(server.port)")
+        let catalog = PostgresCatalog(endpoint: endpoint, logger: Self.quiet)
+        defer { catalog.shutdown() }
+        try await catalog.connect(timeout: 5)
+        try await catalog.upgrade()
+        #expect(try await catalog.backlog(scrubTime: 0, failureLimit: 1).eligible == 0)
+    }
+
     /// The server is stopped under a running daemon node and started again: operations fail
     /// within their deadline meanwhile (no hang), the node keeps running, rejoins, and finishes.
     @Test func aDaemonNodeRidesOutADatabaseRestartAndFinishesTheBacklog() async throws {
