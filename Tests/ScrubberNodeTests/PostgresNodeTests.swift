@@ -146,7 +146,7 @@ import Testing
     @Test func aDaemonNodeRidesOutADatabaseRestartAndFinishesTheBacklog() async throws {
         let server = try PostgresTestServer.start()
         defer { server.destroy() }
-        let db = try await PostgresDatabase.make(server: server, operationTimeout: 2)
+        let db = try await PostgresDatabase.make(server: server, operationTimeout: 3)
         let images = try await db.catalog.seed(SeedSpec(images: 400, storeDirectory: db.storeRoot))
         var config = Self.configuration(db, pool: 2)
         config.cluster.claimBatch = 8
@@ -161,18 +161,21 @@ import Testing
 
         func pending() async throws -> Int { try await db.catalog.backlog(scrubTime: 0, failureLimit: 0).eligible }
         let deadline = ContinuousClock.now + .seconds(60)
-        while try await pending() > 300, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        while (try? await pending()).map({ $0 > 300 }) ?? true, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         #expect(try await pending() > 0, "the restart must happen mid-run")
 
         try server.stop(mode: "fast")
         let asked = ContinuousClock.now
         await #expect(throws: CatalogError.self) { try await db.catalog.heartbeat(nodeID: "survivor", ttl: 2) }
-        #expect(ContinuousClock.now - asked < .seconds(5), "an operation on a stopped server fails within its deadline")
+        #expect(ContinuousClock.now - asked < .seconds(3 + 3), "an operation on a stopped server fails within its deadline (3 s)")
         try await Task.sleep(for: .seconds(3))  // longer than node_ttl: the membership lapses
         #expect(!daemon.isCancelled)
         try server.startServer()
 
-        while try await pending() > 0, ContinuousClock.now < deadline + .seconds(60) { try await Task.sleep(for: .milliseconds(100)) }
+        // The pool reconnects with its own backoff: until it has, the test's reads may time out too.
+        while (try? await pending()) != 0, ContinuousClock.now < deadline + .seconds(60) { try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await pending() == 0, "the node finished the backlog after the restart")
         for image in images { #expect(try await db.catalog.restorePlan(imageID: image.id).status == .deleted) }
         #expect(try db.scalar("SELECT count(*) FROM scrub_assignments") == "0")
