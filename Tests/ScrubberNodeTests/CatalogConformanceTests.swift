@@ -160,7 +160,8 @@ import Testing
     func aCrashedNodesClaimsMoveToALiveNodeOnlyAfterItsMembershipExpires(_ backend: CatalogBackend) async throws {
         let b = try await backend.make()
         let images = try await b.seed(6)
-        try await b.join("crashed", ttl: 4)
+        // A TTL long enough for the steps below on a loaded CI machine (the whole suite runs at once).
+        try await b.join("crashed", ttl: 8)
         let joined = ContinuousClock.now
         try await b.leadAndAssign("leader", to: ["crashed"])
         let stolen = try await b.claimAll("crashed")
@@ -170,9 +171,9 @@ import Testing
         // While its membership is live, its claims stay put.
         let early = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
         #expect(early.orphans.isEmpty)
-        #expect(ContinuousClock.now - joined < .seconds(4), "this check must run inside the crashed node's TTL")
+        #expect(ContinuousClock.now - joined < .seconds(8), "this check must run inside the crashed node's TTL")
 
-        try await Task.sleep(until: joined + .seconds(4.3), clock: .continuous)
+        try await Task.sleep(until: joined + .seconds(8.3), clock: .continuous)
         let late = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
         #expect(Set(late.orphans.map(\.imageID)) == Set(images.map(\.id)))
         #expect(late.orphans.allSatisfy { $0.node == "crashed" && $0.scrubbing })
@@ -265,7 +266,7 @@ import Testing
         let status = try await b.catalog.status(scrubTime: 60, failureLimit: 10)
         #expect(status.leader?.nodeID == "a")
         #expect(status.leader?.term == term)
-        #expect((status.leader?.leaseRemainingSeconds ?? 0) > 25)
+        #expect((status.leader?.leaseRemainingSeconds ?? 0) > 10, "a 30 s lease, taken moments ago (slack for a loaded machine)")
         let nodeB = try #require(status.nodes.first { $0.nodeID == "b" })
         #expect(nodeB.assigned == 3)
         #expect(nodeB.scrubbing == 2)
