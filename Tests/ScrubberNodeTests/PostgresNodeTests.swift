@@ -146,12 +146,13 @@ import Testing
     @Test func aDaemonNodeRidesOutADatabaseRestartAndFinishesTheBacklog() async throws {
         let server = try PostgresTestServer.start()
         defer { server.destroy() }
-        let db = try await PostgresDatabase.make(server: server, operationTimeout: 3)
-        // The test observes through a catalog of its own, with a patient deadline: the node's
+        // The test sets up and observes through a catalog with a patient deadline; the node's
         // catalog has a short one on purpose.
-        let observer = PostgresCatalog(endpoint: db.catalog.endpoint, connections: 2, operationTimeout: 20, logger: Self.quiet)
-        defer { observer.shutdown() }
-        try await observer.connect(timeout: 20)
+        let db = try await PostgresDatabase.make(server: server, operationTimeout: 20)
+        let observer = db.catalog
+        let nodeCatalog = PostgresCatalog(endpoint: db.catalog.endpoint, operationTimeout: 3, logger: Self.quiet)
+        defer { nodeCatalog.shutdown() }
+        try await nodeCatalog.connect(timeout: 20)
         let images = try await observer.seed(SeedSpec(images: 400, storeDirectory: db.storeRoot))
         var config = Self.configuration(db, pool: 2)
         config.cluster.claimBatch = 8
@@ -160,7 +161,7 @@ import Testing
         simulated.simulatedLatency = 0.01
         config.stores.backends = [simulated]
         config.stores.defaultBackend = "sim"
-        let node = try Self.node(db, config, id: "survivor", once: false)
+        let node = try Self.node(db, config, id: "survivor", once: false, catalog: nodeCatalog)
         let daemon = Task { try await node.run() }
         defer { daemon.cancel() }
 
@@ -173,7 +174,7 @@ import Testing
 
         try server.stop(mode: "fast")
         let asked = ContinuousClock.now
-        await #expect(throws: CatalogError.self) { try await db.catalog.heartbeat(nodeID: "survivor", ttl: 2) }
+        await #expect(throws: CatalogError.self) { try await nodeCatalog.heartbeat(nodeID: "survivor", ttl: 2) }
         #expect(ContinuousClock.now - asked < .seconds(3 + 3), "an operation on a stopped server fails within its deadline (3 s)")
         try await Task.sleep(for: .seconds(3))  // longer than node_ttl: the membership lapses
         #expect(!daemon.isCancelled)
