@@ -237,7 +237,9 @@ extension PostgresCatalog {
         guard !imageIDs.isEmpty else { return }
         let q = queries
         try await transaction { tx in
-            for id in imageIDs { try await tx.execute(q.releaseClaim, [id, nodeID]) }
+            for ids in imageIDs.chunks(of: CatalogQueries.maxListLength) {
+                try await tx.execute(q.releaseClaims(ids.count), [nodeID] + ids.map { $0 })
+            }
         }
     }
 

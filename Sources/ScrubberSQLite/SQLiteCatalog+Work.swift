@@ -95,8 +95,9 @@ extension SQLiteCatalog {
         guard !imageIDs.isEmpty else { return }
         let q = queries
         try await write { db in
-            let statement = try db.cachedStatement(sql: q.releaseClaim)
-            for id in imageIDs { try statement.execute(arguments: [id, nodeID]) }
+            for ids in imageIDs.chunks(of: CatalogQueries.maxListLength) {
+                try db.makeStatement(sql: q.releaseClaims(ids.count)).execute(arguments: StatementArguments([nodeID] + Array(ids)))
+            }
         }
     }
 }

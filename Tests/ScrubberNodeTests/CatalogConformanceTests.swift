@@ -199,6 +199,26 @@ import Testing
     }
 
     @Test(arguments: CatalogBackend.allCases)
+    func releasedClaimsBecomeAnyonesAndOnlyTheHolderCanReleaseThem(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        _ = try await b.seed(6)
+        try await b.join("holder")
+        try await b.join("other")
+        try await b.leadAndAssign("leader", to: ["holder"])
+        let claimed = try await b.claimAll("holder")
+        #expect(claimed.count == 6)
+        let handedBack = Array(claimed.prefix(4).map(\.imageID))
+        try await b.catalog.release(imageIDs: handedBack, nodeID: "other")
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0).orphans.isEmpty, "another node cannot release them")
+        try await b.catalog.release(imageIDs: handedBack, nodeID: "holder")
+        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0).orphans
+        #expect(Set(orphans.map(\.imageID)) == Set(handedBack))
+        #expect(orphans.allSatisfy { $0.node == nil && !$0.scrubbing })
+        let report = try await b.completeAll(Array(claimed.suffix(2)), node: "holder")
+        #expect(report.imagesDeleted.count == 2, "the claims it kept are still its own")
+    }
+
+    @Test(arguments: CatalogBackend.allCases)
     func aDrainingNodeHandsBackItsQueueButKeepsWhatItIsScrubbing(_ backend: CatalogBackend) async throws {
         let b = try await backend.make()
         _ = try await b.seed(10)

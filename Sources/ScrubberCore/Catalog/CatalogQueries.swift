@@ -101,8 +101,13 @@ public struct CatalogQueries: Sendable {
     }
     /// (last_error, backoff_seconds, image_id, node_id)
     public let failAssignment: String
-    /// (image_id, node_id)
-    public let releaseClaim: String
+    /// (node_id, image_id × count): hands back claims this node will not scrub.
+    public func releaseClaims(_ count: Int) -> String {
+        shape("releaseClaims", count) { d in d.render("""
+            UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL
+            WHERE node_id = ? AND state = 'scrubbing' AND image_id IN (\(SQLDialect.list(count)))
+            """) }
+    }
     /// (done, failed, node_id)
     public let countNodeWork: String
     /// (node_id, term, image_id, location_id, store, action, detail)
@@ -260,10 +265,6 @@ public struct CatalogQueries: Sendable {
         deleteAssignment = d.render("DELETE FROM scrub_assignments WHERE image_id = ?")
         failAssignment = d.render("""
             UPDATE scrub_assignments SET state = 'assigned', attempts = attempts + 1, last_error = ?, not_before = {now} + ?
-            WHERE image_id = ? AND node_id = ? AND state = 'scrubbing'
-            """)
-        releaseClaim = d.render("""
-            UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL
             WHERE image_id = ? AND node_id = ? AND state = 'scrubbing'
             """)
         countNodeWork = d.render("UPDATE scrub_nodes SET done = done + ?, failed = failed + ? WHERE node_id = ?")
