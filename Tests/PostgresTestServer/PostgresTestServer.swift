@@ -19,12 +19,23 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// A new server of the caller's own (for tests that stop or restart it).
-    public static func start() throws -> PostgresTestServer {
-        sweepAbandoned()
-        let server = try PostgresTestServer()
-        try server.startServer()
-        Registry.all.withLock { $0.append(server) }
-        return server
+    public static func start() async throws -> PostgresTestServer {
+        try await offload {
+            sweepAbandoned()
+            let server = try PostgresTestServer()
+            try server.startServer()
+            Registry.all.withLock { $0.append(server) }
+            return server
+        }
+    }
+
+    /// Runs blocking work (initdb, pg_ctl, psql wait for their processes) on a thread of its
+    /// own: blocking the test process's few cooperative threads would stall every other test
+    /// running at once, long enough to lapse their nodes' memberships.
+    public static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
     }
 
     private init() throws {
@@ -71,34 +82,34 @@ public final class PostgresTestServer: Sendable {
 
     /// Creates a database holding Glance's schema exactly as `glance-manage db_sync` makes it
     /// on PostgreSQL (the fixture dump), and returns its name.
-    public func createGlanceDatabase() throws -> String {
-        try Self.templateLock.withLock { made in
-            if !made.contains(port) {
-                guard FileManager.default.isReadableFile(atPath: Self.glanceSchemaFile) else {
-                    throw TestServerError("Glance's PostgreSQL schema fixture is missing: \(Self.glanceSchemaFile)")
-                }
-                // A half-made template (a failed load) is dropped, so the next test reports
-                // the real error again instead of "already exists".
-                try psql(database: "postgres", command: "DROP DATABASE IF EXISTS glance_template")
-                try psql(database: "postgres", command: "CREATE DATABASE glance_template")
-                do {
-                    try psql(database: "glance_template", file: Self.glanceSchemaFile)
-                } catch {
-                    _ = try? psql(database: "postgres", command: "DROP DATABASE IF EXISTS glance_template")
-                    throw error
-                }
-                made.insert(port)
-            }
-        }
+    public func createGlanceDatabase() async throws -> String {
+        try await Templates.shared.ensure(self)
         let name = "glance_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        try psql(database: "postgres", command: "CREATE DATABASE \(name) TEMPLATE glance_template")
+        _ = try await Self.offload { try self.psql(database: "postgres", command: "CREATE DATABASE \(name) TEMPLATE glance_template") }
         return name
     }
 
+    /// Makes `glance_template` (blocking): the fixture dump loaded into a database of its own.
+    fileprivate func makeGlanceTemplate() throws {
+        guard FileManager.default.isReadableFile(atPath: Self.glanceSchemaFile) else {
+            throw TestServerError("Glance's PostgreSQL schema fixture is missing: \(Self.glanceSchemaFile)")
+        }
+        // A half-made template (a failed load) is dropped, so the next test reports the real
+        // error again instead of "already exists".
+        try psql(database: "postgres", command: "DROP DATABASE IF EXISTS glance_template")
+        try psql(database: "postgres", command: "CREATE DATABASE glance_template")
+        do {
+            try psql(database: "glance_template", file: Self.glanceSchemaFile)
+        } catch {
+            _ = try? psql(database: "postgres", command: "DROP DATABASE IF EXISTS glance_template")
+            throw error
+        }
+    }
+
     /// Creates an empty database and returns its name.
-    public func createEmptyDatabase() throws -> String {
+    public func createEmptyDatabase() async throws -> String {
         let name = "empty_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        try psql(database: "postgres", command: "CREATE DATABASE \(name)")
+        _ = try await Self.offload { try self.psql(database: "postgres", command: "CREATE DATABASE \(name)") }
         return name
     }
 
@@ -115,7 +126,6 @@ public final class PostgresTestServer: Sendable {
     static let glanceSchemaFile: String = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("shared/fixtures/glance-33-postgresql-schema.sql").path
-    private static let templateLock = Mutex<Set<Int>>([])
 
     // MARK: Processes
 
@@ -221,13 +231,28 @@ private enum Registry {
 
 private actor SharedServer {
     static let instance = SharedServer()
-    private var server: PostgresTestServer?
+    private var starting: Task<PostgresTestServer, any Error>?
 
-    func get() throws -> PostgresTestServer {
-        if let server { return server }
-        let server = try PostgresTestServer.start()
-        self.server = server
-        return server
+    func get() async throws -> PostgresTestServer {
+        if let starting { return try await starting.value }
+        let task = Task { try await PostgresTestServer.start() }
+        starting = task
+        return try await task.value
+    }
+}
+
+/// One Glance template per server, made once however many tests ask at the same time.
+private actor Templates {
+    static let shared = Templates()
+    private var made: [Int: Task<Void, any Error>] = [:]
+
+    func ensure(_ server: PostgresTestServer) async throws {
+        if let task = made[server.port] {
+            do { return try await task.value } catch { made[server.port] = nil; throw error }
+        }
+        let task = Task { try await PostgresTestServer.offload { try server.makeGlanceTemplate() } }
+        made[server.port] = task
+        do { try await task.value } catch { made[server.port] = nil; throw error }
     }
 }
 

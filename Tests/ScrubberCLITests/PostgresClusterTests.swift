@@ -11,9 +11,9 @@ final class PostgresCluster {
     let config: String
     var nodes: [String: (process: Process, stdout: String, stderr: String)] = [:]
 
-    init(leaseTTL: Double = 2, nodeTTL: Double = 2, latency: Double = 0.02, pool: Int = 2) throws {
-        server = try PostgresTestServer.start()
-        database = try server.createGlanceDatabase()
+    init(leaseTTL: Double = 2, nodeTTL: Double = 2, latency: Double = 0.02, pool: Int = 2) async throws {
+        server = try await PostgresTestServer.start()
+        database = try await server.createGlanceDatabase()
         ws = try Workspace(copyFixture: false)
         config = try ws.write("cluster.conf", """
             [DEFAULT]
@@ -21,7 +21,7 @@ final class PostgresCluster {
             enabled_backends = sim:simulated
             [database]
             connection = \(server.url(database: database))
-            pool_timeout = 2
+            pool_timeout = 5
             [glance_store]
             default_backend = sim
             [sim]
@@ -90,7 +90,7 @@ final class PostgresCluster {
 
 @Suite(.serialized) struct PostgresClusterTests {
     @Test func threeNodesSurviveAKilledLeaderAndADatabaseRestartAndFinishEverything() async throws {
-        let cluster = try PostgresCluster()
+        let cluster = try await PostgresCluster()
         let ids = try await cluster.seed(2000)
         for n in 1...3 { try cluster.start("n\(n)") }
         try await cluster.waitFor(30, "a leader") { try cluster.liveLeader() != nil }
@@ -109,12 +109,13 @@ final class PostgresCluster {
         // The database restarts under the survivors, longer than their node_ttl.
         let before = try cluster.pending()
         #expect(before > 0, "the restart must happen mid-run")
-        try cluster.server.stop(mode: "fast")
+        let server = cluster.server
+        try await PostgresTestServer.offload { try server.stop(mode: "fast") }
         try await Task.sleep(for: .seconds(3))
         for (id, node) in cluster.nodes where id != old.holder {
             #expect(node.process.isRunning, "\(id) must keep running while the database is down")
         }
-        try cluster.server.startServer()
+        try await PostgresTestServer.offload { try server.startServer() }
 
         try await cluster.waitFor(120, "every image scrubbed") { try cluster.pending() == 0 }
         let list = ids.map { "'\($0)'" }.joined(separator: ",")
@@ -131,7 +132,7 @@ final class PostgresCluster {
     }
 
     @Test func dryRunStatusAndRestoreWorkOnPostgreSQL() async throws {
-        let cluster = try PostgresCluster()
+        let cluster = try await PostgresCluster()
         let ids = try await cluster.seed(3)
         let before = try cluster.sql("SELECT md5(string_agg(i.id || i.status || l.status, ',' ORDER BY i.id)) FROM images i JOIN image_locations l ON l.image_id = i.id")
         let dry = try await CLI.run(["run", "--once", "--dry-run", "--config-file", cluster.config], in: cluster.ws.directory)

@@ -49,7 +49,7 @@ final class PostgresDatabase: Sendable {
     static func make(server: PostgresTestServer? = nil, operationTimeout: Double = 10) async throws -> PostgresDatabase {
         let shared = server == nil ? try await PostgresTestServer.shared() : nil
         let server = server ?? shared!
-        let name = try server.createGlanceDatabase()
+        let name = try await server.createGlanceDatabase()
         return try await PostgresDatabase(server: server, name: name, operationTimeout: operationTimeout)
     }
 

@@ -20,8 +20,8 @@ import Testing
         config.cluster.claimBatch = 32
         config.cluster.backoff = Backoff(base: 30, max: 600)
         config.cluster.heartbeatInterval = 0.25
-        config.cluster.nodeTTL = 2
-        config.cluster.leaseTTL = 2
+        // Generous: in-process nodes share the test process with every other test at once.
+        config.cluster.nodeTTL = 30
         return config
     }
 
@@ -108,7 +108,7 @@ import Testing
 
     @Test func aWrongPasswordAndAnAbsentServerAreClearErrorsNotHangs() async throws {
         let server = try await PostgresTestServer.shared()
-        let name = try server.createEmptyDatabase()
+        let name = try await server.createEmptyDatabase()
         guard case .postgresql(let wrong) = try DatabaseURL(parsing: server.url(database: name, password: "not-the-password")) else { return }
         let started = ContinuousClock.now
         await #expect(throws: CatalogError.self) { try await PostgresCatalog(endpoint: wrong, logger: Self.quiet).connect(timeout: 5) }
@@ -130,7 +130,7 @@ import Testing
 
     @Test func aUnixSocketURLAsLibpqSpellsItConnects() async throws {
         let server = try await PostgresTestServer.shared()
-        let name = try server.createGlanceDatabase()
+        let name = try await server.createGlanceDatabase()
         let url = "postgresql+psycopg2://\(PostgresTestServer.user):\(PostgresTestServer.password)@:\(server.port)/\(name)?host=\(server.directory)"
         guard case .postgresql(let endpoint) = try DatabaseURL(parsing: url) else { throw TestFailure("not PostgreSQL: \(url)") }
         #expect(endpoint.unixSocketPath == "\(server.directory)/.s.PGSQL.\(server.port)")
@@ -144,7 +144,7 @@ import Testing
     /// The server is stopped under a running daemon node and started again: operations fail
     /// within their deadline meanwhile (no hang), the node keeps running, rejoins, and finishes.
     @Test func aDaemonNodeRidesOutADatabaseRestartAndFinishesTheBacklog() async throws {
-        let server = try PostgresTestServer.start()
+        let server = try await PostgresTestServer.start()
         defer { server.destroy() }
         // The test sets up and observes through a catalog with a patient deadline; the node's
         // catalog has a short one on purpose.
@@ -157,6 +157,7 @@ import Testing
         var config = Self.configuration(db, pool: 2)
         config.cluster.claimBatch = 8
         config.cluster.assignWindow = 16
+        config.cluster.nodeTTL = 2  // the outage below outlasts it: the membership lapses
         var simulated = BackendConfiguration(name: "sim", type: "simulated")
         simulated.simulatedLatency = 0.01
         config.stores.backends = [simulated]
@@ -172,13 +173,13 @@ import Testing
         }
         #expect(try await pending() > 0, "the restart must happen mid-run")
 
-        try server.stop(mode: "fast")
+        try await PostgresTestServer.offload { try server.stop(mode: "fast") }
         let asked = ContinuousClock.now
         await #expect(throws: CatalogError.self) { try await nodeCatalog.heartbeat(nodeID: "survivor", ttl: 2) }
         #expect(ContinuousClock.now - asked < .seconds(3 + 3), "an operation on a stopped server fails within its deadline (3 s)")
         try await Task.sleep(for: .seconds(3))  // longer than node_ttl: the membership lapses
         #expect(!daemon.isCancelled)
-        try server.startServer()
+        try await PostgresTestServer.offload { try server.startServer() }
 
         // The pool reconnects with its own backoff: until it has, the test's reads may time out too.
         while (try? await pending()) != 0, ContinuousClock.now < deadline + .seconds(60) { try await Task.sleep(for: .milliseconds(100)) }

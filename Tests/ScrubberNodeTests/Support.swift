@@ -49,6 +49,10 @@ final class Sandbox: Sendable {
         config.stores.backends = [BackendConfiguration(name: "file", type: "file", fileRoots: [FileRoot(path: storeRoot, priority: 0)])]
         config.cluster.claimBatch = 64
         config.cluster.backoff = Backoff(base: 30, max: 600)
+        // In-process nodes share the test process's two cooperative threads with every other
+        // test running at once: a generous TTL keeps a starved heartbeat from lapsing the
+        // membership (tests of expiry set their own).
+        config.cluster.nodeTTL = 30
         return config
     }
 
