@@ -26,7 +26,9 @@ public struct Restorer: Sendable {
 
         var keep: [Int64] = []
         var lost: [Int64] = []
-        var lostNames: [String] = []
+        // A node that deleted these, then found its claim gone, recorded them `deleted` but
+        // could not mark the image: the image looks restorable, its data is not there.
+        var lostNames = plan.scrubbedLocations.map { "location \($0) (already scrubbed)" }
         var problems: [String] = []
         for location in plan.locations {
             do {
@@ -42,9 +44,11 @@ public struct Restorer: Sendable {
             }
         }
         if !force {
-            if !lost.isEmpty { throw RestoreRefusal.dataGone(imageID, locations: lostNames) }
+            if !lostNames.isEmpty { throw RestoreRefusal.dataGone(imageID, locations: lostNames) }
             if !problems.isEmpty { throw RestoreRefusal.cannotVerify(imageID, problems: problems) }
         }
-        return try await catalog.commitRestore(RestoreRequest(imageID: imageID, keep: keep, lost: lost, actor: actor))
+        var result = try await catalog.commitRestore(RestoreRequest(imageID: imageID, keep: keep, lost: lost, actor: actor))
+        result.lostLocations += plan.scrubbedLocations
+        return result
     }
 }

@@ -259,8 +259,9 @@ extension PostgresCatalog {
             let status = try await tx.rows(q.imageStatus, [imageID]).first.map { try $0.decode(String.self) }
             let holder = try await tx.rows(q.scrubbingHolder, [imageID]).first.map { try $0.decode(String?.self) } ?? nil
             let locations = try await Self.pendingLocations(of: [imageID], tx, q)[imageID] ?? []
+            let scrubbed = try await tx.rows(q.scrubbedLocations, [imageID]).map { try $0.decode(Int64.self) }
             return RestorePlan(imageID: imageID, status: status.flatMap(ImageStatus.init(rawValue:)),
-                               scrubbingNode: holder, locations: locations)
+                               scrubbingNode: holder, locations: locations, scrubbedLocations: scrubbed)
         }
     }
 

@@ -118,5 +118,9 @@ enum PostgresSchema {
             """,
             "INSERT INTO scrub_leader (id, node_id, term, expires_at) VALUES (1, NULL, 0, 0)",
         ]),
+        // Restore asks which of an image's locations the scrubber already deleted.
+        ("003_scrub_events_location", [
+            "CREATE INDEX scrub_events_location ON scrub_events (location_id) WHERE location_id IS NOT NULL",
+        ]),
     ]
 }

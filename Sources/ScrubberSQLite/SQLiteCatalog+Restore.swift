@@ -10,8 +10,9 @@ extension SQLiteCatalog {
             let locations = try Row.fetchAll(db.cachedStatement(sql: q.pendingLocations), arguments: [imageID]).map {
                 PendingLocation(id: $0[0], value: $0[1], metaData: $0[2])
             }
+            let scrubbed = try Int64.fetchAll(db.cachedStatement(sql: q.scrubbedLocations), arguments: [imageID])
             return RestorePlan(imageID: imageID, status: status.flatMap(ImageStatus.init(rawValue:)),
-                               scrubbingNode: holder, locations: locations)
+                               scrubbingNode: holder, locations: locations, scrubbedLocations: scrubbed)
         }
     }
 

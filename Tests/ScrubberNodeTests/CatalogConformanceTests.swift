@@ -1,5 +1,7 @@
 import Foundation
 import ScrubberCore
+import ScrubberNode
+import ScrubberStores
 import ScrubberSQLite
 import Testing
 
@@ -185,6 +187,40 @@ import Testing
         let late2 = try await b.completeAll(stolen, node: "crashed")
         #expect(late2.imagesDeleted.isEmpty)
         #expect(late2.claimsLost.count == 6)
+    }
+
+    /// Chaos found this: a node deletes an image's data, pauses past its membership, and on
+    /// waking records the gone locations (truthfully) but no longer holds the claim, so the
+    /// image stays `pending_delete` with no pending location. Restoring it would bring back an
+    /// image without data; restore must see what was scrubbed and refuse.
+    @Test(arguments: CatalogBackend.allCases)
+    func aRestoreRefusesAnImageWhoseDataALapsedNodeDeleted(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let image = try await b.seed(1) { $0.locationsPerImage = 2 }[0]
+        try await b.join("lapsed")
+        try await b.leadAndAssign("leader", to: ["lapsed"])
+        let claimed = try await b.claimAll("lapsed")
+        #expect(claimed.count == 1)
+        // Its claim is taken away (a rejoin resets claims, as an expiry would let the leader move them).
+        try await b.join("lapsed")
+        let late = try await b.completeAll(claimed, node: "lapsed")
+        #expect(late.claimsLost == [image.id])
+        #expect(late.locationsDeleted == 2)
+
+        let plan = try await b.catalog.restorePlan(imageID: image.id)
+        #expect(plan.status == .pendingDelete)
+        #expect(plan.locations.isEmpty)
+        #expect(plan.scrubbedLocations == claimed[0].locations.map(\.id))
+        let restorer = Restorer(catalog: b.catalog, router: try StoreRouter(configuration: StoresConfiguration(), encryptionKey: nil))
+        await #expect(throws: RestoreRefusal.self) {
+            try await restorer.restore(imageID: image.id, force: false, actor: "test")
+        }
+        #expect(try await b.status(of: image.id) == .pendingDelete)
+        // Forced, it restores the image and reports the locations as lost.
+        let forced = try await restorer.restore(imageID: image.id, force: true, actor: "test")
+        #expect(forced.restoredLocations.isEmpty)
+        #expect(forced.lostLocations == claimed[0].locations.map(\.id))
+        #expect(try await b.status(of: image.id) == .active)
     }
 
     @Test(arguments: CatalogBackend.allCases)

@@ -180,6 +180,9 @@ public struct CatalogQueries: Sendable {
     public let lockImage: String
     /// (image_id) → node_id of a `scrubbing` assignment
     public let scrubbingHolder: String
+    /// (image_id) → ids of the image's locations the scrubber already deleted (data gone) while
+    /// the image stayed `pending_delete`: a node that lost its claim recorded what it deleted.
+    public let scrubbedLocations: String
     /// (image_id)
     public let restoreImage: String
     /// (location_id, image_id)
@@ -345,6 +348,11 @@ public struct CatalogQueries: Sendable {
         imageStatus = d.render("SELECT status FROM images WHERE id = ?")
         lockImage = d.render("SELECT status FROM images WHERE id = ? {lock FOR UPDATE}")
         scrubbingHolder = d.render("SELECT node_id FROM scrub_assignments WHERE image_id = ? AND state = 'scrubbing'")
+        scrubbedLocations = d.render("""
+            SELECT l.id FROM image_locations l WHERE l.image_id = ? AND l.status = 'deleted'
+              AND EXISTS (SELECT 1 FROM scrub_events e WHERE e.location_id = l.id AND e.action IN ('deleted', 'not_found'))
+            ORDER BY l.id
+            """)
         restoreImage = d.render("""
             UPDATE images SET status = 'active', deleted = {false}, deleted_at = NULL, updated_at = {now_text}
             WHERE id = ? AND status = 'pending_delete'

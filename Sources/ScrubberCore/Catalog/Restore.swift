@@ -7,12 +7,17 @@ public struct RestorePlan: Sendable, Hashable {
     public var scrubbingNode: String?
     /// Its `pending_delete` locations: the ones restore would bring back.
     public var locations: [PendingLocation]
+    /// Its locations the scrubber already deleted while the image stayed `pending_delete` (a
+    /// node deleted their data, then found its claim gone): their data is gone, restore refuses.
+    public var scrubbedLocations: [Int64]
 
-    public init(imageID: String, status: ImageStatus?, scrubbingNode: String?, locations: [PendingLocation]) {
+    public init(imageID: String, status: ImageStatus?, scrubbingNode: String?, locations: [PendingLocation],
+                scrubbedLocations: [Int64] = []) {
         self.imageID = imageID
         self.status = status
         self.scrubbingNode = scrubbingNode
         self.locations = locations
+        self.scrubbedLocations = scrubbedLocations
     }
 }
 
