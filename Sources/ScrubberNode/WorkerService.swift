@@ -1,5 +1,6 @@
 import Logging
 import ScrubberCore
+import ScrubberStores
 import ServiceLifecycle
 import Synchronization
 
@@ -77,15 +78,20 @@ final class WorkerService: Service {
             let image = claim.image
             var results: [LocationResult] = []
             results.reserveCapacity(image.locations.count)
+            // The store may count this node dead (or did, before it rejoined) and the leader may
+            // have moved the image: deleting then could race a restore. Checked before routing and
+            // again by the store immediately before it touches the data, so a process paused in
+            // between does not delete on waking.
+            let membership = context.membership
+            let epoch = claim.epoch
+            let permit: @Sendable () -> Bool = { membership.isTrusted(epoch: epoch) }
             for location in image.locations {
-                guard context.membership.isTrusted(epoch: claim.epoch) else {
-                    // The store may count this node dead (or did, before it rejoined) and the
-                    // leader may have moved the image: deleting now could race a restore.
+                guard permit() else {
                     results.append(LocationResult(locationID: location.id, store: nil,
-                                                  outcome: .failed("node membership lapsed before the delete; not deleted")))
+                                                  outcome: .failed(StoreError.permitWithdrawn.message)))
                     continue
                 }
-                let result = await context.router.delete(location)
+                let result = await context.router.delete(location, permit: permit)
                 if case .failed(let message) = result.outcome {
                     context.logger.debug("location failed", metadata: ["image": "\(image.imageID)", "location": "\(location.id)", "error": "\(message)"])
                 }

@@ -17,8 +17,10 @@ public struct FileStore: ImageStore {
         resolvedRoots = self.roots.map { Self.realPath($0) ?? $0 }
     }
 
-    public func delete(_ url: LocationURL) async throws -> LocationOutcome {
+    public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
         guard let path = try resolve(url) else { return .notFound }
+        // Checked right before the unlink, with no suspension point between them.
+        guard permit() else { throw StoreError.permitWithdrawn }
         if unlink(path) == 0 { return .deleted }
         let code = errno
         switch code {

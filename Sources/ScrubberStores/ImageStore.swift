@@ -5,11 +5,14 @@ import ScrubberCore
 /// Implementations must be idempotent: deleting data that is already gone returns
 /// ``LocationOutcome/notFound`` (a successful delete, DESIGN §3.4), never an error.
 public protocol ImageStore: Sendable {
-    /// Deletes the data at `url`.
+    /// Deletes the data at `url`, if `permit` still holds immediately before the irreversible
+    /// step (the node's membership: a process paused after an earlier check must not delete
+    /// once the store counts it dead, DESIGN §3.3).
     /// - Returns: ``LocationOutcome/deleted`` or ``LocationOutcome/notFound``.
     /// - Throws: an error whose description tells the operator why the data may still exist
-    ///   (``LocationError`` for URLs this store refuses, ``StoreError`` for backend failures).
-    func delete(_ url: LocationURL) async throws -> LocationOutcome
+    ///   (``LocationError`` for URLs this store refuses, ``StoreError`` for backend failures,
+    ///   ``StoreError/permitWithdrawn`` when `permit` said no).
+    func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome
 
     /// Whether data exists at `url` (restore refuses to bring back a location whose data is gone).
     func exists(_ url: LocationURL) async throws -> Bool
@@ -24,4 +27,14 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// The delete's permit was withdrawn before the data was touched.
+    public static let permitWithdrawn = StoreError("node membership lapsed before the delete; not deleted")
+}
+
+extension ImageStore {
+    /// Deletes the data at `url` unconditionally (tools and tests; nodes pass a permit).
+    public func delete(_ url: LocationURL) async throws -> LocationOutcome {
+        try await delete(url, permit: { true })
+    }
 }

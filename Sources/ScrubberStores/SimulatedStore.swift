@@ -17,8 +17,9 @@ public final class SimulatedStore: ImageStore {
         self.failing = failing
     }
 
-    public func delete(_ url: LocationURL) async throws -> LocationOutcome {
+    public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
         if latency > .zero { try await Task.sleep(for: latency) }
+        guard permit() else { throw StoreError.permitWithdrawn }
         let key = url.description
         if failing.contains(key) || (failureRate > 0 && Double.random(in: 0..<1) < failureRate) {
             throw StoreError("simulated backend failure deleting \(key)")

@@ -73,15 +73,16 @@ public struct StoreRouter: Sendable {
         }
     }
 
-    /// Deletes one location's data; every failure is captured in the result.
-    public func delete(_ location: PendingLocation) async -> LocationResult {
+    /// Deletes one location's data if `permit` still holds right before the data is touched;
+    /// every failure is captured in the result.
+    public func delete(_ location: PendingLocation, permit: @Sendable () -> Bool = { true }) async -> LocationResult {
         let (store, routed) = route(location)
         switch routed {
         case .failure(let error):
             return LocationResult(locationID: location.id, store: store, outcome: .failed("\(error)"))
         case .success(let (backend, url)):
             do {
-                return LocationResult(locationID: location.id, store: store, outcome: try await backend.delete(url))
+                return LocationResult(locationID: location.id, store: store, outcome: try await backend.delete(url, permit: permit))
             } catch {
                 return LocationResult(locationID: location.id, store: store, outcome: .failed("\(error)"))
             }

@@ -1,6 +1,7 @@
 import Foundation
 import ScrubberCore
 import ScrubberStores
+import Synchronization
 import Testing
 
 /// A fresh directory under the system temporary directory; the test removes it with `remove()`
@@ -90,6 +91,36 @@ struct FileStoreTests {
         #expect(!entryExists(image))
         #expect(try await store.delete(fileURL(image)) == .notFound)
         #expect(entryExists(root))
+    }
+
+    @Test("a withdrawn permit leaves the file; the permit is asked after the path is resolved")
+    func withdrawnPermitDeletesNothing() async throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
+        let root = try tmp.directory("images")
+        let image = try tmp.file("images/7d3b")
+        let store = FileStore(roots: [root])
+        let asked = Mutex(0)
+        let error = await #expect(throws: StoreError.self) {
+            try await store.delete(fileURL(image), permit: { asked.withLock { $0 += 1 }; return false })
+        }
+        #expect(error == .permitWithdrawn)
+        #expect(asked.withLock { $0 } == 1)
+        #expect(entryExists(image))
+        // Nothing there: nothing to permit, and nothing is asked.
+        #expect(try await store.delete(fileURL(root + "/absent"), permit: { Issue.record("asked for a missing file"); return false }) == .notFound)
+    }
+
+    @Test("a simulated delete whose permit is withdrawn during its latency deletes nothing")
+    func simulatedStoreAsksAfterItsLatency() async throws {
+        let store = SimulatedStore(latency: 0.2)
+        let trusted = Mutex(true)
+        let url = try LocationURL("file:///images/sim-1")
+        let delete = Task { try await store.delete(url, permit: { trusted.withLock { $0 } }) }
+        trusted.withLock { $0 = false }
+        await #expect(throws: StoreError.permitWithdrawn) { try await delete.value }
+        #expect(store.deletedCount == 0)
+        #expect(try await store.delete(url) == .deleted)
     }
 
     @Test("a file in a missing directory inside the root is notFound")
