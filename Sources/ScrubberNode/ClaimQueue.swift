@@ -128,6 +128,7 @@ actor ClaimQueue {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
+                try CatalogError.rethrowIfFatal(error)
                 // A one-shot run reports a broken database and exits; a daemon keeps trying.
                 if once { throw error }
                 // A claim that failed on a networked database may still have committed (the

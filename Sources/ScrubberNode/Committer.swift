@@ -49,6 +49,7 @@ actor Committer {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
+                try CatalogError.rethrowIfFatal(error)
                 failures += 1
                 guard retryForever || failures < 5 else { throw error }
                 logger.error("recording \(batch.count) outcomes failed, retrying: \(error)")

@@ -40,6 +40,7 @@ struct ElectionService: Service {
                     } catch is CancellationError {
                         throw CancellationError()
                     } catch {
+                        try CatalogError.rethrowIfFatal(error)
                         context.logger.warning("campaign failed: \(error)")
                     }
                     context.leadership.withElector { $0.campaigned(startedAt: now, granted: granted) }
@@ -51,6 +52,7 @@ struct ElectionService: Service {
                     } catch is CancellationError {
                         throw CancellationError()
                     } catch {
+                        try CatalogError.rethrowIfFatal(error)
                         context.logger.warning("renewing the leader lease failed: \(error)")
                     }
                     context.leadership.withElector { $0.renewed(startedAt: now, ok: ok) }

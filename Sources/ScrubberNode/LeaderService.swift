@@ -29,6 +29,7 @@ struct LeaderService: Service {
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {
+                    try CatalogError.rethrowIfFatal(error)
                     context.logger.warning("leader round failed: \(error)")
                     candidates = Candidates()
                     try await Task.sleep(for: .seconds(context.config.cluster.leaderInterval))

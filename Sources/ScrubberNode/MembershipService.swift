@@ -36,6 +36,7 @@ struct MembershipService: Service {
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {
+                    try CatalogError.rethrowIfFatal(error)
                     // Once, then every 30th: an outage must not flood the log.
                     if failures % 30 == 0 { context.logger.warning("heartbeat failed (\(failures + 1) in a row): \(error)") }
                     failures += 1

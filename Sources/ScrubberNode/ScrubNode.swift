@@ -70,6 +70,7 @@ public final class ScrubNode: Service {
             } catch is CancellationError {
                 return false
             } catch {
+                try CatalogError.rethrowIfFatal(error)
                 attempt += 1
                 let delay = min(30.0, 0.5 * Double(1 << min(attempt, 6)))
                 context.logger.error("cannot join the cluster (attempt \(attempt)); retrying in \(delay) s: \(error)")

@@ -122,5 +122,9 @@ enum PostgresSchema {
         ("003_scrub_events_location", [
             "CREATE INDEX scrub_events_location ON scrub_events (location_id) WHERE location_id IS NOT NULL",
         ]),
+        // Idempotent claims: a retried claim finds what its first try claimed.
+        ("004_scrub_claim_token", [
+            "ALTER TABLE scrub_assignments ADD COLUMN claim_token text",
+        ]),
     ]
 }

@@ -8,10 +8,16 @@ extension SQLiteCatalog {
             guard try Row.fetchOne(db.cachedStatement(sql: q.liveMember), arguments: [request.nodeID]) != nil else {
                 throw CatalogError.membershipExpired(request.nodeID)
             }
-            try db.cachedStatement(sql: q.dropStaleAssignments).execute(arguments: [request.nodeID])
-            let claimed = try Row.fetchAll(
-                db.cachedStatement(sql: q.claim),
-                arguments: [request.nodeID, request.retryClaimedBefore ?? 0, request.limit])
+            var claimed: [Row] = []
+            if let token = request.token {
+                claimed = try Row.fetchAll(db.cachedStatement(sql: q.claimedUnderToken), arguments: [request.nodeID, token])
+            }
+            if claimed.isEmpty {
+                try db.cachedStatement(sql: q.dropStaleAssignments).execute(arguments: [request.nodeID])
+                claimed = try Row.fetchAll(
+                    db.cachedStatement(sql: q.claim),
+                    arguments: [request.token, request.nodeID, request.retryClaimedBefore ?? 0, request.limit])
+            }
             var locations: [String: [PendingLocation]] = [:]
             for ids in claimed.map({ $0[0] as String }).chunks(of: CatalogQueries.maxListLength) {
                 let rows = try Row.fetchAll(db.makeStatement(sql: q.pendingLocations(of: ids.count)),

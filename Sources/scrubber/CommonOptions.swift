@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ScrubberCore
 import ScrubberPostgres
+import ScrubberRemote
 import ScrubberSQLite
 import ScrubberStores
 
@@ -14,6 +15,12 @@ struct CommonOptions: ParsableArguments {
 
     @Option(help: "Database URL (sqlite:///path, sqlite:////abs/path, postgresql://…) or a SQLite file path; overrides [database] connection.")
     var db: String?
+
+    @Option(help: "Coordinate through a lease service (scrubber serve) at http(s)://HOST:PORT instead of the database; overrides [cluster] coordinator_url.")
+    var coordinator: String?
+
+    @Option(name: .customLong("token-file"), help: "The lease service's bearer token file; overrides [cluster] token_file.")
+    var tokenFile: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
@@ -35,6 +42,13 @@ struct CommonOptions: ParsableArguments {
         if let url = env["SCRUBBER_DB"], !url.isEmpty { config.database = try Self.database(url, source: "SCRUBBER_DB") }
         if let id = env["SCRUBBER_NODE_ID"], !id.isEmpty { config.cluster.nodeID = id }
         if let db { config.database = try Self.database(db, source: "--db") }
+        if let coordinator {
+            guard coordinator.hasPrefix("http://") || coordinator.hasPrefix("https://") else {
+                throw ConfigError(option: "--coordinator", message: "must be http://HOST:PORT or https://HOST:PORT, got \(coordinator)")
+            }
+            config.cluster.coordinatorURL = coordinator
+        }
+        if let tokenFile { config.cluster.tokenFile = tokenFile }
         try overrides(&config)
         return config
     }
@@ -79,6 +93,20 @@ func openCatalog(_ config: ScrubberConfiguration, logger: Logger) async throws -
         try await catalog.upgrade()
         return catalog
     }
+}
+
+/// What nodes, `status` and `restore` coordinate through: the lease service when a
+/// coordinator is configured, else the database.
+func openCoordination(_ config: ScrubberConfiguration, logger: Logger) async throws -> any ScrubCatalog {
+    guard let url = config.cluster.coordinatorURL else { return try await openCatalog(config, logger: logger) }
+    guard let file = config.cluster.tokenFile else {
+        throw ConfigError(section: "cluster", option: "token_file",
+                          message: "a coordinator (\(url)) needs its bearer token: set [cluster] token_file or --token-file")
+    }
+    let catalog = try RemoteCatalog(url: url, token: try TokenFile.read(file), operationTimeout: config.databaseTimeout,
+                                    caFile: config.cluster.coordinatorCAFile, logger: logger)
+    try await catalog.connect()
+    return catalog
 }
 
 func makeRouter(_ config: ScrubberConfiguration) throws -> StoreRouter {

@@ -5,9 +5,10 @@ import ScrubberCore
 @main
 enum Entry {
     static func main() async {
-        if CommandLine.arguments.dropFirst().first == "run" {
-            // Until the node's service group takes over SIGTERM/SIGINT (it does before the node
-            // joins), a stop request has nothing to finish: exit 0 rather than die by the signal.
+        if ["run", "serve"].contains(CommandLine.arguments.dropFirst().first) {
+            // Until the service group takes over SIGTERM/SIGINT (it does before a node joins or
+            // the service listens), a stop request has nothing to finish: exit 0 rather than die
+            // by the signal.
             signal(SIGTERM, exitBeforeJoining)
             signal(SIGINT, exitBeforeJoining)
         }

@@ -26,7 +26,7 @@ struct RestoreCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try common.configuration()
         let logger = common.makeLogger()
-        let catalog = try await openCatalog(config, logger: logger)
+        let catalog = try await openCoordination(config, logger: logger)
         let restorer = Restorer(catalog: catalog, router: try makeRouter(config))
         let actor = "restore@\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         var refused = false

@@ -53,7 +53,7 @@ struct RunCommand: AsyncParsableCommand {
         let asDaemon = daemon || (!once && config.daemon)
         let logger = common.makeLogger()
         if dryRun { return try await DryRun(config: config, logger: logger).run() }
-        let catalog = try await openCatalog(config, logger: logger)
+        let catalog = try await openCoordination(config, logger: logger)
         let router = try makeRouter(config)
         let options = NodeOptions(configuration: config, once: !asDaemon, version: Scrubber.version)
         let started = ContinuousClock.now

@@ -11,6 +11,6 @@ struct Scrubber: AsyncParsableCommand {
             (run --once); 4 restore refused; 5 no live leader (status).
             """,
         version: version,
-        subcommands: [RunCommand.self, StatusCommand.self, RestoreCommand.self, DBCommand.self, DemoCommand.self, BenchCommand.self, SeedCommand.self]
+        subcommands: [RunCommand.self, ServeCommand.self, StatusCommand.self, RestoreCommand.self, DBCommand.self, DemoCommand.self, BenchCommand.self, SeedCommand.self]
     )
 }

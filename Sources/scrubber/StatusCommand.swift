@@ -23,7 +23,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try common.configuration()
-        let catalog = try await openCatalog(config, logger: common.makeLogger())
+        let catalog = try await openCoordination(config, logger: common.makeLogger())
         let tty = isatty(STDOUT_FILENO) == 1
         while true {
             let status = try await catalog.status(scrubTime: config.scrubTime, failureLimit: 20)

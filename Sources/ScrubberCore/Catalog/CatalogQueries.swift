@@ -52,8 +52,11 @@ public struct CatalogQueries: Sendable {
 
     /// (node_id): drops `assigned` rows whose image is no longer `pending_delete` (restored by Glance).
     public let dropStaleAssignments: String
-    /// (node_id, retry_claimed_before, limit) → image_id, attempts, term.
+    /// (claim_token, node_id, retry_claimed_before, limit) → image_id, attempts, term.
     public let claim: String
+    /// (node_id, claim_token) → image_id, attempts, term of the claims this node made under the
+    /// token and still holds: a retried claim answers with them instead of claiming again.
+    public let claimedUnderToken: String
     /// (image_id) → id, value, meta_data of pending locations.
     public let pendingLocations: String
     /// (image_id × count) → image_id, id, value, meta_data of the images' pending locations.
@@ -248,7 +251,7 @@ public struct CatalogQueries: Sendable {
               AND (SELECT 1 FROM images i WHERE i.id = scrub_assignments.image_id AND i.status = 'pending_delete' LIMIT 1) IS NULL
             """)
         claim = d.render("""
-            UPDATE scrub_assignments SET state = 'scrubbing', claimed_at = {now}
+            UPDATE scrub_assignments SET state = 'scrubbing', claimed_at = {now}, claim_token = ?
             WHERE image_id IN (
               SELECT a.image_id FROM scrub_assignments a JOIN images i ON i.id = a.image_id
               WHERE a.node_id = ? AND a.state = 'assigned' AND i.status = 'pending_delete'
@@ -256,6 +259,10 @@ public struct CatalogQueries: Sendable {
               ORDER BY a.assigned_at, a.image_id
               LIMIT ? {lock FOR UPDATE OF a SKIP LOCKED FOR SHARE OF i SKIP LOCKED})
             RETURNING image_id, attempts, term
+            """)
+        claimedUnderToken = d.render("""
+            SELECT image_id, attempts, term FROM scrub_assignments
+            WHERE node_id = ? AND state = 'scrubbing' AND claim_token = ? ORDER BY assigned_at, image_id
             """)
         pendingLocations = d.render("""
             SELECT id, value, meta_data FROM image_locations WHERE image_id = ? AND status = 'pending_delete' ORDER BY id

@@ -18,8 +18,8 @@ public struct LeaderLease: Sendable, Hashable, Codable {
 }
 
 /// What ``ScrubCatalog/leaderView(scrubTime:limit:)`` returns: one round's input.
-public struct LeaderView: Sendable, Hashable {
-    public struct Node: Sendable, Hashable {
+public struct LeaderView: Sendable, Hashable, Codable {
+    public struct Node: Sendable, Hashable, Codable {
         public var id: String
         public var capacity: Int
         public var draining: Bool
@@ -37,7 +37,7 @@ public struct LeaderView: Sendable, Hashable {
     }
 
     /// Work whose holder is gone, dead, or draining (unclaimed).
-    public struct Orphan: Sendable, Hashable {
+    public struct Orphan: Sendable, Hashable, Codable {
         public var imageID: String
         public var node: String?
         public var scrubbing: Bool
@@ -63,7 +63,7 @@ public struct LeaderView: Sendable, Hashable {
 
 /// One leader round to write, fenced by ``term``.
 public struct LeaderPlan: Sendable, Hashable {
-    public struct Move: Sendable, Hashable {
+    public struct Move: Sendable, Hashable, Codable {
         public var imageID: String
         public var from: String?
         public var to: String
@@ -77,7 +77,7 @@ public struct LeaderPlan: Sendable, Hashable {
 
     /// Moves up to `count` of `from`'s unclaimed images (its newest) to an idle node `to`, so
     /// no node idles while another has a backlog. Claimed images never move.
-    public struct Rebalance: Sendable, Hashable {
+    public struct Rebalance: Sendable, Hashable, Codable {
         public var from: String
         public var to: String
         public var count: Int
@@ -115,6 +115,31 @@ public struct LeaderPlan: Sendable, Hashable {
         hasher.combine(term)
         hasher.combine(moves)
         hasher.combine(rebalances)
+    }
+}
+
+extension LeaderPlan: Codable {
+    private struct Assignment: Codable {
+        var image: String
+        var node: String
+    }
+
+    private enum CodingKeys: String, CodingKey { case leader, term, assignments, moves, rebalances }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(leader: try c.decode(String.self, forKey: .leader), term: try c.decode(Int64.self, forKey: .term),
+                  assignments: try c.decode([Assignment].self, forKey: .assignments).map { ($0.image, $0.node) },
+                  moves: try c.decode([Move].self, forKey: .moves), rebalances: try c.decode([Rebalance].self, forKey: .rebalances))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(leader, forKey: .leader)
+        try c.encode(term, forKey: .term)
+        try c.encode(assignments.map { Assignment(image: $0.image, node: $0.node) }, forKey: .assignments)
+        try c.encode(moves, forKey: .moves)
+        try c.encode(rebalances, forKey: .rebalances)
     }
 }
 

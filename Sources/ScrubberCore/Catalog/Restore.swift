@@ -1,5 +1,5 @@
 /// What ``ScrubCatalog/restorePlan(imageID:)`` found.
-public struct RestorePlan: Sendable, Hashable {
+public struct RestorePlan: Sendable, Hashable, Codable {
     public var imageID: String
     /// The image's status, or nil when there is no such image.
     public var status: ImageStatus?
@@ -22,7 +22,7 @@ public struct RestorePlan: Sendable, Hashable {
 }
 
 /// Parameters of ``ScrubCatalog/commitRestore(_:)``.
-public struct RestoreRequest: Sendable, Hashable {
+public struct RestoreRequest: Sendable, Hashable, Codable {
     public var imageID: String
     /// Pending locations whose data exists: they go back to `active`.
     public var keep: [Int64]
@@ -40,7 +40,7 @@ public struct RestoreRequest: Sendable, Hashable {
 }
 
 /// A restore that was done.
-public struct RestoreResult: Sendable, Hashable {
+public struct RestoreResult: Sendable, Hashable, Codable {
     public var imageID: String
     public var restoredLocations: [Int64]
     public var lostLocations: [Int64]
@@ -53,7 +53,7 @@ public struct RestoreResult: Sendable, Hashable {
 }
 
 /// Why a restore was refused (the CLI exits 4). Nothing was changed.
-public enum RestoreRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+public enum RestoreRefusal: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     case noSuchImage(String)
     case notPendingDelete(String, ImageStatus)
     case beingScrubbed(String, node: String)

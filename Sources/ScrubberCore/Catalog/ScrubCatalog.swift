@@ -107,7 +107,7 @@ public protocol ScrubCatalog: Sendable {
 }
 
 /// Who is joining.
-public struct NodeRegistration: Sendable, Hashable {
+public struct NodeRegistration: Sendable, Hashable, Codable {
     public var nodeID: String
     public var host: String
     public var pid: Int
@@ -127,22 +127,27 @@ public struct NodeRegistration: Sendable, Hashable {
 }
 
 /// Parameters of ``ScrubCatalog/claim(_:)``.
-public struct ClaimRequest: Sendable, Hashable {
+public struct ClaimRequest: Sendable, Hashable, Codable {
     public var nodeID: String
     public var limit: Int
     /// One-shot runs: an image whose last claim is older than this store time may be claimed
     /// even inside its backoff, so a `--once` run tries every eligible image once.
     public var retryClaimedBefore: Double?
+    /// Makes a retried claim idempotent: when this node already holds claims made under this
+    /// token (the first try committed, its answer was lost), they are returned again and
+    /// nothing new is claimed. The lease service's client sets it to the request's id.
+    public var token: String?
 
-    public init(nodeID: String, limit: Int, retryClaimedBefore: Double? = nil) {
+    public init(nodeID: String, limit: Int, retryClaimedBefore: Double? = nil, token: String? = nil) {
         self.nodeID = nodeID
         self.limit = limit
         self.retryClaimedBefore = retryClaimedBefore
+        self.token = token
     }
 }
 
 /// What a completion batch did.
-public struct CompletionReport: Sendable, Hashable {
+public struct CompletionReport: Sendable, Hashable, Codable {
     /// Images marked `deleted`.
     public var imagesDeleted: [String] = []
     /// Images that stay `pending_delete` with their error, attempts and backoff recorded.
@@ -157,18 +162,37 @@ public struct CompletionReport: Sendable, Hashable {
 }
 
 /// Why a catalog operation could not proceed.
-public enum CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum CatalogError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     /// The node's membership lapsed (store clock): it must stop deleting and rejoin.
     case membershipExpired(String)
     /// The database cannot be used (corrupt, read-only, unreachable…); the message says which.
     case unavailable(String)
+    /// The lease service refused this node's credentials: retrying cannot help, so the node
+    /// stops at once (the message says how to fix it).
+    case unauthorized(String)
+    /// The lease service refused the request as malformed or too large: a bug or a version
+    /// mismatch between node and service, not an outage; retrying cannot help.
+    case rejected(String)
 
     public var description: String {
         switch self {
         case .membershipExpired(let node):
             "membership of node \(node) has expired (no heartbeat within node_ttl); its work may have been reassigned"
-        case .unavailable(let message):
+        case .unavailable(let message), .unauthorized(let message), .rejected(let message):
             message
         }
+    }
+
+    /// Errors no retry can fix: a node stops rather than retrying forever.
+    public var isFatal: Bool {
+        switch self {
+        case .unauthorized: true
+        case .membershipExpired, .unavailable, .rejected: false
+        }
+    }
+
+    /// For loops that retry whatever fails: lets only the errors no retry can fix through.
+    public static func rethrowIfFatal(_ error: any Error) throws {
+        if let error = error as? CatalogError, error.isFatal { throw error }
     }
 }

@@ -49,6 +49,14 @@ extension ScrubberConfiguration {
         cluster.backoff.max = try reader.seconds(c, "retry_backoff_max", positive: true) ?? cluster.backoff.max
         cluster.idlePollInterval = try reader.seconds(c, "idle_poll_interval", positive: true) ?? cluster.idlePollInterval
         cluster.busyTimeout = try reader.seconds(c, "busy_timeout", positive: true) ?? cluster.busyTimeout
+        if let url = ini.value(c, "coordinator_url")?.text, !url.isEmpty {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw reader.error(c, "coordinator_url", "must be http://HOST:PORT or https://HOST:PORT, got \(url)")
+            }
+            cluster.coordinatorURL = url
+        }
+        if let file = ini.value(c, "token_file")?.text, !file.isEmpty { cluster.tokenFile = file }
+        if let file = ini.value(c, "coordinator_ca_file")?.text, !file.isEmpty { cluster.coordinatorCAFile = file }
         try validate(reader: reader)
     }
 

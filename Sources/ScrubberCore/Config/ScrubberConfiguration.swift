@@ -102,6 +102,14 @@ public struct ClusterConfiguration: Sendable, Hashable {
     public var idlePollInterval: Double = 1
     /// `busy_timeout`: how long one SQLite statement waits on a lock before the write is retried.
     public var busyTimeout: Double = 5
+    /// `coordinator_url`: a lease service (`scrubber serve`) to coordinate through instead of
+    /// the database (`http://HOST:PORT` or `https://…`). When set, `[database]` is not used by
+    /// nodes, `status` or `restore`.
+    public var coordinatorURL: String?
+    /// `token_file`: the lease service's bearer token (surrounding whitespace ignored).
+    public var tokenFile: String?
+    /// `coordinator_ca_file`: PEM certificates to trust for an `https` coordinator.
+    public var coordinatorCAFile: String?
 
     public init() {}
 }

@@ -1,5 +1,5 @@
 /// A `pending_delete` location of a claimed image, as read from `image_locations`.
-public struct PendingLocation: Sendable, Hashable {
+public struct PendingLocation: Sendable, Hashable, Codable {
     /// `image_locations.id`.
     public var id: Int64
     /// `image_locations.value`: the URL, or its ciphertext when `metadata_encryption_key` is set.
@@ -20,7 +20,7 @@ public struct PendingLocation: Sendable, Hashable {
 ///
 /// An image with no pending location left is still claimed: completing it marks it `deleted`
 /// (upstream leaves such images stuck forever).
-public struct ClaimedImage: Sendable, Hashable {
+public struct ClaimedImage: Sendable, Hashable, Codable {
     public var imageID: String
     /// Failed attempts before this claim.
     public var attempts: Int

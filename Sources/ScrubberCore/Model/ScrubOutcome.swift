@@ -1,5 +1,5 @@
 /// What happened to one location's data.
-public enum LocationOutcome: Sendable, Hashable {
+public enum LocationOutcome: Sendable, Hashable, Codable {
     /// The backend deleted the data.
     case deleted
     /// The backend had no data there: counts as deleted (a replayed delete is a success).
@@ -26,7 +26,7 @@ public enum LocationOutcome: Sendable, Hashable {
 }
 
 /// The result of scrubbing one location, carried to the batched completion.
-public struct LocationResult: Sendable, Hashable {
+public struct LocationResult: Sendable, Hashable, Codable {
     public var locationID: Int64
     /// The backend that handled it (`meta_data.store`, or the default), for the audit row.
     public var store: String?
@@ -40,7 +40,7 @@ public struct LocationResult: Sendable, Hashable {
 }
 
 /// The result of scrubbing one claimed image: what its completion records.
-public struct ScrubOutcome: Sendable, Hashable {
+public struct ScrubOutcome: Sendable, Hashable, Codable {
     public var imageID: String
     /// Failed attempts before this one (the backoff grows with it).
     public var previousAttempts: Int

@@ -1,5 +1,5 @@
 /// Exponential backoff for images whose scrub failed: `base · 2^(attempts − 1)`, capped at `max`.
-public struct Backoff: Sendable, Hashable {
+public struct Backoff: Sendable, Hashable, Codable {
     public var base: Double
     public var max: Double
 

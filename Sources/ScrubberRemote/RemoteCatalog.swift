@@ -1,0 +1,233 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import ScrubberCore
+import Synchronization
+
+/// The ``ScrubCatalog`` protocol spoken to a lease service (`scrubber serve`) over HTTP/JSON
+/// (``CatalogWire``): what a node uses when it cannot reach the database. The node runtime
+/// cannot tell it from a database catalog.
+///
+/// - Every call has a deadline, `operationTimeout`. Within it, transport failures (the service
+///   restarting, a dropped connection, a timeout) and 503s are retried with backoff under the
+///   same request id, so the service answers a retried write from its first try instead of
+///   applying it twice, and a retried claim carries that id as its token (idempotent in the
+///   store itself). Past the deadline: ``CatalogError/unavailable(_:)``, which nodes treat as
+///   they treat a database outage.
+/// - 401: ``CatalogError/unauthorized(_:)`` at once, never retried: a node stops.
+/// - Location URLs arrive as stored (ciphertext when `metadata_encryption_key` is set); the
+///   node decrypts them itself.
+public final class RemoteCatalog: ScrubCatalog {
+    public let baseURL: String
+    private let token: String
+    public let operationTimeout: Double
+    private let client: HTTPClient
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - url: `http://HOST:PORT` or `https://HOST:PORT` (a path prefix is kept).
+    ///   - caFile: PEM certificates to trust for `https` instead of the system's.
+    public init(url: String, token: String, operationTimeout: Double = 10, caFile: String? = nil, logger: Logger) throws {
+        var base = url
+        while base.hasSuffix("/") { base.removeLast() }
+        guard let parsed = URL(string: base), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
+            throw CatalogError.unavailable("coordinator URL \(url) is not http://HOST:PORT or https://HOST:PORT")
+        }
+        baseURL = base
+        self.token = token
+        self.operationTimeout = operationTimeout
+        self.logger = logger
+        client = try Self.client(caFile: caFile)
+    }
+
+    /// One client per trust configuration for the process's lifetime: AsyncHTTPClient wants an
+    /// explicit asynchronous shutdown, which a catalog that lives as long as its node never needs.
+    private static let clients = Mutex<[String: HTTPClient]>([:])
+
+    private static func client(caFile: String?) throws -> HTTPClient {
+        try clients.withLock { clients in
+            if let client = clients[caFile ?? ""] { return client }
+            var configuration = HTTPClient.Configuration()
+            configuration.timeout = .init(connect: .seconds(3))
+            configuration.redirectConfiguration = .disallow
+            if let caFile {
+                var tls = TLSConfiguration.makeClientConfiguration()
+                do {
+                    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+                } catch {
+                    throw CatalogError.unavailable("cannot read the coordinator CA file \(caFile): \(error)")
+                }
+                configuration.tlsConfiguration = tls
+            }
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            clients[caFile ?? ""] = client
+            return client
+        }
+    }
+
+    /// Checks the service answers and accepts the token, within `timeout` seconds.
+    /// - Throws: ``CatalogError/unauthorized(_:)`` or ``CatalogError/unavailable(_:)``.
+    public func connect(timeout: Double? = nil) async throws {
+        let _: CatalogWire.Empty = try await call(.ping, CatalogWire.Empty(), timeout: timeout)
+    }
+
+    // MARK: ScrubCatalog
+
+    public func upgrade() async throws {
+        let _: CatalogWire.Empty = try await call(.upgrade, CatalogWire.Empty())
+    }
+
+    public func join(_ node: NodeRegistration, ttl: Double) async throws -> Double {
+        try await value(.join, CatalogWire.Join(node: node, ttl: ttl))
+    }
+
+    public func heartbeat(nodeID: String, ttl: Double) async throws -> Bool {
+        try await value(.heartbeat, CatalogWire.NodeTTL(nodeID: nodeID, ttl: ttl))
+    }
+
+    public func leave(nodeID: String) async throws {
+        let _: CatalogWire.Empty = try await call(.leave, CatalogWire.Node(nodeID: nodeID))
+    }
+
+    public func drain(nodeID: String) async throws {
+        let _: CatalogWire.Empty = try await call(.drain, CatalogWire.Node(nodeID: nodeID))
+    }
+
+    public func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease {
+        try await call(.campaign, CatalogWire.NodeTTL(nodeID: nodeID, ttl: ttl))
+    }
+
+    public func renewLeadership(nodeID: String, term: Int64, ttl: Double) async throws -> Bool {
+        try await value(.renew, CatalogWire.Term(nodeID: nodeID, term: term, ttl: ttl))
+    }
+
+    public func resign(nodeID: String, term: Int64) async throws {
+        let _: CatalogWire.Empty = try await call(.resign, CatalogWire.Term(nodeID: nodeID, term: term))
+    }
+
+    public func leaderView(scrubTime: Double, limit: Int) async throws -> LeaderView {
+        try await call(.leaderView, CatalogWire.LeaderViewRequest(scrubTime: scrubTime, limit: limit))
+    }
+
+    public func apply(_ plan: LeaderPlan) async throws -> Bool {
+        try await value(.apply, plan)
+    }
+
+    public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
+        let id = UUID().uuidString
+        var request = request
+        request.token = request.token ?? id
+        return try await call(.claim, request, requestID: id)
+    }
+
+    public func complete(_ outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) async throws -> CompletionReport {
+        guard !outcomes.isEmpty else { return CompletionReport() }
+        return try await call(.complete, CatalogWire.Complete(outcomes: outcomes, nodeID: nodeID, backoff: backoff))
+    }
+
+    public func release(imageIDs: [String], nodeID: String) async throws {
+        guard !imageIDs.isEmpty else { return }
+        let _: CatalogWire.Empty = try await call(.release, CatalogWire.Release(imageIDs: imageIDs, nodeID: nodeID))
+    }
+
+    public func restorePlan(imageID: String) async throws -> RestorePlan {
+        try await call(.restorePlan, CatalogWire.Image(imageID: imageID))
+    }
+
+    public func commitRestore(_ request: RestoreRequest) async throws -> RestoreResult {
+        try await call(.commitRestore, request)
+    }
+
+    public func backlog(scrubTime: Double, failureLimit: Int) async throws -> BacklogSnapshot {
+        try await call(.backlog, CatalogWire.Backlog(scrubTime: scrubTime, failureLimit: failureLimit))
+    }
+
+    public func remainingWork(scrubTime: Double, nodeID: String, runStartedAt: Double) async throws -> Int {
+        try await value(.remainingWork, CatalogWire.RemainingWork(scrubTime: scrubTime, nodeID: nodeID, runStartedAt: runStartedAt))
+    }
+
+    public func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus {
+        try await call(.status, CatalogWire.Backlog(scrubTime: scrubTime, failureLimit: failureLimit))
+    }
+
+    // MARK: Transport
+
+    private func value<T: Codable & Sendable>(_ operation: CatalogWire.Operation, _ body: some Encodable) async throws -> T {
+        let reply: CatalogWire.Value<T> = try await call(operation, body)
+        return reply.value
+    }
+
+    /// One operation: POST, retried within the deadline under one request id.
+    private func call<Reply: Decodable>(_ operation: CatalogWire.Operation, _ body: some Encodable,
+                                        requestID: String = UUID().uuidString, timeout: Double? = nil) async throws -> Reply {
+        let payload: Data
+        do {
+            payload = try JSONEncoder().encode(body)
+        } catch {
+            throw CatalogError.rejected("cannot encode the \(operation.rawValue) request: \(error)")
+        }
+        let url = baseURL + operation.path
+        let budget = timeout ?? operationTimeout
+        let deadline = ContinuousClock.now + .seconds(budget)
+        var attempt = 0
+        var lastProblem = ""
+        while true {
+            attempt += 1
+            let remaining = deadline - ContinuousClock.now
+            if remaining <= .zero {
+                throw CatalogError.unavailable(
+                    "lease service at \(baseURL) did not answer \(operation.rawValue) within \(budget) s (\(attempt - 1) tries): \(lastProblem)")
+            }
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: CatalogWire.requestIDHeader, value: requestID)
+            request.body = .bytes(ByteBuffer(bytes: payload))
+            let status: Int
+            let data: Data
+            do {
+                let response = try await client.execute(request, timeout: .nanoseconds(Int64(remaining.seconds * 1e9)), logger: logger)
+                status = Int(response.status.code)
+                data = Data(try await response.body.collect(upTo: 256 << 20).readableBytesView)
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                lastProblem = "\(error)"
+                try await pause(attempt, deadline)
+                continue
+            }
+            switch status {
+            case 200..<300:
+                do {
+                    return try JSONDecoder().decode(Reply.self, from: data)
+                } catch {
+                    throw CatalogError.rejected("lease service at \(baseURL) sent an unreadable \(operation.rawValue) answer: \(error)")
+                }
+            case 401:
+                throw CatalogError.unauthorized(
+                    "lease service at \(baseURL) refused our token (401): check --token-file or [cluster] token_file against the service's")
+            case 502, 503, 504:
+                lastProblem = "HTTP \(status): \(Self.message(data))"
+                try await pause(attempt, deadline)
+            default:
+                let body = try? JSONDecoder().decode(CatalogWire.ErrorBody.self, from: data)
+                if let error = body?.catalogError { throw error }
+                if let refusal = body?.refusal { throw refusal }
+                throw CatalogError.rejected("lease service at \(baseURL) answered \(operation.rawValue) with HTTP \(status): \(Self.message(data))")
+            }
+        }
+    }
+
+    /// Backs off before a retry: 50 ms doubling to 1 s, never past the deadline.
+    private func pause(_ attempt: Int, _ deadline: ContinuousClock.Instant) async throws {
+        let delay = Duration.milliseconds(min(1000, 50 << min(attempt - 1, 5)))
+        try await Task.sleep(until: min(ContinuousClock.now + delay, deadline), clock: .continuous)
+    }
+
+    private static func message(_ data: Data) -> String {
+        if let body = try? JSONDecoder().decode(CatalogWire.ErrorBody.self, from: data) { return body.message }
+        return String(decoding: data.prefix(500), as: UTF8.self)
+    }
+}

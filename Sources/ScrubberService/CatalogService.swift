@@ -1,0 +1,278 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ScrubberCore
+
+/// `scrubber serve`: the ``ScrubCatalog`` protocol over HTTP/JSON (``CatalogWire``), fronting
+/// a SQLite or PostgreSQL catalog, for nodes that cannot share the SQLite file or reach the
+/// database. Time stays the store's: every operation runs on the catalog it fronts.
+///
+/// - Every route but `GET /healthz` needs `Authorization: Bearer <token>`, compared in constant
+///   time; without it: 401, nothing read or written.
+/// - Bodies over `maxBodyBytes`: 413; malformed JSON or an unknown operation: 400.
+/// - Retried writes (same ``CatalogWire/requestIDHeader``) get the first answer (``ReplayCache``).
+/// - The service never decrypts anything: location URLs cross the wire as stored.
+public struct CatalogService: Sendable {
+    public let catalog: any ScrubCatalog
+    private let tokenDigest: SHA256.Digest
+    public let maxBodyBytes: Int
+    private let replays: ReplayCache
+    private let logger: Logger
+
+    /// - Parameter token: the bearer token, already trimmed (see ``TokenFile/read(_:)``).
+    public init(catalog: any ScrubCatalog, token: String, maxBodyBytes: Int = CatalogWire.defaultMaxBodyBytes,
+                replayWindow: Duration = .seconds(600), logger: Logger) {
+        self.catalog = catalog
+        tokenDigest = SHA256.hash(data: Data(token.utf8))
+        self.maxBodyBytes = maxBodyBytes
+        replays = ReplayCache(window: replayWindow)
+        self.logger = logger
+    }
+
+    /// The HTTP application, listening on `host:port` (port 0: any free port), with TLS when
+    /// `tls` is given. `onListening` gets the bound port once the server accepts connections.
+    public func application(host: String, port: Int, tls: TLSConfiguration? = nil,
+                            onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        let router = Router()
+        router.get("/healthz") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}\n")))
+        }
+        router.post("/v1/:operation") { request, context in
+            await self.respond(to: request, operation: context.parameters.get("operation") ?? "")
+        }
+        var server = HTTPServerBuilder.http1()
+        if let tls { server = try .tls(server, tlsConfiguration: tls) }
+        return Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    /// Answers one operation; never throws (every failure is an ``CatalogWire/ErrorBody``).
+    func respond(to request: Request, operation name: String) async -> Response {
+        guard authorised(request.headers[.authorization]) else {
+            return Self.error(.unauthorized, .unauthorized, "missing or wrong bearer token (Authorization: Bearer <token>)")
+        }
+        guard let operation = CatalogWire.Operation(rawValue: name) else {
+            return Self.error(.notFound, .notFound, "no such operation: \(name)")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            return Self.error(.contentTooLarge, .tooLarge, "request body of \(length) bytes is over the limit of \(maxBodyBytes)")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            return Self.error(.contentTooLarge, .tooLarge, "request body is over the limit of \(maxBodyBytes) bytes")
+        } catch {
+            return Self.error(.badRequest, .badRequest, "cannot read the request body: \(error)")
+        }
+        let data = Data(body.readableBytesView)
+        guard operation.isWrite, let id = request.headers[HTTPField.Name(CatalogWire.requestIDHeader)!], !id.isEmpty else {
+            return await perform(operation, data).response
+        }
+        let answer = await replays.answer(key: operation.rawValue + " " + id) { await self.perform(operation, data) }
+        return answer.response
+    }
+
+    private func authorised(_ header: String?) -> Bool {
+        guard let header, header.hasPrefix("Bearer ") else { return false }
+        // Digests have one length whatever the token's, and Digest's == compares in constant time.
+        return SHA256.hash(data: Data(header.dropFirst("Bearer ".count).utf8)) == tokenDigest
+    }
+
+    /// Decodes, runs and encodes one operation.
+    func perform(_ operation: CatalogWire.Operation, _ body: Data) async -> Answer {
+        do {
+            return try await dispatch(operation, Decoding(data: body))
+        } catch let error as DecodingError {
+            return Answer(status: .badRequest, body: Self.encode(CatalogWire.ErrorBody(
+                kind: .badRequest, message: "malformed \(operation.rawValue) request: \(Self.describe(error))")))
+        } catch let error as CatalogError {
+            // A lapsed membership is an answer the node acts on; an unavailable store is a retry.
+            let status: HTTPResponse.Status = if case .unavailable = error { .serviceUnavailable } else { .conflict }
+            return Answer(status: status, body: Self.encode(CatalogWire.ErrorBody(kind: .catalog, message: "\(error)", catalogError: error)))
+        } catch let refusal as RestoreRefusal {
+            return Answer(status: .conflict, body: Self.encode(CatalogWire.ErrorBody(kind: .restoreRefused, message: "\(refusal)", refusal: refusal)))
+        } catch {
+            logger.error("\(operation.rawValue) failed: \(error)")
+            return Answer(status: .internalServerError, body: Self.encode(CatalogWire.ErrorBody(kind: .serverError, message: "\(error)")))
+        }
+    }
+
+    private func dispatch(_ operation: CatalogWire.Operation, _ input: Decoding) async throws -> Answer {
+        typealias W = CatalogWire
+        switch operation {
+        case .ping:
+            return .ok(W.Empty())
+        case .upgrade:
+            try await catalog.upgrade()
+            return .ok(W.Empty())
+        case .join:
+            let r = try input.decode(W.Join.self)
+            return .ok(W.Value(try await catalog.join(r.node, ttl: r.ttl)))
+        case .heartbeat:
+            let r = try input.decode(W.NodeTTL.self)
+            return .ok(W.Value(try await catalog.heartbeat(nodeID: r.nodeID, ttl: r.ttl)))
+        case .leave:
+            try await catalog.leave(nodeID: try input.decode(W.Node.self).nodeID)
+            return .ok(W.Empty())
+        case .drain:
+            try await catalog.drain(nodeID: try input.decode(W.Node.self).nodeID)
+            return .ok(W.Empty())
+        case .campaign:
+            let r = try input.decode(W.NodeTTL.self)
+            return .ok(try await catalog.campaign(nodeID: r.nodeID, ttl: r.ttl))
+        case .renew:
+            let r = try input.decode(W.Term.self)
+            guard let ttl = r.ttl else { throw Self.missing("ttl") }
+            return .ok(W.Value(try await catalog.renewLeadership(nodeID: r.nodeID, term: r.term, ttl: ttl)))
+        case .resign:
+            let r = try input.decode(W.Term.self)
+            try await catalog.resign(nodeID: r.nodeID, term: r.term)
+            return .ok(W.Empty())
+        case .leaderView:
+            let r = try input.decode(W.LeaderViewRequest.self)
+            return .ok(try await catalog.leaderView(scrubTime: r.scrubTime, limit: r.limit))
+        case .apply:
+            return .ok(W.Value(try await catalog.apply(try input.decode(LeaderPlan.self))))
+        case .claim:
+            return .ok(try await catalog.claim(try input.decode(ClaimRequest.self)))
+        case .complete:
+            let r = try input.decode(W.Complete.self)
+            return .ok(try await catalog.complete(r.outcomes, nodeID: r.nodeID, backoff: r.backoff))
+        case .release:
+            let r = try input.decode(W.Release.self)
+            try await catalog.release(imageIDs: r.imageIDs, nodeID: r.nodeID)
+            return .ok(W.Empty())
+        case .restorePlan:
+            return .ok(try await catalog.restorePlan(imageID: try input.decode(W.Image.self).imageID))
+        case .commitRestore:
+            return .ok(try await catalog.commitRestore(try input.decode(RestoreRequest.self)))
+        case .backlog:
+            let r = try input.decode(W.Backlog.self)
+            return .ok(try await catalog.backlog(scrubTime: r.scrubTime, failureLimit: r.failureLimit))
+        case .remainingWork:
+            let r = try input.decode(W.RemainingWork.self)
+            return .ok(W.Value(try await catalog.remainingWork(scrubTime: r.scrubTime, nodeID: r.nodeID, runStartedAt: r.runStartedAt)))
+        case .status:
+            let r = try input.decode(W.Backlog.self)
+            return .ok(try await catalog.status(scrubTime: r.scrubTime, failureLimit: r.failureLimit))
+        }
+    }
+
+    private static func missing(_ key: String) -> DecodingError {
+        .keyNotFound(AnyKey(key), .init(codingPath: [], debugDescription: "\(key) is required"))
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// A request body, decoded on demand into the operation's type.
+    struct Decoding {
+        var data: Data
+
+        func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            try JSONDecoder().decode(type, from: data)
+        }
+    }
+
+    /// An encoded answer: what the replay cache keeps.
+    struct Answer: Sendable {
+        var status: HTTPResponse.Status
+        var body: Data
+
+        static func ok(_ value: some Encodable) -> Answer {
+            Answer(status: .ok, body: CatalogService.encode(value))
+        }
+
+        var response: Response {
+            Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+    }
+
+    static func encode(_ value: some Encodable) -> Data {
+        // Our own types always encode; a failure would be a bug worth a 500 with its message.
+        (try? JSONEncoder().encode(value)) ?? Data(#"{"kind":"internal","message":"cannot encode the answer"}"#.utf8)
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ kind: CatalogWire.ErrorBody.Kind, _ message: String) -> Response {
+        Answer(status: status, body: encode(CatalogWire.ErrorBody(kind: kind, message: message))).response
+    }
+
+    /// What was wrong with a body, in the words an operator needs (path and problem).
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return keys.isEmpty ? "" : " at \(keys)"
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            let underlying = (context.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String
+            return "not valid JSON\(path(context))" + (underlying.map { ": \($0)" } ?? "")
+        case .keyNotFound(let key, let context):
+            return "missing field \(key.stringValue)\(path(context))"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return "expected \(type)\(path(context))"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// Answers of recent writes by request id, so a client's retry (its first answer was lost, or
+/// it timed out while the first try still ran) gets the first answer instead of a second
+/// application. A retry that arrives while the first try runs waits for it. Only successes are
+/// kept: a failed try is run again by its retry. Entries expire after `window`.
+actor ReplayCache {
+    private var running: [String: Task<CatalogService.Answer, Never>] = [:]
+    private var done: [String: (answer: CatalogService.Answer, at: ContinuousClock.Instant)] = [:]
+    private var order: [(key: String, at: ContinuousClock.Instant)] = []
+    private var head = 0
+    private let window: Duration
+    private let capacity = 100_000
+
+    init(window: Duration) {
+        self.window = window
+    }
+
+    func answer(key: String, _ perform: @escaping @Sendable () async -> CatalogService.Answer) async -> CatalogService.Answer {
+        expire()
+        if let kept = done[key] { return kept.answer }
+        if let first = running[key] { return await first.value }
+        let task = Task { await perform() }
+        running[key] = task
+        let answer = await task.value
+        running[key] = nil
+        if (200..<300).contains(answer.status.code) {
+            let now = ContinuousClock.now
+            done[key] = (answer, now)
+            order.append((key, now))
+        }
+        return answer
+    }
+
+    private func expire() {
+        let now = ContinuousClock.now
+        while head < order.count, order.count - head > capacity || now - order[head].at > window {
+            if let kept = done[order[head].key], kept.at == order[head].at { done[order[head].key] = nil }
+            head += 1
+        }
+        if head > 1024, head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+    }
+}
