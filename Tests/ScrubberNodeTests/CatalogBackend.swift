@@ -12,6 +12,8 @@ import Testing
 enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
     case postgresql
+    /// The lease service: client → HTTP → server → SQLite.
+    case service
 
     var testDescription: String { rawValue }
 
@@ -21,6 +23,14 @@ enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
         case .sqlite:
             let box = try await Sandbox()
             return BackendFixture(catalog: box.catalog, keepAlive: box) { spec in
+                var spec = spec
+                spec.storeDirectory = box.storeRoot
+                return try await box.catalog.seed(spec)
+            }
+        case .service:
+            let box = try await Sandbox()
+            let served = try await ServedCatalog.start(fronting: box.catalog)
+            return BackendFixture(catalog: served.client, keepAlive: [box, served] as [any Sendable]) { spec in
                 var spec = spec
                 spec.storeDirectory = box.storeRoot
                 return try await box.catalog.seed(spec)

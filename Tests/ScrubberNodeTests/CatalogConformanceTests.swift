@@ -223,6 +223,26 @@ import Testing
         #expect(try await b.status(of: image.id) == .active)
     }
 
+    /// A claim whose answer was lost is retried with the same token: the retry returns what the
+    /// first try claimed, and claims nothing more.
+    @Test(arguments: CatalogBackend.allCases)
+    func aRetriedClaimWithTheSameTokenReturnsTheFirstClaimAndClaimsNothingNew(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        _ = try await b.seed(5) { $0.locationsPerImage = 2 }
+        try await b.join("w")
+        try await b.leadAndAssign("leader", to: ["w"])
+        let first = try await b.catalog.claim(ClaimRequest(nodeID: "w", limit: 2, token: "t-1"))
+        #expect(first.count == 2)
+        let retry = try await b.catalog.claim(ClaimRequest(nodeID: "w", limit: 2, token: "t-1"))
+        #expect(Set(retry) == Set(first), "order aside (PostgreSQL returns claimed rows in no order)")
+        let next = try await b.catalog.claim(ClaimRequest(nodeID: "w", limit: 10, token: "t-2"))
+        #expect(next.count == 3)
+        #expect(Set(next.map(\.imageID)).isDisjoint(with: first.map(\.imageID)))
+        // Once completed, the first claim's token holds nothing: a late replay claims afresh (nothing left).
+        _ = try await b.completeAll(first, node: "w")
+        #expect(try await b.catalog.claim(ClaimRequest(nodeID: "w", limit: 2, token: "t-1")).isEmpty)
+    }
+
     @Test(arguments: CatalogBackend.allCases)
     func aRejoiningNodeResetsTheClaimsOfItsPreviousIncarnation(_ backend: CatalogBackend) async throws {
         let b = try await backend.make()

@@ -65,11 +65,11 @@ final class Sandbox: Sendable {
     /// Runs one `--once` node in process and returns its summary.
     @discardableResult
     func runOnce(_ config: ScrubberConfiguration? = nil, nodeID: String = "test-node",
-                 replacing: [String: any ImageStore] = [:]) async throws -> RunSummary {
+                 replacing: [String: any ImageStore] = [:], through: (any ScrubCatalog)? = nil) async throws -> RunSummary {
         var config = config ?? configuration()
         config.cluster.nodeID = nodeID
         let router = try StoreRouter(configuration: config.stores, encryptionKey: config.metadataEncryptionKey, replacing: replacing)
-        let node = ScrubNode(catalog: catalog, router: router, options: NodeOptions(configuration: config, once: true, version: "test"),
+        let node = ScrubNode(catalog: through ?? catalog, router: router, options: NodeOptions(configuration: config, once: true, version: "test"),
                              logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         try await node.run()
         return node.summary

@@ -1,0 +1,158 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import ScrubberCore
+import ScrubberNode
+import ScrubberRemote
+import ScrubberStores
+import Testing
+
+/// The lease service's own contract, beyond the conformance suite it also passes: who may call
+/// it, what it refuses, and that retries and restarts change nothing.
+@Suite struct ServiceTests {
+    struct Reply {
+        var status: Int
+        var body: String
+    }
+
+    /// One raw request, as any HTTP client could send it.
+    static func post(_ url: String, _ body: String, token: String? = ServedCatalog.token, requestID: String? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let requestID { request.headers.add(name: CatalogWire.requestIDHeader, value: requestID) }
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 24)
+        return Reply(status: Int(response.status.code), body: String(buffer: bytes))
+    }
+
+    @Test func theHealthCheckNeedsNoTokenAndEveryOperationDoes() async throws {
+        let box = try await Sandbox()
+        let served = try await ServedCatalog.start(fronting: box.catalog)
+        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: served.url + "/healthz"), timeout: .seconds(10))
+        #expect(health.status.code == 200)
+
+        let join = #"{"node":{"nodeID":"intruder","host":"h","pid":1,"version":"v","capacity":1,"leaderEligible":true},"ttl":30}"#
+        for token in [nil, "wrong", ServedCatalog.token + "x", " " + ServedCatalog.token] as [String?] {
+            for operation in CatalogWire.Operation.allCases {
+                let reply = try await Self.post(served.url + operation.path, operation == .join ? join : "{}", token: token)
+                #expect(reply.status == 401, "\(operation.rawValue) with token \(token ?? "none")")
+                #expect(reply.body.contains("bearer token"))
+            }
+        }
+        #expect(try box.count("SELECT count(*) FROM scrub_nodes") == 0, "a refused request wrote nothing")
+        #expect(try await Self.post(served.url + "/v1/join", join).status == 200)
+        #expect(try box.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'intruder'") == 1)
+    }
+
+    @Test func badRequestsGetASpecificErrorAndWriteNothing() async throws {
+        let box = try await Sandbox()
+        let served = try await ServedCatalog.start(fronting: box.catalog, maxBodyBytes: 4096)
+        let malformed = try await Self.post(served.url + "/v1/join", "{not json")
+        #expect(malformed.status == 400)
+        #expect(malformed.body.contains("malformed join request: not valid JSON"))
+        let missing = try await Self.post(served.url + "/v1/join", #"{"ttl":30}"#)
+        #expect(missing.status == 400)
+        #expect(missing.body.contains("missing field node"))
+        let wrongType = try await Self.post(served.url + "/v1/heartbeat", #"{"nodeID":"a","ttl":"soon"}"#)
+        #expect(wrongType.status == 400)
+        #expect(wrongType.body.contains("expected Double at ttl"))
+        let unknown = try await Self.post(served.url + "/v1/drop-tables", "{}")
+        #expect(unknown.status == 404)
+        #expect(unknown.body.contains("no such operation: drop-tables"))
+        let huge = #"{"imageIDs":["\#(String(repeating: "x", count: 8192))"],"nodeID":"a"}"#
+        let tooLarge = try await Self.post(served.url + "/v1/release", huge)
+        #expect(tooLarge.status == 413)
+        #expect(tooLarge.body.contains("over the limit of 4096"))
+        #expect(try box.count("SELECT count(*) FROM scrub_nodes") == 0)
+        // The service is still there.
+        #expect(try await Self.post(served.url + "/v1/ping", "{}").status == 200)
+    }
+
+    @Test func aRetriedWriteGetsItsFirstAnswerAndIsAppliedOnce() async throws {
+        let box = try await Sandbox()
+        let served = try await ServedCatalog.start(fronting: box.catalog)
+        let b = BackendFixture(catalog: served.client, keepAlive: box) { spec in
+            var spec = spec
+            spec.storeDirectory = box.storeRoot
+            return try await box.catalog.seed(spec)
+        }
+        _ = try await b.seed(3)
+        try await b.join("w")
+        try await b.leadAndAssign("leader", to: ["w"])
+        let claimed = try await b.claimAll("w")
+        let outcomes = claimed.map { image in
+            ScrubOutcome(imageID: image.imageID, previousAttempts: 0,
+                         locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) })
+        }
+        let body = String(decoding: try JSONEncoder().encode(CatalogWire.Complete(outcomes: outcomes, nodeID: "w", backoff: Backoff())), as: UTF8.self)
+        let first = try await Self.post(served.url + "/v1/complete", body, requestID: "req-1")
+        let retry = try await Self.post(served.url + "/v1/complete", body, requestID: "req-1")
+        #expect(first.status == 200)
+        #expect(retry.body == first.body, "the retry is answered from the first try")
+        let report = try JSONDecoder().decode(CompletionReport.self, from: Data(first.body.utf8))
+        #expect(report.imagesDeleted.count == 3)
+        // A new request is a new application: a replay the store itself makes harmless.
+        let again = try JSONDecoder().decode(CompletionReport.self, from: Data(try await Self.post(served.url + "/v1/complete", body, requestID: "req-2").body.utf8))
+        #expect(again.imagesDeleted.isEmpty)
+        #expect(again.claimsLost.count == 3)
+        #expect(try box.count("SELECT count(*) FROM scrub_events WHERE action = 'image_deleted'") == 3)
+    }
+
+    @Test func aNodeWithAWrongTokenStopsAtOnceInsteadOfRetrying() async throws {
+        let box = try await Sandbox()
+        _ = try await box.seed(5)
+        let served = try await ServedCatalog.start(fronting: box.catalog)
+        let wrong = try RemoteCatalog(url: served.url, token: "not-the-token", logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        let started = ContinuousClock.now
+        // A daemon retries a failing join forever, but not this.
+        var config = box.configuration()
+        config.cluster.nodeID = "locked-out"
+        let node = ScrubNode(catalog: wrong, router: try StoreRouter(configuration: config.stores, encryptionKey: nil),
+                             options: NodeOptions(configuration: config, once: false, version: "test"),
+                             logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        await #expect(throws: CatalogError.self) { try await node.run() }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(try box.count("SELECT count(*) FROM scrub_nodes") == 0)
+        #expect(try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") == 5)
+    }
+
+    @Test func aNodeRidesThroughAServiceRestartAndFinishes() async throws {
+        let box = try await Sandbox()
+        let images = try await box.seed(400)
+        let first = try await ServedCatalog.start(fronting: box.catalog, operationTimeout: 20)
+        let port = Int(first.url.split(separator: ":").last!)!
+        var config = box.configuration(pool: 4)
+        config.cluster.claimBatch = 8
+        config.cluster.assignWindow = 16
+        config.databaseTimeout = 20
+        // The node talks to whichever server holds the port.
+        let client = first.client
+        // Slow deletes (20 ms, 4 at a time: about 2 s of work) so the outage lands mid-run.
+        async let run = box.runOnce(config, nodeID: "survivor", replacing: ["file": SimulatedStore(latency: 0.02)], through: client)
+        try await Task.sleep(for: .milliseconds(300))
+        await first.stop()
+        let left = try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'")
+        #expect(left > 0 && left < images.count, "the service went away mid-run (\(left) of \(images.count) left)")
+        try await Task.sleep(for: .seconds(1.5))
+        let second = try await ServedCatalog.start(fronting: box.catalog, port: port)
+        let summary = try await run
+        #expect(summary.failedImages.isEmpty)
+        for image in images { #expect(try box.status(of: image.id) == "deleted") }
+        #expect(try box.count("SELECT count(*) FROM scrub_assignments") == 0)
+        _ = second
+    }
+
+    @Test func aTokenFileIsTrimmedAndAnEmptyOneIsAnError() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "  s3cret\n".write(toFile: directory + "/t", atomically: true, encoding: .utf8)
+        #expect(try TokenFile.read(directory + "/t") == "s3cret")
+        try "\n \n".write(toFile: directory + "/empty", atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.self) { try TokenFile.read(directory + "/empty") }
+        #expect(throws: ConfigError.self) { try TokenFile.read(directory + "/absent") }
+    }
+}
