@@ -23,11 +23,17 @@ enum CLI {
         var stderr: String
     }
 
-    /// Starts `scrubber ARGS` in the background.
-    static func start(_ arguments: [String], in directory: String) throws -> (Process, stdout: String, stderr: String) {
+    /// Starts `scrubber ARGS` in the background, inside network namespace `netns` when given
+    /// (`ip netns exec` execs the binary: the process is the scrubber itself).
+    static func start(_ arguments: [String], in directory: String, netns: String? = nil) throws -> (Process, stdout: String, stderr: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        if let netns {
+            process.executableURL = URL(fileURLWithPath: NetworkNamespaces.ip)
+            process.arguments = ["netns", "exec", netns, binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         let id = UUID().uuidString.prefix(8)
         let out = directory + "/out-\(id).txt", err = directory + "/err-\(id).txt"
