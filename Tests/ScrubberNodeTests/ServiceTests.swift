@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import ScrubberCore
 import ScrubberNode
 import ScrubberRemote
@@ -143,6 +144,37 @@ import Testing
         for image in images { #expect(try box.status(of: image.id) == "deleted") }
         #expect(try box.count("SELECT count(*) FROM scrub_assignments") == 0)
         _ = second
+    }
+
+    @Test func overTLSTheClientTrustsTheGivenCertificateAndNothingElse() async throws {
+        let box = try await Sandbox()
+        _ = try await box.seed(2)
+        let cert = box.directory + "/cert.pem", key = box.directory + "/key.pem"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0, "openssl could not make a test certificate")
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        let served = try await ServedCatalog.start(fronting: box.catalog, tls: tls, caFile: cert)
+        #expect(served.url.hasPrefix("https://"))
+        #expect(try await served.client.backlog(scrubTime: 0, failureLimit: 5).eligible == 2)
+        // Without the certificate, the system's roots do not vouch for it: no answer, no write.
+        let untrusting = try RemoteCatalog(url: served.url, token: ServedCatalog.token, operationTimeout: 1,
+                                           logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        await #expect(throws: CatalogError.self) {
+            _ = try await untrusting.join(BackendFixture.node("untrusting"), ttl: 30)
+        }
+        #expect(try box.count("SELECT count(*) FROM scrub_nodes") == 0)
+        // Plain HTTP to the TLS port gets nowhere either.
+        let plain = try RemoteCatalog(url: served.url.replacingOccurrences(of: "https://", with: "http://"), token: ServedCatalog.token,
+                                      operationTimeout: 1, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        await #expect(throws: CatalogError.self) { try await plain.connect() }
     }
 
     @Test func aTokenFileIsTrimmedAndAnEmptyOneIsAnError() throws {
