@@ -18,6 +18,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Work directory (default: a new temporary one, removed afterwards).") var dir: String?
     @Option(help: "Catalog database (default: a new SQLite file in the work directory); a PostgreSQL URL must name an empty database.")
     var db: String?
+    @Flag(name: .customLong("via-service"), help: "Nodes coordinate through a scrubber serve process on loopback, not the database.")
+    var viaService = false
 
     func run() async throws {
         let directory = dir ?? (NSTemporaryDirectory() + "scrubber-bench-\(UUID().uuidString.prefix(8))")
@@ -26,6 +28,7 @@ struct BenchCommand: AsyncParsableCommand {
         rehearsal.fileBytes = bytes
         rehearsal.simulatedLatency = simulatedLatency
         rehearsal.claimBatch = claimBatch
+        rehearsal.viaService = viaService
         if let db {
             do { rehearsal.database = try DatabaseURL(parsing: db) } catch { throw ValidationError("--db: \(error.message)") }
         }
@@ -34,7 +37,7 @@ struct BenchCommand: AsyncParsableCommand {
         let verdict = try await rehearsal.verify(seeded)
         let ok = verdict.problems.isEmpty && verdict.imagesDeleted == images && result.exitCodes.allSatisfy { $0 == 0 }
         print("bench: images=\(images) locations/image=\(locations) bytes=\(bytes) nodes=\(nodes) pool=\(pool) "
-              + "db=\(rehearsal.database.map { "\($0)" } ?? "sqlite") store=\(simulatedLatency.map { "simulated(\($0)s)" } ?? "file") seconds=\(String(format: "%.2f", result.seconds)) "
+              + "db=\(rehearsal.database.map { "\($0)" } ?? "sqlite")\(viaService ? " via=service" : "") store=\(simulatedLatency.map { "simulated(\($0)s)" } ?? "file") seconds=\(String(format: "%.2f", result.seconds)) "
               + "images/s=\(String(format: "%.0f", Double(images) / result.seconds)) verified=\(ok ? "PASS" : "FAIL")")
         for problem in verdict.problems { printError("  problem: \(problem)") }
         if !ok {

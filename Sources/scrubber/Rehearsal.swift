@@ -20,10 +20,13 @@ struct Rehearsal {
     var claimBatch = 512
     /// The catalog: a new SQLite file in `directory` when nil; else an existing (empty) database.
     var database: DatabaseURL?
+    /// Nodes coordinate through a `scrubber serve` process on loopback instead of the database.
+    var viaService = false
 
     var databaseURL: DatabaseURL { database ?? .sqlite(path: directory + "/glance.sqlite") }
     var storePath: String { directory + "/images" }
     var configPath: String { directory + "/glance-scrubber.conf" }
+    var tokenPath: String { directory + "/service.token" }
 
     struct Seeded {
         var pending: [SeededImage]
@@ -104,12 +107,20 @@ struct Rehearsal {
     func run(progress: ((_ catalog: any ScrubCatalog, _ remaining: Int, _ elapsed: Double) async -> Void)? = nil) async throws -> RunResult {
         let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
                              ?? CommandLine.arguments[0])
+        let service = viaService ? try await startService(executable) : nil
+        defer {
+            if let service, service.process.isRunning {
+                service.process.terminate()
+                service.process.waitUntilExit()
+            }
+        }
+        let coordination = service.map { ["--coordinator", $0.url, "--token-file", tokenPath] } ?? []
         let started = ContinuousClock.now
         var processes: [Process] = []
         for n in 1...nodes {
             let process = Process()
             process.executableURL = executable
-            process.arguments = ["run", "--once", "--config-file", configPath, "--node-id", "node-\(n)", "--log-level", "warning"]
+            process.arguments = ["run", "--once", "--config-file", configPath, "--node-id", "node-\(n)", "--log-level", "warning"] + coordination
             _ = FileManager.default.createFile(atPath: directory + "/node-\(n).log", contents: nil)
             process.standardError = FileHandle(forWritingAtPath: directory + "/node-\(n).log")
             process.standardOutput = FileHandle.nullDevice
@@ -125,6 +136,30 @@ struct Rehearsal {
         }
         let seconds = (ContinuousClock.now - started).seconds
         return RunResult(seconds: seconds, exitCodes: processes.map(\.terminationStatus))
+    }
+
+    /// Starts `scrubber serve` on a free loopback port and waits until it listens.
+    private func startService(_ executable: URL) async throws -> (process: Process, url: String) {
+        try "rehearsal-\(UUID().uuidString)\n".write(toFile: tokenPath, atomically: true, encoding: .utf8)
+        let out = directory + "/service.out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/service.log", contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve", "--config-file", configPath, "--token-file", tokenPath, "--listen", "127.0.0.1:0", "--log-level", "warning"]
+        process.standardOutput = FileHandle(forWritingAtPath: out)
+        process.standardError = FileHandle(forWritingAtPath: directory + "/service.log")
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, process.isRunning {
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening ") }) {
+                return (process, String(line.dropFirst("listening ".count)))
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.terminate()
+        throw CatalogError.unavailable("the rehearsal's lease service did not start; see \(directory)/service.log")
     }
 
     struct Verdict {

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// `scrubber serve` with real node, status and restore processes on loopback.
+@Suite struct ServiceCLITests {
+    /// A running `scrubber serve` for `ws`'s database, with its URL.
+    static func serve(_ ws: Workspace, config: String, token: String) async throws -> (process: Process, url: String) {
+        let (process, stdout, stderr) = try CLI.start(["serve", "--config-file", config, "--token-file", token, "--listen", "127.0.0.1:0"],
+                                                      in: ws.directory)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, process.isRunning {
+            let text = (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening ") }) {
+                return (process, String(line.dropFirst("listening ".count)))
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.terminate()
+        throw TimedOut(what: "serve to listen: " + ((try? String(contentsOfFile: stderr, encoding: .utf8)) ?? ""))
+    }
+
+    @Test func nodesDecryptLocationsThemselvesTheServiceNeverHasTheKey() async throws {
+        let ws = try Workspace()
+        let key = "0123456789abcdef0123456789abcdef"
+        let store = ws.directory + "/images"
+        // The service's configuration has no metadata_encryption_key; the nodes' has.
+        let serviceConfig = try ws.write("service.conf", "[database]\nconnection = sqlite:///glance.sqlite\n")
+        let nodeConfig = try ws.write("node.conf", """
+            [DEFAULT]
+            metadata_encryption_key = \(key)
+            scrub_pool_size = 4
+            [glance_store]
+            filesystem_store_datadir = \(store)
+            """)
+        let ids = try await ws.seed(["--store", store, "--images", "200", "--encrypt-key", key], config: serviceConfig, idsFile: "ids")
+        #expect(try ws.count("SELECT count(*) FROM image_locations WHERE value LIKE 'file:%'") == 0, "values are ciphertext")
+        let token = try ws.write("token", "cli-secret\n")
+        let service = try await Self.serve(ws, config: serviceConfig, token: token)
+        defer { service.process.terminate(); service.process.waitUntilExit() }
+
+        let run = try await CLI.run(["run", "--once", "--config-file", nodeConfig, "--coordinator", service.url, "--token-file", token, "--node-id", "n1"],
+                                    in: ws.directory)
+        #expect(run.status == 0, "\(run.stderr)")
+        for id in ids {
+            #expect(try ws.status(id) == "deleted")
+            #expect(!FileManager.default.fileExists(atPath: store + "/" + id))
+        }
+
+        let status = try await CLI.run(["status", "--json", "--coordinator", service.url, "--token-file", token], in: ws.directory)
+        #expect(status.status == 5, "no live leader after a one-shot run: \(status.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect((json?["backlog"] as? [String: Any])?["eligible"] as? Int == 0)
+    }
+
+    @Test func aWrongTokenStopsANodeAndStatusAtOnceWithAClearMessage() async throws {
+        let ws = try Workspace()
+        let config = try ws.write("service.conf", "[database]\nconnection = sqlite:///glance.sqlite\n")
+        let token = try ws.write("token", "right\n")
+        let wrong = try ws.write("wrong", "wrong\n")
+        let service = try await Self.serve(ws, config: config, token: token)
+        defer { service.process.terminate(); service.process.waitUntilExit() }
+        for command in [["run", "--daemon"], ["status"]] {
+            let started = ContinuousClock.now
+            let result = try await CLI.run(command + ["--config-file", config, "--coordinator", service.url, "--token-file", wrong],
+                                           in: ws.directory, timeout: 30)
+            #expect(result.status == 1, "\(command[0]): \(result.stderr)")
+            #expect(result.stderr.contains("refused our token (401)"))
+            #expect(ContinuousClock.now - started < .seconds(10), "\(command[0]) must not retry a 401")
+        }
+        let missing = try await CLI.run(["status", "--config-file", config, "--coordinator", service.url], in: ws.directory)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("token_file"))
+        #expect(try ws.count("SELECT count(*) FROM scrub_nodes") == 0)
+    }
+
+    @Test func benchThroughTheServiceVerifiesItsRun() async throws {
+        let ws = try Workspace(copyFixture: false)
+        let result = try await CLI.run(["bench", "--images", "400", "--nodes", "2", "--pool", "4", "--via-service", "--dir", ws.directory + "/bench"],
+                                       in: ws.directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("via=service"))
+        #expect(result.stdout.contains("verified=PASS"))
+    }
+}
