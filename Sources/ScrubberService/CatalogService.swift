@@ -27,7 +27,7 @@ public struct CatalogService: Sendable {
 
     /// - Parameter token: the bearer token, already trimmed (see ``TokenFile/read(_:)``).
     public init(catalog: any ScrubCatalog, token: String, maxBodyBytes: Int = CatalogWire.defaultMaxBodyBytes,
-                replayWindow: Duration = .seconds(600), logger: Logger) {
+                replayWindow: Duration = .seconds(120), logger: Logger) {
         self.catalog = catalog
         tokenDigest = SHA256.hash(data: Data(token.utf8))
         self.maxBodyBytes = maxBodyBytes
@@ -234,18 +234,27 @@ public struct CatalogService: Sendable {
 
 /// Answers of recent writes by request id, so a client's retry (its first answer was lost, or
 /// it timed out while the first try still ran) gets the first answer instead of a second
-/// application. A retry that arrives while the first try runs waits for it. Only successes are
-/// kept: a failed try is run again by its retry. Entries expire after `window`.
+/// application. A retry that arrives while the first try runs waits for it; the first try runs
+/// to its end even if its own client went away. Only successes are kept, for `window` (longer
+/// than any client's deadline) and at most `maxBytes` of answers, oldest out first: a failed
+/// try is run again by its retry.
 actor ReplayCache {
-    private var running: [String: Task<CatalogService.Answer, Never>] = [:]
-    private var done: [String: (answer: CatalogService.Answer, at: ContinuousClock.Instant)] = [:]
-    private var order: [(key: String, at: ContinuousClock.Instant)] = []
-    private var head = 0
-    private let window: Duration
-    private let capacity = 100_000
+    private struct Kept {
+        var answer: CatalogService.Answer
+        var at: ContinuousClock.Instant
+    }
 
-    init(window: Duration) {
+    private var running: [String: Task<CatalogService.Answer, Never>] = [:]
+    private var done: [String: Kept] = [:]
+    private var order: [(key: String, at: ContinuousClock.Instant, bytes: Int)] = []
+    private var head = 0
+    private var bytes = 0
+    private let window: Duration
+    private let maxBytes: Int
+
+    init(window: Duration, maxBytes: Int = 64 << 20) {
         self.window = window
+        self.maxBytes = maxBytes
     }
 
     func answer(key: String, _ perform: @escaping @Sendable () async -> CatalogService.Answer) async -> CatalogService.Answer {
@@ -258,16 +267,19 @@ actor ReplayCache {
         running[key] = nil
         if (200..<300).contains(answer.status.code) {
             let now = ContinuousClock.now
-            done[key] = (answer, now)
-            order.append((key, now))
+            done[key] = Kept(answer: answer, at: now)
+            order.append((key, now, answer.body.count))
+            bytes += answer.body.count
         }
         return answer
     }
 
     private func expire() {
         let now = ContinuousClock.now
-        while head < order.count, order.count - head > capacity || now - order[head].at > window {
-            if let kept = done[order[head].key], kept.at == order[head].at { done[order[head].key] = nil }
+        while head < order.count, bytes > maxBytes || now - order[head].at > window {
+            let oldest = order[head]
+            if done[oldest.key]?.at == oldest.at { done[oldest.key] = nil }
+            bytes -= oldest.bytes
             head += 1
         }
         if head > 1024, head * 2 > order.count {

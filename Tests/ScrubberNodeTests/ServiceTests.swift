@@ -133,7 +133,11 @@ import Testing
         let client = first.client
         // Slow deletes (20 ms, 4 at a time: about 2 s of work) so the outage lands mid-run.
         async let run = box.runOnce(config, nodeID: "survivor", replacing: ["file": SimulatedStore(latency: 0.02)], through: client)
-        try await Task.sleep(for: .milliseconds(300))
+        // Stop it once the node is under way (bounded: a loaded machine may take a while).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") == images.count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         await first.stop()
         let left = try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'")
         #expect(left > 0 && left < images.count, "the service went away mid-run (\(left) of \(images.count) left)")
