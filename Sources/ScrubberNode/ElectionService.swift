@@ -13,53 +13,57 @@ struct ElectionService: Service {
         let catalog = context.catalog, nodeID = context.nodeID
         let ttl = context.config.cluster.leaseTTL
         let eligible = context.config.cluster.leaderEligible
-        try? await cancelWhenGracefulShutdown {
-            while true {
-                let now = context.now()
-                let action = context.leadership.withElector { elector in
-                    if case .leader(let term, _) = elector.role {
-                        elector.expire(at: now)
-                        if case .follower = elector.role {
-                            context.logger.warning("\(nodeID) stepped down: its lease for term \(term) could not be renewed in time (paused, or the store was unreachable)")
+        // Graceful shutdown ends the loop (as a cancellation); errors no retry can fix (a 401
+        // from the lease service) end the node.
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    let now = context.now()
+                    let action = context.leadership.withElector { elector in
+                        if case .leader(let term, _) = elector.role {
+                            elector.expire(at: now)
+                            if case .follower = elector.role {
+                                context.logger.warning("\(nodeID) stepped down: its lease for term \(term) could not be renewed in time (paused, or the store was unreachable)")
+                            }
                         }
+                        return elector.next(at: now)
                     }
-                    return elector.next(at: now)
-                }
-                switch action {
-                case .wait(let until):
-                    try await Task.sleep(for: .seconds(max(0.005, min(until - now, 0.25))))
-                case .campaign:
-                    guard eligible, context.membership.isTrusted() else {
-                        context.leadership.withElector { $0.campaigned(startedAt: now, granted: nil) }
-                        continue
+                    switch action {
+                    case .wait(let until):
+                        try await Task.sleep(for: .seconds(max(0.005, min(until - now, 0.25))))
+                    case .campaign:
+                        guard eligible, context.membership.isTrusted() else {
+                            context.leadership.withElector { $0.campaigned(startedAt: now, granted: nil) }
+                            continue
+                        }
+                        var granted: Int64?
+                        do {
+                            let lease = try await catalog.campaign(nodeID: nodeID, ttl: ttl)
+                            if lease.holder == nodeID, lease.remaining > 0 { granted = lease.term }
+                        } catch is CancellationError {
+                            throw CancellationError()
+                        } catch {
+                            try CatalogError.rethrowIfFatal(error)
+                            context.logger.warning("campaign failed: \(error)")
+                        }
+                        context.leadership.withElector { $0.campaigned(startedAt: now, granted: granted) }
+                        if let granted { context.logger.notice("\(nodeID) leads, term \(granted)") }
+                    case .renew(let term):
+                        var ok: Bool?
+                        do {
+                            ok = try await catalog.renewLeadership(nodeID: nodeID, term: term, ttl: ttl)
+                        } catch is CancellationError {
+                            throw CancellationError()
+                        } catch {
+                            try CatalogError.rethrowIfFatal(error)
+                            context.logger.warning("renewing the leader lease failed: \(error)")
+                        }
+                        context.leadership.withElector { $0.renewed(startedAt: now, ok: ok) }
+                        if ok == false { context.logger.warning("\(nodeID) lost the leader lease (term \(term)); stepped down") }
                     }
-                    var granted: Int64?
-                    do {
-                        let lease = try await catalog.campaign(nodeID: nodeID, ttl: ttl)
-                        if lease.holder == nodeID, lease.remaining > 0 { granted = lease.term }
-                    } catch is CancellationError {
-                        throw CancellationError()
-                    } catch {
-                        try CatalogError.rethrowIfFatal(error)
-                        context.logger.warning("campaign failed: \(error)")
-                    }
-                    context.leadership.withElector { $0.campaigned(startedAt: now, granted: granted) }
-                    if let granted { context.logger.notice("\(nodeID) leads, term \(granted)") }
-                case .renew(let term):
-                    var ok: Bool?
-                    do {
-                        ok = try await catalog.renewLeadership(nodeID: nodeID, term: term, ttl: ttl)
-                    } catch is CancellationError {
-                        throw CancellationError()
-                    } catch {
-                        try CatalogError.rethrowIfFatal(error)
-                        context.logger.warning("renewing the leader lease failed: \(error)")
-                    }
-                    context.leadership.withElector { $0.renewed(startedAt: now, ok: ok) }
-                    if ok == false { context.logger.warning("\(nodeID) lost the leader lease (term \(term)); stepped down") }
                 }
             }
-        }
+        } catch is CancellationError {}
         // Resign whatever term we still hold, even one whose trust ran out: it is a no-op then.
         let term: Int64? = context.leadership.withElector { elector in
             defer { elector.stepDown(at: context.now()) }

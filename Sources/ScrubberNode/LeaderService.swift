@@ -10,32 +10,36 @@ struct LeaderService: Service {
     let context: NodeContext
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            var candidates = Candidates()
-            while true {
-                guard let term = context.leadership.term(at: context.now()) else {
-                    candidates = Candidates()  // another leader may have assigned them meanwhile
-                    try await Task.sleep(for: .milliseconds(50))
-                    continue
-                }
-                do {
-                    let placed = try await round(term: term, candidates: &candidates)
-                    // While work flows, go round again soon; while the nodes' windows are full
-                    // but more is known to be waiting, look again as they drain (a full window
-                    // lasts claim_batch × 4 / rate: well under a second on a fast store); idle, rest.
-                    let pause: Duration = placed > 0 ? .milliseconds(20)
-                        : candidates.hasMore ? .milliseconds(50) : .seconds(context.config.cluster.leaderInterval)
-                    try await Task.sleep(for: pause)
-                } catch is CancellationError {
-                    throw CancellationError()
-                } catch {
-                    try CatalogError.rethrowIfFatal(error)
-                    context.logger.warning("leader round failed: \(error)")
-                    candidates = Candidates()
-                    try await Task.sleep(for: .seconds(context.config.cluster.leaderInterval))
+        // Graceful shutdown ends the loop (as a cancellation); errors no retry can fix (a 401
+        // from the lease service) end the node.
+        do {
+            try await cancelWhenGracefulShutdown {
+                var candidates = Candidates()
+                while true {
+                    guard let term = context.leadership.term(at: context.now()) else {
+                        candidates = Candidates()  // another leader may have assigned them meanwhile
+                        try await Task.sleep(for: .milliseconds(50))
+                        continue
+                    }
+                    do {
+                        let placed = try await round(term: term, candidates: &candidates)
+                        // While work flows, go round again soon; while the nodes' windows are full
+                        // but more is known to be waiting, look again as they drain (a full window
+                        // lasts claim_batch × 4 / rate: well under a second on a fast store); idle, rest.
+                        let pause: Duration = placed > 0 ? .milliseconds(20)
+                            : candidates.hasMore ? .milliseconds(50) : .seconds(context.config.cluster.leaderInterval)
+                        try await Task.sleep(for: pause)
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        try CatalogError.rethrowIfFatal(error)
+                        context.logger.warning("leader round failed: \(error)")
+                        candidates = Candidates()
+                        try await Task.sleep(for: .seconds(context.config.cluster.leaderInterval))
+                    }
                 }
             }
-        }
+        } catch is CancellationError {}
     }
 
     /// A page of eligible unassigned image ids, oldest first, read ahead so that most rounds

@@ -12,37 +12,41 @@ struct MembershipService: Service {
     func run() async throws {
         let cluster = context.config.cluster
         let catalog = context.catalog, nodeID = context.nodeID
-        try? await cancelWhenGracefulShutdown {
-            var failures = 0
-            while true {
-                try await Task.sleep(for: .seconds(cluster.heartbeatInterval))
-                let epoch = context.membership.epoch
-                let start = ContinuousClock.now
-                do {
-                    if context.rejoinRequested.load(ordering: .relaxed) {
-                        context.logger.warning("node \(nodeID) rejoins (its claims are reset)")
-                        try await context.join()
-                        // Cleared only once the join (and its reset of our claims) committed.
-                        context.rejoinRequested.store(false, ordering: .relaxed)
-                    } else if try await catalog.heartbeat(nodeID: nodeID, ttl: cluster.nodeTTL) {
-                        context.membership.renewed(startedAt: start, epoch: epoch)
-                    } else {
-                        context.membership.lost()
-                        context.logger.warning("membership of \(nodeID) had expired; rejoining (its claims were reset)")
-                        try await context.join()
+        // Graceful shutdown ends the loop (as a cancellation); errors no retry can fix (a 401
+        // from the lease service) end the node.
+        do {
+            try await cancelWhenGracefulShutdown {
+                var failures = 0
+                while true {
+                    try await Task.sleep(for: .seconds(cluster.heartbeatInterval))
+                    let epoch = context.membership.epoch
+                    let start = ContinuousClock.now
+                    do {
+                        if context.rejoinRequested.load(ordering: .relaxed) {
+                            context.logger.warning("node \(nodeID) rejoins (its claims are reset)")
+                            try await context.join()
+                            // Cleared only once the join (and its reset of our claims) committed.
+                            context.rejoinRequested.store(false, ordering: .relaxed)
+                        } else if try await catalog.heartbeat(nodeID: nodeID, ttl: cluster.nodeTTL) {
+                            context.membership.renewed(startedAt: start, epoch: epoch)
+                        } else {
+                            context.membership.lost()
+                            context.logger.warning("membership of \(nodeID) had expired; rejoining (its claims were reset)")
+                            try await context.join()
+                        }
+                        if failures > 0 { context.logger.notice("database reachable again after \(failures) failed heartbeat(s)") }
+                        failures = 0
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        try CatalogError.rethrowIfFatal(error)
+                        // Once, then every 30th: an outage must not flood the log.
+                        if failures % 30 == 0 { context.logger.warning("heartbeat failed (\(failures + 1) in a row): \(error)") }
+                        failures += 1
                     }
-                    if failures > 0 { context.logger.notice("database reachable again after \(failures) failed heartbeat(s)") }
-                    failures = 0
-                } catch is CancellationError {
-                    throw CancellationError()
-                } catch {
-                    try CatalogError.rethrowIfFatal(error)
-                    // Once, then every 30th: an outage must not flood the log.
-                    if failures % 30 == 0 { context.logger.warning("heartbeat failed (\(failures + 1) in a row): \(error)") }
-                    failures += 1
                 }
             }
-        }
+        } catch is CancellationError {}
         try await catalog.leave(nodeID: nodeID)
     }
 }

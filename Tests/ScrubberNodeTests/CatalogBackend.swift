@@ -56,7 +56,9 @@ final class PostgresDatabase: Sendable {
     let directory: String
     var storeRoot: String { directory + "/images" }
 
-    static func make(server: PostgresTestServer? = nil, operationTimeout: Double = 10) async throws -> PostgresDatabase {
+    /// - Parameter operationTimeout: generous by default: the whole suite shares one server and
+    ///   two cores, and a setup that waits is not a failure of what a test checks.
+    static func make(server: PostgresTestServer? = nil, operationTimeout: Double = 30) async throws -> PostgresDatabase {
         let shared = server == nil ? try await PostgresTestServer.shared() : nil
         let server = server ?? shared!
         let name = try await server.createGlanceDatabase()

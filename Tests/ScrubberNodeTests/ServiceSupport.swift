@@ -16,8 +16,9 @@ final class ServedCatalog: Sendable {
     private let server: Task<Void, any Error>
 
     static func start(fronting catalog: any ScrubCatalog, port: Int = 0, maxBodyBytes: Int = CatalogWire.defaultMaxBodyBytes,
-                      operationTimeout: Double = 10, tls: TLSConfiguration? = nil, caFile: String? = nil) async throws -> ServedCatalog {
-        let service = CatalogService(catalog: catalog, token: token, maxBodyBytes: maxBodyBytes,
+                      operationTimeout: Double = 10, tls: TLSConfiguration? = nil, caFile: String? = nil,
+                      token serverToken: String = token) async throws -> ServedCatalog {
+        let service = CatalogService(catalog: catalog, token: serverToken, maxBodyBytes: maxBodyBytes,
                                      logger: Logger(label: "service-test") { _ in SwiftLogNoOpLogHandler() })
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try service.application(host: "127.0.0.1", port: port, tls: tls) { port in continuation.yield(port) }

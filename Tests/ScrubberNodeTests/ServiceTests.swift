@@ -120,6 +120,44 @@ import Testing
         #expect(try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") == 5)
     }
 
+    @Test func aNodeWhoseTokenIsRevokedMidRunStopsWithTheError() async throws {
+        let box = try await Sandbox()
+        _ = try await box.seed(50)
+        let first = try await ServedCatalog.start(fronting: box.catalog)
+        let port = Int(first.url.split(separator: ":").last!)!
+        var config = box.configuration()
+        config.cluster.nodeID = "revoked"
+        config.cluster.heartbeatInterval = 0.2
+        let node = ScrubNode(catalog: first.client, router: try StoreRouter(configuration: config.stores, encryptionKey: nil),
+                             options: NodeOptions(configuration: config, once: false, version: "test"),
+                             logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        let running = Task { try await node.run() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try box.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'revoked'") == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // The service comes back with another token: the node's next call gets 401.
+        await first.stop()
+        let second = try await ServedCatalog.start(fronting: box.catalog, port: port, token: "rotated")
+        let started = ContinuousClock.now
+        let outcome = await running.result
+        #expect(ContinuousClock.now - started < .seconds(10), "a 401 ends the node at once")
+        #expect(throws: CatalogError.self) { try outcome.get() }
+        if case .failure(let error) = outcome { #expect("\(error)".contains("401")) }
+        _ = second
+    }
+
+    @Test func outOfRangeValuesAreBadRequestsOnEveryBackend() async throws {
+        let box = try await Sandbox()
+        let served = try await ServedCatalog.start(fronting: box.catalog)
+        let claim = try await Self.post(served.url + "/v1/claim", #"{"nodeID":"a","limit":-1}"#)
+        #expect(claim.status == 400)
+        #expect(claim.body.contains("limit must be positive, got -1"))
+        let heartbeat = try await Self.post(served.url + "/v1/heartbeat", #"{"nodeID":"a","ttl":0}"#)
+        #expect(heartbeat.status == 400)
+        #expect(heartbeat.body.contains("ttl must be positive"))
+    }
+
     @Test func aNodeRidesThroughAServiceRestartAndFinishes() async throws {
         let box = try await Sandbox()
         let images = try await box.seed(400)

@@ -113,10 +113,12 @@ struct FileStoreTests {
 
     @Test("a simulated delete whose permit is withdrawn during its latency deletes nothing")
     func simulatedStoreAsksAfterItsLatency() async throws {
-        let store = SimulatedStore(latency: 0.2)
+        let store = SimulatedStore(latency: 0.5)
         let trusted = Mutex(true)
         let url = try LocationURL("file:///images/sim-1")
         let delete = Task { try await store.delete(url, permit: { trusted.withLock { $0 } }) }
+        // Withdrawn during the latency: a store that asked before sleeping would delete.
+        try await Task.sleep(for: .milliseconds(50))
         trusted.withLock { $0 = false }
         await #expect(throws: StoreError.permitWithdrawn) { try await delete.value }
         #expect(store.deletedCount == 0)

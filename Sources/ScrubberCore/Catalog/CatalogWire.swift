@@ -7,7 +7,8 @@
 /// - A write carries ``requestIDHeader``; the server answers a retry of it (same id) with the
 ///   first answer instead of applying it twice, and a claim also passes the id down as its
 ///   ``ClaimRequest/token``, so even a retry that reaches a restarted server claims nothing new.
-/// - Errors: 400 malformed, 401 no or wrong token, 413 body too large, 409 a refusal the
+/// - Errors: 400 malformed or out of range, 401 no or wrong token, 404 no such operation,
+///   413 body too large, 409 a refusal the
 ///   caller must see (``CatalogError/membershipExpired(_:)``, ``RestoreRefusal``), 503 the
 ///   store is unavailable (retry), 500 anything else; the body is an ``ErrorBody``.
 public enum CatalogWire {

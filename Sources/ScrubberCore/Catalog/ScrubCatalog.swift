@@ -170,8 +170,9 @@ public enum CatalogError: Error, Sendable, Equatable, Codable, CustomStringConve
     /// The lease service refused this node's credentials: retrying cannot help, so the node
     /// stops at once (the message says how to fix it).
     case unauthorized(String)
-    /// The lease service refused the request as malformed or too large: a bug or a version
-    /// mismatch between node and service, not an outage; retrying cannot help.
+    /// The lease service refused the request as malformed, unknown or too large: a version
+    /// mismatch between node and service or a batch over its body limit, not an outage;
+    /// retrying cannot help, so the node stops (the message says which).
     case rejected(String)
 
     public var description: String {
@@ -186,8 +187,8 @@ public enum CatalogError: Error, Sendable, Equatable, Codable, CustomStringConve
     /// Errors no retry can fix: a node stops rather than retrying forever.
     public var isFatal: Bool {
         switch self {
-        case .unauthorized: true
-        case .membershipExpired, .unavailable, .rejected: false
+        case .unauthorized, .rejected: true
+        case .membershipExpired, .unavailable: false
         }
     }
 
