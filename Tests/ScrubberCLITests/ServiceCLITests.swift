@@ -4,8 +4,8 @@ import Testing
 /// `scrubber serve` with real node, status and restore processes on loopback.
 @Suite struct ServiceCLITests {
     /// A running `scrubber serve` for `ws`'s database, with its URL.
-    static func serve(_ ws: Workspace, config: String, token: String) async throws -> (process: Process, url: String) {
-        let (process, stdout, stderr) = try CLI.start(["serve", "--config-file", config, "--token-file", token, "--listen", "127.0.0.1:0"],
+    static func serve(_ ws: Workspace, config: String, token: String, port: Int = 0) async throws -> (process: Process, url: String) {
+        let (process, stdout, stderr) = try CLI.start(["serve", "--config-file", config, "--token-file", token, "--listen", "127.0.0.1:\(port)"],
                                                       in: ws.directory)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, process.isRunning {
@@ -71,6 +71,75 @@ import Testing
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("token_file"))
         #expect(try ws.count("SELECT count(*) FROM scrub_nodes") == 0)
+    }
+
+    @Test func aNodeWhoseTokenIsRevokedMidRunStopsAtOnceWithTheError() async throws {
+        let ws = try Workspace()
+        let config = try ws.write("node.conf", """
+            [DEFAULT]
+            enabled_backends = sim:simulated
+            [database]
+            connection = sqlite:///glance.sqlite
+            [glance_store]
+            default_backend = sim
+            [cluster]
+            heartbeat_interval = 0.2
+            """)
+        let old = try ws.write("old-token", "old\n")
+        let new = try ws.write("new-token", "new\n")
+        // A port below the kernel's ephemeral range, so nothing else takes it while the service
+        // is down (tried until one is free).
+        var service: (process: Process, url: String)?
+        for _ in 0..<20 where service == nil {
+            service = try? await Self.serve(ws, config: config, token: old, port: Int.random(in: 20_000..<30_000))
+        }
+        let first = try #require(service)
+        let node = try CLI.start(["run", "--daemon", "--config-file", config, "--coordinator", first.url, "--token-file", old, "--node-id", "revoked"],
+                                 in: ws.directory)
+        defer { if node.0.isRunning { kill(node.0.processIdentifier, SIGKILL) } }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'revoked'") == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // The service comes back with another token.
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        let port = Int(first.url.split(separator: ":").last!)!
+        let second = try await Self.serve(ws, config: config, token: new, port: port)
+        defer { second.process.terminate(); second.process.waitUntilExit() }
+        let started = ContinuousClock.now
+        let result = try await CLI.wait(node.0, stdout: node.stdout, stderr: node.stderr, timeout: 30)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("refused our token (401): check the token file \(old)"), "\(result.stderr)")
+        #expect(ContinuousClock.now - started < .seconds(15), "a 401 ends the node at once")
+    }
+
+    @Test func anUnreachableServiceIsAClearErrorWithinTheDeadlineNotAHang() async throws {
+        let ws = try Workspace()
+        // pool_timeout is also the deadline of a lease-service call, retries included.
+        let config = try ws.write("node.conf", "[database]\npool_timeout = 2\n")
+        let token = try ws.write("token", "t\n")
+        // A port nothing listens on: bind one, note it, close it.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        close(fd)
+        for command in [["status"], ["run", "--daemon"], ["restore", "some-image"]] {
+            let started = ContinuousClock.now
+            let result = try await CLI.run(command + ["--config-file", config, "--coordinator", "http://127.0.0.1:\(port)", "--token-file", token],
+                                           in: ws.directory, timeout: 60)
+            #expect(result.status == 1, "\(command[0]): \(result.stderr)")
+            #expect(result.stderr.contains("lease service at http://127.0.0.1:\(port): ping did not succeed within 2.0 s"), "\(result.stderr)")
+            #expect(ContinuousClock.now - started < .seconds(20))
+        }
+        let badURL = try await CLI.run(["status", "--coordinator", "http://", "--token-file", token], in: ws.directory)
+        #expect(badURL.status == 2, "\(badURL.stderr)")
+        #expect(badURL.stderr.contains("coordinator_url"))
     }
 
     @Test func benchThroughTheServiceVerifiesItsRun() async throws {

@@ -128,9 +128,15 @@ import Testing
         let replay = try await b.completeAll(claimed, node: "w")
         #expect(first.imagesDeleted.count == 3)
         #expect(first.locationsDeleted == 6)
-        #expect(replay.imagesDeleted.isEmpty)
-        #expect(replay.locationsDeleted == 0)
-        #expect(Set(replay.claimsLost) == Set(images.map(\.id)))
+        if backend == .service {
+            // The service answers the same batch sent again from its first try (the request
+            // id follows the content): the replay is not applied at all.
+            #expect(replay == first)
+        } else {
+            #expect(replay.imagesDeleted.isEmpty)
+            #expect(replay.locationsDeleted == 0)
+            #expect(Set(replay.claimsLost) == Set(images.map(\.id)))
+        }
         for image in images { #expect(try await b.status(of: image.id) == .deleted) }
     }
 

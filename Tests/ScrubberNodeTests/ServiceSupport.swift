@@ -4,6 +4,7 @@ import NIOSSL
 import ScrubberCore
 import ScrubberRemote
 import ScrubberService
+import ServiceLifecycle
 
 
 /// A lease service on a free loopback port, in this process, fronting `catalog`, and a
@@ -22,27 +23,35 @@ final class ServedCatalog: Sendable {
                                      logger: Logger(label: "service-test") { _ in SwiftLogNoOpLogHandler() })
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try service.application(host: "127.0.0.1", port: port, tls: tls) { port in continuation.yield(port) }
-        let server = Task { try await app.run() }
+        // Stopped by graceful shutdown, as `serve` is on SIGTERM: cancelling the server's task
+        // instead races connections accepted meanwhile (NIO traps on their unconsumed writers).
+        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "service-test") { _ in SwiftLogNoOpLogHandler() }))
+        let server = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
         var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw TestFailure("the lease service did not start") }
-        return try ServedCatalog(url: "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)", server: server,
+        guard let port = await iterator.next() else {
+            throw TestFailure("the lease service did not start: \(String(describing: await server.result))")
+        }
+        return try ServedCatalog(url: "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)", server: server, group: group,
                                  operationTimeout: operationTimeout, caFile: caFile)
     }
 
-    private init(url: String, server: Task<Void, any Error>, operationTimeout: Double, caFile: String?) throws {
+    private let group: ServiceGroup
+
+    private init(url: String, server: Task<Void, any Error>, group: ServiceGroup, operationTimeout: Double, caFile: String?) throws {
         self.url = url
         self.server = server
+        self.group = group
         client = try RemoteCatalog(url: url, token: Self.token, operationTimeout: operationTimeout, caFile: caFile,
                                    logger: Logger(label: "client-test") { _ in SwiftLogNoOpLogHandler() })
     }
 
-    /// Stops the server (its port is free again once this returns).
-    func stop() async {
-        server.cancel()
-        _ = await server.result
-    }
-
+    /// Restarts are tested with real `scrubber serve` processes (ServiceCLITests,
+    /// MultiHostServiceTests): a server restarted in this process on the same port races the
+    /// test process's own other clients for it.
     deinit {
-        server.cancel()
+        Task { [group] in await group.triggerGracefulShutdown() }
     }
 }

@@ -120,33 +120,6 @@ import Testing
         #expect(try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") == 5)
     }
 
-    @Test func aNodeWhoseTokenIsRevokedMidRunStopsWithTheError() async throws {
-        let box = try await Sandbox()
-        _ = try await box.seed(50)
-        let first = try await ServedCatalog.start(fronting: box.catalog)
-        let port = Int(first.url.split(separator: ":").last!)!
-        var config = box.configuration()
-        config.cluster.nodeID = "revoked"
-        config.cluster.heartbeatInterval = 0.2
-        let node = ScrubNode(catalog: first.client, router: try StoreRouter(configuration: config.stores, encryptionKey: nil),
-                             options: NodeOptions(configuration: config, once: false, version: "test"),
-                             logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
-        let running = Task { try await node.run() }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try box.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'revoked'") == 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        // The service comes back with another token: the node's next call gets 401.
-        await first.stop()
-        let second = try await ServedCatalog.start(fronting: box.catalog, port: port, token: "rotated")
-        let started = ContinuousClock.now
-        let outcome = await running.result
-        #expect(ContinuousClock.now - started < .seconds(10), "a 401 ends the node at once")
-        #expect(throws: CatalogError.self) { try outcome.get() }
-        if case .failure(let error) = outcome { #expect("\(error)".contains("401")) }
-        _ = second
-    }
-
     @Test func outOfRangeValuesAreBadRequestsOnEveryBackend() async throws {
         let box = try await Sandbox()
         let served = try await ServedCatalog.start(fronting: box.catalog)
@@ -156,36 +129,6 @@ import Testing
         let heartbeat = try await Self.post(served.url + "/v1/heartbeat", #"{"nodeID":"a","ttl":0}"#)
         #expect(heartbeat.status == 400)
         #expect(heartbeat.body.contains("ttl must be positive"))
-    }
-
-    @Test func aNodeRidesThroughAServiceRestartAndFinishes() async throws {
-        let box = try await Sandbox()
-        let images = try await box.seed(400)
-        let first = try await ServedCatalog.start(fronting: box.catalog, operationTimeout: 20)
-        let port = Int(first.url.split(separator: ":").last!)!
-        var config = box.configuration(pool: 4)
-        config.cluster.claimBatch = 8
-        config.cluster.assignWindow = 16
-        config.databaseTimeout = 20
-        // The node talks to whichever server holds the port.
-        let client = first.client
-        // Slow deletes (20 ms, 4 at a time: about 2 s of work) so the outage lands mid-run.
-        async let run = box.runOnce(config, nodeID: "survivor", replacing: ["file": SimulatedStore(latency: 0.02)], through: client)
-        // Stop it once the node is under way (bounded: a loaded machine may take a while).
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") == images.count, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        await first.stop()
-        let left = try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'")
-        #expect(left > 0 && left < images.count, "the service went away mid-run (\(left) of \(images.count) left)")
-        try await Task.sleep(for: .seconds(1.5))
-        let second = try await ServedCatalog.start(fronting: box.catalog, port: port)
-        let summary = try await run
-        #expect(summary.failedImages.isEmpty)
-        for image in images { #expect(try box.status(of: image.id) == "deleted") }
-        #expect(try box.count("SELECT count(*) FROM scrub_assignments") == 0)
-        _ = second
     }
 
     @Test func overTLSTheClientTrustsTheGivenCertificateAndNothingElse() async throws {
