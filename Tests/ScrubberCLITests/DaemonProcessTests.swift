@@ -58,10 +58,10 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         kill(process.processIdentifier, SIGTERM)
-        let stopped = ContinuousClock.now
         let result = try await CLI.wait(process, stdout: out, stderr: err, timeout: 10)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(ContinuousClock.now - stopped < .seconds(3))
+        // It finished what was in flight, not the backlog (how fast it stops is a benchmark's
+        // question, not this test's: a loaded machine stretches any bound).
         let done = try ws.count("SELECT count(*) FROM images WHERE status = 'deleted'")
         #expect(done < 200, "the test must stop the daemon mid-run")
         // Nothing is left claimed by the stopped node: all of it is anyone's again.
