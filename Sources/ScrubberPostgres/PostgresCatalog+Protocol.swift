@@ -164,16 +164,16 @@ extension PostgresCatalog {
             guard try await !tx.rows(q.liveMember, [request.nodeID]).isEmpty else {
                 throw CatalogError.membershipExpired(request.nodeID)
             }
+            // A retry of a claim that committed gets that claim back, and claims nothing more.
+            var claimed: [(String, Int)] = []
             if let token = request.token {
-                let replay = try await tx.rows(q.claimedUnderToken, [request.nodeID, token]).map { try $0.decode((String, Int).self) }
-                if !replay.isEmpty {
-                    let locations = try await Self.pendingLocations(of: replay.map(\.0), tx, q)
-                    return replay.map { ClaimedImage(imageID: $0.0, attempts: $0.1, locations: locations[$0.0] ?? []) }
-                }
+                claimed = try await tx.rows(q.claimedUnderToken, [request.nodeID, token]).map { try $0.decode((String, Int).self) }
             }
-            try await tx.execute(q.dropStaleAssignments, [request.nodeID])
-            let claimed = try await tx.rows(q.claim, [request.token, request.nodeID, request.retryClaimedBefore ?? 0, request.limit]).map {
-                try $0.decode((String, Int).self)
+            if claimed.isEmpty {
+                try await tx.execute(q.dropStaleAssignments, [request.nodeID])
+                claimed = try await tx.rows(q.claim, [request.token, request.nodeID, request.retryClaimedBefore ?? 0, request.limit]).map {
+                    try $0.decode((String, Int).self)
+                }
             }
             let locations = try await Self.pendingLocations(of: claimed.map(\.0), tx, q)
             return claimed.map { ClaimedImage(imageID: $0.0, attempts: $0.1, locations: locations[$0.0] ?? []) }

@@ -37,11 +37,10 @@ public final class RemoteCatalog: ScrubCatalog {
                 logger: Logger) throws {
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
-        guard let parsed = URL(string: base), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
-              let host = parsed.host, !host.isEmpty else {
-            throw ConfigError(section: "cluster", option: "coordinator_url", message: "\(url) is not http://HOST:PORT or https://HOST:PORT")
+        if let problem = ClusterConfiguration.coordinatorURLProblem(base) {
+            throw ConfigError(section: "cluster", option: "coordinator_url", message: problem)
         }
-        if caFile != nil, scheme != "https" {
+        if caFile != nil, !base.hasPrefix("https://") {
             throw ConfigError(section: "cluster", option: "coordinator_ca_file", message: "is set, but the coordinator \(url) is not https")
         }
         baseURL = base

@@ -8,6 +8,7 @@ extension SQLiteCatalog {
             guard try Row.fetchOne(db.cachedStatement(sql: q.liveMember), arguments: [request.nodeID]) != nil else {
                 throw CatalogError.membershipExpired(request.nodeID)
             }
+            // A retry of a claim that committed gets that claim back, and claims nothing more.
             var claimed: [Row] = []
             if let token = request.token {
                 claimed = try Row.fetchAll(db.cachedStatement(sql: q.claimedUnderToken), arguments: [request.nodeID, token])

@@ -43,8 +43,8 @@ struct CommonOptions: ParsableArguments {
         if let id = env["SCRUBBER_NODE_ID"], !id.isEmpty { config.cluster.nodeID = id }
         if let db { config.database = try Self.database(db, source: "--db") }
         if let coordinator {
-            guard coordinator.hasPrefix("http://") || coordinator.hasPrefix("https://") else {
-                throw ConfigError(option: "--coordinator", message: "must be http://HOST:PORT or https://HOST:PORT, got \(coordinator)")
+            if let problem = ClusterConfiguration.coordinatorURLProblem(coordinator) {
+                throw ConfigError(section: "cluster", option: "coordinator_url", message: "--coordinator " + problem)
             }
             config.cluster.coordinatorURL = coordinator
         }

@@ -50,9 +50,7 @@ extension ScrubberConfiguration {
         cluster.idlePollInterval = try reader.seconds(c, "idle_poll_interval", positive: true) ?? cluster.idlePollInterval
         cluster.busyTimeout = try reader.seconds(c, "busy_timeout", positive: true) ?? cluster.busyTimeout
         if let url = ini.value(c, "coordinator_url")?.text, !url.isEmpty {
-            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw reader.error(c, "coordinator_url", "must be http://HOST:PORT or https://HOST:PORT, got \(url)")
-            }
+            if let problem = ClusterConfiguration.coordinatorURLProblem(url) { throw reader.error(c, "coordinator_url", problem) }
             cluster.coordinatorURL = url
         }
         if let file = ini.value(c, "token_file")?.text, !file.isEmpty { cluster.tokenFile = file }

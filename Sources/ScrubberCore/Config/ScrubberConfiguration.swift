@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything a scrubber node is configured with: Glance's own `glance-scrubber.conf` options,
 /// its store configuration, and our `[cluster]` section.
 ///
@@ -112,4 +114,13 @@ public struct ClusterConfiguration: Sendable, Hashable {
     public var coordinatorCAFile: String?
 
     public init() {}
+
+    /// Why `url` cannot be a coordinator (it must be `http(s)://HOST[:PORT]`), or nil.
+    public static func coordinatorURLProblem(_ url: String) -> String? {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
+              let host = parsed.host, !host.isEmpty else {
+            return "must be http://HOST:PORT or https://HOST:PORT, got \(url)"
+        }
+        return nil
+    }
 }
