@@ -42,16 +42,33 @@ struct LeaderService: Service {
         } catch is CancellationError {}
     }
 
-    /// A page of eligible unassigned image ids, oldest first, read ahead so that most rounds
-    /// need no scan of the backlog. Bounded: at most one page is held.
+    /// The leader's sweep of the catalog: eligible unassigned image ids read ahead a keyset
+    /// page at a time, so no round scans the backlog. Bounded: at most about two pages are held.
     struct Candidates {
         var ids: [String] = []
         var head = 0
-        /// The last page was not full: there is nothing else unassigned right now.
+        /// Where the sweep's next page starts (nil: at the start, or after the end).
+        var next: String?
+        /// The sweep reached the end of the catalog: there is nothing else unassigned right now.
         var exhausted = false
         var count: Int { ids.count - head }
         /// Whether more unassigned work is known (read ahead, or beyond the last full page).
-        var hasMore: Bool { count > 0 || (!exhausted && !ids.isEmpty) }
+        var hasMore: Bool { count > 0 || next != nil }
+        /// Whether a page should be read now: the sweep goes on, or a finished one has been
+        /// used up and a new one starts (reading from the start while some of the last page is
+        /// left would list those images twice).
+        var canRead: Bool { next != nil || count == 0 }
+
+        mutating func append(_ page: LeaderView) {
+            if count == 0 {
+                ids = page.unassigned
+            } else {
+                ids = Array(ids[head...]) + page.unassigned
+            }
+            head = 0
+            next = page.next
+            exhausted = page.next == nil
+        }
 
         mutating func take(_ n: Int) -> ArraySlice<String> {
             let taken = ids[head..<min(ids.count, head + n)]
@@ -68,15 +85,15 @@ struct LeaderService: Service {
     func round(term: Int64, candidates: inout Candidates) async throws -> Int {
         let cluster = context.config.cluster
         let partitioner = Partitioner(window: cluster.assignWindow)
-        var view = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: 0)
+        var view = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: 0, after: nil)
         let targets = view.nodes.filter { $0.alive && !$0.draining }
             .map { Partitioner.Node(id: $0.id, capacity: $0.capacity, queued: $0.queued) }
         guard !targets.isEmpty else { return 0 }
         let room = max(0, partitioner.room(targets) - view.orphans.count)
-        if candidates.count < room {
+        if candidates.count < room, candidates.canRead {
             let limit = max(4 * room, 4096)
-            let page = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: limit)
-            candidates = Candidates(ids: page.unassigned, exhausted: page.unassigned.count < limit)
+            let page = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: limit, after: candidates.next)
+            candidates.append(page)
             view.orphans = page.orphans
         }
         let orphanOwner = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })

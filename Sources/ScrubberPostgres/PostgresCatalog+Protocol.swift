@@ -107,7 +107,7 @@ extension PostgresCatalog {
 
     // MARK: Leader
 
-    public func leaderView(scrubTime: Double, limit: Int) async throws -> LeaderView {
+    public func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView {
         let q = queries
         return try await read { tx in
             let nodes = try await tx.rows(q.leaderNodes).map { row in
@@ -118,10 +118,12 @@ extension PostgresCatalog {
                 let (image, node, state) = try row.decode((String, String?, String).self)
                 return LeaderView.Orphan(imageID: image, node: node, scrubbing: state == "scrubbing")
             }
-            let unassigned = limit > 0
-                ? try await tx.rows(q.eligibleUnassigned, [scrubTime, limit]).map { try $0.decode(String.self) }
+            // The scan key is the id: every id sorts after ''.
+            let page = limit > 0
+                ? try await tx.rows(q.eligibleUnassigned, [scrubTime, after ?? "", limit]).map { try $0.decode((String, String).self) }
                 : []
-            return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned)
+            return LeaderView(nodes: nodes, orphans: orphans, unassigned: page.map(\.1),
+                              next: page.count == limit ? page.last?.0 : nil)
         }
     }
 
@@ -170,9 +172,12 @@ extension PostgresCatalog {
                 claimed = try await tx.rows(q.claimedUnderToken, [request.nodeID, token]).map { try $0.decode((String, Int).self) }
             }
             if claimed.isEmpty {
-                try await tx.execute(q.dropStaleAssignments, [request.nodeID])
                 claimed = try await tx.rows(q.claim, [request.token, request.nodeID, request.retryClaimedBefore ?? 0, request.limit]).map {
                     try $0.decode((String, Int).self)
+                }
+                // Images restored meanwhile are never claimed, but would fill the node's window.
+                if claimed.count < request.limit {
+                    try await tx.execute(q.dropStaleAssignments, [request.nodeID])
                 }
             }
             let locations = try await Self.pendingLocations(of: claimed.map(\.0), tx, q)

@@ -44,8 +44,16 @@ extension SQLiteCatalog {
         return LeaderLease(holder: row[0], term: row[1], remaining: row[2])
     }
 
-    public func leaderView(scrubTime: Double, limit: Int) async throws -> LeaderView {
+    public func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView {
         let q = queries
+        // The scan key is the rowid.
+        let start: Int64
+        if let after {
+            guard let rowid = Int64(after) else { throw CatalogError.rejected("scan position \(after) is not a rowid of this SQLite catalog") }
+            start = rowid
+        } else {
+            start = .min
+        }
         return try await read { db in
             let nodes = try Row.fetchAll(db.cachedStatement(sql: q.leaderNodes)).map { row in
                 LeaderView.Node(id: row[0], capacity: row[1], draining: (row[2] as String) == "draining", alive: row[3], queued: row[4])
@@ -53,10 +61,17 @@ extension SQLiteCatalog {
             let orphans = try Row.fetchAll(db.cachedStatement(sql: q.orphans), arguments: [Self.orphanPage]).map { row in
                 LeaderView.Orphan(imageID: row[0], node: row[1], scrubbing: (row[2] as String) == "scrubbing")
             }
-            let unassigned = limit > 0
-                ? try String.fetchAll(db.cachedStatement(sql: q.eligibleUnassigned), arguments: [scrubTime, limit])
-                : []
-            return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned)
+            var unassigned: [String] = []
+            var last: Int64?
+            if limit > 0 {
+                let rows = try Row.fetchCursor(db.cachedStatement(sql: q.eligibleUnassigned), arguments: [scrubTime, start, limit])
+                while let row = try rows.next() {
+                    last = row[0]
+                    unassigned.append(row[1])
+                }
+            }
+            return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned,
+                              next: unassigned.count == limit ? last.map(String.init) : nil)
         }
     }
 
@@ -70,10 +85,15 @@ extension SQLiteCatalog {
             guard try Row.fetchOne(db.cachedStatement(sql: q.fence), arguments: [plan.leader, plan.term]) != nil else {
                 return false
             }
-            for chunk in plan.assignments.chunks(of: CatalogQueries.rowsPerStatement(columns: 3)) {
-                var arguments = StatementArguments()
-                for (image, node) in chunk { arguments += [image, node, plan.term] }
-                try db.makeStatement(sql: q.insertAssignments(chunk.count)).execute(arguments: arguments)
+            if !plan.assignments.isEmpty {
+                var rows = JSONList(capacity: plan.assignments.count * 64)
+                for (image, node) in plan.assignments {
+                    rows.appendRow { row in
+                        row.append(image)
+                        row.append(node)
+                    }
+                }
+                try db.cachedStatement(sql: q.insertAssignments(plan.assignments.count)).execute(arguments: [plan.term, rows.text])
             }
             let move = try db.cachedStatement(sql: q.moveAssignment)
             let event = try db.cachedStatement(sql: q.insertEvent)

@@ -14,15 +14,18 @@ extension SQLiteCatalog {
                 claimed = try Row.fetchAll(db.cachedStatement(sql: q.claimedUnderToken), arguments: [request.nodeID, token])
             }
             if claimed.isEmpty {
-                try db.cachedStatement(sql: q.dropStaleAssignments).execute(arguments: [request.nodeID])
                 claimed = try Row.fetchAll(
                     db.cachedStatement(sql: q.claim),
                     arguments: [request.token, request.nodeID, request.retryClaimedBefore ?? 0, request.limit])
+                // Images restored meanwhile are never claimed, but would fill the node's window.
+                if claimed.count < request.limit {
+                    try db.cachedStatement(sql: q.dropStaleAssignments).execute(arguments: [request.nodeID])
+                }
             }
             var locations: [String: [PendingLocation]] = [:]
             for ids in claimed.map({ $0[0] as String }).chunks(of: CatalogQueries.maxListLength) {
-                let rows = try Row.fetchAll(db.makeStatement(sql: q.pendingLocations(of: ids.count)),
-                                            arguments: StatementArguments(Array(ids)))
+                let rows = try Row.fetchAll(db.cachedStatement(sql: q.pendingLocations(of: ids.count)),
+                                            arguments: [JSONList(ids).text])
                 for row in rows {
                     locations[row[0], default: []].append(PendingLocation(id: row[1], value: row[2], metaData: row[3]))
                 }
@@ -42,23 +45,23 @@ extension SQLiteCatalog {
         return try await write { db in
             var held: [String: CompletionBatch.HeldClaim] = [:]
             for ids in batch.imageIDs.chunks(of: limit) {
-                for row in try Row.fetchAll(db.makeStatement(sql: q.heldClaims(ids.count)), arguments: StatementArguments([nodeID] + Array(ids))) {
+                for row in try Row.fetchAll(db.cachedStatement(sql: q.heldClaims(ids.count)), arguments: [nodeID, JSONList(ids).text]) {
                     held[row[0]] = .init(term: row[1], imageStatus: row[2])
                 }
             }
             var locationsDeleted = 0
             for locations in batch.goneLocationIDs.chunks(of: limit) {
-                try db.makeStatement(sql: q.markLocationsDeleted(locations.count)).execute(arguments: StatementArguments(Array(locations)))
+                try db.cachedStatement(sql: q.markLocationsDeleted(locations.count)).execute(arguments: [JSONList(locations).text])
                 locationsDeleted += db.changesCount
             }
             let decision = batch.decide(held: held)
             var deleted = Set<String>()
             for ids in decision.candidates.chunks(of: limit) {
-                deleted.formUnion(try String.fetchAll(db.makeStatement(sql: q.markImagesDeleted(ids.count)), arguments: StatementArguments(Array(ids))))
+                deleted.formUnion(try String.fetchAll(db.cachedStatement(sql: q.markImagesDeleted(ids.count)), arguments: [JSONList(ids).text]))
             }
             let finish = batch.finish(decision, held: held, deleted: deleted, locationsDeleted: locationsDeleted)
             for ids in finish.deleteAssignments.chunks(of: limit) {
-                try db.makeStatement(sql: q.deleteAssignments(ids.count)).execute(arguments: StatementArguments(Array(ids)))
+                try db.cachedStatement(sql: q.deleteAssignments(ids.count)).execute(arguments: [JSONList(ids).text])
             }
             let fail = try db.cachedStatement(sql: q.failAssignment)
             for failure in finish.failures {
@@ -72,15 +75,22 @@ extension SQLiteCatalog {
         }
     }
 
-    /// Writes audit rows, many per statement.
+    /// Writes audit rows, all in one statement.
     static func insert(_ events: [AuditEvent], _ db: Database, _ q: CatalogQueries) throws {
-        for chunk in events.chunks(of: CatalogQueries.rowsPerStatement(columns: 7)) {
-            var arguments = StatementArguments()
-            for e in chunk {
-                arguments += [e.nodeID, e.term, e.imageID, e.locationID, e.store, e.action.rawValue, e.detail]
+        guard !events.isEmpty else { return }
+        var rows = JSONList(capacity: events.count * 96)
+        for e in events {
+            rows.appendRow { row in
+                row.append(e.nodeID)
+                row.append(e.term)
+                row.append(e.imageID)
+                row.append(e.locationID)
+                row.append(e.store)
+                row.append(e.action.rawValue)
+                row.append(e.detail)
             }
-            try db.makeStatement(sql: q.insertEvents(chunk.count)).execute(arguments: arguments)
         }
+        try db.cachedStatement(sql: q.insertEvents(events.count)).execute(arguments: [rows.text])
     }
 
     public func drain(nodeID: String) async throws {
@@ -103,7 +113,7 @@ extension SQLiteCatalog {
         let q = queries
         try await write { db in
             for ids in imageIDs.chunks(of: CatalogQueries.maxListLength) {
-                try db.makeStatement(sql: q.releaseClaims(ids.count)).execute(arguments: StatementArguments([nodeID] + Array(ids)))
+                try db.cachedStatement(sql: q.releaseClaims(ids.count)).execute(arguments: [nodeID, JSONList(ids).text])
             }
         }
     }

@@ -111,5 +111,11 @@ enum Schema {
         ("004_scrub_claim_token", """
             ALTER TABLE scrub_assignments ADD COLUMN claim_token TEXT;
             """),
+        // A node's queue in claim order: a claim reads its first `limit` rows and stops, instead
+        // of sorting the node's whole window (it replaces the (node_id, state) index).
+        ("005_scrub_assignment_queue", """
+            CREATE INDEX scrub_assignments_queue ON scrub_assignments (node_id, state, assigned_at);
+            DROP INDEX scrub_assignments_node_state;
+            """),
     ]
 }

@@ -153,7 +153,8 @@ public struct CatalogService: Sendable {
             return .ok(W.Empty())
         case .leaderView:
             let r = try input.decode(W.LeaderViewRequest.self)
-            return .ok(try await catalog.leaderView(scrubTime: try nonNegative(r.scrubTime, "scrubTime"), limit: try nonNegative(r.limit, "limit")))
+            return .ok(try await catalog.leaderView(scrubTime: try nonNegative(r.scrubTime, "scrubTime"), limit: try nonNegative(r.limit, "limit"),
+                                                    after: r.after))
         case .apply:
             return .ok(W.Value(try await catalog.apply(try input.decode(LeaderPlan.self))))
         case .claim:

@@ -77,12 +77,49 @@ import Testing
         #expect(new.term == old.term + 1)
 
         // The deposed leader's round is rejected and writes nothing.
-        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
+        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil)
         #expect(view.unassigned.count == 5)
         let stale = LeaderPlan(leader: "old", term: old.term, assignments: view.unassigned.map { ($0, "old") }, moves: [])
         #expect(try await b.catalog.apply(stale) == false)
-        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 100).unassigned.count == 5)
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil).unassigned.count == 5)
         #expect(try await b.catalog.claim(ClaimRequest(nodeID: "old", limit: 10)).isEmpty)
+    }
+
+    /// The leader sweeps the catalog in keyset pages: each eligible unassigned image once,
+    /// whatever the page size; assigned, active and not-yet-eligible images never; `next` is nil
+    /// on the page that reached the end.
+    @Test(arguments: CatalogBackend.allCases)
+    func theLeadersSweepListsEveryEligibleUnassignedImageOnceInPages(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let eligible = try await b.seed(23)
+        let active = try await b.seed(4) { $0.status = .active; $0.namePrefix = "active" }
+        let waiting = try await b.seed(3) { $0.deletedAgo = 5; $0.namePrefix = "waiting" }
+        try await b.join("leader")
+        let term = try await b.catalog.campaign(nodeID: "leader", ttl: 30).term
+        // Five of them are assigned already: the sweep skips them.
+        let taken = Array(eligible.prefix(5).map(\.id))
+        #expect(try await b.catalog.apply(LeaderPlan(leader: "leader", term: term, assignments: taken.map { ($0, "leader") }, moves: [])))
+
+        for pageSize in [1, 4, 18, 100] {
+            var seen: [String] = []
+            var after: String?
+            var pages = 0
+            repeat {
+                let view = try await b.catalog.leaderView(scrubTime: 600, limit: pageSize, after: after)
+                #expect(view.unassigned.count <= pageSize)
+                seen += view.unassigned
+                after = view.next
+                pages += 1
+                if view.next != nil { #expect(view.unassigned.count == pageSize, "only a full page may say there is more") }
+            } while after != nil && pages < 100
+            #expect(seen.count == Set(seen).count, "page size \(pageSize): an image listed twice")
+            #expect(Set(seen) == Set(eligible.dropFirst(5).map(\.id)), "page size \(pageSize)")
+            #expect(Set(seen).isDisjoint(with: active.map(\.id) + waiting.map(\.id)))
+        }
+        // A scan position SQLite did not make (its positions are rowids) is refused, not misread.
+        if backend != .postgresql {
+            await #expect(throws: CatalogError.self) { try await b.catalog.leaderView(scrubTime: 600, limit: 5, after: "not-a-rowid") }
+        }
     }
 
     @Test(arguments: CatalogBackend.allCases)
@@ -178,12 +215,12 @@ import Testing
         try await b.join("survivor")
 
         // While its membership is live, its claims stay put.
-        let early = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
+        let early = try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil)
         #expect(early.orphans.isEmpty)
         #expect(ContinuousClock.now - joined < .seconds(12), "this check must run inside the crashed node's TTL")
 
         try await Task.sleep(until: joined + .seconds(12.3), clock: .continuous)
-        let late = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
+        let late = try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil)
         #expect(Set(late.orphans.map(\.imageID)) == Set(images.map(\.id)))
         #expect(late.orphans.allSatisfy { $0.node == "crashed" && $0.scrubbing })
         try await b.leadAndAssign("leader", to: ["survivor"])
@@ -271,9 +308,9 @@ import Testing
         #expect(claimed.count == 6)
         let handedBack = Array(claimed.prefix(4).map(\.imageID))
         try await b.catalog.release(imageIDs: handedBack, nodeID: "other")
-        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0).orphans.isEmpty, "another node cannot release them")
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, after: nil).orphans.isEmpty, "another node cannot release them")
         try await b.catalog.release(imageIDs: handedBack, nodeID: "holder")
-        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0).orphans
+        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0, after: nil).orphans
         #expect(Set(orphans.map(\.imageID)) == Set(handedBack))
         #expect(orphans.allSatisfy { $0.node == nil && !$0.scrubbing })
         let report = try await b.completeAll(Array(claimed.suffix(2)), node: "holder")
@@ -289,7 +326,7 @@ import Testing
         try await b.leadAndAssign("leader", to: ["leaving"])
         let inFlight = try await b.catalog.claim(ClaimRequest(nodeID: "leaving", limit: 3))
         try await b.catalog.drain(nodeID: "leaving")
-        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100)
+        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil)
         #expect(view.orphans.count == 7)
         #expect(view.nodes.first { $0.id == "leaving" }?.draining == true)
         try await b.leadAndAssign("leader", to: ["staying"])

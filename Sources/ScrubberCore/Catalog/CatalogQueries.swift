@@ -21,6 +21,10 @@ public struct CatalogQueries: Sendable {
     private func shape(_ name: String, _ length: Int, _ make: (SQLDialect) -> String) -> String {
         rendered.get(name, length) { make(dialect) }
     }
+    /// A statement over a list (``SQLDialect/list(_:)``): with JSON lists, one shape whatever its length.
+    private func listShape(_ name: String, _ length: Int, _ make: (SQLDialect) -> String) -> String {
+        rendered.get(name, dialect.jsonLists ? 0 : length) { make(dialect) }
+    }
     /// The most values one list statement takes; callers split longer lists.
     public static let maxListLength = 2000
     /// The most parameters one statement takes.
@@ -50,9 +54,11 @@ public struct CatalogQueries: Sendable {
 
     // MARK: Claims
 
-    /// (node_id): drops `assigned` rows whose image is no longer `pending_delete` (restored by Glance).
+    /// (node_id): drops `assigned` rows whose image is no longer `pending_delete` (restored by
+    /// Glance). It reads the node's whole queue, so a claim runs it only when it came back short.
     public let dropStaleAssignments: String
-    /// (claim_token, node_id, retry_claimed_before, limit) → image_id, attempts, term.
+    /// (claim_token, node_id, retry_claimed_before, limit) → image_id, attempts, term: the
+    /// node's oldest assignments, read in index order (`scrub_assignments_queue`) up to `limit`.
     public let claim: String
     /// (node_id, claim_token) → image_id, attempts, term of the claims this node made under the
     /// token and still holds: a retried claim answers with them instead of claiming again.
@@ -61,9 +67,9 @@ public struct CatalogQueries: Sendable {
     public let pendingLocations: String
     /// (image_id × count) → image_id, id, value, meta_data of the images' pending locations.
     public func pendingLocations(of count: Int) -> String {
-        shape("pendingLocations", count) { d in d.render("""
+        listShape("pendingLocations", count) { d in d.render("""
             SELECT image_id, id, value, meta_data FROM image_locations
-            WHERE image_id IN (\(SQLDialect.list(count))) AND status = 'pending_delete' ORDER BY image_id, id
+            WHERE image_id IN (\(d.list(count))) AND status = 'pending_delete' ORDER BY image_id, id
             """) }
     }
 
@@ -73,25 +79,26 @@ public struct CatalogQueries: Sendable {
     public let markLocationDeleted: String
     /// (location_id × count) → changes: the batch's gone locations (ids read with the claims).
     public func markLocationsDeleted(_ count: Int) -> String {
-        shape("markLocationsDeleted", count) { d in d.render("""
+        listShape("markLocationsDeleted", count) { d in d.render("""
             UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
-            WHERE id IN (\(SQLDialect.list(count))) AND status = 'pending_delete'
+            WHERE id IN (\(d.list(count))) AND status = 'pending_delete'
             """) }
     }
     /// (node_id, image_id × count) → image_id, term, image status of the images whose claim the
-    /// node holds (PostgreSQL: the claims are locked until the batch commits).
+    /// node holds (PostgreSQL: the claims are locked until the batch commits). Looked up by
+    /// image id: SQLite would otherwise walk the node's whole queue by `node_id`.
     public func heldClaims(_ count: Int) -> String {
-        shape("heldClaims", count) { d in d.render("""
+        listShape("heldClaims", count) { d in d.render("""
             SELECT a.image_id, a.term, i.status FROM scrub_assignments a JOIN images i ON i.id = a.image_id
-            WHERE a.node_id = ? AND a.state = 'scrubbing' AND a.image_id IN (\(SQLDialect.list(count)))
+            WHERE {sqlite +}a.node_id = ? AND a.state = 'scrubbing' AND a.image_id IN (\(d.list(count)))
             {lock FOR UPDATE OF a}
             """) }
     }
     /// (image_id × count) → ids of the images marked `deleted` (still `pending_delete`, no pending location left).
     public func markImagesDeleted(_ count: Int) -> String {
-        shape("markImagesDeleted", count) { d in d.render("""
+        listShape("markImagesDeleted", count) { d in d.render("""
             UPDATE images SET status = 'deleted', updated_at = {now_text}
-            WHERE id IN (\(SQLDialect.list(count))) AND status = 'pending_delete'
+            WHERE id IN (\(d.list(count))) AND status = 'pending_delete'
               AND (SELECT 1 FROM image_locations l WHERE l.image_id = images.id AND l.status = 'pending_delete' LIMIT 1) IS NULL
             RETURNING id
             """) }
@@ -100,26 +107,36 @@ public struct CatalogQueries: Sendable {
     public let deleteAssignment: String
     /// (image_id × count)
     public func deleteAssignments(_ count: Int) -> String {
-        shape("deleteAssignments", count) { d in d.render("DELETE FROM scrub_assignments WHERE image_id IN (\(SQLDialect.list(count)))") }
+        listShape("deleteAssignments", count) { d in d.render("DELETE FROM scrub_assignments WHERE image_id IN (\(d.list(count)))") }
     }
     /// (last_error, backoff_seconds, image_id, node_id)
     public let failAssignment: String
     /// (node_id, image_id × count): hands back claims this node will not scrub.
     public func releaseClaims(_ count: Int) -> String {
-        shape("releaseClaims", count) { d in d.render("""
+        listShape("releaseClaims", count) { d in d.render("""
             UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL
-            WHERE node_id = ? AND state = 'scrubbing' AND image_id IN (\(SQLDialect.list(count)))
+            WHERE node_id = ? AND state = 'scrubbing' AND image_id IN (\(d.list(count)))
             """) }
     }
     /// (done, failed, node_id)
     public let countNodeWork: String
     /// (node_id, term, image_id, location_id, store, action, detail)
     public let insertEvent: String
-    /// (node_id, term, image_id, location_id, store, action, detail) × count
+    /// (node_id, term, image_id, location_id, store, action, detail) × count; with
+    /// ``SQLDialect/jsonLists`` one parameter, a JSON array of those rows as arrays, and the
+    /// store clock read once for them all.
     public func insertEvents(_ count: Int) -> String {
-        shape("insertEvents", count) { d in d.render("""
-            INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail) VALUES
-            """ + Array(repeating: "({now}, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")) }
+        listShape("insertEvents", count) { d in
+            d.jsonLists
+                ? d.render("""
+                    INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail)
+                    SELECT t.now, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6
+                    FROM (SELECT {now} AS now) t, json_each(?) j
+                    """)
+                : d.render("""
+                    INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail) VALUES
+                    """ + Array(repeating: "({now}, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", "))
+        }
     }
 
     // MARK: Election
@@ -143,16 +160,32 @@ public struct CatalogQueries: Sendable {
     public let leaderNodes: String
     /// (limit) → image_id, node_id, state of work whose holder is gone, dead, or draining (unclaimed only)
     public let orphans: String
-    /// (scrub_time, limit) → ids of eligible images with no assignment, oldest first
+    /// (scrub_time, after, limit) → scan key, id of eligible images with no assignment, in
+    /// catalog order (``SQLDialect/scanKey``) after the key `after`: one keyset page of a sweep.
+    ///
+    /// Not oldest `deleted_at` first: Glance's `images` has no index on `deleted_at`, so that
+    /// order costs a scan and sort of the whole backlog per page (measured 125 ms a page at
+    /// 100,000 images, growing with the backlog), and it visits rows in random storage order.
+    /// A keyset page costs its own rows only, and consecutive pages touch neighbouring pages
+    /// of Glance's tables, which every later write of the batch then shares (BENCHMARKS.md).
     public let eligibleUnassigned: String
     /// (scrub_time, after_id, limit) → ids of eligible images by id, assigned or not (dry run)
     public let eligiblePage: String
-    /// (image_id, node_id, term) × count
+    /// (image_id, node_id, term) × count; with ``SQLDialect/jsonLists`` (term, a JSON array of
+    /// [image_id, node_id] rows), inserted in the array's order with one `assigned_at`.
     public func insertAssignments(_ count: Int) -> String {
-        shape("insertAssignments", count) { d in d.render("""
-            INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at) VALUES
-            """ + Array(repeating: "(?, ?, ?, 'assigned', 0, {now})", count: count).joined(separator: ", ")
-            + " ON CONFLICT (image_id) DO NOTHING") }
+        listShape("insertAssignments", count) { d in
+            d.jsonLists
+                ? d.render("""
+                    INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at)
+                    SELECT j.value ->> 0, j.value ->> 1, ?, 'assigned', 0, t.now FROM (SELECT {now} AS now) t, json_each(?) j
+                    WHERE true ON CONFLICT (image_id) DO NOTHING
+                    """)
+                : d.render("""
+                    INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at) VALUES
+                    """ + Array(repeating: "(?, ?, ?, 'assigned', 0, {now})", count: count).joined(separator: ", ")
+                    + " ON CONFLICT (image_id) DO NOTHING")
+        }
     }
     /// (to_node, term, image_id, from_node): moves work off a dead node, or a draining node's unclaimed work.
     public let moveAssignment: String
@@ -256,7 +289,7 @@ public struct CatalogQueries: Sendable {
               SELECT a.image_id FROM scrub_assignments a JOIN images i ON i.id = a.image_id
               WHERE a.node_id = ? AND a.state = 'assigned' AND i.status = 'pending_delete'
                 AND (a.not_before IS NULL OR a.not_before <= {now} OR a.claimed_at IS NULL OR a.claimed_at < ?)
-              ORDER BY a.assigned_at, a.image_id
+              ORDER BY a.assigned_at
               LIMIT ? {lock FOR UPDATE OF a SKIP LOCKED FOR SHARE OF i SKIP LOCKED})
             RETURNING image_id, attempts, term
             """)
@@ -311,10 +344,10 @@ public struct CatalogQueries: Sendable {
             LIMIT ?
             """)
         eligibleUnassigned = d.render("""
-            SELECT i.id FROM images i
-            WHERE \(pendingImage) AND i.deleted_at <= {cutoff}
+            SELECT {scan_key}, i.id FROM images i
+            WHERE \(pendingImage) AND i.deleted_at <= {cutoff} AND {scan_key} > ?
               AND NOT EXISTS (SELECT 1 FROM scrub_assignments a WHERE a.image_id = i.id)
-            ORDER BY i.deleted_at, i.id
+            ORDER BY {scan_key}
             LIMIT ?
             """)
         eligiblePage = d.render("""

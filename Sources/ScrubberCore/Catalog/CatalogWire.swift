@@ -68,7 +68,8 @@ public enum CatalogWire {
     public struct LeaderViewRequest: Codable, Sendable {
         public var scrubTime: Double
         public var limit: Int
-        public init(scrubTime: Double, limit: Int) { self.scrubTime = scrubTime; self.limit = limit }
+        public var after: String?
+        public init(scrubTime: Double, limit: Int, after: String?) { self.scrubTime = scrubTime; self.limit = limit; self.after = after }
     }
 
     public struct Complete: Codable, Sendable {

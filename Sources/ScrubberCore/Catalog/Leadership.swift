@@ -17,7 +17,7 @@ public struct LeaderLease: Sendable, Hashable, Codable {
     public var liveHolder: String? { remaining > 0 ? holder : nil }
 }
 
-/// What ``ScrubCatalog/leaderView(scrubTime:limit:)`` returns: one round's input.
+/// What ``ScrubCatalog/leaderView(scrubTime:limit:after:)`` returns: one round's input.
 public struct LeaderView: Sendable, Hashable, Codable {
     public struct Node: Sendable, Hashable, Codable {
         public var id: String
@@ -51,13 +51,17 @@ public struct LeaderView: Sendable, Hashable, Codable {
 
     public var nodes: [Node]
     public var orphans: [Orphan]
-    /// Eligible images with no assignment, oldest `deleted_at` first.
+    /// Eligible images with no assignment, in catalog order (one page of the leader's sweep).
     public var unassigned: [String]
+    /// Where the sweep's next page starts (an opaque scan position), or nil when this page
+    /// reached the end of the catalog: the sweep is over.
+    public var next: String?
 
-    public init(nodes: [Node], orphans: [Orphan], unassigned: [String]) {
+    public init(nodes: [Node], orphans: [Orphan], unassigned: [String], next: String? = nil) {
         self.nodes = nodes
         self.orphans = orphans
         self.unassigned = unassigned
+        self.next = next
     }
 }
 

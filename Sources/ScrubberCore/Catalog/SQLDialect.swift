@@ -19,16 +19,27 @@ public struct SQLDialect: Sendable, Hashable {
     public var visibilityType: String
     /// `{timestamp}`: the type Glance's timestamps are cast to when we bind them as text.
     public var timestampType: String
+    /// `{scan_key}`: the key the leader's sweep of `images i` pages by: SQLite's `rowid`
+    /// (storage order, so a page's rows share table pages), PostgreSQL's primary key `id`.
+    public var scanKey: String
     /// Whether `{lock …}` clauses are kept (PostgreSQL's row locks). SQLite drops them: its
     /// write transactions (`BEGIN IMMEDIATE`) already exclude every other writer.
     public var rowLocks: Bool
+    /// Whether `{sqlite …}` clauses are kept: planner hints for SQLite (a unary `+` that keeps
+    /// a column's index out of a plan), meaningless elsewhere.
+    public var sqliteHints: Bool
+    /// Whether a list of values is one JSON array parameter read with `json_each` (SQLite: one
+    /// statement shape whatever the length, so it is prepared once and cached) rather than one
+    /// parameter per value (PostgreSQL).
+    public var jsonLists: Bool
     /// Whether parameters are numbered (`$1, $2, …`, PostgreSQL) rather than `?` (SQLite).
     public var numberedParameters: Bool
 
-    /// SQLite: one host's clock, read by SQLite itself.
+    /// SQLite: one host's clock, read by SQLite itself. `'now'` is one instant within a
+    /// statement; as a scalar subquery it is also computed once per statement, not per row.
     public static let sqlite = SQLDialect(
-        now: "((julianday('now') - 2440587.5) * 86400.0)",
-        nowText: "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')",
+        now: "(SELECT (julianday('now') - 2440587.5) * 86400.0)",
+        nowText: "(SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')",
         cutoff: "strftime('%Y-%m-%d %H:%M:%f', ((julianday('now') - 2440587.5) * 86400.0) - ?, 'unixepoch')",
         agePrefix: "86400.0 * (julianday('now') - julianday",
         trueLiteral: "1",
@@ -36,7 +47,10 @@ public struct SQLDialect: Sendable, Hashable {
         nullSafeEqual: "IS",
         visibilityType: "TEXT",
         timestampType: "TEXT",
+        scanKey: "i.rowid",
         rowLocks: false,
+        sqliteHints: true,
+        jsonLists: true,
         numberedParameters: false)
 
     /// PostgreSQL: the database server's clock. `clock_timestamp()`, not `now()`: `now()` is
@@ -52,7 +66,10 @@ public struct SQLDialect: Sendable, Hashable {
         nullSafeEqual: "IS NOT DISTINCT FROM",
         visibilityType: "image_visibility",
         timestampType: "timestamp",
+        scanKey: "i.id",
         rowLocks: true,
+        sqliteHints: false,
+        jsonLists: false,
         numberedParameters: true)
 
     /// Renders the tokens of `sql` for this dialect, in one pass over its bytes (list shapes
@@ -63,8 +80,10 @@ public struct SQLDialect: Sendable, Hashable {
             ("{now}", now), ("{now_text}", nowText), ("{cutoff}", cutoff), ("{age}", agePrefix),
             ("{true}", trueLiteral), ("{false}", falseLiteral), ("{is}", nullSafeEqual),
             ("{visibility}", visibilityType), ("{timestamp}", timestampType),
+            ("{scan_key}", scanKey),
         ].map { (Array($0.0.utf8), Array($0.1.utf8)) }
         let lockOpen = Array("{lock ".utf8)
+        let sqliteOpen = Array("{sqlite ".utf8)
         let bytes = Array(sql.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + bytes.count / 2)
@@ -97,6 +116,11 @@ public struct SQLDialect: Sendable, Hashable {
                     i = close + 1
                     continue scan
                 }
+                if matches(sqliteOpen, at: i), let close = bytes[i...].firstIndex(of: UInt8(ascii: "}")) {
+                    if sqliteHints { out.append(contentsOf: bytes[(i + sqliteOpen.count)..<close]) }
+                    i = close + 1
+                    continue scan
+                }
                 for token in tokens where matches(token.name, at: i) {
                     // A token's text may hold a parameter (`{cutoff}`): number it in turn.
                     for b in token.value {
@@ -120,9 +144,11 @@ public struct SQLDialect: Sendable, Hashable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// `?, ?, …`: the parameters of a list of `count` values (`count` ≥ 1).
-    public static func list(_ count: Int) -> String {
+    /// What goes inside `IN (…)` for a list of `count` values (`count` ≥ 1): `?, ?, …`, or with
+    /// ``jsonLists`` one parameter holding a JSON array of them.
+    public func list(_ count: Int) -> String {
         precondition(count >= 1, "an SQL list needs at least one value")
+        if jsonLists { return "SELECT value FROM json_each(?)" }
         return Array(repeating: "?", count: count).joined(separator: ", ")
     }
 }

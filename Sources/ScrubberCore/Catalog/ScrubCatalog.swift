@@ -8,7 +8,7 @@
 /// - Schema: ``upgrade()``
 /// - Membership: ``join(_:ttl:)``, ``heartbeat(nodeID:ttl:)``, ``leave(nodeID:)``
 /// - Election: ``campaign(nodeID:ttl:)``, ``renewLeadership(nodeID:term:ttl:)``, ``resign(nodeID:term:)``
-/// - Leader: ``leaderView(scrubTime:limit:)``, ``apply(_:)``
+/// - Leader: ``leaderView(scrubTime:limit:after:)``, ``apply(_:)``
 /// - Work: ``claim(_:)``, ``complete(_:nodeID:backoff:)``, ``release(imageIDs:nodeID:)``,
 ///   ``drain(nodeID:)``, ``remainingWork(scrubTime:nodeID:runStartedAt:)``
 /// - Restore: ``restorePlan(imageID:)``, ``commitRestore(_:)``
@@ -50,8 +50,9 @@ public protocol ScrubCatalog: Sendable {
 
     /// What the leader needs for one round: live nodes with their unclaimed queues, work to
     /// move off dead or draining nodes (a page of it), and up to `limit` eligible unassigned
-    /// images, oldest first (`limit` 0 skips that scan).
-    func leaderView(scrubTime: Double, limit: Int) async throws -> LeaderView
+    /// images in catalog order after the scan position `after` (nil: from the start), with
+    /// the position the next page starts at (``LeaderView/next``). `limit` 0 skips that scan.
+    func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView
 
     /// Writes a leader's round: new assignments and moves, in one transaction that first checks
     /// the plan's term is current and its lease unexpired (**one leader per term**, DESIGN §3.2).
