@@ -32,6 +32,8 @@ actor ClaimQueue {
     struct Claim: Sendable {
         var image: ClaimedImage
         var epoch: Int
+        /// When the claim transaction returned: the start of the image's latency.
+        var claimedAt: ContinuousClock.Instant
     }
 
     func next() async throws -> Claim? {
@@ -118,7 +120,9 @@ actor ClaimQueue {
             let epoch = context.membership.epoch
             guard context.membership.isTrusted(epoch: epoch) else { return nil }
             do {
-                let claimed = try await context.catalog.claim(request).map { Claim(image: $0, epoch: epoch) }
+                let images = try await context.catalog.claim(request)
+                let now = ContinuousClock.now
+                let claimed = images.map { Claim(image: $0, epoch: epoch, claimedAt: now) }
                 self.append(claimed)
                 return claimed
             } catch CatalogError.membershipExpired {

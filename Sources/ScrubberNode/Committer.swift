@@ -9,6 +9,8 @@ actor Committer {
     private let backoff: Backoff
     private let batchSize: Int
     private var buffer: [ScrubOutcome] = []
+    /// When each buffered outcome's image was claimed.
+    private var claimedAt: [ContinuousClock.Instant] = []
     private(set) var totals = RunSummary()
     private var flushing = false
     private var failures = 0
@@ -28,8 +30,9 @@ actor Committer {
 
     /// Queues an outcome; waits only when the buffer is far ahead of the database (a plain
     /// poll, so a cancelled run never leaves a worker parked here).
-    func add(_ outcome: ScrubOutcome) async {
+    func add(_ outcome: ScrubOutcome, claimedAt: ContinuousClock.Instant) async {
         buffer.append(outcome)
+        self.claimedAt.append(claimedAt)
         while buffer.count >= batchSize * 4, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(2))
         }
@@ -57,7 +60,10 @@ actor Committer {
                 continue
             }
             failures = 0
+            let committed = ContinuousClock.now
+            for start in claimedAt.prefix(batch.count) { totals.latency.record((committed - start).seconds) }
             buffer.removeFirst(batch.count)
+            claimedAt.removeFirst(batch.count)
             totals.record(report, batch: batch)
         }
     }

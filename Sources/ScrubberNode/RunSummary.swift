@@ -10,6 +10,9 @@ public struct RunSummary: Sendable, Hashable {
     /// Failure messages, by image, for the run's report.
     public var lastErrors: [String: String] = [:]
     public var claimsLost = 0
+    /// From each image's claim (the claim transaction returned) to its completion (the
+    /// completion transaction committed), for every image recorded.
+    public var latency = LatencyHistogram()
 
     public init() {}
 

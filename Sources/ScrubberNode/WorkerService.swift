@@ -97,7 +97,8 @@ final class WorkerService: Service {
                 }
                 results.append(result)
             }
-            await committer.add(ScrubOutcome(imageID: image.imageID, previousAttempts: image.attempts, locations: results))
+            await committer.add(ScrubOutcome(imageID: image.imageID, previousAttempts: image.attempts, locations: results),
+                                claimedAt: claim.claimedAt)
             await queue.finished()
         }
     }

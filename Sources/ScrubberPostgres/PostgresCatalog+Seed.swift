@@ -28,3 +28,27 @@ extension PostgresCatalog: SeedableCatalog {
         }
     }
 }
+
+extension PostgresCatalog {
+    public func markDeletedUnchecked(imageIDs: [String]) async throws {
+        let q = queries
+        try await transaction { tx in
+            for ids in imageIDs.chunks(of: CatalogQueries.maxListLength) {
+                _ = try await tx.execute(q.referenceLocationsDeleted(ids.count), ids.map { $0 })
+                _ = try await tx.execute(q.referenceImagesDeleted(ids.count), ids.map { $0 })
+            }
+        }
+    }
+
+    public func imageStates(_ ids: [String]) async throws -> [String: ImageState] {
+        let q = queries
+        var states: [String: ImageState] = [:]
+        for page in ids.chunks(of: CatalogQueries.maxListLength) {
+            let rows = try await read { tx in
+                try await tx.rows(q.imageStates(page.count), page.map { $0 }).map { try $0.decode((String, String, Int).self) }
+            }
+            for (id, status, pending) in rows { states[id] = ImageState(status: status, pendingLocations: pending) }
+        }
+        return states
+    }
+}

@@ -28,3 +28,29 @@ extension SQLiteCatalog: SeedableCatalog {
         }
     }
 }
+
+extension SQLiteCatalog {
+    public func markDeletedUnchecked(imageIDs: [String]) async throws {
+        let q = queries
+        try await write { db in
+            for ids in imageIDs.chunks(of: CatalogQueries.maxListLength) {
+                let list = JSONList(ids).text
+                try db.cachedStatement(sql: q.referenceLocationsDeleted(ids.count)).execute(arguments: [list])
+                try db.cachedStatement(sql: q.referenceImagesDeleted(ids.count)).execute(arguments: [list])
+            }
+        }
+    }
+
+    public func imageStates(_ ids: [String]) async throws -> [String: ImageState] {
+        let q = queries
+        var states: [String: ImageState] = [:]
+        for page in ids.chunks(of: 10_000) {
+            let rows = try await read { db in
+                try Row.fetchAll(db.cachedStatement(sql: q.imageStates(page.count)), arguments: [JSONList(page).text])
+                    .map { row -> (String, ImageState) in (row[0], ImageState(status: row[1], pendingLocations: row[2])) }
+            }
+            for (id, state) in rows { states[id] = state }
+        }
+        return states
+    }
+}

@@ -11,26 +11,65 @@ public struct FileStore: ImageStore {
     /// The roots as configured (normalised).
     public let roots: [String]
     private let resolvedRoots: [String]
+    /// The roots that existed when the store was made, opened, by configured path.
+    private let openRoots: [String: OpenDirectory]
 
     public init(roots: [String]) {
         self.roots = roots.map { (try? LocationURL.normalise($0, url: $0)) ?? $0 }
         resolvedRoots = self.roots.map { Self.realPath($0) ?? $0 }
+        var open: [String: OpenDirectory] = [:]
+        for (root, resolved) in zip(self.roots, resolvedRoots) where open[root] == nil {
+            if let directory = OpenDirectory(resolved) { open[root] = directory }
+        }
+        openRoots = open
     }
 
     public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+        let path = try url.filePath()
+        if let outcome = try deleteInRoot(path, permit: permit) { return outcome }
         guard let path = try resolve(url) else { return .notFound }
         // Checked right before the unlink, with no suspension point between them.
         guard permit() else { throw StoreError.permitWithdrawn }
         if unlink(path) == 0 { return .deleted }
         let code = errno
+        if code == ENOENT { return .notFound }
+        throw Self.unlinkError(path, code)
+    }
+
+    /// The common case, Glance's layout: a regular file directly in a root. It is inspected and
+    /// unlinked relative to the root directory opened when the store was made (`fstatat`,
+    /// `unlinkat`), so no path is resolved per delete (`realpath` of the directory was a tenth
+    /// of a node's time) and no symlink in the root's path can redirect the unlink.
+    ///
+    /// Returns nil when the full resolution must decide: the path is not directly in an opened
+    /// root, the entry is a symlink or a directory (their checks and messages), or it is absent
+    /// (never "not found" from a directory that is no longer the root). A root replaced since it
+    /// was opened (moved away, remounted) is not used: its identity is checked on each delete,
+    /// one `stat` instead of resolving every component.
+    private func deleteInRoot(_ path: String, permit: @Sendable () -> Bool) throws -> LocationOutcome? {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        let parent = String(path[..<slash])
+        let name = String(path[path.index(after: slash)...])
+        let rootPath = parent.isEmpty ? "/" : parent
+        guard !name.isEmpty, name != ".", name != "..", let root = openRoots[rootPath], root.isStill(at: rootPath) else { return nil }
+        var info = stat()
+        guard fstatat(root.fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        // Checked right before the unlink, with no suspension point between them.
+        guard permit() else { throw StoreError.permitWithdrawn }
+        if unlinkat(root.fd, name, 0) == 0 { return .deleted }
+        let code = errno
+        if code == ENOENT { return nil }
+        throw Self.unlinkError(path, code)
+    }
+
+    private static func unlinkError(_ path: String, _ code: Int32) -> StoreError {
         switch code {
-        case ENOENT: return .notFound
         case EACCES, EPERM:
-            throw StoreError("permission denied deleting \(path) (\(String(cString: strerror(code)))); check the scrubber's access to the store directory")
+            StoreError("permission denied deleting \(path) (\(String(cString: strerror(code)))); check the scrubber's access to the store directory")
         case EISDIR:
-            throw StoreError("\(path) is a directory, not an image file; not deleted")
+            StoreError("\(path) is a directory, not an image file; not deleted")
         default:
-            throw StoreError("cannot delete \(path): \(String(cString: strerror(code)))")
+            StoreError("cannot delete \(path): \(String(cString: strerror(code)))")
         }
     }
 
@@ -75,4 +114,32 @@ public struct FileStore: ImageStore {
         defer { free(resolved) }
         return String(cString: resolved)
     }
+}
+
+/// A directory opened for `*at` calls, closed with its last user.
+final class OpenDirectory: Sendable {
+    let fd: Int32
+    private let device: UInt64
+    private let inode: UInt64
+
+    init?(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            return nil
+        }
+        self.fd = fd
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+
+    /// Whether `path` still names this directory (the same device and inode).
+    func isStill(at path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
+    }
+
+    deinit { close(fd) }
 }

@@ -33,6 +33,25 @@ public struct SeedSpec: Sendable {
 public protocol SeedableCatalog: ScrubCatalog {
     /// Inserts `spec.images` images with their locations (and writes their files), in batches.
     func seed(_ spec: SeedSpec) async throws -> [SeededImage]
+
+    /// The write of `scrubber bench`'s reference loop: marks the images and all their locations
+    /// `deleted` in one transaction, with none of the scrubber's checks or audit rows.
+    func markDeletedUnchecked(imageIDs: [String]) async throws
+
+    /// Each image's status and count of `pending_delete` locations, read in pages (how a
+    /// benchmark verifies its end state without a query per image). Unknown ids are absent.
+    func imageStates(_ ids: [String]) async throws -> [String: ImageState]
+}
+
+/// What ``SeedableCatalog/imageStates(_:)`` reads of one image.
+public struct ImageState: Sendable, Hashable {
+    public var status: String
+    public var pendingLocations: Int
+
+    public init(status: String, pendingLocations: Int) {
+        self.status = status
+        self.pendingLocations = pendingLocations
+    }
 }
 
 /// One seeded image and its files.
@@ -74,7 +93,7 @@ extension SeedSpec {
         let pending = status == .pendingDelete
         let deletedAt = pending ? GlanceTimestamp.string(from: now.addingTimeInterval(-deletedAgo)) : nil
         let created = GlanceTimestamp.string(from: now.addingTimeInterval(-deletedAgo - 3600))
-        let payload = Data(repeating: 0x5a, count: fileBytes)
+        let payload = [UInt8](repeating: 0x5a, count: fileBytes)
         let template = SeedBatch(
             images: [], size: fileBytes, status: status.rawValue, created: created, updated: deletedAt ?? created,
             deletedAt: deletedAt, deleted: pending, visibility: visibility.rawValue,
@@ -90,9 +109,7 @@ extension SeedSpec {
                 var values: [String] = []
                 for k in 0..<locationsPerImage {
                     let path = storeDirectory + "/" + (k == 0 ? id : "\(id).\(k)")
-                    if fileBytes > 0, !FileManager.default.createFile(atPath: path, contents: payload) {
-                        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-                    }
+                    if fileBytes > 0 { try Self.write(payload, to: path) }
                     paths.append(path)
                     let url = "file://" + path
                     values.append(try cipher?.encrypt(url) ?? url)
@@ -103,5 +120,14 @@ extension SeedSpec {
             all += batch.images.map(\.seeded)
         }
         return all
+    }
+
+    /// Writes a new file with plain system calls (Foundation's atomic write costs a rename per file).
+    private static func write(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        defer { close(fd) }
+        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
     }
 }

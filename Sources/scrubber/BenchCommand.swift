@@ -5,7 +5,13 @@ import ScrubberCore
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Seed a fresh catalog and store, scrub it with N node processes, verify the end state, and print images/s.")
+        abstract: "Seed a fresh catalog and store, scrub it with N node processes, verify the end state, and print images/s.",
+        discussion: """
+            Prints one line: images/s end to end (from starting the nodes to their exit), the \
+            nodes' claim-to-completion latency (p50, p99), the peak RSS of the largest node process, \
+            and, with the file store, the machine's own limit measured in the same run: a reference \
+            loop that only unlinks as many files and marks their rows deleted, 1,000 per transaction.
+            """)
 
     @Option(help: "Pending images.") var images: Int = 20_000
     @Option(help: "Locations per image.") var locations: Int = 1
@@ -20,6 +26,10 @@ struct BenchCommand: AsyncParsableCommand {
     var db: String?
     @Flag(name: .customLong("via-service"), help: "Nodes coordinate through a scrubber serve process on loopback, not the database.")
     var viaService = false
+    @Flag(inversion: .prefixedNo, help: "Measure the reference loop (file store only).")
+    var reference = true
+    @Flag(name: .customLong("sync-files"), help: "Write the seeded files to disk before timing (as files long at rest are); default: they may still be in the page cache.")
+    var syncFiles = false
 
     func run() async throws {
         let directory = dir ?? (NSTemporaryDirectory() + "scrubber-bench-\(UUID().uuidString.prefix(8))")
@@ -29,16 +39,30 @@ struct BenchCommand: AsyncParsableCommand {
         rehearsal.simulatedLatency = simulatedLatency
         rehearsal.claimBatch = claimBatch
         rehearsal.viaService = viaService
+        rehearsal.syncFiles = syncFiles
+        let measureReference = reference && simulatedLatency == nil
+        if measureReference { rehearsal.referenceImages = images }
         if let db {
             do { rehearsal.database = try DatabaseURL(parsing: db) } catch { throw ValidationError("--db: \(error.message)") }
         }
         let seeded = try await rehearsal.prepare()
+        let referenceSeconds = measureReference ? try await rehearsal.referenceLoop(seeded.reference) : nil
         let result = try await rehearsal.run()
         let verdict = try await rehearsal.verify(seeded)
         let ok = verdict.problems.isEmpty && verdict.imagesDeleted == images && result.exitCodes.allSatisfy { $0 == 0 }
-        print("bench: images=\(images) locations/image=\(locations) bytes=\(bytes) nodes=\(nodes) pool=\(pool) "
-              + "db=\(rehearsal.database.map { "\($0)" } ?? "sqlite")\(viaService ? " via=service" : "") store=\(simulatedLatency.map { "simulated(\($0)s)" } ?? "file") seconds=\(String(format: "%.2f", result.seconds)) "
-              + "images/s=\(String(format: "%.0f", Double(images) / result.seconds)) verified=\(ok ? "PASS" : "FAIL")")
+        let rate = Double(images) / result.seconds
+        func ms(_ seconds: Double?) -> String { seconds.map { String(format: "%.1f", $0 * 1000) } ?? "-" }
+        var line = "bench: images=\(images) locations/image=\(locations) bytes=\(bytes) nodes=\(nodes) pool=\(pool) "
+            + "db=\(rehearsal.database.map { "\($0)" } ?? "sqlite")\(viaService ? " via=service" : "") "
+            + "store=\(simulatedLatency.map { "simulated(\($0)s)" } ?? "file")\(syncFiles ? " synced" : "") "
+            + "seconds=\(String(format: "%.2f", result.seconds)) images/s=\(String(format: "%.0f", rate)) "
+            + "latency_p50_ms=\(ms(result.latency.quantile(0.5))) latency_p99_ms=\(ms(result.latency.quantile(0.99))) "
+            + "peak_rss_mb=\(String(format: "%.0f", Double(result.peakRSS) / 1_048_576))"
+        if let referenceSeconds {
+            let limit = Double(images) / referenceSeconds
+            line += " reference_images/s=\(String(format: "%.0f", limit)) of_reference=\(String(format: "%.2f", rate / limit))"
+        }
+        print(line + " verified=\(ok ? "PASS" : "FAIL")")
         for problem in verdict.problems { printError("  problem: \(problem)") }
         if !ok {
             printError("bench: node logs are in \(directory) (kept)")

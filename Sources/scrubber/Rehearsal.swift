@@ -28,9 +28,17 @@ struct Rehearsal {
     var configPath: String { directory + "/glance-scrubber.conf" }
     var tokenPath: String { directory + "/service.token" }
 
+    /// Images for the reference loop (``referenceLoop(_:batch:)``), seeded like the backlog
+    /// but inside scrub_time, so the scrubber leaves them alone.
+    var referenceImages = 0
+    /// Write the seeded files to disk (`sync`) before anything is timed: deleting a file whose
+    /// blocks are allocated costs the filesystem more than deleting one still in the page cache.
+    var syncFiles = false
+
     struct Seeded {
         var pending: [SeededImage]
         var survivors: [SeededImage]
+        var reference: [SeededImage] = []
     }
 
     /// Writes the config and seeds the catalog and files.
@@ -87,12 +95,45 @@ struct Rehearsal {
             waiting.namePrefix = "waiting"
             survivors += try await catalog.seed(waiting)
         }
-        return Seeded(pending: pending, survivors: survivors)
+        var reference: [SeededImage] = []
+        if referenceImages > 0 {
+            var spec = SeedSpec(images: referenceImages, storeDirectory: storePath)
+            spec.fileBytes = simulatedLatency == nil ? fileBytes : 0
+            spec.locationsPerImage = locationsPerImage
+            spec.deletedAgo = 5
+            spec.namePrefix = "reference"
+            reference = try await catalog.seed(spec)
+        }
+        if syncFiles { sync() }
+        return Seeded(pending: pending, survivors: survivors, reference: reference)
+    }
+
+    /// The machine's own limit for this backlog: a loop that only unlinks the files and marks
+    /// the rows deleted, `batch` images per transaction, in seeding (storage) order, with the
+    /// unlinks of a batch spread over the cores. No claims, no checks, no audit. Returns seconds.
+    func referenceLoop(_ images: [SeededImage], batch: Int = 1000) async throws -> Double {
+        let catalog = try await openCatalog()
+        let started = ContinuousClock.now
+        for chunk in images.chunks(of: batch) {
+            let paths = chunk.flatMap(\.paths)
+            DispatchQueue.concurrentPerform(iterations: paths.count) { i in _ = unlink(paths[i]) }
+            try await catalog.markDeletedUnchecked(imageIDs: chunk.map(\.id))
+        }
+        return (ContinuousClock.now - started).seconds
     }
 
     struct RunResult {
         var seconds: Double
         var exitCodes: [Int32]
+        /// The nodes' reports (`run --report-file`), one per node that wrote one.
+        var reports: [RunReport] = []
+        /// The largest peak resident set of any child process (nodes, and the service if any), bytes.
+        var peakRSS: Int = 0
+
+        /// Every node's claim-to-completion latencies together.
+        var latency: LatencyHistogram {
+            reports.reduce(into: LatencyHistogram()) { $0.merge($1.latency) }
+        }
     }
 
     /// The rehearsal's catalog, opened (and upgraded) as a node opens it.
@@ -120,7 +161,8 @@ struct Rehearsal {
         for n in 1...nodes {
             let process = Process()
             process.executableURL = executable
-            process.arguments = ["run", "--once", "--config-file", configPath, "--node-id", "node-\(n)", "--log-level", "warning"] + coordination
+            process.arguments = ["run", "--once", "--config-file", configPath, "--node-id", "node-\(n)", "--log-level", "warning",
+                                 "--report-file", reportPath(n)] + coordination
             _ = FileManager.default.createFile(atPath: directory + "/node-\(n).log", contents: nil)
             process.standardError = FileHandle(forWritingAtPath: directory + "/node-\(n).log")
             process.standardOutput = FileHandle.nullDevice
@@ -139,8 +181,16 @@ struct Rehearsal {
             }
         }
         let seconds = (ContinuousClock.now - started).seconds
-        return RunResult(seconds: seconds, exitCodes: processes.map(\.terminationStatus))
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        let reports = (1...nodes).compactMap { n in
+            (try? Data(contentsOf: URL(fileURLWithPath: reportPath(n)))).flatMap { try? JSONDecoder().decode(RunReport.self, from: $0) }
+        }
+        return RunResult(seconds: seconds, exitCodes: processes.map(\.terminationStatus), reports: reports,
+                         peakRSS: usage.ru_maxrss * 1024)
     }
+
+    private func reportPath(_ node: Int) -> String { directory + "/node-\(node).report.json" }
 
     /// Starts `scrubber serve` on a free loopback port and waits until it listens.
     private func startService(_ executable: URL) async throws -> (process: Process, url: String) {
@@ -171,24 +221,26 @@ struct Rehearsal {
         var problems: [String] = []
     }
 
-    /// Checks the end state through the catalog and the filesystem.
+    /// Checks the end state through the catalog (in pages) and the filesystem.
     func verify(_ seeded: Seeded) async throws -> Verdict {
         var verdict = Verdict()
         let catalog = try await openCatalog()
+        func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+        let states = try await catalog.imageStates(seeded.pending.map(\.id) + seeded.survivors.map(\.id))
         for image in seeded.pending {
-            let plan = try await catalog.restorePlan(imageID: image.id)
-            if plan.status == .deleted && plan.locations.isEmpty { verdict.imagesDeleted += 1 } else if verdict.problems.count < 10 {
-                verdict.problems.append("image \(image.id) is \(plan.status?.rawValue ?? "missing") with \(plan.locations.count) location(s) still pending_delete")
+            let state = states[image.id]
+            if state?.status == ImageStatus.deleted.rawValue && state?.pendingLocations == 0 { verdict.imagesDeleted += 1 } else if verdict.problems.count < 10 {
+                verdict.problems.append("image \(image.id) is \(state?.status ?? "missing") with \(state?.pendingLocations ?? 0) location(s) still pending_delete")
             }
-            if simulatedLatency == nil, let left = image.paths.first(where: { FileManager.default.fileExists(atPath: $0) }), verdict.problems.count < 10 {
+            if simulatedLatency == nil, let left = image.paths.first(where: exists), verdict.problems.count < 10 {
                 verdict.problems.append("file \(left) of scrubbed image \(image.id) still exists")
             }
         }
         for image in seeded.survivors {
-            if let gone = image.paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
+            if let gone = image.paths.first(where: { !exists($0) }) {
                 verdict.problems.append("file \(gone) of image \(image.id), which must survive, was deleted")
             }
-            if try await catalog.restorePlan(imageID: image.id).status == .deleted {
+            if states[image.id]?.status == ImageStatus.deleted.rawValue {
                 verdict.problems.append("image \(image.id), which must survive, was marked deleted")
             }
         }

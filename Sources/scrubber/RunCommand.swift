@@ -35,6 +35,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("scrub-time"), help: "Seconds after deleted_at before an image may be scrubbed; overrides scrub_time.")
     var scrubTime: Double?
 
+    @Option(name: .customLong("report-file"), help: "At exit, write this run's totals and claim-to-completion latencies here as JSON.")
+    var reportFile: String?
+
     func validate() throws {
         if once && daemon { throw ValidationError("--once and --daemon exclude each other") }
         if dryRun && !once { throw ValidationError("--dry-run needs --once") }
@@ -67,10 +70,20 @@ struct RunCommand: AsyncParsableCommand {
         let summary = node.summary
         let seconds = (ContinuousClock.now - started).seconds
         let rate = seconds > 0 ? Double(summary.imagesDeleted) / seconds : 0
+        if let reportFile {
+            let report = RunReport(nodeID: options.nodeID, summary: summary, seconds: seconds)
+            do {
+                try report.encoded().write(to: URL(fileURLWithPath: reportFile))
+            } catch {
+                logger.error("cannot write the run report to \(reportFile): \(error)")
+            }
+        }
         logger.info("run finished", metadata: [
             "images_deleted": "\(summary.imagesDeleted)", "locations_deleted": "\(summary.locationsDeleted)",
             "images_failed": "\(summary.failedImages.count)", "seconds": "\(String(format: "%.2f", seconds))",
             "images_per_second": "\(String(format: "%.1f", rate))",
+            "latency_p50_s": "\(summary.latency.quantile(0.5).map { String(format: "%.4f", $0) } ?? "-")",
+            "latency_p99_s": "\(summary.latency.quantile(0.99).map { String(format: "%.4f", $0) } ?? "-")",
         ])
         if !asDaemon && !summary.failedImages.isEmpty {
             for id in summary.failedImages.sorted().prefix(20) {
@@ -78,5 +91,43 @@ struct RunCommand: AsyncParsableCommand {
             }
             throw ExitStatus.imagesFailed
         }
+    }
+}
+
+/// What `run --report-file` writes: one node's totals and its claim-to-completion latencies
+/// (the histogram, so `bench` can merge the nodes' exactly).
+struct RunReport: Codable {
+    var nodeID: String
+    var imagesDeleted: Int
+    var locationsDeleted: Int
+    var imagesFailed: Int
+    var claimsLost: Int
+    var seconds: Double
+    var latencyP50: Double?
+    var latencyP99: Double?
+    var latency: LatencyHistogram
+
+    enum CodingKeys: String, CodingKey {
+        case nodeID = "node_id", imagesDeleted = "images_deleted", locationsDeleted = "locations_deleted"
+        case imagesFailed = "images_failed", claimsLost = "claims_lost", seconds
+        case latencyP50 = "latency_p50_s", latencyP99 = "latency_p99_s", latency
+    }
+
+    init(nodeID: String, summary: RunSummary, seconds: Double) {
+        self.nodeID = nodeID
+        imagesDeleted = summary.imagesDeleted
+        locationsDeleted = summary.locationsDeleted
+        imagesFailed = summary.failedImages.count
+        claimsLost = summary.claimsLost
+        self.seconds = seconds
+        latencyP50 = summary.latency.quantile(0.5)
+        latencyP99 = summary.latency.quantile(0.99)
+        latency = summary.latency
+    }
+
+    func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self)
     }
 }

@@ -93,6 +93,39 @@ struct FileStoreTests {
         #expect(entryExists(root))
     }
 
+    /// The store opens its roots once and unlinks relative to them; a root replaced since (a
+    /// remount, a restore of the directory) must not make a present file look absent.
+    @Test("a root replaced after the store opened it: its files are still found and deleted, never reported absent")
+    func replacedRootIsResolvedAgain() async throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
+        let root = try tmp.directory("images")
+        let store = FileStore(roots: [root])
+        try FileManager.default.moveItem(atPath: root, toPath: tmp.path + "/images.old")
+        try tmp.directory("images")
+        let image = try tmp.file("images/5e1f")
+        let stale = try tmp.file("images.old/9a0c")
+        #expect(try await store.delete(fileURL(image)) == .deleted)
+        #expect(!entryExists(image))
+        // The moved-away directory is no longer the root: its file is not reachable by the location.
+        #expect(try await store.delete(fileURL(root + "/9a0c")) == .notFound)
+        #expect(entryExists(stale))
+    }
+
+    /// A symlink directly in the root, to a file outside: refused, and neither is deleted.
+    @Test("a symlink directly in the root to a file outside is refused; the link and its target survive")
+    func symlinkInRootToOutsideIsRefused() async throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
+        let root = try tmp.directory("images")
+        let outside = try tmp.file("secret/passwd")
+        let link = try tmp.symlink("images/4b2d", to: outside)
+        let store = FileStore(roots: [root])
+        await expectOutsideStoreRoots { try await store.delete(fileURL(link)) }
+        #expect(entryExists(link))
+        #expect(entryExists(outside))
+    }
+
     @Test("a withdrawn permit leaves the file; the permit is asked after the path is resolved")
     func withdrawnPermitDeletesNothing() async throws {
         let tmp = try TemporaryDirectory()

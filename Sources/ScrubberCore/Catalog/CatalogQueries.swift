@@ -245,6 +245,29 @@ public struct CatalogQueries: Sendable {
                         count: count).joined(separator: ", ")) }
     }
 
+    // MARK: Benchmark (the reference loop and verification of `scrubber bench`)
+
+    /// (image_id × count): the reference loop's write, with none of the scrubber's checks.
+    public func referenceLocationsDeleted(_ count: Int) -> String {
+        listShape("referenceLocationsDeleted", count) { d in d.render("""
+            UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
+            WHERE image_id IN (\(d.list(count)))
+            """) }
+    }
+    /// (image_id × count)
+    public func referenceImagesDeleted(_ count: Int) -> String {
+        listShape("referenceImagesDeleted", count) { d in d.render("""
+            UPDATE images SET status = 'deleted', updated_at = {now_text} WHERE id IN (\(d.list(count)))
+            """) }
+    }
+    /// (image_id × count) → id, status, count of pending_delete locations
+    public func imageStates(_ count: Int) -> String {
+        listShape("imageStates", count) { d in d.render("""
+            SELECT i.id, i.status, (SELECT count(*) FROM image_locations l WHERE l.image_id = i.id AND l.status = 'pending_delete')
+            FROM images i WHERE i.id IN (\(d.list(count)))
+            """) }
+    }
+
     // MARK: Backlog
 
     /// (scrub_time) → count, oldest age seconds
