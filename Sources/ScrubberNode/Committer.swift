@@ -8,9 +8,8 @@ actor Committer {
     private let nodeID: String
     private let backoff: Backoff
     private let batchSize: Int
-    private var buffer: [ScrubOutcome] = []
-    /// When each buffered outcome's image was claimed.
-    private var claimedAt: [ContinuousClock.Instant] = []
+    /// Outcomes not yet recorded, each with when its image was claimed.
+    private var buffer: [(outcome: ScrubOutcome, claimedAt: ContinuousClock.Instant)] = []
     private(set) var totals = RunSummary()
     private var flushing = false
     private var failures = 0
@@ -31,8 +30,7 @@ actor Committer {
     /// Queues an outcome; waits only when the buffer is far ahead of the database (a plain
     /// poll, so a cancelled run never leaves a worker parked here).
     func add(_ outcome: ScrubOutcome, claimedAt: ContinuousClock.Instant) async {
-        buffer.append(outcome)
-        self.claimedAt.append(claimedAt)
+        buffer.append((outcome, claimedAt))
         while buffer.count >= batchSize * 4, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(2))
         }
@@ -45,7 +43,8 @@ actor Committer {
         flushing = true
         defer { flushing = false }
         while !buffer.isEmpty {
-            let batch = Array(buffer.prefix(batchSize * 2))
+            let pending = buffer.prefix(batchSize * 2)
+            let batch = pending.map(\.outcome)
             let report: CompletionReport
             do {
                 report = try await catalog.complete(batch, nodeID: nodeID, backoff: backoff)
@@ -61,9 +60,8 @@ actor Committer {
             }
             failures = 0
             let committed = ContinuousClock.now
-            for start in claimedAt.prefix(batch.count) { totals.latency.record((committed - start).seconds) }
+            for start in pending.map(\.claimedAt) { totals.latency.record((committed - start).seconds) }
             buffer.removeFirst(batch.count)
-            claimedAt.removeFirst(batch.count)
             totals.record(report, batch: batch)
         }
     }

@@ -82,8 +82,8 @@ public struct SQLDialect: Sendable, Hashable {
             ("{visibility}", visibilityType), ("{timestamp}", timestampType),
             ("{scan_key}", scanKey),
         ].map { (Array($0.0.utf8), Array($0.1.utf8)) }
-        let lockOpen = Array("{lock ".utf8)
-        let sqliteOpen = Array("{sqlite ".utf8)
+        // Clauses kept only by one dialect: `{lock …}` (row locks), `{sqlite …}` (planner hints).
+        let clauses: [(open: [UInt8], kept: Bool)] = [(Array("{lock ".utf8), rowLocks), (Array("{sqlite ".utf8), sqliteHints)]
         let bytes = Array(sql.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + bytes.count / 2)
@@ -111,13 +111,9 @@ public struct SQLDialect: Sendable, Hashable {
                 i += 1
                 continue scan
             case UInt8(ascii: "{"):
-                if matches(lockOpen, at: i), let close = bytes[i...].firstIndex(of: UInt8(ascii: "}")) {
-                    if rowLocks { out.append(contentsOf: bytes[(i + lockOpen.count)..<close]) }
-                    i = close + 1
-                    continue scan
-                }
-                if matches(sqliteOpen, at: i), let close = bytes[i...].firstIndex(of: UInt8(ascii: "}")) {
-                    if sqliteHints { out.append(contentsOf: bytes[(i + sqliteOpen.count)..<close]) }
+                for clause in clauses where matches(clause.open, at: i) {
+                    guard let close = bytes[i...].firstIndex(of: UInt8(ascii: "}")) else { break }
+                    if clause.kept { out.append(contentsOf: bytes[(i + clause.open.count)..<close]) }
                     i = close + 1
                     continue scan
                 }

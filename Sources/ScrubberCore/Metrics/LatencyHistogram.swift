@@ -20,7 +20,9 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
 
     static func bucket(_ seconds: Double) -> Int {
         guard seconds > floor else { return 0 }
-        let i = Int((log10(seconds / floor) * perDecade).rounded(.up)) - 1
+        var i = Int((log10(seconds / floor) * perDecade).rounded(.up)) - 1
+        // A value on a bucket bound may round below it: it belongs where its bound is not less than it.
+        if i >= 0, i < bucketCount - 1, upperBound(i) < seconds { i += 1 }
         return min(max(i, 0), bucketCount - 1)
     }
 
