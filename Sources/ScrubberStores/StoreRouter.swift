@@ -33,7 +33,8 @@ public struct StoreRouter: Sendable {
             case "file":
                 backends[backend.name] = .store(FileStore(roots: backend.fileRoots.map(\.path)))
             case "simulated":
-                backends[backend.name] = .store(SimulatedStore(latency: backend.simulatedLatency, failureRate: backend.simulatedFailureRate))
+                backends[backend.name] = .store(SimulatedStore(latency: backend.simulatedLatency, failureRate: backend.simulatedFailureRate,
+                                                                  remembersDeletes: backend.simulatedRemembersDeletes))
             default:
                 backends[backend.name] = .unsupported(type: backend.type)
             }

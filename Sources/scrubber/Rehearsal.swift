@@ -66,6 +66,7 @@ struct Rehearsal {
 
                 [sim]
                 simulated_latency = \(simulatedLatency)
+                simulated_remember_deletes = false
 
                 """
         } else {
@@ -127,8 +128,8 @@ struct Rehearsal {
         var exitCodes: [Int32]
         /// The nodes' reports (`run --report-file`), one per node that wrote one.
         var reports: [RunReport] = []
-        /// The largest peak resident set of any child process (nodes, and the service if any), bytes.
-        var peakRSS: Int = 0
+        /// The largest peak resident set of a node process, as each node measured it, bytes.
+        var peakRSS: Int { reports.compactMap(\.peakRSS).max() ?? 0 }
 
         /// Every node's claim-to-completion latencies together.
         var latency: LatencyHistogram {
@@ -181,13 +182,10 @@ struct Rehearsal {
             }
         }
         let seconds = (ContinuousClock.now - started).seconds
-        var usage = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
         let reports = (1...nodes).compactMap { n in
             (try? Data(contentsOf: URL(fileURLWithPath: reportPath(n)))).flatMap { try? JSONDecoder().decode(RunReport.self, from: $0) }
         }
-        return RunResult(seconds: seconds, exitCodes: processes.map(\.terminationStatus), reports: reports,
-                         peakRSS: usage.ru_maxrss * 1024)
+        return RunResult(seconds: seconds, exitCodes: processes.map(\.terminationStatus), reports: reports)
     }
 
     private func reportPath(_ node: Int) -> String { directory + "/node-\(node).report.json" }

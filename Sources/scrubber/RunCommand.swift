@@ -106,11 +106,13 @@ struct RunReport: Codable {
     var latencyP50: Double?
     var latencyP99: Double?
     var latency: LatencyHistogram
+    /// This process's peak resident set (`VmHWM`), bytes; nil where /proc is missing.
+    var peakRSS: Int?
 
     enum CodingKeys: String, CodingKey {
         case nodeID = "node_id", imagesDeleted = "images_deleted", locationsDeleted = "locations_deleted"
         case imagesFailed = "images_failed", claimsLost = "claims_lost", seconds
-        case latencyP50 = "latency_p50_s", latencyP99 = "latency_p99_s", latency
+        case latencyP50 = "latency_p50_s", latencyP99 = "latency_p99_s", latency, peakRSS = "peak_rss_bytes"
     }
 
     init(nodeID: String, summary: RunSummary, seconds: Double) {
@@ -123,6 +125,18 @@ struct RunReport: Codable {
         latencyP50 = summary.latency.quantile(0.5)
         latencyP99 = summary.latency.quantile(0.99)
         latency = summary.latency
+        peakRSS = Self.peakResidentSet()
+    }
+
+    /// `VmHWM` of /proc/self/status: the peak of this program only. (`getrusage`'s `ru_maxrss`
+    /// would not do: Linux carries it over `exec`, so a node started by a large parent reports
+    /// the parent's size at the fork.)
+    static func peakResidentSet() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kB = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return nil }
+        return kB * 1024
     }
 
     func encoded() throws -> Data {

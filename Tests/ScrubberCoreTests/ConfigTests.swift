@@ -311,6 +311,14 @@ struct ScrubberConfigurationTests {
         let sim = try #require(config.stores.backend(named: "sim"))
         #expect(sim.simulatedLatency == 0.002)
         #expect(sim.simulatedFailureRate == 0.25)
+        #expect(sim.simulatedRemembersDeletes)
+        let forgetful = try configuration("""
+            [DEFAULT]
+            enabled_backends = sim:simulated
+            [sim]
+            simulated_remember_deletes = false
+            """)
+        #expect(try #require(forgetful.stores.backend(named: "sim")).simulatedRemembersDeletes == false)
     }
 
     @Test("[cluster] durations accept fractions of a second")

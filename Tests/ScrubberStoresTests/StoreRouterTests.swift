@@ -198,6 +198,24 @@ struct StoreRouterTests {
         let failed = await router.delete(PendingLocation(id: 2, value: "sim://y", metaData: #"{"store":"sim"}"#))
         #expect(failureMessage(failed.outcome)?.contains("simulated backend failure") == true)
     }
+
+    @Test("a simulated backend that does not remember deletes answers .deleted every time (its memory stays flat)")
+    func forgetfulSimulatedBackend() async throws {
+        var stores = StoresConfiguration()
+        var sim = BackendConfiguration(name: "sim", type: "simulated")
+        sim.simulatedRemembersDeletes = false
+        stores.backends = [sim]
+        stores.defaultBackend = "sim"
+        stores.multiStore = true
+        let router = try StoreRouter(configuration: stores, encryptionKey: nil)
+        for _ in 0..<3 {
+            #expect(await router.delete(PendingLocation(id: 1, value: "sim://x", metaData: nil)).outcome == .deleted)
+        }
+        let store = SimulatedStore(remembersDeletes: false)
+        _ = try await store.delete(LocationURL("sim://y"))
+        _ = try await store.delete(LocationURL("sim://y"))
+        #expect(store.deletedCount == 2)
+    }
 }
 
 @Suite("SimulatedStore: configurable latency and failures")

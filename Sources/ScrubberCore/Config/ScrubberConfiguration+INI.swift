@@ -154,6 +154,7 @@ extension BackendConfiguration {
                 }
                 simulatedFailureRate = r
             }
+            simulatedRemembersDeletes = try reader.bool(section, "simulated_remember_deletes") ?? true
         default:
             break
         }

@@ -61,6 +61,9 @@ public struct BackendConfiguration: Sendable, Hashable {
     public var simulatedLatency: Double = 0
     /// For `simulated`: probability in 0…1 that a delete fails.
     public var simulatedFailureRate: Double = 0
+    /// For `simulated` (`simulated_remember_deletes`): whether it remembers every URL it
+    /// deleted, so a second delete is `notFound`; off, its memory stays flat over any backlog.
+    public var simulatedRemembersDeletes = true
 
     public init(name: String, type: String, fileRoots: [FileRoot] = []) {
         self.name = name
