@@ -81,6 +81,9 @@ struct LeaderService: Service {
         }
     }
 
+    /// The most candidates one page reads.
+    static let maxPage = 16_384
+
     /// One round: returns how many images it placed.
     func round(term: Int64, candidates: inout Candidates) async throws -> Int {
         let cluster = context.config.cluster
@@ -91,7 +94,8 @@ struct LeaderService: Service {
         guard !targets.isEmpty else { return 0 }
         let room = max(0, partitioner.room(targets) - view.orphans.count)
         if candidates.count < room, candidates.canRead {
-            let limit = max(4 * room, 4096)
+            // Bounded whatever the windows add up to: the leader's memory must not grow with them.
+            let limit = min(max(4 * room, 4096), Self.maxPage)
             let page = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: limit, after: candidates.next)
             candidates.append(page)
             view.orphans = page.orphans
