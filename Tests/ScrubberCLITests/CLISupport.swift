@@ -74,15 +74,22 @@ enum CLI {
 
     static func wait(_ process: Process, stdout: String, stderr: String, timeout: Double) async throws -> Result {
         let deadline = ContinuousClock.now + .seconds(timeout)
+        var killedAt: ContinuousClock.Instant?
+        // Polled, never `waitUntilExit()`: seen once under the whole suite, Foundation missed a
+        // killed child's exit (left a zombie) and `waitUntilExit()` spun on a cooperative thread
+        // for good, hanging the run. A child that outlives its SIGKILL fails the test instead.
         while process.isRunning {
-            if ContinuousClock.now > deadline {
+            if let killedAt {
+                if ContinuousClock.now - killedAt > .seconds(10) {
+                    throw CLIError("\(process.executableURL?.lastPathComponent ?? "child") (pid \(process.processIdentifier)) still counts as running 10 s after SIGKILL")
+                }
+            } else if ContinuousClock.now > deadline {
                 process.terminate()
                 kill(process.processIdentifier, SIGKILL)
-                break
+                killedAt = .now
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        process.waitUntilExit()
         return Result(status: process.terminationStatus,
                       stdout: (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? "",
                       stderr: (try? String(contentsOfFile: stderr, encoding: .utf8)) ?? "")
@@ -141,4 +148,10 @@ final class Workspace {
 
 struct SeedFailed: Error {
     var message: String
+}
+
+/// A failure of the test harness itself (not of the code under test).
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
