@@ -335,6 +335,43 @@ import Testing
         #expect(try await b.completeAll(inFlight, node: "leaving").imagesDeleted.count == 3)
     }
 
+    /// The orphan query walks holders through the queue index; every kind of orphan must come
+    /// back in one view, from several holders at once, and nothing of a live node.
+    @Test(arguments: CatalogBackend.allCases)
+    func oneLeaderViewSeesEveryKindOfOrphanAndNothingOfALiveNode(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        for node in ["keeper", "crashed", "left", "leaving"] { try await b.join(node) }
+        var images: [String: [String]] = [:]
+        for (node, count) in [("keeper", 4), ("crashed", 5), ("left", 3), ("leaving", 3)] {
+            images[node] = try await b.seed(count).map(\.id)
+            try await b.leadAndAssign("leader", to: [node])
+        }
+        var scrubbing: [String: [String]] = [:]
+        for (node, count) in [("keeper", 2), ("crashed", 2), ("left", 1), ("leaving", 1)] {
+            scrubbing[node] = try await b.catalog.claim(ClaimRequest(nodeID: node, limit: count)).map(\.imageID)
+            #expect(scrubbing[node]?.count == count)
+        }
+        try await b.catalog.leave(nodeID: "left")
+        try await b.catalog.drain(nodeID: "leaving")
+        // "crashed" stops heartbeating: its membership runs out now.
+        _ = try await b.catalog.heartbeat(nodeID: "crashed", ttl: 0.05)
+        try await Task.sleep(for: .milliseconds(300))
+
+        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0, after: nil).orphans
+        let byImage = Dictionary(orphans.map { ($0.imageID, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(orphans.count == byImage.count, "each orphan once")
+        let leavingQueued = Set(images["leaving"]!).subtracting(scrubbing["leaving"]!)
+        #expect(Set(byImage.keys) == Set(images["crashed"]! + images["left"]!).union(leavingQueued))
+        for id in images["crashed"]! {
+            // A dead holder's work, started or not, with the holder named for the fenced move.
+            #expect(byImage[id]?.node == "crashed" && byImage[id]?.scrubbing == scrubbing["crashed"]!.contains(id))
+        }
+        for id in images["left"]! + leavingQueued {
+            // Leaving hands back everything, draining what was not started: unheld.
+            #expect(byImage[id]?.node == nil && byImage[id]?.scrubbing == false)
+        }
+    }
+
     @Test(arguments: CatalogBackend.allCases)
     func aLeaderRoundMovesWorkOnlyIfItIsStillWhereTheRoundSawIt(_ backend: CatalogBackend) async throws {
         let b = try await backend.make()

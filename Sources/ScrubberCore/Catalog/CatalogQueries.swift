@@ -359,11 +359,26 @@ public struct CatalogQueries: Sendable {
               (SELECT count(*) FROM scrub_assignments a WHERE a.node_id = n.node_id AND a.state = 'assigned')
             FROM scrub_nodes n WHERE n.state != 'left'
             """)
+        // Driven by the queue index, never a scan of every assignment: `holders` walks the
+        // distinct holders one index seek each (a loose index scan: a handful of nodes however
+        // long their queues), `gone` keeps those missing, left, dead or draining, and only
+        // their rows are read, plus unheld rows (node_id IS NULL, the same index).
         orphans = d.render("""
-            SELECT a.image_id, a.node_id, a.state FROM scrub_assignments a
+            WITH RECURSIVE holders (node_id) AS (
+              SELECT (SELECT min(node_id) FROM scrub_assignments)
+              UNION ALL
+              SELECT (SELECT min(a.node_id) FROM scrub_assignments a WHERE a.node_id > h.node_id)
+              FROM holders h WHERE h.node_id IS NOT NULL
+            ), gone (node_id) AS (
+              SELECT h.node_id FROM holders h LEFT JOIN scrub_nodes n ON n.node_id = h.node_id
+              WHERE h.node_id IS NOT NULL AND (n.node_id IS NULL OR n.state IN ('left', 'draining') OR n.expires_at <= {now})
+            )
+            SELECT a.image_id, a.node_id, a.state FROM gone g
+            JOIN scrub_assignments a ON a.node_id = g.node_id
             LEFT JOIN scrub_nodes n ON n.node_id = a.node_id
-            WHERE a.node_id IS NULL OR n.node_id IS NULL OR n.state = 'left' OR n.expires_at <= {now}
-               OR (n.state = 'draining' AND a.state = 'assigned')
+            WHERE n.node_id IS NULL OR n.state = 'left' OR n.expires_at <= {now} OR (n.state = 'draining' AND a.state = 'assigned')
+            UNION ALL
+            SELECT a.image_id, a.node_id, a.state FROM scrub_assignments a WHERE a.node_id IS NULL
             LIMIT ?
             """)
         eligibleUnassigned = d.render("""
