@@ -1,7 +1,6 @@
 import Foundation
 import ScrubberCore
 import Testing
-import Yams
 
 /// deploy/kubernetes: the objects parse, refer to each other by the right names and ports,
 /// and the Deployment's container, given its ConfigMap and environment, starts a real node.
@@ -40,7 +39,7 @@ import Yams
         return try Deploy.configuration(text, file: "configmap.yaml:" + path)
     }
 
-    /// [cluster] metrics_listen as written (the loader of this branch does not read it yet).
+    /// [cluster] metrics_listen as the ConfigMap writes it: HOST:PORT.
     func metricsListen() throws -> (host: String, port: Int) {
         let ini = try INIDocument(parsing: try mountedConfiguration().text, file: "configmap.yaml")
         let value = try #require(ini.value("cluster", "metrics_listen")?.text, "the ConfigMap's conf sets no [cluster] metrics_listen")
