@@ -24,8 +24,10 @@ enum CLI {
     }
 
     /// Starts `scrubber ARGS` in the background, inside network namespace `netns` when given
-    /// (`ip netns exec` execs the binary: the process is the scrubber itself).
-    static func start(_ arguments: [String], in directory: String, netns: String? = nil) throws -> (Process, stdout: String, stderr: String) {
+    /// (`ip netns exec` execs the binary: the process is the scrubber itself). The scrubber's
+    /// own variables (`SCRUBBER_DB`, `SCRUBBER_NODE_ID`) are unset unless `environment` sets them.
+    static func start(_ arguments: [String], in directory: String, netns: String? = nil,
+                      environment: [String: String] = [:]) throws -> (Process, stdout: String, stderr: String) {
         let process = Process()
         if let netns {
             process.executableURL = URL(fileURLWithPath: NetworkNamespaces.ip)
@@ -44,6 +46,7 @@ enum CLI {
         var env = ProcessInfo.processInfo.environment
         env["SCRUBBER_DB"] = nil
         env["SCRUBBER_NODE_ID"] = nil
+        env.merge(environment) { $1 }
         process.environment = env
         try process.run()
         return (process, out, err)
