@@ -160,6 +160,10 @@ final class WorkerService: Service {
             }
             results.append(result)
         }
+        context.logger.debug("image scrubbed", metadata: [
+            "image": "\(image.imageID)", "locations_gone": "\(results.count { $0.outcome.isGone })",
+            "locations_failed": "\(results.count { !$0.outcome.isGone })",
+        ])
         await committer.add(ScrubOutcome(imageID: image.imageID, previousAttempts: image.attempts, locations: results),
                             claimedAt: claim.claimedAt)
         await queue.finished()
@@ -173,7 +177,8 @@ final class WorkerService: Service {
             let current = await committer.totals
             totals.withLock { $0 = current }
             progress?(current)
-            if !once, ContinuousClock.now - lastLog >= .seconds(10), current != last {
+            // One line per 10 s of work at info, in both modes; each image only at debug.
+            if ContinuousClock.now - lastLog >= .seconds(10), current != last {
                 context.logger.info("scrubbed \(current.imagesDeleted - last.imagesDeleted) images in the last \(Int((ContinuousClock.now - lastLog).seconds)) s", metadata: [
                     "images_deleted_total": "\(current.imagesDeleted)", "images_failing": "\(current.failedImages.count)",
                 ])
