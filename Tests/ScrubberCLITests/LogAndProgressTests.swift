@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-/// `--log-format json` and the default level's volume, on the real binary.
+/// `--log-format json`, the default level's volume, and `run --once`'s progress line, on the
+/// real binary (its stderr is a file here: not a terminal).
 @Suite struct LogAndProgressTests {
     /// A workspace whose backlog of `images` goes to a simulated store paced at `perSecond`.
     private func backlog(_ images: Int, perSecond: Int? = nil) async throws -> (Workspace, config: String) {
@@ -83,5 +84,81 @@ import Testing
         #expect(lines.count == 1)
         #expect((lines.first?["message"] as? String)?.contains("scrub_pool_size") == true)
         #expect(lines.first?["level"] as? String == "error")
+    }
+
+    @Test func forcedProgressRedrawsOneLineAtMostFourTimesASecondAndEndsAtTheTotal() async throws {
+        // 150 images at 60/s: about 2.5 s of updates.
+        let (ws, config) = try await backlog(150, perSecond: 60)
+
+        let started = ContinuousClock.now
+        let result = try await CLI.run(["run", "--once", "--progress", "--config-file", config], in: ws.directory)
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
+
+        #expect(result.status == 0, "\(result.stderr)")
+        let updates = result.stderr.components(separatedBy: "\r\u{1B}[K").compactMap { segment in
+            segment.firstMatch(of: /^scrubbed (\d+)\/(\d+) images, [\d.]+\/s, (ETA [\d:-]+|done)/).map { (Int($0.1)!, Int($0.2)!) }
+        }
+        #expect(updates.count >= 2, "\(result.stderr)")
+        #expect(Double(updates.count) <= seconds * 4 + 2, "\(updates.count) redraws in \(seconds) s")
+        #expect(updates.last.map { $0 == (150, 150) } == true, "\(updates)")
+        #expect(updates.allSatisfy { $0.0 <= $0.1 })
+        #expect(zip(updates, updates.dropFirst()).allSatisfy { $0.0 <= $1.0 }, "done never goes back")
+        // The line ends with a newline; log lines never land in the middle of it.
+        let lastProgress = try #require(result.stderr.range(of: "scrubbed 150/150 images", options: .backwards))
+        #expect(result.stderr[lastProgress.upperBound...].contains("\n"))
+        for line in result.stderr.split(separator: "\n") {
+            #expect(line.components(separatedBy: "info scrubber").count <= 2, "two log lines on one: \(line)")
+        }
+    }
+
+    @Test func withoutATerminalThereIsNoProgressLine() async throws {
+        let (ws, config) = try await backlog(100, perSecond: 200)
+
+        let result = try await CLI.run(["run", "--once", "--config-file", config], in: ws.directory)
+        let suppressed = try await CLI.run(["run", "--once", "--no-progress", "--config-file", config], in: ws.directory)
+
+        for run in [result, suppressed] {
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(!run.stderr.contains("\r"))
+            #expect(!run.stderr.contains("\u{1B}"))
+            #expect(!run.stderr.contains("ETA"))
+        }
+        #expect(result.stderr.contains("run finished"))
+    }
+
+    /// `script` (util-linux) gives the run a pseudo-terminal: the line is on without a flag,
+    /// and off with JSON logs.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func onATerminalTheLineIsOnByDefaultExceptWithJSONLogs() async throws {
+        let (ws, config) = try await backlog(100, perSecond: 100)
+        var outputs: [String] = []
+        for format in ["text", "json"] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            process.arguments = ["-qec", "\(CLI.binary) run --once --log-format \(format) --config-file \(config)", "/dev/null"]
+            process.currentDirectoryURL = URL(fileURLWithPath: ws.directory)
+            let out = ws.directory + "/tty-\(format).out"
+            _ = FileManager.default.createFile(atPath: out, contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: out)
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let result = try await CLI.wait(process, stdout: out, stderr: "/dev/null", timeout: 60)
+            #expect(result.status == 0, "\(format): \(result.stdout)")
+            outputs.append(result.stdout)
+            _ = try await ws.seed(["--store", ws.directory + "/images", "--images", "100", "--bytes", "0", "--store-id", "sim"],
+                                  config: config, idsFile: "p")
+        }
+        #expect(outputs[0].contains("\r\u{1B}[Kscrubbed 100/100 images"), "\(outputs[0])")
+        #expect(!outputs[1].contains("\u{1B}[K") && !outputs[1].contains("ETA"), "\(outputs[1])")
+        #expect(outputs[1].contains("run finished"))
+    }
+
+    @Test func progressRefusesJSONLogsAndDaemons() async throws {
+        let ws = try Workspace()
+        for arguments in [["--once", "--progress", "--log-format", "json"], ["--daemon", "--progress"]] {
+            let result = try await CLI.run(["run"] + arguments + ["--db", ws.database], in: ws.directory)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("--progress"))
+        }
     }
 }
