@@ -79,6 +79,7 @@ struct RunCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             ticker?.cancel()
+            await ticker?.value
             StandardError.shared.endProgress()
             throw error
         }

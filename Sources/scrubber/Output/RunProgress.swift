@@ -1,7 +1,7 @@
 import Foundation
-import Synchronization
 import ScrubberCore
 import ScrubberNode
+import Synchronization
 
 /// The progress line of `run --once` on a terminal: images done out of the eligible backlog,
 /// the rate over the last 10 s, and the time left at that rate, redrawn in place at most four
@@ -17,6 +17,7 @@ final class RunProgress: Sendable {
     private let catalog: any ScrubCatalog
     private let scrubTime: Double
     private let node: ScrubNode
+
     private struct State {
         var total: Int
         var done = 0
