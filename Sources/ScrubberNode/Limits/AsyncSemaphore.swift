@@ -22,11 +22,17 @@ final class AsyncSemaphore: Sendable {
     /// Takes a permit, waiting for one if none is free.
     /// - Throws: `CancellationError` if the task is cancelled first (no permit is then held).
     func acquire() async throws {
-        let id = state.withLock { state in
+        // The uncontended case (every image, when no store is limited) suspends nothing.
+        let id: UInt64? = state.withLock { state in
+            if state.permits > 0, state.waiters.isEmpty {
+                state.permits -= 1
+                return nil
+            }
             state.nextID += 1
             state.undecided.insert(state.nextID)
             return state.nextID
         }
+        guard let id else { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let granted: Bool? = state.withLock { state in
