@@ -97,16 +97,17 @@ final class MeteredStore: ImageStore {
 
     }
 
-    /// A daemon with a store paced at one delete every 2 s: the unlimited store's images, behind
+    /// A daemon with a store paced at one delete every 4 s: the unlimited store's images, behind
     /// the paced store's in the catalog, are all deleted while most of the paced ones still wait
     /// (waiting workers holding the pool would let the fast ones through only after the paced
-    /// ones, 40 s); a shutdown then hands the waiting images back at once, unfailed.
+    /// ones, 2 minutes; a loaded machine takes up to ~15 s here); a shutdown then hands the
+    /// waiting images back at once, unfailed.
     @Test func anUnlimitedStoreGoesAheadOfAWaitingOneAndAShutdownHandsTheWaitingImagesBack() async throws {
         let box = try await Sandbox()
-        let pacedImages = try await box.seed(20) { $0.storeID = "paced"; $0.fileBytes = 0 }
+        let pacedImages = try await box.seed(30) { $0.storeID = "paced"; $0.fileBytes = 0 }
         let fastImages = try await box.seed(200) { $0.storeID = "fast"; $0.fileBytes = 0 }
         var paced = BackendConfiguration(name: "paced", type: "simulated")
-        paced.maxDeletesPerSecond = 0.5
+        paced.maxDeletesPerSecond = 0.25
         paced.maxConcurrentDeletes = 1  // so most images wait for a slot, one for its start time
         var config = multiStore(box, pool: 4, backends: [paced, BackendConfiguration(name: "fast", type: "simulated")])
         config.cluster.nodeID = "limited"
@@ -126,17 +127,17 @@ final class MeteredStore: ImageStore {
         }
         let fastDone = ContinuousClock.now - started
         let pacedStarted = stores.paced.starts.count
-        print("store limits: 200 fast images done in \(fastDone), while the paced store had started \(pacedStarted) of 20")
+        print("store limits: 200 fast images done in \(fastDone), while the paced store had started \(pacedStarted) of \(pacedImages.count)")
         #expect(stores.fast.starts.count == fastImages.count)
         #expect(pacedStarted < pacedImages.count / 2, "the fast store waited behind the paced one")
-        #expect(Double(pacedStarted) <= 1 + fastDone / .seconds(2) + 1, "one start every 2 s at most")
+        #expect(Double(pacedStarted) <= 1 + fastDone / .seconds(4) + 1, "one start every 4 s at most")
 
         let asked = ContinuousClock.now
         await group.triggerGracefulShutdown()
         try await running.value
         let took = ContinuousClock.now - asked
 
-        // The paced images left would take 2 s each: the waits were abandoned, not sat out.
+        // The paced images left would take 4 s each: the waits were abandoned, not sat out.
         let deleted = try box.count("SELECT count(*) FROM images WHERE status = 'deleted'")
         let pending = try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'")
         #expect(took < .seconds(15), "shutdown took \(took)")
