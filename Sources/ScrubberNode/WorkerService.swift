@@ -7,19 +7,26 @@ import Synchronization
 /// Claims the images the leader assigned to this node and scrubs them with `scrub_pool_size`
 /// workers (at most one delete in flight each), recording outcomes in batches.
 ///
+/// An image with a location on a store that has limits (`max_concurrent_deletes`,
+/// `max_deletes_per_second`) waits for that store in the ``WaitingRoom``, holding none of the
+/// `scrub_pool_size` slots, so images for other stores go ahead; once the store lets it in, it
+/// takes a pool slot like any other image.
+///
 /// On graceful shutdown it stops claiming, finishes the images in flight, records them, hands
-/// back claimed-but-unstarted images and its unclaimed queue, and returns. A one-shot run
-/// returns when the cluster has nothing left that it waits on.
+/// back claimed-but-unstarted images (those waiting for a store too) and its unclaimed queue,
+/// and returns. A one-shot run returns when the cluster has nothing left that it waits on.
 final class WorkerService: Service {
     let context: NodeContext
     let once: Bool
     private let totals = Mutex(RunSummary())
     private let progress: (@Sendable (RunSummary) -> Void)?
+    private let limits: StoreLimits
 
     init(context: NodeContext, once: Bool, progress: (@Sendable (RunSummary) -> Void)?) {
         self.context = context
         self.once = once
         self.progress = progress
+        limits = StoreLimits(context.config.stores)
     }
 
     var summary: RunSummary { totals.withLock { $0 } }
@@ -31,10 +38,14 @@ final class WorkerService: Service {
                                   batchSize: config.cluster.claimBatch, retryForever: !once, logger: context.logger)
         let reporter = Task { try await report(committer) }
         defer { reporter.cancel() }
+        let pool = AsyncSemaphore(permits: config.poolSize)
+        let room = WaitingRoom()
+        // On an error, waits are cancelled and nothing more starts; deletes under way run out.
+        defer { room.stop() }
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<config.poolSize {
-                    group.addTask { try await self.work(queue, committer) }
+                    group.addTask { try await self.work(queue, committer, pool: pool, room: room) }
                 }
                 group.addTask {
                     // Few, large write transactions: every process shares one write lock, and
@@ -49,16 +60,20 @@ final class WorkerService: Service {
                         }
                     }
                 }
-                // The workers end when the queue does; then stop the flusher (its cancellation
-                // error is not collected, so it is discarded).
+                // The workers end when the queue does; images still waiting for a store are
+                // handed back, those past the wait finish while the flusher still runs; then stop
+                // the flusher (its cancellation error is not collected, so it is discarded).
                 for _ in 0..<config.poolSize { try await group.next() }
+                room.stop()
+                await room.drain()
                 group.cancelAll()
             }
         } onGracefulShutdown: {
             queue.requestStop()
+            room.stop()
         }
         try await committer.flush()
-        let unstarted = await queue.stop()
+        let unstarted = await queue.stop() + room.handedBack
         try await context.catalog.release(imageIDs: unstarted.map(\.imageID), nodeID: context.nodeID)
         if !once || unstarted.count > 0 {
             try await context.catalog.drain(nodeID: context.nodeID)
@@ -72,35 +87,86 @@ final class WorkerService: Service {
         ])
     }
 
-    /// One of `scrub_pool_size` workers: at most one delete in flight each.
-    private func work(_ queue: ClaimQueue, _ committer: Committer) async throws {
+    /// One of `scrub_pool_size` workers: at most one delete in flight each. An image that needs a
+    /// limited store goes to the waiting room instead, and the worker takes the next one.
+    private func work(_ queue: ClaimQueue, _ committer: Committer, pool: AsyncSemaphore, room: WaitingRoom) async throws {
         while let claim = try await queue.next() {
-            let image = claim.image
-            var results: [LocationResult] = []
-            results.reserveCapacity(image.locations.count)
-            // The store may count this node dead (or did, before it rejoined) and the leader may
-            // have moved the image: deleting then could race a restore. Checked before routing and
-            // again by the store immediately before it touches the data, so a process paused in
-            // between does not delete on waking.
-            let membership = context.membership
-            let epoch = claim.epoch
-            let permit: @Sendable () -> Bool = { membership.isTrusted(epoch: epoch) }
-            for location in image.locations {
-                guard permit() else {
-                    results.append(LocationResult(locationID: location.id, store: nil,
-                                                  outcome: .failed(StoreError.permitWithdrawn.message)))
-                    continue
-                }
-                let result = await context.router.delete(location, permit: permit)
-                if case .failed(let message) = result.outcome {
-                    context.logger.debug("location failed", metadata: ["image": "\(image.imageID)", "location": "\(location.id)", "error": "\(message)"])
-                }
-                results.append(result)
+            let needs = limits.needs(claim.image.locations.lazy.map(context.router.storeName(for:)))
+            if needs.isEmpty {
+                try await pool.acquire()
+                await scrub(claim, committer, queue)
+                pool.release()
+                continue
             }
-            await committer.add(ScrubOutcome(imageID: image.imageID, previousAttempts: image.attempts, locations: results),
-                                claimedAt: claim.claimedAt)
-            await queue.finished()
+            context.logger.debug("image waits for a limited store", metadata: [
+                "image": "\(claim.image.imageID)", "stores": "\(needs.map(\.gate.store).joined(separator: ","))",
+            ])
+            let admitted = room.enter { ticket in
+                defer { room.leave(ticket) }
+                let entered: Bool
+                do {
+                    try await StoreLimits.enter(needs)
+                    do {
+                        try await pool.acquire()
+                    } catch {
+                        StoreLimits.leave(needs)
+                        throw error
+                    }
+                    entered = true
+                } catch {
+                    entered = false
+                }
+                guard entered, room.start(ticket) else {
+                    if entered {
+                        pool.release()
+                        StoreLimits.leave(needs)
+                    }
+                    room.handBack(claim.image)
+                    await queue.finished()
+                    return
+                }
+                await self.scrub(claim, committer, queue)
+                pool.release()
+                StoreLimits.leave(needs)
+            }
+            if !admitted {
+                room.handBack(claim.image)
+                await queue.finished()
+            }
         }
+    }
+
+    /// Deletes one claimed image's pending locations, one after the other, and queues the outcome.
+    private func scrub(_ claim: ClaimQueue.Claim, _ committer: Committer, _ queue: ClaimQueue) async {
+        let image = claim.image
+        var results: [LocationResult] = []
+        results.reserveCapacity(image.locations.count)
+        // The store may count this node dead (or did, before it rejoined) and the leader may
+        // have moved the image: deleting then could race a restore. Checked before routing and
+        // again by the store immediately before it touches the data, so a process paused in
+        // between does not delete on waking.
+        let membership = context.membership
+        let epoch = claim.epoch
+        let permit: @Sendable () -> Bool = { membership.isTrusted(epoch: epoch) }
+        for location in image.locations {
+            guard permit() else {
+                results.append(LocationResult(locationID: location.id, store: nil,
+                                              outcome: .failed(StoreError.permitWithdrawn.message)))
+                continue
+            }
+            let result = await context.router.delete(location, permit: permit)
+            if case .failed(let message) = result.outcome {
+                context.logger.debug("location failed", metadata: ["image": "\(image.imageID)", "location": "\(location.id)", "error": "\(message)"])
+            }
+            results.append(result)
+        }
+        context.logger.debug("image scrubbed", metadata: [
+            "image": "\(image.imageID)", "locations_gone": "\(results.count { $0.outcome.isGone })",
+            "locations_failed": "\(results.count { !$0.outcome.isGone })",
+        ])
+        await committer.add(ScrubOutcome(imageID: image.imageID, previousAttempts: image.attempts, locations: results),
+                            claimedAt: claim.claimedAt)
+        await queue.finished()
     }
 
     private func report(_ committer: Committer) async throws {
@@ -111,7 +177,8 @@ final class WorkerService: Service {
             let current = await committer.totals
             totals.withLock { $0 = current }
             progress?(current)
-            if !once, ContinuousClock.now - lastLog >= .seconds(10), current != last {
+            // One line per 10 s of work at info, in both modes; each image only at debug.
+            if ContinuousClock.now - lastLog >= .seconds(10), current != last {
                 context.logger.info("scrubbed \(current.imagesDeleted - last.imagesDeleted) images in the last \(Int((ContinuousClock.now - lastLog).seconds)) s", metadata: [
                     "images_deleted_total": "\(current.imagesDeleted)", "images_failing": "\(current.failedImages.count)",
                 ])

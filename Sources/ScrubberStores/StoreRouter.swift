@@ -42,11 +42,16 @@ public struct StoreRouter: Sendable {
         self.backends = backends
     }
 
-    /// The store name and backend for `location`, and its plaintext URL.
-    public func route(_ location: PendingLocation) -> (store: String, result: Result<(any ImageStore, LocationURL), LocationError>) {
-        let name = configuration.multiStore
+    /// The name of the backend `location` goes to (configured or not), without decrypting it.
+    public func storeName(for location: PendingLocation) -> String {
+        configuration.multiStore
             ? (LocationMetadata.storeName(in: location.metaData) ?? configuration.defaultBackend)
             : configuration.defaultBackend
+    }
+
+    /// The store name and backend for `location`, and its plaintext URL.
+    public func route(_ location: PendingLocation) -> (store: String, result: Result<(any ImageStore, LocationURL), LocationError>) {
+        let name = storeName(for: location)
         guard let backend = backends[name] else {
             return (name, .failure(.unknownStore(name, known: configuration.backends.map(\.name))))
         }

@@ -25,6 +25,15 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(name: .customLong("log-format"), help: "text, or json: every line on stderr is one JSON object.")
+    var logFormat: LogFormat = .text
+
+    /// Parsing a command ends here: from now on the errors `Entry` prints at exit take the
+    /// command's `--log-format` too, so that with `json` every line on stderr is JSON.
+    func validate() throws {
+        StandardError.shared.errorFormat = logFormat
+    }
+
     /// Reads and merges the config files, then applies environment and flags.
     func configuration(overrides: (inout ScrubberConfiguration) throws -> Void = { _ in }) throws -> ScrubberConfiguration {
         var ini = INIDocument()
@@ -62,10 +71,18 @@ struct CommonOptions: ParsableArguments {
     }
 
     func makeLogger(label: String = "scrubber") -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        var logger = switch logFormat {
+        case .text: Logger(label: label) { StreamLogHandler(label: $0, stream: StandardErrorStream()) }
+        case .json: Logger(label: label) { JSONLogHandler(label: $0) }
+        }
         logger.logLevel = logLevel
         return logger
     }
+}
+
+/// `--log-format`.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case text, json
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

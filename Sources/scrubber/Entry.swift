@@ -48,8 +48,15 @@ enum Entry {
     }
 }
 
+/// Writes `message` on stderr: one line, or one JSON object with `--log-format json`.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    switch StandardError.shared.errorFormat {
+    case .text:
+        StandardError.shared.writeLine(message + "\n")
+    case .json:
+        StandardError.shared.writeLine(JSONLogHandler.line(timestamp: Date(), level: .error, label: "scrubber", message: message,
+                                                           metadata: [:], source: "scrubber"))
+    }
 }
 
 /// Signal handler for a node's start-up window; async-signal-safe.

@@ -38,11 +38,18 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("report-file"), help: "At exit, write this run's totals and claim-to-completion latencies here as JSON.")
     var reportFile: String?
 
+    @Flag(inversion: .prefixedNo, help: "With --once: show done/total, rate and ETA on one updating line of stderr (default: when stderr is a terminal and logs are text).")
+    var progress: Bool?
+
     func validate() throws {
         if once && daemon { throw ValidationError("--once and --daemon exclude each other") }
         if dryRun && !once { throw ValidationError("--dry-run needs --once") }
         if let poolSize, poolSize < 1 { throw ValidationError("--pool-size must be at least 1") }
         if let scrubTime, scrubTime < 0 { throw ValidationError("--scrub-time must not be negative") }
+        if progress == true && daemon { throw ValidationError("--progress needs a one-shot run (--once)") }
+        if progress == true && common.logFormat == .json {
+            throw ValidationError("--progress would put its line among the JSON log lines on stderr; use --log-format text")
+        }
     }
 
     func run() async throws {
@@ -65,7 +72,22 @@ struct RunCommand: AsyncParsableCommand {
             services: [.init(service: node, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await group.run()
+        // Cosmetic: a run whose first count fails runs without it.
+        let progress = showsProgress(once: !asDaemon) ? try? await RunProgress(catalog: catalog, scrubTime: config.scrubTime, node: node) : nil
+        let ticker = progress.map { progress in Task { await progress.run() } }
+        do {
+            try await group.run()
+        } catch {
+            ticker?.cancel()
+            await ticker?.value
+            StandardError.shared.endProgress()
+            throw error
+        }
+        if let ticker, let progress {
+            ticker.cancel()
+            await ticker.value
+            await progress.finish()
+        }
 
         let summary = node.summary
         let seconds = (ContinuousClock.now - started).seconds
@@ -91,6 +113,15 @@ struct RunCommand: AsyncParsableCommand {
             }
             throw ExitStatus.imagesFailed
         }
+    }
+}
+
+extension RunCommand {
+    /// `--progress` forces the line on, `--no-progress` off; otherwise a one-shot run shows it
+    /// when stderr is a terminal and the logs are text.
+    func showsProgress(once: Bool) -> Bool {
+        guard once, !dryRun else { return false }
+        return progress ?? (isatty(STDERR_FILENO) == 1 && common.logFormat == .text)
     }
 }
 

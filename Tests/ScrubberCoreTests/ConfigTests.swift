@@ -321,6 +321,28 @@ struct ScrubberConfigurationTests {
         #expect(try #require(forgetful.stores.backend(named: "sim")).simulatedRemembersDeletes == false)
     }
 
+    @Test("max_concurrent_deletes and max_deletes_per_second are read per store section, legacy [glance_store] included")
+    func perStoreLimits() throws {
+        let config = try configuration("""
+            [DEFAULT]
+            enabled_backends = fast:file, slow:simulated
+            [glance_store]
+            default_backend = fast
+            [slow]
+            max_concurrent_deletes = 3
+            max_deletes_per_second = 0.5
+            """)
+        let slow = try #require(config.stores.backend(named: "slow"))
+        #expect(slow.maxConcurrentDeletes == 3)
+        #expect(slow.maxDeletesPerSecond == 0.5)
+        let fast = try #require(config.stores.backend(named: "fast"))
+        #expect(fast.maxConcurrentDeletes == nil)
+        #expect(fast.maxDeletesPerSecond == nil)
+        let legacy = try configuration("[glance_store]\nfilesystem_store_datadir = /srv/images\nmax_deletes_per_second = 200\n")
+        #expect(legacy.stores.backends.first?.maxDeletesPerSecond == 200)
+        #expect(legacy.stores.backends.first?.maxConcurrentDeletes == nil)
+    }
+
     @Test("[cluster] durations accept fractions of a second")
     func clusterSection() throws {
         let config = try configuration("""
@@ -443,6 +465,21 @@ struct ScrubberConfigurationTests {
         BadValue(name: "claim_batch whose default assign_window (4 × claim_batch) overflows",
                  text: "[cluster]\nclaim_batch = 2598818388879052344\n",
                  section: "cluster", option: "claim_batch", line: 2),
+        BadValue(name: "max_concurrent_deletes = 0",
+                 text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\nmax_concurrent_deletes = 0\n",
+                 section: "s", option: "max_concurrent_deletes", line: 4),
+        BadValue(name: "max_concurrent_deletes = 2.5 in [glance_store]",
+                 text: "[glance_store]\nmax_concurrent_deletes = 2.5\n",
+                 section: "glance_store", option: "max_concurrent_deletes", line: 2),
+        BadValue(name: "max_deletes_per_second = 0",
+                 text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\n\nmax_deletes_per_second = 0\n",
+                 section: "s", option: "max_deletes_per_second", line: 5),
+        BadValue(name: "max_deletes_per_second = fast",
+                 text: "[glance_store]\nmax_deletes_per_second = fast\n",
+                 section: "glance_store", option: "max_deletes_per_second", line: 2),
+        BadValue(name: "max_deletes_per_second = inf",
+                 text: "[glance_store]\nmax_deletes_per_second = inf\n",
+                 section: "glance_store", option: "max_deletes_per_second", line: 2),
         BadValue(name: "simulated_failure_rate = 2",
                  text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\nsimulated_failure_rate = 2\n",
                  section: "s", option: "simulated_failure_rate", line: 4),

@@ -114,6 +114,14 @@ extension StoresConfiguration {
 extension BackendConfiguration {
     init(name: String, type: String, section: String, reader: OptionReader) throws(ConfigError) {
         self.init(name: name, type: type)
+        maxConcurrentDeletes = try reader.positiveInt(section, "max_concurrent_deletes")
+        if let rate = reader.ini.value(section, "max_deletes_per_second") {
+            guard let r = Double(rate.text), r.isFinite, r > 0 else {
+                throw ConfigError(rate, section: section, option: "max_deletes_per_second",
+                                  message: "expected a positive number of deletes per second (fractions allowed), got '\(rate.text)'")
+            }
+            maxDeletesPerSecond = r
+        }
         switch type {
         case "file":
             var roots: [FileRoot] = []

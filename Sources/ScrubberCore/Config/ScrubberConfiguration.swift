@@ -64,6 +64,12 @@ public struct BackendConfiguration: Sendable, Hashable {
     /// For `simulated` (`simulated_remember_deletes`): whether it remembers every URL it
     /// deleted, so a second delete is `notFound`; off, its memory stays flat over any backlog.
     public var simulatedRemembersDeletes = true
+    /// `max_concurrent_deletes`: deletes in flight on this backend at most, per node (on top of
+    /// `scrub_pool_size`); nil: only the pool limits it.
+    public var maxConcurrentDeletes: Int?
+    /// `max_deletes_per_second`: deletes started on this backend per second at most, per node,
+    /// evenly spaced (no burst); nil: unlimited.
+    public var maxDeletesPerSecond: Double?
 
     public init(name: String, type: String, fileRoots: [FileRoot] = []) {
         self.name = name
