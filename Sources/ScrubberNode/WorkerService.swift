@@ -35,7 +35,8 @@ final class WorkerService: Service {
         let config = context.config
         let queue = ClaimQueue(context: context, once: once)
         let committer = Committer(catalog: context.catalog, nodeID: context.nodeID, backoff: config.cluster.backoff,
-                                  batchSize: config.cluster.claimBatch, retryForever: !once, logger: context.logger)
+                                  batchSize: config.cluster.claimBatch, retryForever: !once, metrics: context.metrics,
+                                  logger: context.logger)
         let reporter = Task { try await report(committer) }
         defer { reporter.cancel() }
         let pool = AsyncSemaphore(permits: config.poolSize)
@@ -112,6 +113,15 @@ final class WorkerService: Service {
                         StoreLimits.leave(needs)
                         throw error
                     }
+                    do {
+                        // The strict spacing, checked last: a slot of the pool may have come
+                        // late, after other images of the store got theirs.
+                        try await StoreLimits.pace(needs)
+                    } catch {
+                        pool.release()
+                        StoreLimits.leave(needs)
+                        throw error
+                    }
                     entered = true
                 } catch {
                     entered = false
@@ -154,7 +164,11 @@ final class WorkerService: Service {
                                               outcome: .failed(StoreError.permitWithdrawn.message)))
                 continue
             }
+            context.metrics.inFlight.increment()
+            let started = ContinuousClock.now
             let result = await context.router.delete(location, permit: permit)
+            context.metrics.inFlight.decrement()
+            context.metrics.record(result, duration: .now - started)
             if case .failed(let message) = result.outcome {
                 context.logger.debug("location failed", metadata: ["image": "\(image.imageID)", "location": "\(location.id)", "error": "\(message)"])
             }
