@@ -43,8 +43,12 @@ final class PostgresCluster {
         server.destroy()
     }
 
+    /// Seeds with a generous deadline: one seed transaction of thousands of rows may take longer
+    /// than the nodes' 5 s `pool_timeout` on a machine busy with the whole suite (seen once).
     func seed(_ count: Int) async throws -> [String] {
-        try await ws.seed(["--store", ws.directory + "/none", "--images", "\(count)", "--bytes", "0"], config: config, idsFile: "ids")
+        let patient = try ws.write("seed.conf", "[database]\npool_timeout = 60\n")
+        return try await ws.seed(["--config-file", patient, "--store", ws.directory + "/none", "--images", "\(count)", "--bytes", "0"],
+                                 config: config, idsFile: "ids")
     }
 
     func start(_ id: String) throws {
