@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Tests only: parsing the Kubernetes manifests in deploy/.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -92,6 +94,21 @@ let package = Package(
             dependencies: [
                 "ScrubberCore", "ScrubberStores",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // What an operator scrapes and probes: Prometheus text on /metrics (swift-metrics
+        // bootstrapped with swift-prometheus), /healthz and /readyz, and the backlog gauges.
+        .target(
+            name: "ScrubberTelemetry",
+            dependencies: [
+                "ScrubberCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -101,7 +118,7 @@ let package = Package(
             name: "scrubber",
             dependencies: [
                 "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode",
-                "ScrubberService", "ScrubberRemote",
+                "ScrubberService", "ScrubberRemote", "ScrubberTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,6 +152,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),

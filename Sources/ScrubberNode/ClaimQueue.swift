@@ -121,6 +121,7 @@ actor ClaimQueue {
             guard context.membership.isTrusted(epoch: epoch) else { return nil }
             do {
                 let images = try await context.catalog.claim(request)
+                context.metrics.claimed.increment(by: images.count)
                 let now = ContinuousClock.now
                 let claimed = images.map { Claim(image: $0, epoch: epoch, claimedAt: now) }
                 self.append(claimed)

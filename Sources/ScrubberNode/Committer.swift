@@ -14,12 +14,15 @@ actor Committer {
     private var flushing = false
     private var failures = 0
     private let retryForever: Bool
+    private let metrics: NodeMetrics
     private let logger: Logger
 
     /// - Parameter retryForever: a daemon retries a failing write until it succeeds; a one-shot
     ///   run gives up (and exits 1) after a few tries.
-    init(catalog: any ScrubCatalog, nodeID: String, backoff: Backoff, batchSize: Int, retryForever: Bool, logger: Logger) {
+    init(catalog: any ScrubCatalog, nodeID: String, backoff: Backoff, batchSize: Int, retryForever: Bool,
+         metrics: NodeMetrics, logger: Logger) {
         self.retryForever = retryForever
+        self.metrics = metrics
         self.logger = logger
         self.catalog = catalog
         self.nodeID = nodeID
@@ -63,6 +66,7 @@ actor Committer {
             for start in pending.map(\.claimedAt) { totals.latency.record((committed - start).seconds) }
             buffer.removeFirst(batch.count)
             totals.record(report, batch: batch)
+            metrics.completed(imagesDeleted: report.imagesDeleted.count, imagesFailed: report.imagesFailed.count)
         }
     }
 

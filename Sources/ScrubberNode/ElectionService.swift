@@ -59,6 +59,7 @@ struct ElectionService: Service {
                             context.logger.warning("renewing the leader lease failed: \(error)")
                         }
                         context.leadership.withElector { $0.renewed(startedAt: now, ok: ok) }
+                        if ok != true { context.metrics.leaderRenewFailures.increment() }
                         if ok == false { context.logger.warning("\(nodeID) lost the leader lease (term \(term)); stepped down") }
                     }
                 }

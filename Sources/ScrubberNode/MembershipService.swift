@@ -30,6 +30,7 @@ struct MembershipService: Service {
                         } else if try await catalog.heartbeat(nodeID: nodeID, ttl: cluster.nodeTTL) {
                             context.membership.renewed(startedAt: start, epoch: epoch)
                         } else {
+                            context.metrics.membershipRenewFailures.increment()
                             context.membership.lost()
                             context.logger.warning("membership of \(nodeID) had expired; rejoining (its claims were reset)")
                             try await context.join()
@@ -40,6 +41,7 @@ struct MembershipService: Service {
                         throw CancellationError()
                     } catch {
                         try CatalogError.rethrowIfFatal(error)
+                        context.metrics.membershipRenewFailures.increment()
                         // Once, then every 30th: an outage must not flood the log.
                         if failures % 30 == 0 { context.logger.warning("heartbeat failed (\(failures + 1) in a row): \(error)") }
                         failures += 1
@@ -48,5 +50,7 @@ struct MembershipService: Service {
             }
         } catch is CancellationError {}
         try await catalog.leave(nodeID: nodeID)
+        // Not a member any more: `/readyz` says so at once.
+        context.membership.lost()
     }
 }

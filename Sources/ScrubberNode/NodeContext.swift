@@ -12,6 +12,7 @@ final class NodeContext: Sendable {
     let logger: Logger
     let membership: MembershipLease
     let leadership: Leadership
+    let metrics: NodeMetrics
     /// The store's clock when this node (last) joined: a one-shot run tries every image claimed before it.
     let joinedAt = Mutex<Double>(0)
     /// Set when the node must rejoin (resetting its claims) even though its membership is live.
@@ -25,6 +26,7 @@ final class NodeContext: Sendable {
         self.logger = logger
         membership = MembershipLease(ttl: options.configuration.cluster.nodeTTL)
         leadership = Leadership(Elector(ttl: options.configuration.cluster.leaseTTL))
+        metrics = NodeMetrics(stores: router.storeNames)
     }
 
     var nodeID: String { options.nodeID }

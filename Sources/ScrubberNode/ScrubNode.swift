@@ -30,6 +30,17 @@ public final class ScrubNode: Service {
     /// This node's totals (final once ``run()`` returned).
     public var summary: RunSummary { worker.summary }
 
+    /// Whether the node is a member in good standing: joined, and its last heartbeat recent
+    /// enough that the store still counts it alive (`/readyz`).
+    public var isReady: Bool { context.membership.isTrusted() }
+
+    /// Brings the gauges that are states, not events, up to date: leadership and readiness.
+    /// Called before each metrics scrape.
+    public func sampleGauges() {
+        context.metrics.leadership(term: context.leadership.term(at: context.now()))
+        context.metrics.ready(isReady)
+    }
+
     public func run() async throws {
         guard try await joinFirst() else { return }
         context.logger.info("node \(context.nodeID) joined", metadata: [

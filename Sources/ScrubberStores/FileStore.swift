@@ -25,14 +25,21 @@ public struct FileStore: ImageStore {
     }
 
     public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+        try await deleteMeasuring(url, permit: permit).outcome
+    }
+
+    /// The file's size (`st_size`) is the bytes a delete reclaims.
+    public func deleteMeasuring(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let path = try url.filePath()
-        if let outcome = try deleteInRoot(path, permit: permit) { return outcome }
-        guard let path = try resolve(url) else { return .notFound }
+        if let deleted = try deleteInRoot(path, permit: permit) { return deleted }
+        guard let path = try resolve(url) else { return (.notFound, nil) }
+        var info = stat()
+        let size: Int64? = stat(path, &info) == 0 ? Int64(info.st_size) : nil
         // Checked right before the unlink, with no suspension point between them.
         guard permit() else { throw StoreError.permitWithdrawn }
-        if unlink(path) == 0 { return .deleted }
+        if unlink(path) == 0 { return (.deleted, size) }
         let code = errno
-        if code == ENOENT { return .notFound }
+        if code == ENOENT { return (.notFound, nil) }
         throw Self.unlinkError(path, code)
     }
 
@@ -46,7 +53,7 @@ public struct FileStore: ImageStore {
     /// (never "not found" from a directory that is no longer the root). A root replaced since it
     /// was opened (moved away, remounted) is not used: its identity is checked on each delete,
     /// one `stat` instead of resolving every component.
-    private func deleteInRoot(_ path: String, permit: @Sendable () -> Bool) throws -> LocationOutcome? {
+    private func deleteInRoot(_ path: String, permit: @Sendable () -> Bool) throws -> (outcome: LocationOutcome, bytes: Int64?)? {
         guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
         let parent = String(path[..<slash])
         let name = String(path[path.index(after: slash)...])
@@ -56,7 +63,7 @@ public struct FileStore: ImageStore {
         guard fstatat(root.fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
         // Checked right before the unlink, with no suspension point between them.
         guard permit() else { throw StoreError.permitWithdrawn }
-        if unlinkat(root.fd, name, 0) == 0 { return .deleted }
+        if unlinkat(root.fd, name, 0) == 0 { return (.deleted, Int64(info.st_size)) }
         let code = errno
         if code == ENOENT { return nil }
         throw Self.unlinkError(path, code)

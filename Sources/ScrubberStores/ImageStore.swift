@@ -14,6 +14,10 @@ public protocol ImageStore: Sendable {
     ///   ``StoreError/permitWithdrawn`` when `permit` said no).
     func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome
 
+    /// ``delete(_:permit:)``, also telling how many bytes of data it removed when the backend
+    /// knows (for the `scrubber_deleted_bytes_total` metric); nil when it does not.
+    func deleteMeasuring(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?)
+
     /// Whether data exists at `url` (restore refuses to bring back a location whose data is gone).
     func exists(_ url: LocationURL) async throws -> Bool
 }
@@ -33,6 +37,11 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension ImageStore {
+    /// A backend that cannot tell sizes reports none.
+    public func deleteMeasuring(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
+        (try await delete(url, permit: permit), nil)
+    }
+
     /// Deletes the data at `url` unconditionally (tools and tests; nodes pass a permit).
     public func delete(_ url: LocationURL) async throws -> LocationOutcome {
         try await delete(url, permit: { true })

@@ -43,6 +43,9 @@ public struct StoreRouter: Sendable {
     }
 
     /// The name of the backend `location` goes to (configured or not), without decrypting it.
+    /// The configured backends' names.
+    public var storeNames: [String] { configuration.backends.map(\.name) }
+
     public func storeName(for location: PendingLocation) -> String {
         configuration.multiStore
             ? (LocationMetadata.storeName(in: location.metaData) ?? configuration.defaultBackend)
@@ -88,7 +91,8 @@ public struct StoreRouter: Sendable {
             return LocationResult(locationID: location.id, store: store, outcome: .failed("\(error)"))
         case .success(let (backend, url)):
             do {
-                return LocationResult(locationID: location.id, store: store, outcome: try await backend.delete(url, permit: permit))
+                let (outcome, bytes) = try await backend.deleteMeasuring(url, permit: permit)
+                return LocationResult(locationID: location.id, store: store, outcome: outcome, bytes: bytes)
             } catch {
                 return LocationResult(locationID: location.id, store: store, outcome: .failed("\(error)"))
             }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ScrubberCore
 import ScrubberNode
+import ScrubberTelemetry
 import ServiceLifecycle
 
 struct RunCommand: AsyncParsableCommand {
@@ -35,6 +36,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("scrub-time"), help: "Seconds after deleted_at before an image may be scrubbed; overrides scrub_time.")
     var scrubTime: Double?
 
+    @Option(name: .customLong("metrics-listen"),
+            help: "HOST:PORT to serve Prometheus /metrics, /healthz and /readyz on (port 0: any free port, logged); overrides [cluster] metrics_listen.")
+    var metricsListen: String?
+
     @Option(name: .customLong("report-file"), help: "At exit, write this run's totals and claim-to-completion latencies here as JSON.")
     var reportFile: String?
 
@@ -46,6 +51,9 @@ struct RunCommand: AsyncParsableCommand {
         if dryRun && !once { throw ValidationError("--dry-run needs --once") }
         if let poolSize, poolSize < 1 { throw ValidationError("--pool-size must be at least 1") }
         if let scrubTime, scrubTime < 0 { throw ValidationError("--scrub-time must not be negative") }
+        if let metricsListen, ListenAddress(parsing: metricsListen) == nil {
+            throw ValidationError("--metrics-listen must be HOST:PORT, got \(metricsListen)")
+        }
         if progress == true && daemon { throw ValidationError("--progress needs a one-shot run (--once)") }
         if progress == true && common.logFormat == .json {
             throw ValidationError("--progress would put its line among the JSON log lines on stderr; use --log-format text")
@@ -58,6 +66,7 @@ struct RunCommand: AsyncParsableCommand {
             if noLead { config.cluster.leaderEligible = false }
             if let poolSize { config.poolSize = poolSize }
             if let scrubTime { config.scrubTime = scrubTime }
+            if let metricsListen { config.cluster.metricsListen = ListenAddress(parsing: metricsListen) }
         }
         // Like upstream: without a flag, [DEFAULT] daemon decides.
         let asDaemon = daemon || (!once && config.daemon)
@@ -65,13 +74,24 @@ struct RunCommand: AsyncParsableCommand {
         if dryRun { return try await DryRun(config: config, logger: logger).run() }
         let catalog = try await openCoordination(config, logger: logger)
         let router = try makeRouter(config)
+        // Before the node makes its metric handles: they bind to the backend bootstrapped then.
+        let registry = config.cluster.metricsListen.map { _ in MetricsEndpoint.bootstrap() }
         let options = NodeOptions(configuration: config, once: !asDaemon, version: Scrubber.version)
         let started = ContinuousClock.now
         let node = ScrubNode(catalog: catalog, router: router, options: options, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let address = config.cluster.metricsListen, let registry {
+            let app = MetricsEndpoint.application(
+                host: address.host, port: address.port, registry: registry, logger: logger,
+                sample: { node.sampleGauges() }, ready: { node.isReady },
+                onListening: { port in logger.notice("metrics listening on http://\(ListenAddress(host: address.host, port: port))") })
+            services.append(.init(service: app))
+            services.append(.init(service: BacklogGauges(catalog: catalog, scrubTime: config.scrubTime, logger: logger)))
+        }
+        // The node last: the group stops in reverse order, so the probes answer until it has left.
+        services.append(.init(service: node, successTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: node, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // Cosmetic: a run whose first count fails runs without it.
         let progress = showsProgress(once: !asDaemon) ? try? await RunProgress(catalog: catalog, scrubTime: config.scrubTime, node: node) : nil
         let ticker = progress.map { progress in Task { await progress.run() } }

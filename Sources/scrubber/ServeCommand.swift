@@ -34,12 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func address() throws -> (host: String, port: Int) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--listen must be HOST:PORT, got \(listen)")
-        }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host.isEmpty ? "127.0.0.1" : host, port)
+        guard let address = ListenAddress(parsing: listen) else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
+        return (address.host, address.port)
     }
 
     func run() async throws {

@@ -93,6 +93,22 @@ struct FileStoreTests {
         #expect(entryExists(root))
     }
 
+    @Test("a delete reports the bytes it reclaimed: the file's size, in a root or below it; none when nothing was there")
+    func deleteMeasuresWhatItReclaims() async throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.remove() }
+        let root = try tmp.directory("images")
+        let direct = try tmp.file("images/a1", contents: String(repeating: "x", count: 1234))
+        let nested = try tmp.file("images/sub/b2", contents: String(repeating: "y", count: 77))
+        let store = FileStore(roots: [root])
+        let first = try await store.deleteMeasuring(fileURL(direct), permit: { true })
+        #expect(first.outcome == .deleted && first.bytes == 1234)
+        let second = try await store.deleteMeasuring(fileURL(nested), permit: { true })
+        #expect(second.outcome == .deleted && second.bytes == 77)
+        let again = try await store.deleteMeasuring(fileURL(direct), permit: { true })
+        #expect(again.outcome == .notFound && again.bytes == nil)
+    }
+
     /// The store opens its roots once and unlinks relative to them; a root replaced since (a
     /// remount, a restore of the directory) must not make a present file look absent.
     @Test("a root replaced after the store opened it: its files are still found and deleted, never reported absent")

@@ -45,7 +45,8 @@ struct StoreRouterTests {
         let location = PendingLocation(id: 42, value: "file://" + image, metaData: metaData)
         #expect(router.route(location).store == "file")
         let result = await router.delete(location)
-        #expect(result == LocationResult(locationID: 42, store: "file", outcome: .deleted))
+        // The file store reports what it reclaimed: the file's 11 bytes ("image bytes").
+        #expect(result == LocationResult(locationID: 42, store: "file", outcome: .deleted, bytes: 11))
         #expect(!entryExists(image))
     }
 

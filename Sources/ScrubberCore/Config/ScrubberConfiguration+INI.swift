@@ -55,6 +55,12 @@ extension ScrubberConfiguration {
         }
         if let file = ini.value(c, "token_file")?.text, !file.isEmpty { cluster.tokenFile = file }
         if let file = ini.value(c, "coordinator_ca_file")?.text, !file.isEmpty { cluster.coordinatorCAFile = file }
+        if let value = ini.value(c, "metrics_listen"), !value.text.isEmpty {
+            guard let address = ListenAddress(parsing: value.text) else {
+                throw reader.error(c, "metrics_listen", "expected HOST:PORT (port 0-65535), got '\(value.text)'")
+            }
+            cluster.metricsListen = address
+        }
         try validate(reader: reader)
     }
 

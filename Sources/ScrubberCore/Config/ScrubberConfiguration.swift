@@ -121,6 +121,8 @@ public struct ClusterConfiguration: Sendable, Hashable {
     public var tokenFile: String?
     /// `coordinator_ca_file`: PEM certificates to trust for an `https` coordinator.
     public var coordinatorCAFile: String?
+    /// `metrics_listen`: serve `/metrics`, `/healthz` and `/readyz` here (`run --metrics-listen`).
+    public var metricsListen: ListenAddress?
 
     public init() {}
 

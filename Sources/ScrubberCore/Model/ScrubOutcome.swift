@@ -31,11 +31,14 @@ public struct LocationResult: Sendable, Hashable, Codable {
     /// The backend that handled it (`meta_data.store`, or the default), for the audit row.
     public var store: String?
     public var outcome: LocationOutcome
+    /// The bytes of data the delete removed, when the backend knows (metrics only; never stored).
+    public var bytes: Int64?
 
-    public init(locationID: Int64, store: String?, outcome: LocationOutcome) {
+    public init(locationID: Int64, store: String?, outcome: LocationOutcome, bytes: Int64? = nil) {
         self.locationID = locationID
         self.store = store
         self.outcome = outcome
+        self.bytes = bytes
     }
 }
 
