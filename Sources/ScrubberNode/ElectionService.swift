@@ -60,7 +60,18 @@ struct ElectionService: Service {
                         }
                         context.leadership.withElector { $0.renewed(startedAt: now, ok: ok) }
                         if ok != true { context.metrics.leaderRenewFailures.increment() }
-                        if ok == false { context.logger.warning("\(nodeID) lost the leader lease (term \(term)); stepped down") }
+                        if ok == false {
+                            context.logger.warning("\(nodeID) lost the leader lease (term \(term)) or a preferred node (leader_priority) is alive; stepped down")
+                            // Hand over at once rather than at the lease's expiry: a no-op unless
+                            // the lease is still ours (refused for a preferred node).
+                            do {
+                                try await catalog.resign(nodeID: nodeID, term: term)
+                            } catch is CancellationError {
+                                throw CancellationError()
+                            } catch {
+                                try CatalogError.rethrowIfFatal(error)
+                            }
+                        }
                     }
                 }
             }

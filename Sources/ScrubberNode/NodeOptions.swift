@@ -13,7 +13,8 @@ public struct NodeOptions: Sendable {
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
         registration = NodeRegistration(
             nodeID: configuration.cluster.nodeID ?? "\(host)-\(pid)", host: host, pid: pid, version: version,
-            capacity: configuration.poolSize, leaderEligible: configuration.cluster.leaderEligible)
+            capacity: configuration.poolSize, leaderEligible: configuration.cluster.leaderEligible,
+            leaderPriority: configuration.cluster.leaderPriority)
         self.configuration = configuration
         self.once = once
     }

@@ -37,7 +37,7 @@ extension PostgresCatalog {
     public func join(_ node: NodeRegistration, ttl: Double) async throws -> Double {
         let q = queries
         return try await transaction { tx in
-            try await tx.execute(q.join, [node.nodeID, node.host, node.pid, node.version, node.capacity, node.leaderEligible, ttl])
+            try await tx.execute(q.join, [node.nodeID, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority, ttl])
             try await tx.execute(q.resetOwnClaims, [node.nodeID])
             return try await tx.rows(q.storeNow)[0].decode(Double.self)
         }
@@ -71,7 +71,7 @@ extension PostgresCatalog {
     public func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease {
         let q = queries
         return try await transaction { tx in
-            let won = try await tx.execute(q.takeLease, [nodeID, ttl, nodeID, nodeID]) == 1
+            let won = try await tx.execute(q.takeLease, [nodeID, ttl, nodeID, nodeID, ttl]) == 1
             let lease = try await Self.lease(tx, q)
             if won {
                 try await Self.insert([AuditEvent(nodeID: nodeID, term: lease.term, imageID: nil, action: .elected,

@@ -5,7 +5,7 @@ extension SQLiteCatalog {
     public func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease {
         let q = queries
         return try await write { db in
-            try db.cachedStatement(sql: q.takeLease).execute(arguments: [nodeID, ttl, nodeID, nodeID])
+            try db.cachedStatement(sql: q.takeLease).execute(arguments: [nodeID, ttl, nodeID, nodeID, ttl])
             let won = db.changesCount == 1
             let lease = try Self.lease(db, q)
             if won {

@@ -126,7 +126,7 @@ public final class SQLiteCatalog: ScrubCatalog {
         let q = queries
         return try await write { db in
             try db.cachedStatement(sql: q.join).execute(arguments: [
-                node.nodeID, node.host, node.pid, node.version, node.capacity, node.leaderEligible, ttl,
+                node.nodeID, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority, ttl,
             ])
             // Same id, new process: the previous incarnation is gone, so its claims are stale.
             try db.cachedStatement(sql: q.resetOwnClaims).execute(arguments: [node.nodeID])

@@ -117,5 +117,9 @@ enum Schema {
             CREATE INDEX scrub_assignments_queue ON scrub_assignments (node_id, state, assigned_at);
             DROP INDEX scrub_assignments_node_state;
             """),
+        // leader_priority: the preferred node leads while it is alive.
+        ("006_scrub_leader_priority", """
+            ALTER TABLE scrub_nodes ADD COLUMN leader_priority INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 }

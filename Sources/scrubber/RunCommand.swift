@@ -27,6 +27,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-lead"), help: "Never lead (same as [cluster] leader_eligible = false).")
     var noLead = false
 
+    @Option(name: .customLong("leader-priority"), help: "Lead in preference to live nodes of a lower priority; overrides [cluster] leader_priority (default 0).")
+    var leaderPriority: Int?
+
     @Flag(name: .customLong("dry-run"), help: "With --once: list what would be deleted (image, location, store, URL) and change nothing at all.")
     var dryRun = false
 
@@ -64,6 +67,7 @@ struct RunCommand: AsyncParsableCommand {
         let config = try common.configuration { config in
             if let nodeID { config.cluster.nodeID = nodeID }
             if noLead { config.cluster.leaderEligible = false }
+            if let leaderPriority { config.cluster.leaderPriority = leaderPriority }
             if let poolSize { config.poolSize = poolSize }
             if let scrubTime { config.scrubTime = scrubTime }
             if let metricsListen { config.cluster.metricsListen = ListenAddress(parsing: metricsListen) }

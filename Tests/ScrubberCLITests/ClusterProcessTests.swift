@@ -234,4 +234,27 @@ struct TimedOut: Error, CustomStringConvertible {
         #expect(try cluster.ws.count("SELECT done FROM scrub_nodes WHERE node_id = 'follower'") > 0, "the follower scrubs its share")
         _ = try await cluster.stopAll()
     }
+
+    @Test func thePreferredNodeTakesOverWhileAliveAndALowerOneLeadsWhenItDies() async throws {
+        let cluster = try LocalCluster()
+        _ = try await cluster.seed(50)
+        try cluster.start("plain")
+        try await cluster.waitFor(15, "plain leads") { try cluster.liveLeader()?.holder == "plain" }
+        let before = try #require(try cluster.liveLeader()).term
+        cluster.nodes["preferred"] = try CLI.start(["run", "--daemon", "--config-file", cluster.config, "--node-id", "preferred",
+                                                    "--leader-priority", "10"], in: cluster.ws.directory)
+        // Handed over at plain's next renewal (every lease_ttl / 3), not at its lease's expiry.
+        try await cluster.waitFor(15, "the preferred node leads") { try cluster.liveLeader()?.holder == "preferred" }
+        let preferred = try #require(try cluster.liveLeader()).term
+        #expect(preferred > before)
+        try await Task.sleep(for: .seconds(1))
+        #expect(try cluster.liveLeader()?.holder == "preferred", "plain does not take it back while the preferred node lives")
+
+        cluster.signal("preferred", SIGKILL)
+        try await cluster.waitFor(20, "plain leads again") { try cluster.liveLeader()?.holder == "plain" }
+        #expect(try #require(try cluster.liveLeader()).term > preferred)
+        try await cluster.waitFor(30, "every image scrubbed") { try cluster.pending() == 0 }
+        let results = try await cluster.stopAll()
+        #expect(results["plain"]?.status == 0, "\(results["plain"]?.stderr ?? "")")
+    }
 }

@@ -357,7 +357,11 @@ struct ScrubberConfigurationTests {
             retry_backoff_max = 30
             idle_poll_interval = 0.1
             busy_timeout = 1.5
+            leader_priority = -3
+            metrics_listen = [::1]:9180
             """)
+        #expect(config.cluster.leaderPriority == -3)
+        #expect(config.cluster.metricsListen == ListenAddress(host: "::1", port: 9180))
         #expect(config.cluster.nodeID == "node-a")
         #expect(config.cluster.nodeTTL == 2.5)
         #expect(config.cluster.heartbeatInterval == 0.5)
@@ -408,6 +412,14 @@ struct ScrubberConfigurationTests {
     }
 
     static let badValues: [BadValue] = [
+        BadValue(name: "leader_priority = high", text: "[cluster]\nleader_priority = high\n",
+                 section: "cluster", option: "leader_priority", line: 2),
+        BadValue(name: "leader_priority = 2.5", text: "[cluster]\nleader_priority = 2.5\n",
+                 section: "cluster", option: "leader_priority", line: 2),
+        BadValue(name: "metrics_listen = 9180", text: "[cluster]\n\nmetrics_listen = 9180\n",
+                 section: "cluster", option: "metrics_listen", line: 3),
+        BadValue(name: "metrics_listen = host:70000", text: "[cluster]\nmetrics_listen = host:70000\n",
+                 section: "cluster", option: "metrics_listen", line: 2),
         BadValue(name: "scrub_pool_size = abc", text: "# c\n[DEFAULT]\nscrub_pool_size = abc\n",
                  section: "DEFAULT", option: "scrub_pool_size", line: 3),
         BadValue(name: "scrub_pool_size = 0", text: "[DEFAULT]\n\nscrub_pool_size = 0\n",

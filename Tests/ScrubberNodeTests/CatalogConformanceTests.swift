@@ -62,6 +62,41 @@ import Testing
         #expect(try await b.catalog.renewLeadership(nodeID: "a", term: lease.term - 1, ttl: 30) == false)
     }
 
+    /// `leader_priority`: a live preferred node leads; a lower leader's renewal is refused (it
+    /// resigns, handing over); a vacant lease waits for the preferred node, but only for
+    /// `grace` (better a leader than none); once the preferred node is gone a lower one leads.
+    @Test(arguments: CatalogBackend.allCases)
+    func aLivePreferredNodeLeadsAndALowerOneLeadsOnlyWithoutIt(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        try await b.join("low")
+        let first = try await b.catalog.campaign(nodeID: "low", ttl: 30)
+        #expect(first.liveHolder == "low", "alone, the lower node leads")
+        _ = try await b.catalog.join(NodeRegistration(nodeID: "high", host: "test", pid: 2, version: "test", capacity: 4,
+                                                      leaderEligible: true, leaderPriority: 5), ttl: 30)
+        #expect(try await b.catalog.renewLeadership(nodeID: "low", term: first.term, ttl: 30) == false, "a preferred node is alive")
+        #expect(try await b.catalog.campaign(nodeID: "high", ttl: 30).liveHolder == "low", "a live lease is not taken, even by the preferred")
+        try await b.catalog.resign(nodeID: "low", term: first.term)
+        #expect(try await b.catalog.campaign(nodeID: "low", ttl: 30).liveHolder == nil, "the vacant lease waits for the preferred node")
+
+        // The preferred node does not campaign: after `grace` (the campaign's ttl) a lower one leads.
+        try await Task.sleep(for: .milliseconds(500))
+        let fallback = try await b.catalog.campaign(nodeID: "low", ttl: 0.3)
+        #expect(fallback.liveHolder == "low" && fallback.term == first.term + 1)
+        #expect(try await b.catalog.renewLeadership(nodeID: "low", term: fallback.term, ttl: 30) == false)
+        try await b.catalog.resign(nodeID: "low", term: fallback.term)
+
+        let high = try await b.catalog.campaign(nodeID: "high", ttl: 0.3)
+        #expect(high.liveHolder == "high" && high.term == fallback.term + 1)
+        #expect(try await b.catalog.renewLeadership(nodeID: "high", term: high.term, ttl: 0.3), "nothing is preferred to it")
+
+        // The preferred node dies: its membership and lease run out, and the lower node leads.
+        _ = try await b.catalog.heartbeat(nodeID: "high", ttl: 0.05)
+        try await Task.sleep(for: .milliseconds(500))
+        let back = try await b.catalog.campaign(nodeID: "low", ttl: 30)
+        #expect(back.liveHolder == "low" && back.term == high.term + 1)
+        #expect(try await b.catalog.renewLeadership(nodeID: "low", term: back.term, ttl: 30))
+    }
+
     @Test(arguments: CatalogBackend.allCases)
     func anExpiredLeaseIsTakenWithAHigherTermAndTheOldTermIsFenced(_ backend: CatalogBackend) async throws {
         let b = try await backend.make()

@@ -36,7 +36,7 @@ public struct CatalogQueries: Sendable {
 
     // MARK: Membership
 
-    /// (node_id, host, pid, version, capacity, leader_eligible, ttl)
+    /// (node_id, host, pid, version, capacity, leader_eligible, leader_priority, ttl)
     public let join: String
     /// (node_id): a rejoining node's previous incarnation is dead: its claims go back to `assigned`.
     public let resetOwnClaims: String
@@ -143,7 +143,7 @@ public struct CatalogQueries: Sendable {
 
     /// () → node_id, term, seconds until expiry (store clock)
     public let leaderLease: String
-    /// (node_id, ttl, node_id, node_id): takes a vacant or expired lease (or this node's own,
+    /// (node_id, ttl, node_id, node_id, grace): takes a vacant or expired lease (or this node's own,
     /// from a previous incarnation) with term + 1, if the node is a live, eligible member.
     public let takeLease: String
     /// (ttl, node_id, term) → changes == 1 while the lease is ours and unexpired.
@@ -284,10 +284,11 @@ public struct CatalogQueries: Sendable {
         let pending = "status = 'pending_delete' AND deleted = {true} AND deleted_at IS NOT NULL"
         let pendingImage = "i.status = 'pending_delete' AND i.deleted = {true} AND i.deleted_at IS NOT NULL"
         join = d.render("""
-            INSERT INTO scrub_nodes (node_id, host, pid, version, capacity, state, leader_eligible, joined_at, heartbeat_at, expires_at)
-            VALUES (?, ?, ?, ?, ?, 'active', ?, {now}, {now}, {now} + ?)
+            INSERT INTO scrub_nodes (node_id, host, pid, version, capacity, state, leader_eligible, leader_priority, joined_at, heartbeat_at, expires_at)
+            VALUES (?, ?, ?, ?, ?, 'active', ?, ?, {now}, {now}, {now} + ?)
             ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version,
               capacity = excluded.capacity, state = 'active', leader_eligible = excluded.leader_eligible,
+              leader_priority = excluded.leader_priority,
               joined_at = excluded.joined_at, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
             """)
         resetOwnClaims = d.render("UPDATE scrub_assignments SET state = 'assigned' WHERE node_id = ? AND state = 'scrubbing'")
@@ -340,14 +341,24 @@ public struct CatalogQueries: Sendable {
             """)
 
         leaderLease = d.render("SELECT node_id, term, expires_at - {now} FROM scrub_leader WHERE id = 1")
+        // leader_priority: a vacant lease goes to a node only when no live eligible node of a
+        // higher priority could take it instead, or when it has stayed vacant for `grace`
+        // seconds (the preferred node is alive but not campaigning: better a leader than none).
+        let noPreferred = """
+            NOT EXISTS (SELECT 1 FROM scrub_nodes p WHERE p.state = 'active' AND p.leader_eligible = {true}
+                        AND p.expires_at > {now} AND p.leader_priority > n.leader_priority)
+            """
         takeLease = d.render("""
             UPDATE scrub_leader SET node_id = ?, term = term + 1, expires_at = {now} + ?
             WHERE id = 1 AND (node_id IS NULL OR expires_at <= {now} OR node_id = ?)
               AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = ? AND n.state = 'active'
-                          AND n.leader_eligible = {true} AND n.expires_at > {now})
+                          AND n.leader_eligible = {true} AND n.expires_at > {now}
+                          AND (scrub_leader.node_id = n.node_id OR scrub_leader.expires_at <= {now} - ? OR \(noPreferred)))
             """)
+        // A leader whose renewal finds a live preferred node is refused and resigns, handing over.
         renewLease = d.render("""
             UPDATE scrub_leader SET expires_at = {now} + ? WHERE id = 1 AND node_id = ? AND term = ? AND expires_at > {now}
+              AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = scrub_leader.node_id AND \(noPreferred))
             """)
         resignLease = d.render("UPDATE scrub_leader SET node_id = NULL, expires_at = {now} WHERE id = 1 AND node_id = ? AND term = ?")
         fence = d.render("""

@@ -116,14 +116,30 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     /// The node's `scrub_pool_size`: its share of the work is weighted by it.
     public var capacity: Int
     public var leaderEligible: Bool
+    /// `leader_priority`: among live eligible nodes the highest leads; equal ones do not preempt.
+    public var leaderPriority: Int
 
-    public init(nodeID: String, host: String, pid: Int, version: String, capacity: Int, leaderEligible: Bool) {
+    public init(nodeID: String, host: String, pid: Int, version: String, capacity: Int, leaderEligible: Bool, leaderPriority: Int = 0) {
         self.nodeID = nodeID
         self.host = host
         self.pid = pid
         self.version = version
         self.capacity = capacity
         self.leaderEligible = leaderEligible
+        self.leaderPriority = leaderPriority
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case nodeID, host, pid, version, capacity, leaderEligible, leaderPriority
+    }
+
+    /// A node of an earlier version sends no priority: 0, as every node had.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(nodeID: try c.decode(String.self, forKey: .nodeID), host: try c.decode(String.self, forKey: .host),
+                  pid: try c.decode(Int.self, forKey: .pid), version: try c.decode(String.self, forKey: .version),
+                  capacity: try c.decode(Int.self, forKey: .capacity), leaderEligible: try c.decode(Bool.self, forKey: .leaderEligible),
+                  leaderPriority: try c.decodeIfPresent(Int.self, forKey: .leaderPriority) ?? 0)
     }
 }
 

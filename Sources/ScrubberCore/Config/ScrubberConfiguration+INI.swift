@@ -34,6 +34,12 @@ extension ScrubberConfiguration {
         cluster.heartbeatInterval = try reader.seconds(c, "heartbeat_interval", positive: true) ?? cluster.heartbeatInterval
         cluster.leaseTTL = try reader.seconds(c, "lease_ttl", positive: true) ?? cluster.leaseTTL
         cluster.leaderEligible = try reader.bool(c, "leader_eligible") ?? cluster.leaderEligible
+        if let value = ini.value(c, "leader_priority") {
+            guard let priority = Int(value.text), abs(priority) <= 1_000_000 else {
+                throw reader.error(c, "leader_priority", "expected an integer from -1000000 to 1000000, got '\(value.text)'")
+            }
+            cluster.leaderPriority = priority
+        }
         cluster.claimBatch = try reader.positiveInt(c, "claim_batch") ?? cluster.claimBatch
         if let window = try reader.positiveInt(c, "assign_window") {
             cluster.assignWindow = window

@@ -101,6 +101,8 @@ public struct ClusterConfiguration: Sendable, Hashable {
     public var leaseTTL: Double = 6
     /// `leader_eligible`.
     public var leaderEligible: Bool = true
+    /// `leader_priority`: among live eligible nodes the highest leads (a lower one hands over).
+    public var leaderPriority: Int = 0
     /// `claim_batch`: images claimed per transaction.
     public var claimBatch: Int = 256
     /// `assign_window`: unclaimed images the leader lets one node hold (default 4 × `claim_batch`).
