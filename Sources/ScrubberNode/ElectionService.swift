@@ -70,6 +70,7 @@ struct ElectionService: Service {
                                 throw CancellationError()
                             } catch {
                                 try CatalogError.rethrowIfFatal(error)
+                                context.logger.warning("resigning term \(term) failed (the lease runs out instead): \(error)")
                             }
                         }
                     }
@@ -83,6 +84,9 @@ struct ElectionService: Service {
             return nil
         }
         if let term {
+            // Draining first: a stopping node must not count as the live preferred node
+            // (leader_priority) that every other node waits for while its workers finish.
+            try await catalog.drain(nodeID: nodeID)
             try await catalog.resign(nodeID: nodeID, term: term)
             context.logger.notice("\(nodeID) resigned the leader lease (term \(term))")
         }

@@ -41,8 +41,33 @@ final class WorkerService: Service {
         defer { reporter.cancel() }
         let pool = AsyncSemaphore(permits: config.poolSize)
         let room = WaitingRoom()
-        // On an error, waits are cancelled and nothing more starts; deletes under way run out.
-        defer { room.stop() }
+        do {
+            try await runWorkers(queue, committer, pool: pool, room: room)
+        } catch {
+            // The room's bodies are tasks of their own: none may go on deleting after this
+            // service failed and the node went on to leave (and its claims were handed back).
+            room.stop()
+            await room.drain()
+            throw error
+        }
+        try await committer.flush()
+        let unstarted = await queue.stop() + room.handedBack
+        try await context.catalog.release(imageIDs: unstarted.map(\.imageID), nodeID: context.nodeID)
+        if !once || unstarted.count > 0 {
+            try await context.catalog.drain(nodeID: context.nodeID)
+        }
+        let final = await committer.totals
+        totals.withLock { $0 = final }
+        progress?(final)
+        context.logger.info("node \(context.nodeID) stopped scrubbing", metadata: [
+            "images_deleted": "\(final.imagesDeleted)", "locations_deleted": "\(final.locationsDeleted)",
+            "images_failed": "\(final.failedImages.count)", "handed_back": "\(unstarted.count)",
+        ])
+    }
+
+    /// The pool's workers and the flusher, until the queue ends or a graceful shutdown.
+    private func runWorkers(_ queue: ClaimQueue, _ committer: Committer, pool: AsyncSemaphore, room: WaitingRoom) async throws {
+        let config = context.config
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<config.poolSize {
@@ -73,19 +98,6 @@ final class WorkerService: Service {
             queue.requestStop()
             room.stop()
         }
-        try await committer.flush()
-        let unstarted = await queue.stop() + room.handedBack
-        try await context.catalog.release(imageIDs: unstarted.map(\.imageID), nodeID: context.nodeID)
-        if !once || unstarted.count > 0 {
-            try await context.catalog.drain(nodeID: context.nodeID)
-        }
-        let final = await committer.totals
-        totals.withLock { $0 = final }
-        progress?(final)
-        context.logger.info("node \(context.nodeID) stopped scrubbing", metadata: [
-            "images_deleted": "\(final.imagesDeleted)", "locations_deleted": "\(final.locationsDeleted)",
-            "images_failed": "\(final.failedImages.count)", "handed_back": "\(unstarted.count)",
-        ])
     }
 
     /// One of `scrub_pool_size` workers: at most one delete in flight each. An image that needs a
@@ -108,17 +120,16 @@ final class WorkerService: Service {
                 do {
                     try await StoreLimits.enter(needs)
                     do {
-                        try await pool.acquire()
+                        // The strict spacing, checked with a slot of the pool in hand (it may have
+                        // come late, after other images of the store got theirs); a start that
+                        // must wait gives the slot back while it waits.
+                        while true {
+                            try await pool.acquire()
+                            guard let retry = self.limits.tryStart(needs) else { break }
+                            pool.release()
+                            try await Task.sleep(until: retry)
+                        }
                     } catch {
-                        StoreLimits.leave(needs)
-                        throw error
-                    }
-                    do {
-                        // The strict spacing, checked last: a slot of the pool may have come
-                        // late, after other images of the store got theirs.
-                        try await StoreLimits.pace(needs)
-                    } catch {
-                        pool.release()
                         StoreLimits.leave(needs)
                         throw error
                     }

@@ -40,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
     var scrubTime: Double?
 
     @Option(name: .customLong("metrics-listen"),
-            help: "HOST:PORT to serve Prometheus /metrics, /healthz and /readyz on (port 0: any free port, logged); overrides [cluster] metrics_listen.")
+            help: "HOST:PORT to serve Prometheus /metrics, /healthz and /readyz on (port 0: any free port, logged; none: off); overrides [cluster] metrics_listen.")
     var metricsListen: String?
 
     @Option(name: .customLong("report-file"), help: "At exit, write this run's totals and claim-to-completion latencies here as JSON.")
@@ -54,7 +54,8 @@ struct RunCommand: AsyncParsableCommand {
         if dryRun && !once { throw ValidationError("--dry-run needs --once") }
         if let poolSize, poolSize < 1 { throw ValidationError("--pool-size must be at least 1") }
         if let scrubTime, scrubTime < 0 { throw ValidationError("--scrub-time must not be negative") }
-        if let metricsListen, ListenAddress(parsing: metricsListen) == nil {
+        if let leaderPriority, abs(leaderPriority) > 1_000_000 { throw ValidationError("--leader-priority must be from -1000000 to 1000000") }
+        if let metricsListen, metricsListen != "none", ListenAddress(parsing: metricsListen) == nil {
             throw ValidationError("--metrics-listen must be HOST:PORT, got \(metricsListen)")
         }
         if progress == true && daemon { throw ValidationError("--progress needs a one-shot run (--once)") }
@@ -70,7 +71,7 @@ struct RunCommand: AsyncParsableCommand {
             if let leaderPriority { config.cluster.leaderPriority = leaderPriority }
             if let poolSize { config.poolSize = poolSize }
             if let scrubTime { config.scrubTime = scrubTime }
-            if let metricsListen { config.cluster.metricsListen = ListenAddress(parsing: metricsListen) }
+            if let metricsListen { config.cluster.metricsListen = metricsListen == "none" ? nil : ListenAddress(parsing: metricsListen) }
         }
         // Like upstream: without a flag, [DEFAULT] daemon decides.
         let asDaemon = daemon || (!once && config.daemon)

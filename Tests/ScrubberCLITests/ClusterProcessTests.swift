@@ -235,6 +235,27 @@ struct TimedOut: Error, CustomStringConvertible {
         _ = try await cluster.stopAll()
     }
 
+    /// A preferred leader stopped by SIGTERM hands over at once, although its workers still
+    /// finish slow deletes for seconds: a stopping node is no longer the preferred one.
+    @Test func aPreferredLeaderStoppedGracefullyHandsOverAtOnce() async throws {
+        let cluster = try LocalCluster(leaseTTL: 6, nodeTTL: 5, latency: 10)
+        _ = try await cluster.seed(40)
+        try cluster.start("plain")
+        cluster.nodes["preferred"] = try CLI.start(["run", "--daemon", "--config-file", cluster.config, "--node-id", "preferred",
+                                                    "--leader-priority", "1"], in: cluster.ws.directory)
+        try await cluster.waitFor(20, "the preferred node leads with deletes in flight") {
+            try cluster.liveLeader()?.holder == "preferred"
+                && cluster.ws.count("SELECT count(*) FROM scrub_assignments WHERE node_id = 'preferred' AND state = 'scrubbing'") > 0
+        }
+        cluster.signal("preferred", SIGTERM)
+        let stopped = ContinuousClock.now
+        try await cluster.waitFor(5, "plain leads") { try cluster.liveLeader()?.holder == "plain" }
+        // Far below lease_ttl (6 s) and the 10 s deletes the preferred node is still finishing.
+        #expect(ContinuousClock.now - stopped < .seconds(3))
+        let results = try await cluster.stopAll()
+        #expect(results["preferred"]?.status == 0, "\(results["preferred"]?.stderr ?? "")")
+    }
+
     @Test func thePreferredNodeTakesOverWhileAliveAndALowerOneLeadsWhenItDies() async throws {
         let cluster = try LocalCluster()
         _ = try await cluster.seed(50)

@@ -79,19 +79,25 @@ import Testing
         #expect(try await b.catalog.campaign(nodeID: "low", ttl: 30).liveHolder == nil, "the vacant lease waits for the preferred node")
 
         // The preferred node does not campaign: after `grace` (the campaign's ttl) a lower one leads.
-        try await Task.sleep(for: .milliseconds(500))
-        let fallback = try await b.catalog.campaign(nodeID: "low", ttl: 0.3)
+        // (TTLs of seconds: on a loaded machine each step below may take a second.)
+        try await Task.sleep(for: .milliseconds(3200))
+        let fallback = try await b.catalog.campaign(nodeID: "low", ttl: 3)
         #expect(fallback.liveHolder == "low" && fallback.term == first.term + 1)
+        // Refused for the preferred node, and not retaken with a new term (robust to a slow
+        // machine: were the lease to run out meanwhile, both would hold all the same).
         #expect(try await b.catalog.renewLeadership(nodeID: "low", term: fallback.term, ttl: 30) == false)
+        let retake = try await b.catalog.campaign(nodeID: "low", ttl: 30)
+        #expect(retake.holder == "low" && retake.term == fallback.term, "its own lease is not retaken with a new term")
         try await b.catalog.resign(nodeID: "low", term: fallback.term)
 
-        let high = try await b.catalog.campaign(nodeID: "high", ttl: 0.3)
+        let high = try await b.catalog.campaign(nodeID: "high", ttl: 30)
         #expect(high.liveHolder == "high" && high.term == fallback.term + 1)
-        #expect(try await b.catalog.renewLeadership(nodeID: "high", term: high.term, ttl: 0.3), "nothing is preferred to it")
+        #expect(try await b.catalog.renewLeadership(nodeID: "high", term: high.term, ttl: 30), "nothing is preferred to it")
 
-        // The preferred node dies: its membership and lease run out, and the lower node leads.
+        // The preferred node dies: its membership and its lease run out; the lower node leads.
         _ = try await b.catalog.heartbeat(nodeID: "high", ttl: 0.05)
-        try await Task.sleep(for: .milliseconds(500))
+        _ = try await b.catalog.renewLeadership(nodeID: "high", term: high.term, ttl: 0.05)
+        try await Task.sleep(for: .milliseconds(300))
         let back = try await b.catalog.campaign(nodeID: "low", ttl: 30)
         #expect(back.liveHolder == "low" && back.term == high.term + 1)
         #expect(try await b.catalog.renewLeadership(nodeID: "low", term: back.term, ttl: 30))

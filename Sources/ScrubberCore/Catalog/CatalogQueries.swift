@@ -341,9 +341,10 @@ public struct CatalogQueries: Sendable {
             """)
 
         leaderLease = d.render("SELECT node_id, term, expires_at - {now} FROM scrub_leader WHERE id = 1")
-        // leader_priority: a vacant lease goes to a node only when no live eligible node of a
-        // higher priority could take it instead, or when it has stayed vacant for `grace`
-        // seconds (the preferred node is alive but not campaigning: better a leader than none).
+        // leader_priority: a lease goes to a node (its own included, so a refused leader cannot
+        // simply retake it) only when no live eligible node of a higher priority could take it
+        // instead, or when it has stayed vacant or expired for `grace` seconds (the preferred
+        // node is alive but not campaigning: better a leader than none).
         let noPreferred = """
             NOT EXISTS (SELECT 1 FROM scrub_nodes p WHERE p.state = 'active' AND p.leader_eligible = {true}
                         AND p.expires_at > {now} AND p.leader_priority > n.leader_priority)
@@ -353,7 +354,7 @@ public struct CatalogQueries: Sendable {
             WHERE id = 1 AND (node_id IS NULL OR expires_at <= {now} OR node_id = ?)
               AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = ? AND n.state = 'active'
                           AND n.leader_eligible = {true} AND n.expires_at > {now}
-                          AND (scrub_leader.node_id = n.node_id OR scrub_leader.expires_at <= {now} - ? OR \(noPreferred)))
+                          AND (\(noPreferred) OR scrub_leader.expires_at <= {now} - ?))
             """)
         // A leader whose renewal finds a live preferred node is refused and resigns, handing over.
         renewLease = d.render("""

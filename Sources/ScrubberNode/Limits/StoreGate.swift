@@ -11,21 +11,22 @@ import Synchronization
 ///
 /// Reservations order the waiters, but tasks wake late on a loaded machine and then wait for a
 /// slot of the pool, so reserved times alone let starts bunch (17 in one second at 10/s, seen
-/// under the whole test suite). ``pace()``, right before the deletes, enforces the spacing
-/// between the starts that actually happen.
+/// under the whole test suite). ``StoreLimits/tryStart(_:)``, with a pool slot in hand right
+/// before the deletes, enforces the spacing between the starts that actually happen.
 final class StoreGate: Sendable {
     let store: String
     private let slots: AsyncSemaphore?
-    private let interval: Duration?
-    /// The earliest start of the next delete: reserved, and as actually started.
-    private let nextStart: Mutex<(reserved: ContinuousClock.Instant, actual: ContinuousClock.Instant)>
+    /// `1 / max_deletes_per_second`, if paced.
+    let interval: Duration?
+    /// The earliest start the next reservation gets.
+    private let nextStart: Mutex<ContinuousClock.Instant>
 
     init?(_ backend: BackendConfiguration) {
         guard backend.maxConcurrentDeletes != nil || backend.maxDeletesPerSecond != nil else { return nil }
         store = backend.name
         slots = backend.maxConcurrentDeletes.map { AsyncSemaphore(permits: $0) }
         interval = backend.maxDeletesPerSecond.map { .seconds(1 / $0) }
-        nextStart = Mutex((.now, .now))
+        nextStart = Mutex(.now)
     }
 
     /// Waits until `deletes` deletes (one image's locations on this store, done one after the
@@ -35,8 +36,8 @@ final class StoreGate: Sendable {
         try await slots?.acquire()
         guard let interval else { return }
         let start = nextStart.withLock { next in
-            let start = max(next.reserved, .now)
-            next.reserved = start + interval * deletes
+            let start = max(next, .now)
+            next = start + interval * deletes
             return start
         }
         do {
@@ -44,23 +45,6 @@ final class StoreGate: Sendable {
         } catch {
             slots?.release()
             throw error
-        }
-    }
-
-    /// Waits, after ``enter(deletes:)``, until `1 / rate` has passed since the last delete that
-    /// actually started (times its deletes), and counts these `deletes` as started now.
-    /// - Throws: `CancellationError` when cancelled first; nothing is then counted.
-    func pace(deletes: Int) async throws {
-        guard let interval else { return }
-        while true {
-            let wait: ContinuousClock.Instant? = nextStart.withLock { next in
-                let now = ContinuousClock.now
-                guard now >= next.actual else { return next.actual }
-                next.actual = now + interval * deletes
-                return nil
-            }
-            guard let wait else { return }
-            try await Task.sleep(until: wait)
         }
     }
 
@@ -73,6 +57,8 @@ final class StoreGate: Sendable {
 /// The limited stores of a node, and which of them an image needs.
 struct StoreLimits: Sendable {
     private let gates: [String: StoreGate]
+    /// Per paced store, the earliest next start as deletes actually started.
+    private let started = SharedMutex<[String: ContinuousClock.Instant]>([:])
 
     init(_ stores: StoresConfiguration) {
         gates = Dictionary(uniqueKeysWithValues: stores.backends.compactMap { StoreGate($0) }.map { ($0.store, $0) })
@@ -102,12 +88,36 @@ struct StoreLimits: Sendable {
         }
     }
 
-    /// Paces every gate of `needs` (``StoreGate/pace(deletes:)``), in order.
-    static func pace(_ needs: [(gate: StoreGate, deletes: Int)]) async throws {
-        for need in needs { try await need.gate.pace(deletes: need.deletes) }
+    /// Counts `needs`' deletes as starting now if every paced store among them allows a start
+    /// (`1 / rate` since the last delete that actually started there, times its deletes).
+    /// - Returns: nil when counted; else when to try again (nothing counted).
+    func tryStart(_ needs: [(gate: StoreGate, deletes: Int)]) -> ContinuousClock.Instant? {
+        // One lock for every store: an image on several paced stores starts on all or waits.
+        started.withLock { started in
+            let now = ContinuousClock.now
+            let blocked = needs.compactMap { need in started[need.gate.store].flatMap { $0 > now ? $0 : nil } }.max()
+            if let blocked { return blocked }
+            for need in needs {
+                if let interval = need.gate.interval { started[need.gate.store] = now + interval * need.deletes }
+            }
+            return nil
+        }
     }
 
     static func leave(_ needs: [(gate: StoreGate, deletes: Int)]) {
         for need in needs { need.gate.leave() }
+    }
+}
+
+/// A `Mutex` a copyable value can hold.
+final class SharedMutex<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) {
+        mutex = Mutex(value)
+    }
+
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        mutex.withLock { body(&$0) }
     }
 }
