@@ -22,7 +22,7 @@ enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
         switch self {
         case .sqlite:
             let box = try await Sandbox()
-            return BackendFixture(catalog: box.catalog, keepAlive: box) { spec in
+            return BackendFixture(catalog: box.catalog, keepAlive: box, execute: { sql in try box.queue().write { try $0.execute(sql: sql) } }) { spec in
                 var spec = spec
                 spec.storeDirectory = box.storeRoot
                 return try await box.catalog.seed(spec)
@@ -30,14 +30,15 @@ enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
         case .service:
             let box = try await Sandbox()
             let served = try await ServedCatalog.start(fronting: box.catalog)
-            return BackendFixture(catalog: served.client, keepAlive: [box, served] as [any Sendable]) { spec in
+            return BackendFixture(catalog: served.client, keepAlive: [box, served] as [any Sendable],
+                                  execute: { sql in try box.queue().write { try $0.execute(sql: sql) } }) { spec in
                 var spec = spec
                 spec.storeDirectory = box.storeRoot
                 return try await box.catalog.seed(spec)
             }
         case .postgresql:
             let db = try await PostgresDatabase.make()
-            return BackendFixture(catalog: db.catalog, keepAlive: db) { spec in
+            return BackendFixture(catalog: db.catalog, keepAlive: db, execute: { sql in _ = try db.scalar(sql) }) { spec in
                 var spec = spec
                 spec.storeDirectory = db.storeRoot
                 return try await db.catalog.seed(spec)
@@ -93,6 +94,8 @@ final class PostgresDatabase: Sendable {
 struct BackendFixture: Sendable {
     let catalog: any ScrubCatalog
     let keepAlive: any Sendable
+    /// Runs SQL on the database behind the catalog (states no protocol call produces).
+    var execute: @Sendable (String) throws -> Void = { _ in throw TestFailure("this fixture has no SQL access") }
     let seeder: @Sendable (SeedSpec) async throws -> [SeededImage]
 
     func seed(_ count: Int, configure: (inout SeedSpec) -> Void = { _ in }) async throws -> [SeededImage] {
