@@ -20,11 +20,12 @@ import Testing
 
     /// The simulation can fail: a node that deletes without checking its membership trust (a
     /// paused node resuming with stale beliefs) is caught, as is a restorer that skips its data check.
-    @Test("A deliberately broken node or restorer is caught", arguments: [WorkSimulation.Break.deleteWithoutTrust, .restoreWithoutDataCheck])
-    func brokenProtocolIsCaught(breaking: WorkSimulation.Break) async throws {
+    @Test("A deliberately broken node or restorer is caught",
+          arguments: [(WorkSimulation.Break.deleteWithoutTrust, 7), (.restoreWithoutDataCheck, 22)] as [(WorkSimulation.Break, UInt64)])
+    func brokenProtocolIsCaught(breaking: WorkSimulation.Break, knownSeed: UInt64) async throws {
         var options = WorkSimulation.Options()
         options.breaking = breaking
-        let found = try await Self.firstViolation(options)
+        let found = try await Self.firstViolation(options, tryingFirst: knownSeed)
         #expect(found != nil, "no seed caught \(breaking)")
         if let (seed, violation) = found { print("\(breaking) caught by seed \(seed): \(violation)") }
     }
@@ -41,14 +42,15 @@ import Testing
     func staleOutcomeCompletesNewClaim() async throws {
         var options = WorkSimulation.Options()
         options.flushBeforeReclaim = false
-        let found = try await Self.firstViolation(options)
+        let found = try await Self.firstViolation(options, tryingFirst: 22)
         #expect(found != nil, "the race is no longer reproduced: fixed? then make flushBeforeReclaim the node's behaviour")
         if let (seed, violation) = found { print("stale-outcome race reproduced by seed \(seed): \(violation)") }
     }
 
-    /// The first seed (of 30) whose run reports a violation, with that violation.
-    static func firstViolation(_ options: WorkSimulation.Options) async throws -> (UInt64, String)? {
-        for seed in seeds {
+    /// The first seed whose run reports a violation, with that violation: `known` (the seed that
+    /// showed it when this was written, so the search is usually one run), then the 30 others.
+    static func firstViolation(_ options: WorkSimulation.Options, tryingFirst known: UInt64) async throws -> (UInt64, String)? {
+        for seed in [known] + seeds.filter({ $0 != known }) {
             let report = try await WorkSimulation(seed: seed, options: options).run()
             if let first = report.violations.first { return (seed, first) }
         }
