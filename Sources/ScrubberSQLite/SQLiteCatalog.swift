@@ -6,12 +6,15 @@ import ScrubberCore
 /// the host: WAL mode, `BEGIN IMMEDIATE` write transactions, a busy timeout, and a retry of
 /// any write that still meets a lock, so a locked database delays work and never loses it.
 ///
-/// The store clock is SQLite's `'now'` (the host's clock), read inside each statement.
+/// The store clock is SQLite's `'now'` (the host's clock), read inside each statement; a
+/// simulation may inject its own (``init(path:busyTimeout:onBusy:clock:)``).
 public final class SQLiteCatalog: ScrubCatalog {
     /// The file, as given.
     public let path: String
     let pool: DatabasePool
-    let queries = CatalogQueries(dialect: .sqlite)
+    let queries: CatalogQueries
+    /// The SQL function a catalog with an injected clock reads it through.
+    static let clockFunction = "scrub_clock"
     private let onBusy: @Sendable (Int, any Error) -> Void
 
     /// Opens (creating if needed) the SQLite catalog at `path`. Call ``upgrade()`` before use.
@@ -20,13 +23,23 @@ public final class SQLiteCatalog: ScrubCatalog {
     ///   - busyTimeout: how long one statement waits on another process's lock before the whole
     ///     transaction is retried.
     ///   - onBusy: told of each retry (attempt number, error), for logging.
+    ///   - clock: the store clock in seconds since 1970, for deterministic simulations; nil (the
+    ///     default, always in production) reads the host's clock through SQLite's `'now'`. When
+    ///     set, every statement reads it through the SQL function `scrub_clock()` instead, and
+    ///     other processes sharing the file must not use the catalog (they lack the function).
     /// - Throws: ``CatalogError/unavailable(_:)`` when the file cannot be opened as a database.
-    public init(path: String, busyTimeout: Double = 5, onBusy: @escaping @Sendable (Int, any Error) -> Void = { _, _ in }) throws {
+    public init(path: String, busyTimeout: Double = 5, onBusy: @escaping @Sendable (Int, any Error) -> Void = { _, _ in },
+                clock: (@Sendable () -> Double)? = nil) throws {
         self.path = path
         self.onBusy = onBusy
+        queries = CatalogQueries(dialect: clock == nil ? .sqlite : .sqlite(clockFunction: Self.clockFunction))
+        let function = clock.map { clock in
+            DatabaseFunction(Self.clockFunction, argumentCount: 0, pure: false) { _ in clock() }
+        }
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
+            if let function { db.add(function: function) }
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             // The writer's page cache holds the pages a batch's writes touch, so the next batch
             // (the neighbouring rows of the leader's sweep) finds them there: 32 MiB, a bound
@@ -100,6 +113,7 @@ public final class SQLiteCatalog: ScrubCatalog {
     // MARK: Schema
 
     public func upgrade() async throws {
+        let now = queries.dialect.now
         try await write { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS scrub_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
             let hasImages = try db.tableExists("images")
@@ -114,7 +128,7 @@ public final class SQLiteCatalog: ScrubCatalog {
             for migration in Schema.migrations where !applied.contains(migration.name) {
                 try db.execute(sql: migration.sql)
                 try db.execute(
-                    sql: "INSERT INTO scrub_migrations (name, applied_at) VALUES (?, \(SQLDialect.sqlite.now))",
+                    sql: "INSERT INTO scrub_migrations (name, applied_at) VALUES (?, \(now))",
                     arguments: [migration.name])
             }
         }

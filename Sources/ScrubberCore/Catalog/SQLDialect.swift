@@ -53,6 +53,19 @@ public struct SQLDialect: Sendable, Hashable {
         jsonLists: true,
         numberedParameters: false)
 
+    /// SQLite with the store clock read from the SQL function `function()` (seconds since
+    /// 1970) instead of `'now'`: for deterministic simulations that drive the catalog with
+    /// their own clock. Everything else is ``sqlite``'s; production never uses it.
+    public static func sqlite(clockFunction function: String) -> SQLDialect {
+        var dialect = SQLDialect.sqlite
+        dialect.now = "(SELECT \(function)())"
+        dialect.nowText = "(SELECT strftime('%Y-%m-%d %H:%M:%f', \(function)(), 'unixepoch') || '000')"
+        dialect.cutoff = "strftime('%Y-%m-%d %H:%M:%f', \(function)() - ?, 'unixepoch')"
+        // `{age}(col))`: julianday of the clock, minus julianday(col), in seconds.
+        dialect.agePrefix = "86400.0 * ((\(function)() / 86400.0 + 2440587.5) - julianday"
+        return dialect
+    }
+
     /// PostgreSQL: the database server's clock. `clock_timestamp()`, not `now()`: `now()` is
     /// frozen at the transaction's start, so a statement that waited on a lock would judge a
     /// lease's expiry by a time already past.

@@ -1,0 +1,353 @@
+import Foundation
+import GRDB
+import ScrubberCore
+import ScrubberSQLite
+
+extension WorkSimulation {
+    /// What the generator picks each step, with its weight.
+    enum Action: CaseIterable {
+        case heartbeat, claim, delete, complete, lead, pause, crash, restorePlan, restoreCommit
+
+        var weight: Int {
+            switch self {
+            case .heartbeat: 20
+            case .claim: 12
+            case .delete: 30
+            case .complete: 12
+            case .lead: 10
+            case .pause: 2
+            case .crash: 1
+            case .restorePlan, .restoreCommit: 3
+            }
+        }
+    }
+
+    /// One simulation's state: the real catalog, the modelled nodes, the store's data.
+    struct Run {
+        let options: Options
+        var rng: SimRNG
+        let clock: SimClock
+        let catalog: SQLiteCatalog
+        let db: DatabaseQueue
+        var report = Report()
+        var nodes: [Node]
+        /// Each image's location ids.
+        var locations: [String: [Int64]] = [:]
+        var pendingIDs: [String] = []
+        /// Locations whose data exists in the store.
+        var data = Set<Int64>()
+        var restored = Set<String>()
+        /// Restores planned and checked against the store, not yet committed: they race scrubs.
+        var restores: [RestoreRequest] = []
+        var maxTerm: Int64 = 0
+        var step = 0
+        let start: Double
+        let backoff = Backoff(base: 0.5, max: 4)
+
+        init(options: Options, rng: SimRNG, clock: SimClock, catalog: SQLiteCatalog, db: DatabaseQueue) {
+            self.options = options
+            self.rng = rng
+            self.clock = clock
+            self.catalog = catalog
+            self.db = db
+            start = clock.now
+            nodes = (0..<options.nodes).map { Node(id: "n\($0)") }
+        }
+
+        var now: Double { clock.now }
+
+        mutating func log(_ line: String) {
+            report.log.append(String(format: "#%d t=%.3f ", step, now - start) + line)
+        }
+
+        mutating func violate(_ message: String) {
+            log("VIOLATION " + message)
+            report.violations.append("step \(step): " + message)
+        }
+
+        // MARK: Setup
+
+        /// Pending images with 1–3 locations each (eligible at once: `scrub_time` 0), and active
+        /// images that must never lose data. Ids are fixed so a seed replays exactly.
+        mutating func seed() async throws {
+            let pending = options.pendingImages, total = options.pendingImages + options.activeImages
+            let rows = try await db.write { db -> [(Int64, String)] in
+                let stamp = "2026-01-01 00:00:00.000000"
+                for i in 0..<total {
+                    let id = String(format: "img-%03d", i)
+                    let isPending = i < pending
+                    try db.execute(sql: """
+                        INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format,
+                          container_format, owner, min_disk, min_ram, protected, visibility, os_hidden)
+                        VALUES (?, ?, 1024, ?, ?, ?, ?, ?, 'raw', 'bare', 'sim', 0, 0, 0, 'shared', 0)
+                        """, arguments: [id, id, isPending ? "pending_delete" : "active", stamp, stamp,
+                                         isPending ? stamp : nil, isPending])
+                    for j in 0...(i % 3) {
+                        try db.execute(sql: """
+                            INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status)
+                            VALUES (?, ?, ?, ?, ?, ?, '{}', ?)
+                            """, arguments: [id, "file:///sim/\(id)/\(j)", stamp, stamp, isPending ? stamp : nil, isPending,
+                                             isPending ? "pending_delete" : "active"])
+                    }
+                }
+                return try Row.fetchAll(db, sql: "SELECT id, image_id FROM image_locations ORDER BY id").map { ($0[0], $0[1]) }
+            }
+            for (location, image) in rows {
+                locations[image, default: []].append(location)
+                data.insert(location)
+            }
+            pendingIDs = (0..<pending).map { String(format: "img-%03d", $0) }
+        }
+
+        // MARK: The faulty phase
+
+        mutating func simulate() async throws {
+            let total = Action.allCases.reduce(0) { $0 + $1.weight }
+            for s in 0..<options.steps {
+                step = s
+                clock.advance(by: Double.random(in: 0...0.1, using: &rng))
+                wake()
+                var pick = Int.random(in: 0..<total, using: &rng)
+                let action = Action.allCases.first { a in
+                    defer { pick -= a.weight }
+                    return pick < a.weight
+                }!
+                let i = Int.random(in: 0..<nodes.count, using: &rng)
+                switch action {
+                case .heartbeat: if isUp(i) { try await heartbeat(i) }
+                case .claim: if isUp(i) { try await claim(i) }
+                case .delete: if isUp(i) { try deleteNext(i) }
+                case .complete: if isUp(i) { try await complete(i) }
+                case .lead: if isUp(i) { try await lead(i) }
+                case .pause: pause(i)
+                case .crash: crash(i)
+                case .restorePlan: try await planRestore()
+                case .restoreCommit: try await commitRestore()
+                }
+                try check()
+                if !report.violations.isEmpty { return }
+            }
+        }
+
+        func isUp(_ i: Int) -> Bool { nodes[i].pausedUntil == nil && nodes[i].downUntil == nil }
+
+        mutating func wake() {
+            for i in nodes.indices {
+                if let until = nodes[i].pausedUntil, until <= now {
+                    nodes[i].pausedUntil = nil
+                    log("\(nodes[i].id) resumes (trusts membership until \(relative(nodes[i].trustedUntil)))")
+                }
+                if let until = nodes[i].downUntil, until <= now {
+                    nodes[i].downUntil = nil
+                    log("\(nodes[i].id) restarts")
+                }
+            }
+        }
+
+        func relative(_ t: Double?) -> String { t.map { String(format: "%.3f", $0 - start) } ?? "-" }
+
+        mutating func pause(_ i: Int) {
+            guard nodes[i].pausedUntil == nil, nodes[i].downUntil == nil else { return }
+            let length = Double.random(in: 0...(3 * options.nodeTTL), using: &rng)
+            nodes[i].pausedUntil = now + length
+            report.pauses += 1
+            log("\(nodes[i].id) pauses for \(String(format: "%.3f", length)) s")
+        }
+
+        mutating func crash(_ i: Int) {
+            guard nodes[i].downUntil == nil else { return }
+            var fresh = Node(id: nodes[i].id)
+            fresh.downUntil = now + Double.random(in: 0...(2 * options.nodeTTL), using: &rng)
+            nodes[i] = fresh
+            report.crashes += 1
+            log("\(fresh.id) crashes (claims and unrecorded outcomes lost)")
+        }
+
+        // MARK: Membership (MembershipService, NodeContext.join)
+
+        mutating func join(_ i: Int) async throws {
+            let epoch = nodes[i].epoch, begun = now
+            let registration = NodeRegistration(nodeID: nodes[i].id, host: "sim", pid: i, version: "sim",
+                                                capacity: 2 + i % 3, leaderEligible: true)
+            _ = try await catalog.join(registration, ttl: options.nodeTTL)
+            nodes[i].joined = true
+            nodes[i].renewed(startedAt: begun, epoch: epoch, ttl: options.nodeTTL)
+            log("\(nodes[i].id) joins in epoch \(epoch)")
+        }
+
+        mutating func heartbeat(_ i: Int) async throws {
+            guard nodes[i].joined else { return try await join(i) }
+            let epoch = nodes[i].epoch, begun = now
+            // A slow heartbeat: the store extends from its own later time; trust counts from `begun`.
+            if rng.chance(0.1) { clock.advance(by: Double.random(in: 0...1.5, using: &rng)) }
+            if try await catalog.heartbeat(nodeID: nodes[i].id, ttl: options.nodeTTL) {
+                nodes[i].renewed(startedAt: begun, epoch: epoch, ttl: options.nodeTTL)
+                log("\(nodes[i].id) heartbeat ok, trusted until \(relative(nodes[i].trustedUntil))")
+            } else {
+                nodes[i].lost()
+                report.expiries += 1
+                log("\(nodes[i].id) heartbeat refused: membership expired, rejoining")
+                try await join(i)
+            }
+        }
+
+        // MARK: Work (ClaimQueue, WorkerService, Committer)
+
+        mutating func claim(_ i: Int) async throws {
+            let epoch = nodes[i].epoch
+            guard nodes[i].joined, nodes[i].work.count < 2 * options.claimBatch, nodes[i].trusted(epoch: epoch, at: now) else { return }
+            if options.flushBeforeReclaim {
+                let stale = nodes[i].work.filter { $0.epoch != epoch }
+                nodes[i].work.removeAll { $0.epoch != epoch }
+                for var work in stale {
+                    for location in work.image.locations.dropFirst(work.results.count) {
+                        work.results.append(LocationResult(locationID: location.id, store: nil, outcome: .failed("permit withdrawn")))
+                    }
+                    nodes[i].outcomes.append(ScrubOutcome(imageID: work.image.imageID, previousAttempts: work.image.attempts, locations: work.results))
+                }
+                try await complete(i)
+            }
+            do {
+                let claimed = try await catalog.claim(ClaimRequest(nodeID: nodes[i].id, limit: options.claimBatch))
+                nodes[i].work += claimed.map { Work(image: $0, epoch: epoch) }
+                if !claimed.isEmpty { log("\(nodes[i].id) claims \(claimed.map(\.imageID)) in epoch \(epoch)") }
+            } catch CatalogError.membershipExpired {
+                nodes[i].lost()
+                log("\(nodes[i].id) claim refused: membership expired")
+            }
+        }
+
+        /// Deletes the next location of the node's oldest claim, if it still trusts the claim's epoch.
+        mutating func deleteNext(_ i: Int) throws {
+            guard var work = nodes[i].work.first else { return }
+            let node = nodes[i].id
+            if work.results.count < work.image.locations.count {
+                let location = work.image.locations[work.results.count]
+                let trusted = nodes[i].trusted(epoch: work.epoch, at: now)
+                if trusted || options.breaking == .deleteWithoutTrust {
+                    try checkDeletePermitted(node: node, image: work.image.imageID, location: location.id)
+                    let existed = data.remove(location.id) != nil
+                    if existed { report.deletions += 1 }
+                    work.results.append(LocationResult(locationID: location.id, store: nil, outcome: existed ? .deleted : .notFound))
+                    log("\(node) deletes \(work.image.imageID) location \(location.id) (epoch \(work.epoch)): \(existed ? "deleted" : "not found")")
+                } else {
+                    work.results.append(LocationResult(locationID: location.id, store: nil, outcome: .failed("permit withdrawn")))
+                    log("\(node) skips \(work.image.imageID) location \(location.id): epoch \(work.epoch) no longer trusted")
+                }
+            }
+            if work.results.count == work.image.locations.count {
+                nodes[i].work.removeFirst()
+                nodes[i].outcomes.append(ScrubOutcome(imageID: work.image.imageID, previousAttempts: work.image.attempts, locations: work.results))
+            } else {
+                nodes[i].work[0] = work
+            }
+        }
+
+        mutating func complete(_ i: Int) async throws {
+            guard !nodes[i].outcomes.isEmpty else { return }
+            let outcomes = nodes[i].outcomes
+            nodes[i].outcomes = []
+            let result = try await catalog.complete(outcomes, nodeID: nodes[i].id, backoff: backoff)
+            log("\(nodes[i].id) completes \(outcomes.map(\.imageID)): deleted \(result.imagesDeleted), failed \(result.imagesFailed), lost \(result.claimsLost)")
+        }
+
+        // MARK: Leader (ElectionService, LeaderService.round)
+
+        mutating func lead(_ i: Int) async throws {
+            guard nodes[i].joined else { return }
+            let id = nodes[i].id, begun = now, margin = min(1.0, options.leaseTTL / 4)
+            if let term = nodes[i].leaderTerm {
+                if now >= nodes[i].leaderTrustedUntil {
+                    nodes[i].leaderTerm = nil
+                    log("\(id) stops leading term \(term): lease trust lapsed")
+                } else if try await catalog.renewLeadership(nodeID: id, term: term, ttl: options.leaseTTL) {
+                    nodes[i].leaderTrustedUntil = begun + options.leaseTTL - margin
+                } else {
+                    nodes[i].leaderTerm = nil
+                    log("\(id) lost its lease for term \(term)")
+                }
+            }
+            if nodes[i].leaderTerm == nil {
+                guard nodes[i].trusted(epoch: nodes[i].epoch, at: now) else { return }
+                let lease = try await catalog.campaign(nodeID: id, ttl: options.leaseTTL)
+                guard lease.holder == id, lease.remaining > 0 else { return }
+                nodes[i].leaderTerm = lease.term
+                nodes[i].leaderTrustedUntil = begun + options.leaseTTL - margin
+                log("\(id) elected, term \(lease.term)")
+            }
+            guard let term = nodes[i].leaderTerm else { return }
+            try await round(i, term: term)
+        }
+
+        mutating func round(_ i: Int, term: Int64) async throws {
+            let id = nodes[i].id
+            let limit = options.window * options.nodes
+            let view = try await catalog.leaderView(scrubTime: 0, limit: limit, after: nil)
+            let targets = view.nodes.filter { $0.alive && !$0.draining }
+                .map { Partitioner.Node(id: $0.id, capacity: $0.capacity, queued: $0.queued) }
+            guard !targets.isEmpty else { return }
+            let partitioner = Partitioner(window: options.window)
+            let room = max(0, partitioner.room(targets) - view.orphans.count)
+            let owners = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })
+            let placed = partitioner.assign(view.orphans.map(\.imageID) + view.unassigned.prefix(room), to: targets)
+            var plan = LeaderPlan(leader: id, term: term, assignments: [], moves: [])
+            for (image, node) in placed {
+                if let from = owners[image] {
+                    plan.moves.append(.init(imageID: image, from: from, to: node))
+                } else {
+                    plan.assignments.append((image, node))
+                }
+            }
+            if view.next == nil, view.orphans.isEmpty, plan.assignments.count == view.unassigned.count {
+                var after = Dictionary(targets.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                for (_, node) in placed { after[node]?.queued += 1 }
+                plan.rebalances = partitioner.rebalance(after.values.sorted { $0.id < $1.id }, batch: options.claimBatch)
+                    .map { LeaderPlan.Rebalance(from: $0.from, to: $0.to, count: $0.count) }
+            }
+            guard !plan.isEmpty else { return }
+            // A leader paused between its read and its write: the store's fence must refuse it.
+            if rng.chance(0.05) { clock.advance(by: Double.random(in: 0...options.leaseTTL, using: &rng)) }
+            guard now < nodes[i].leaderTrustedUntil || rng.chance(0.5) else { return }
+            if try await catalog.apply(plan) {
+                log("\(id) term \(term) assigns \(plan.assignments.count), moves \(plan.moves.map { "\($0.imageID) \($0.from ?? "-")→\($0.to)" }), rebalances \(plan.rebalances.count)")
+            } else {
+                nodes[i].leaderTerm = nil
+                log("\(id) term \(term) round refused (stale term)")
+            }
+        }
+
+        // MARK: Restore (Restorer)
+
+        mutating func planRestore() async throws {
+            let candidates = pendingIDs.filter { !restored.contains($0) }
+            guard let image = candidates.randomElement(using: &rng) else { return }
+            let plan = try await catalog.restorePlan(imageID: image)
+            guard plan.status == .pendingDelete, plan.scrubbingNode == nil else {
+                log("restore of \(image) refused at plan: \(plan.status.map(\.rawValue) ?? "none"), scrubbing by \(plan.scrubbingNode ?? "-")")
+                return
+            }
+            var gone = plan.scrubbedLocations
+            gone += plan.locations.map(\.id).filter { !data.contains($0) }
+            if options.breaking == .restoreWithoutDataCheck { gone = [] }
+            guard gone.isEmpty else {
+                log("restore of \(image) refused: data gone for \(gone)")
+                return
+            }
+            restores.append(RestoreRequest(imageID: image, keep: plan.locations.map(\.id), lost: [], actor: "sim"))
+            log("restore of \(image) planned: keep \(plan.locations.map(\.id))")
+        }
+
+        mutating func commitRestore() async throws {
+            guard !restores.isEmpty else { return }
+            let request = restores.remove(at: Int.random(in: 0..<restores.count, using: &rng))
+            do {
+                _ = try await catalog.commitRestore(request)
+                restored.insert(request.imageID)
+                report.restores += 1
+                log("restore of \(request.imageID) committed")
+            } catch let refusal as RestoreRefusal {
+                log("restore of \(request.imageID) refused at commit: \(refusal)")
+            }
+        }
+    }
+}

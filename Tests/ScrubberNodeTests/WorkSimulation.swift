@@ -1,0 +1,148 @@
+import Foundation
+import GRDB
+import ScrubberCore
+import ScrubberSQLite
+import Synchronization
+
+/// A deterministic simulation of the work protocol against the real SQLite catalog.
+///
+/// The catalog (claims, completions, membership, leases, leader rounds, restores) is the real
+/// ``SQLiteCatalog`` on a temporary file, its store clock injected (``SimClock``). The nodes are
+/// models of `ScrubberNode`'s loops, driven one catalog call at a time by a seeded generator:
+/// membership trusted until `heartbeat start + ttl − margin` in epochs (``MembershipLease``),
+/// deletes allowed only while the claim's epoch is trusted (`WorkerService.scrub`), the
+/// leader's round (`LeaderService.round`), the restorer's plan/check/commit (`Restorer`). The
+/// image store is a set of location ids whose data exists. Faults: pauses (a node skips its
+/// actions, possibly past `node_ttl`, then resumes with stale beliefs), crashes (local state
+/// lost, rejoin later), restores racing scrubs. Every step is followed by a check of DESIGN §3.
+struct WorkSimulation {
+    /// A deliberate bug, to prove the simulation catches it.
+    enum Break: Sendable {
+        case none
+        /// Nodes delete without checking that they still trust the claim's membership epoch.
+        case deleteWithoutTrust
+        /// The restorer skips its check that the locations' data still exists.
+        case restoreWithoutDataCheck
+    }
+
+    struct Options: Sendable {
+        var nodes = 4
+        var pendingImages = 30
+        var activeImages = 5
+        var steps = 250
+        var nodeTTL = 5.0
+        var leaseTTL = 6.0
+        var window = 6
+        var claimBatch = 3
+        var breaking = Break.none
+        /// Before claiming in a new epoch, a node first records what it still holds from earlier
+        /// epochs (unstarted claims as failed). The real node does not (yet): without it, an
+        /// earlier epoch's outcome can complete the *new* claim of the same image (the store's
+        /// compare-and-set on holder and state cannot tell the two claims apart) — see
+        /// ``WorkSimulationTests/staleOutcomeCompletesNewClaim(seed:)``.
+        var flushBeforeReclaim = true
+    }
+
+    struct Report: Sendable {
+        var violations: [String] = []
+        var log: [String] = []
+        var deletions = 0
+        var restores = 0
+        var pauses = 0
+        var crashes = 0
+        var expiries = 0
+        var terms: Int64 = 0
+
+        func tail(_ n: Int = 40) -> String { log.suffix(n).joined(separator: "\n") }
+    }
+
+    /// A claim in progress on a node: the image, the epoch it was claimed in, results so far.
+    struct Work {
+        var image: ClaimedImage
+        var epoch: Int
+        var results: [LocationResult] = []
+    }
+
+    /// One node's local state: what the real node keeps in memory (lost on a crash).
+    struct Node {
+        let id: String
+        var epoch = 0
+        var trustedUntil: Double?
+        var joined = false
+        var work: [Work] = []
+        var outcomes: [ScrubOutcome] = []
+        var leaderTerm: Int64?
+        var leaderTrustedUntil = 0.0
+        var pausedUntil: Double?
+        var downUntil: Double?
+
+        func trusted(epoch: Int, at now: Double) -> Bool {
+            epoch == self.epoch && (trustedUntil.map { now < $0 } ?? false)
+        }
+
+        mutating func renewed(startedAt start: Double, epoch: Int, ttl: Double) {
+            guard epoch == self.epoch else { return }
+            let until = start + ttl - min(1.0, ttl / 4)
+            if trustedUntil.map({ until > $0 }) ?? true { trustedUntil = until }
+        }
+
+        mutating func lost() {
+            epoch += 1
+            trustedUntil = nil
+        }
+    }
+
+    let seed: UInt64
+    let options: Options
+
+    init(seed: UInt64, options: Options = Options()) {
+        self.seed = seed
+        self.options = options
+    }
+
+    func run() async throws -> Report {
+        // In memory when the host has it: thousands of small commits, no disk to wait on.
+        let base = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : FileManager.default.temporaryDirectory.path
+        let directory = base + "/scrubber-sim-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let clock = SimClock(start: 1_800_000_000)
+        let path = directory + "/glance.sqlite"
+        let catalog = try SQLiteCatalog(path: path, clock: { clock.now })
+        try await catalog.upgrade()
+        let db = try DatabaseQueue(path: path)
+        var run = Run(options: options, rng: SimRNG(seed: seed), clock: clock, catalog: catalog, db: db)
+        try await run.seed()
+        try await run.simulate()
+        if run.report.violations.isEmpty { try await run.quiesce() }
+        return run.report
+    }
+}
+
+/// The store clock of a simulation: seconds since 1970, moved only by the simulation.
+final class SimClock: Sendable {
+    private let value: Mutex<Double>
+
+    init(start: Double) { value = Mutex(start) }
+
+    var now: Double { value.withLock { $0 } }
+
+    func advance(by seconds: Double) { value.withLock { $0 += seconds } }
+}
+
+/// SplitMix64: a small generator whose sequence is fixed by its seed.
+struct SimRNG: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+}
