@@ -105,11 +105,15 @@ import Testing
         #expect(try box.count("SELECT count(*) FROM image_locations WHERE image_id = ? AND status = 'deleted'", [failing.id]) == 1)
         #expect(try box.count("SELECT count(*) FROM image_locations WHERE image_id = ? AND status = 'pending_delete'", [failing.id]) == 1)
         let row = try #require(try box.row("""
-            SELECT attempts, last_error, not_before - ((julianday('now') - 2440587.5) * 86400.0) FROM scrub_assignments WHERE image_id = ?
+            SELECT a.attempts, a.last_error, a.not_before - e.at FROM scrub_assignments a
+            JOIN scrub_events e ON e.image_id = a.image_id AND e.action = 'failed'
+            WHERE a.image_id = ?
             """, [failing.id]))
         #expect(row[0] as Int == 1)
         #expect((row[1] as String).contains("simulated backend failure"))
-        #expect((row[2] as Double) > 20)  // backoff base 30 s
+        // Backoff base 30 s, from the failure's own store time (its audit row, same transaction):
+        // not from the wall clock after the run, which a loaded machine stretched past 10 s.
+        #expect((row[2] as Double) > 20)
         #expect(try box.count("SELECT count(*) FROM scrub_events WHERE action = 'failed' AND image_id = ?", [failing.id]) == 1)
 
         // The next one-shot run tries it again (inside its backoff) and counts the attempt.
