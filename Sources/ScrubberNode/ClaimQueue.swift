@@ -80,7 +80,7 @@ actor ClaimQueue {
     private func nothingLeft() async throws -> Bool {
         lastRemainingCheck = .now
         let runStart = context.joinedAt.withLock { $0 }
-        let left = try await context.catalog.remainingWork(scrubTime: context.config.scrubTime, nodeID: context.nodeID, runStartedAt: runStart)
+        let left = try await context.catalog.remainingWork(scrubTime: context.config.scrubTime, node: context.identity, runStartedAt: runStart)
         if left > 0, ContinuousClock.now - lastWaitLog > .seconds(10) {
             // Usually other nodes are finishing; with no live leader nothing moves at all.
             lastWaitLog = .now
@@ -114,9 +114,8 @@ actor ClaimQueue {
     private func prefetch() {
         guard fetch == nil, !exhausted, !stopped, !stopRequested.load(ordering: .relaxed), outstanding < limit * 4 else { return }
         let context = context, once = once
-        let request = ClaimRequest(nodeID: context.nodeID, limit: limit,
-                                   retryClaimedBefore: once ? context.joinedAt.withLock { $0 } : nil)
         fetch = Task {
+            let request = ClaimRequest(context.identity, limit: limit, retryClaimedBefore: once ? context.joinedAt.withLock { $0 } : nil)
             let epoch = context.membership.epoch
             guard context.membership.isTrusted(epoch: epoch) else { return nil }
             do {

@@ -5,7 +5,8 @@ import ScrubberCore
 /// throughput is not bound by one commit per image.
 actor Committer {
     private let catalog: any ScrubCatalog
-    private let nodeID: String
+    /// The node's identity as of each write (it is the same across the node's own rejoins).
+    private let identity: @Sendable () -> NodeIdentity
     private let backoff: Backoff
     private let batchSize: Int
     /// Outcomes not yet recorded, each with when its image was claimed.
@@ -19,13 +20,13 @@ actor Committer {
 
     /// - Parameter retryForever: a daemon retries a failing write until it succeeds; a one-shot
     ///   run gives up (and exits 1) after a few tries.
-    init(catalog: any ScrubCatalog, nodeID: String, backoff: Backoff, batchSize: Int, retryForever: Bool,
+    init(catalog: any ScrubCatalog, identity: @escaping @Sendable () -> NodeIdentity, backoff: Backoff, batchSize: Int, retryForever: Bool,
          metrics: NodeMetrics, logger: Logger) {
         self.retryForever = retryForever
         self.metrics = metrics
         self.logger = logger
         self.catalog = catalog
-        self.nodeID = nodeID
+        self.identity = identity
         self.backoff = backoff
         self.batchSize = batchSize
     }
@@ -50,7 +51,7 @@ actor Committer {
             let batch = pending.map(\.outcome)
             let report: CompletionReport
             do {
-                report = try await catalog.complete(batch, nodeID: nodeID, backoff: backoff)
+                report = try await catalog.complete(batch, node: identity(), backoff: backoff)
             } catch is CancellationError {
                 throw CancellationError()
             } catch {

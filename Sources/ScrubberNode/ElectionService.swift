@@ -38,7 +38,7 @@ struct ElectionService: Service {
                         }
                         var granted: Int64?
                         do {
-                            let lease = try await catalog.campaign(nodeID: nodeID, ttl: ttl)
+                            let lease = try await catalog.campaign(context.identity, ttl: ttl)
                             if lease.holder == nodeID, lease.remaining > 0 { granted = lease.term }
                         } catch is CancellationError {
                             throw CancellationError()
@@ -51,7 +51,7 @@ struct ElectionService: Service {
                     case .renew(let term):
                         var ok: Bool?
                         do {
-                            ok = try await catalog.renewLeadership(nodeID: nodeID, term: term, ttl: ttl)
+                            ok = try await catalog.renewLeadership(context.identity, term: term, ttl: ttl)
                         } catch is CancellationError {
                             throw CancellationError()
                         } catch {
@@ -65,7 +65,7 @@ struct ElectionService: Service {
                             // Hand over at once rather than at the lease's expiry: a no-op unless
                             // the lease is still ours (refused for a preferred node).
                             do {
-                                try await catalog.resign(nodeID: nodeID, term: term)
+                                try await catalog.resign(context.identity, term: term)
                             } catch is CancellationError {
                                 throw CancellationError()
                             } catch {
@@ -86,8 +86,8 @@ struct ElectionService: Service {
         if let term {
             // Draining first: a stopping node must not count as the live preferred node
             // (leader_priority) that every other node waits for while its workers finish.
-            try await catalog.drain(nodeID: nodeID)
-            try await catalog.resign(nodeID: nodeID, term: term)
+            try await catalog.drain(context.identity)
+            try await catalog.resign(context.identity, term: term)
             context.logger.notice("\(nodeID) resigned the leader lease (term \(term))")
         }
     }

@@ -102,7 +102,7 @@ struct LeaderService: Service {
         }
         let orphanOwner = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })
         let placed = partitioner.assign(view.orphans.map(\.imageID) + candidates.take(room), to: targets)
-        var plan = LeaderPlan(leader: context.nodeID, term: term, assignments: [], moves: [])
+        var plan = LeaderPlan(leader: context.identity, term: term, assignments: [], moves: [])
         for (image, node) in placed {
             if let from = orphanOwner[image] {
                 plan.moves.append(.init(imageID: image, from: from, to: node))

@@ -27,7 +27,7 @@ struct MembershipService: Service {
                             try await context.join()
                             // Cleared only once the join (and its reset of our claims) committed.
                             context.rejoinRequested.store(false, ordering: .relaxed)
-                        } else if try await catalog.heartbeat(nodeID: nodeID, ttl: cluster.nodeTTL) {
+                        } else if try await catalog.heartbeat(context.identity, ttl: cluster.nodeTTL) {
                             context.membership.renewed(startedAt: start, epoch: epoch)
                         } else {
                             context.metrics.membershipRenewFailures.increment()
@@ -49,7 +49,7 @@ struct MembershipService: Service {
                 }
             }
         } catch is CancellationError {}
-        try await catalog.leave(nodeID: nodeID)
+        try await catalog.leave(context.identity)
         // Not a member any more: `/readyz` says so at once.
         context.membership.lost()
     }

@@ -17,6 +17,9 @@ final class NodeContext: Sendable {
     let joinedAt = Mutex<Double>(0)
     /// Set when the node must rejoin (resetting its claims) even though its membership is live.
     let rejoinRequested = Atomic<Bool>(false)
+    /// Who this node is to the store: its id and the incarnation its last join was given
+    /// (empty before the first join).
+    private let currentIdentity: Mutex<NodeIdentity>
     private let origin = ContinuousClock.now
 
     init(options: NodeOptions, catalog: any ScrubCatalog, router: StoreRouter, logger: Logger) {
@@ -27,23 +30,49 @@ final class NodeContext: Sendable {
         membership = MembershipLease(ttl: options.configuration.cluster.nodeTTL)
         leadership = Leadership(Elector(ttl: options.configuration.cluster.leaseTTL))
         metrics = NodeMetrics(stores: router.storeNames)
+        currentIdentity = Mutex(NodeIdentity(nodeID: options.nodeID, incarnation: ""))
     }
 
     var nodeID: String { options.nodeID }
+    /// What every node-scoped operation names: read it when the operation starts.
+    var identity: NodeIdentity { currentIdentity.withLock { $0 } }
     var config: ScrubberConfiguration { options.configuration }
 
     /// This node's monotonic clock, in seconds: for trust windows only, never compared with the store's.
     func now() -> Double { (ContinuousClock.now - origin).seconds }
 
-    /// Joins (or rejoins) and starts trusting the membership from the attempt's start.
+    /// Joins (or rejoins, presenting the incarnation it holds, which the store keeps if it
+    /// still has it) and starts trusting the membership from the attempt's start.
+    ///
+    /// A join refused because the id is live under another incarnation is tried again for two
+    /// `node_ttl`s: a crashed predecessor's membership lapses within one, a live twin keeps
+    /// renewing its own. Then the refusal (``CatalogError/nodeIDInUse(_:)``, fatal) ends the node.
     @discardableResult
     func join() async throws -> Double {
-        let epoch = membership.epoch
-        let start = ContinuousClock.now
-        let storeNow = try await catalog.join(options.registration, ttl: config.cluster.nodeTTL)
-        membership.renewed(startedAt: start, epoch: epoch)
-        joinedAt.withLock { $0 = storeNow }
-        return storeNow
+        let ttl = config.cluster.nodeTTL
+        var firstRefusal: ContinuousClock.Instant?
+        while true {
+            let epoch = membership.epoch
+            let start = ContinuousClock.now
+            var registration = options.registration
+            let held = identity.incarnation
+            registration.incarnation = held.isEmpty ? nil : held
+            do {
+                let answer = try await catalog.join(registration, ttl: ttl)
+                currentIdentity.withLock { $0 = NodeIdentity(nodeID: nodeID, incarnation: answer.incarnation) }
+                membership.renewed(startedAt: start, epoch: epoch)
+                joinedAt.withLock { $0 = answer.storeTime }
+                return answer.storeTime
+            } catch CatalogError.nodeIDInUse(let message) {
+                let first = firstRefusal ?? start
+                guard ContinuousClock.now - first < .seconds(2 * ttl) else { throw CatalogError.nodeIDInUse(message) }
+                if firstRefusal == nil {
+                    logger.warning("join refused, waiting up to \(2 * ttl) s for the other membership to lapse: \(message)")
+                }
+                firstRefusal = first
+                try await Task.sleep(for: .seconds(max(0.05, min(1, ttl / 4))))
+            }
+        }
     }
 }
 

@@ -34,7 +34,8 @@ final class WorkerService: Service {
     func run() async throws {
         let config = context.config
         let queue = ClaimQueue(context: context, once: once)
-        let committer = Committer(catalog: context.catalog, nodeID: context.nodeID, backoff: config.cluster.backoff,
+        let context = context
+        let committer = Committer(catalog: context.catalog, identity: { context.identity }, backoff: config.cluster.backoff,
                                   batchSize: config.cluster.claimBatch, retryForever: !once, metrics: context.metrics,
                                   logger: context.logger)
         let reporter = Task { try await report(committer) }
@@ -52,9 +53,9 @@ final class WorkerService: Service {
         }
         try await committer.flush()
         let unstarted = await queue.stop() + room.handedBack
-        try await context.catalog.release(imageIDs: unstarted.map(\.imageID), nodeID: context.nodeID)
+        try await context.catalog.release(unstarted.map(\.claim), node: context.identity)
         if !once || unstarted.count > 0 {
-            try await context.catalog.drain(nodeID: context.nodeID)
+            try await context.catalog.drain(context.identity)
         }
         let final = await committer.totals
         totals.withLock { $0 = final }
@@ -189,7 +190,7 @@ final class WorkerService: Service {
             "image": "\(image.imageID)", "locations_gone": "\(results.count { $0.outcome.isGone })",
             "locations_failed": "\(results.count { !$0.outcome.isGone })",
         ])
-        await committer.add(ScrubOutcome(imageID: image.imageID, previousAttempts: image.attempts, locations: results),
+        await committer.add(ScrubOutcome(image, locations: results),
                             claimedAt: claim.claimedAt)
         await queue.finished()
     }

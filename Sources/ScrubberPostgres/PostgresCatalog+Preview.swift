@@ -14,7 +14,7 @@ extension PostgresCatalog {
                 try await tx.execute("SET TRANSACTION READ ONLY")
                 let ids = try await tx.rows(q.eligiblePage, [scrubTime, cursor, pageSize]).map { try $0.decode(String.self) }
                 let locations = try await Self.pendingLocations(of: ids, tx, q)
-                return ids.map { ClaimedImage(imageID: $0, attempts: 0, locations: locations[$0] ?? []) }
+                return ids.map { ClaimedImage(imageID: $0, claimToken: "", attempts: 0, locations: locations[$0] ?? []) }  // a preview: no claim
             }
             guard let last = page.last else { return }
             for image in page { try await visit(image) }

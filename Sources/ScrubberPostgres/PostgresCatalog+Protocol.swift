@@ -34,44 +34,74 @@ extension PostgresCatalog {
 
     // MARK: Membership
 
-    public func join(_ node: NodeRegistration, ttl: Double) async throws -> Double {
+    public func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer {
         let q = queries
         return try await transaction { tx in
-            try await tx.execute(q.join, [node.nodeID, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority, ttl])
+            let row = try await Self.member(node.nodeID, tx, q.memberIdentityForJoin)
+            let incarnation = MemberRow.incarnation(joining: node.incarnation, row: row)
+            let joined = try await tx.execute(q.join, [
+                node.nodeID, incarnation, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority,
+                ttl, node.incarnation,
+            ])
+            guard joined == 1 else {
+                // Another join of a new id won the race since the read: read what it left.
+                let now = try await Self.member(node.nodeID, tx, q.memberIdentity) ?? row
+                throw (now ?? MemberRow(incarnation: nil, host: "?", pid: 0, expiresIn: ttl, state: "active")).joinRefusal(node.nodeID)
+            }
+            // The id's previous incarnation (or this one's before its membership lapsed) is
+            // gone: its claims are stale, and their outcomes will be lost.
             try await tx.execute(q.resetOwnClaims, [node.nodeID])
-            return try await tx.rows(q.storeNow)[0].decode(Double.self)
+            return JoinAnswer(incarnation: incarnation, storeTime: try await tx.rows(q.storeNow)[0].decode(Double.self))
         }
     }
 
-    public func heartbeat(nodeID: String, ttl: Double) async throws -> Bool {
+    /// The membership row of `nodeID`, read (and locked) with `sql`.
+    static func member(_ nodeID: String, _ tx: SQLTransaction, _ sql: String) async throws -> MemberRow? {
+        guard let row = try await tx.rows(sql, [nodeID]).first else { return nil }
+        let (incarnation, host, pid, expiresIn, state) = try row.decode((String?, String, Int, Double, String).self)
+        return MemberRow(incarnation: incarnation, host: host, pid: pid, expiresIn: expiresIn, state: state)
+    }
+
+    /// Refuses a node-scoped operation of any incarnation but the membership's (DESIGN §3.3),
+    /// and share-locks the membership so no join replaces it before the operation commits.
+    static func checkIdentity(_ node: NodeIdentity, _ tx: SQLTransaction, _ q: CatalogQueries) async throws {
+        try MemberRow.check(try await member(node.nodeID, tx, q.memberIdentity), node)
+    }
+
+    public func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool {
         let q = queries
         return try await transaction { tx in
-            try await tx.execute(q.heartbeat, [ttl, nodeID]) == 1
+            try await Self.checkIdentity(node, tx, q)
+            return try await tx.execute(q.heartbeat, [ttl, node.nodeID]) == 1
         }
     }
 
-    public func leave(nodeID: String) async throws {
+    public func leave(_ node: NodeIdentity) async throws {
         let q = queries
         try await transaction { tx in
-            try await tx.execute(q.handBackAll, [nodeID])
-            try await tx.execute(q.markLeft, [nodeID])
+            try await Self.checkIdentity(node, tx, q)
+            try await tx.execute(q.handBackAll, [node.nodeID])
+            try await tx.execute(q.markLeft, [node.nodeID])
         }
     }
 
-    public func drain(nodeID: String) async throws {
+    public func drain(_ node: NodeIdentity) async throws {
         let q = queries
         try await transaction { tx in
-            try await tx.execute(q.markDraining, [nodeID])
-            try await tx.execute(q.handBackAssigned, [nodeID])
+            try await Self.checkIdentity(node, tx, q)
+            try await tx.execute(q.markDraining, [node.nodeID])
+            try await tx.execute(q.handBackAssigned, [node.nodeID])
         }
     }
 
     // MARK: Election
 
-    public func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease {
+    public func campaign(_ node: NodeIdentity, ttl: Double) async throws -> LeaderLease {
         let q = queries
+        let nodeID = node.nodeID
         return try await transaction { tx in
-            let won = try await tx.execute(q.takeLease, [nodeID, ttl, nodeID, nodeID, ttl]) == 1
+            try await Self.checkIdentity(node, tx, q)
+            let won = try await tx.execute(q.takeLease, [nodeID, node.incarnation, ttl, nodeID, nodeID, node.incarnation, ttl]) == 1
             let lease = try await Self.lease(tx, q)
             if won {
                 try await Self.insert([AuditEvent(nodeID: nodeID, term: lease.term, imageID: nil, action: .elected,
@@ -81,18 +111,20 @@ extension PostgresCatalog {
         }
     }
 
-    public func renewLeadership(nodeID: String, term: Int64, ttl: Double) async throws -> Bool {
+    public func renewLeadership(_ node: NodeIdentity, term: Int64, ttl: Double) async throws -> Bool {
         let q = queries
         return try await transaction { tx in
-            try await tx.execute(q.renewLease, [ttl, nodeID, term]) == 1
+            try await Self.checkIdentity(node, tx, q)
+            return try await tx.execute(q.renewLease, [ttl, node.nodeID, node.incarnation, term]) == 1
         }
     }
 
-    public func resign(nodeID: String, term: Int64) async throws {
+    public func resign(_ node: NodeIdentity, term: Int64) async throws {
         let q = queries
         try await transaction { tx in
-            if try await tx.execute(q.resignLease, [nodeID, term]) == 1 {
-                try await Self.insert([AuditEvent(nodeID: nodeID, term: term, imageID: nil, action: .resigned)], tx, q)
+            try await Self.checkIdentity(node, tx, q)
+            if try await tx.execute(q.resignLease, [node.nodeID, node.incarnation, term]) == 1 {
+                try await Self.insert([AuditEvent(nodeID: node.nodeID, term: term, imageID: nil, action: .resigned)], tx, q)
             }
         }
     }
@@ -135,7 +167,7 @@ extension PostgresCatalog {
         let q = queries
         return try await transaction { tx in
             // Share-locks the lease row: no campaign can take it before this round commits.
-            guard try await !tx.rows(q.fence, [plan.leader, plan.term]).isEmpty else { return false }
+            guard try await !tx.rows(q.fence, [plan.leader, plan.incarnation, plan.term]).isEmpty else { return false }
             for chunk in plan.assignments.chunks(of: CatalogQueries.rowsPerStatement(columns: 3)) {
                 var values: [(any PostgresDynamicTypeEncodable)?] = []
                 for (image, node) in chunk { values += [image, node, plan.term] }
@@ -163,17 +195,20 @@ extension PostgresCatalog {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
         let q = queries
         return try await transaction { tx in
+            try await Self.checkIdentity(request.node, tx, q)
             guard try await !tx.rows(q.liveMember, [request.nodeID]).isEmpty else {
                 throw CatalogError.membershipExpired(request.nodeID)
             }
             // A retry of a claim that committed gets that claim back, and claims nothing more.
-            var claimed: [(String, Int)] = []
+            var claimed: [(String, Int, Int64, String)] = []
             if let token = request.token {
-                claimed = try await tx.rows(q.claimedUnderToken, [request.nodeID, token]).map { try $0.decode((String, Int).self) }
+                claimed = try await tx.rows(q.claimedUnderToken, [request.nodeID, token]).map {
+                    try $0.decode((String, Int, Int64, String).self)
+                }
             }
             if claimed.isEmpty {
                 claimed = try await tx.rows(q.claim, [request.token, request.nodeID, request.retryClaimedBefore ?? 0, request.limit]).map {
-                    try $0.decode((String, Int).self)
+                    try $0.decode((String, Int, Int64, String).self)
                 }
                 // Images restored meanwhile are never claimed, but would fill the node's window.
                 if claimed.count < request.limit {
@@ -181,7 +216,7 @@ extension PostgresCatalog {
                 }
             }
             let locations = try await Self.pendingLocations(of: claimed.map(\.0), tx, q)
-            return claimed.map { ClaimedImage(imageID: $0.0, attempts: $0.1, locations: locations[$0.0] ?? []) }
+            return claimed.map { ClaimedImage(imageID: $0.0, claimToken: $0.3, attempts: $0.1, locations: locations[$0.0] ?? []) }
         }
     }
 
@@ -196,22 +231,28 @@ extension PostgresCatalog {
         return locations
     }
 
-    public func complete(_ outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) async throws -> CompletionReport {
+    public func complete(_ outcomes: [ScrubOutcome], node: NodeIdentity, backoff: Backoff) async throws -> CompletionReport {
         guard !outcomes.isEmpty else { return CompletionReport() }
         let q = queries
+        let nodeID = node.nodeID
         let batch = CompletionBatch(outcomes, nodeID: nodeID, backoff: backoff)
         let limit = CatalogQueries.maxListLength
         return try await transaction { tx in
+            try await Self.checkIdentity(node, tx, q)
             var held: [String: CompletionBatch.HeldClaim] = [:]
             for ids in batch.imageIDs.chunks(of: limit) {
                 for row in try await tx.rows(q.heldClaims(ids.count), [nodeID] + ids.map { $0 }) {
-                    let (image, term, status) = try row.decode((String, Int64, String).self)
-                    held[image] = .init(term: term, imageStatus: status)
+                    let (image, term, status, token) = try row.decode((String, Int64, String, String?).self)
+                    held[image] = .init(term: term, imageStatus: status, claimToken: token)
                 }
             }
-            var locationsDeleted = 0
-            for locations in batch.goneLocationIDs.chunks(of: limit) {
-                locationsDeleted += try await tx.execute(q.markLocationsDeleted(locations.count), locations.map { $0 })
+            var changedLocations = Set<Int64>()
+            for locations in batch.goneLocations.chunks(of: CatalogQueries.rowsPerStatement(columns: 2)) {
+                var values: [(any PostgresDynamicTypeEncodable)?] = []
+                for location in locations { values += [location.locationID, location.imageID] }
+                for row in try await tx.rows(q.markLocationsDeleted(locations.count), values) {
+                    changedLocations.insert(try row.decode(Int64.self))
+                }
             }
             let decision = batch.decide(held: held)
             var deleted = Set<String>()
@@ -220,12 +261,12 @@ extension PostgresCatalog {
                     deleted.insert(try row.decode(String.self))
                 }
             }
-            let finish = batch.finish(decision, held: held, deleted: deleted, locationsDeleted: locationsDeleted)
+            let finish = batch.finish(decision, held: held, deleted: deleted, changedLocations: changedLocations)
             for ids in finish.deleteAssignments.chunks(of: limit) {
                 try await tx.execute(q.deleteAssignments(ids.count), ids.map { $0 })
             }
             for failure in finish.failures {
-                try await tx.execute(q.failAssignment, [failure.message, failure.delay, failure.imageID, nodeID])
+                try await tx.execute(q.failAssignment, [failure.message, failure.delay, failure.imageID, nodeID, failure.claimToken])
             }
             try await Self.insert(finish.events, tx, q)
             try await tx.execute(q.countNodeWork, [finish.report.imagesDeleted.count, finish.report.imagesFailed.count, nodeID])
@@ -245,20 +286,24 @@ extension PostgresCatalog {
         }
     }
 
-    public func release(imageIDs: [String], nodeID: String) async throws {
-        guard !imageIDs.isEmpty else { return }
+    public func release(_ claims: [ClaimID], node: NodeIdentity) async throws {
+        guard !claims.isEmpty else { return }
         let q = queries
         try await transaction { tx in
-            for ids in imageIDs.chunks(of: CatalogQueries.maxListLength) {
-                try await tx.execute(q.releaseClaims(ids.count), [nodeID] + ids.map { $0 })
+            try await Self.checkIdentity(node, tx, q)
+            for chunk in claims.chunks(of: CatalogQueries.rowsPerStatement(columns: 2)) {
+                var values: [(any PostgresDynamicTypeEncodable)?] = [node.nodeID]
+                for claim in chunk { values += [claim.imageID, claim.claimToken] }
+                try await tx.execute(q.releaseClaims(chunk.count), values)
             }
         }
     }
 
-    public func remainingWork(scrubTime: Double, nodeID: String, runStartedAt: Double) async throws -> Int {
+    public func remainingWork(scrubTime: Double, node: NodeIdentity, runStartedAt: Double) async throws -> Int {
         let q = queries
-        return try await read { tx in
-            try await tx.rows(q.remainingWork, [scrubTime, nodeID, runStartedAt])[0].decode(Int.self)
+        return try await transaction { tx in
+            try await Self.checkIdentity(node, tx, q)
+            return try await tx.rows(q.remainingWork, [scrubTime, node.nodeID, runStartedAt])[0].decode(Int.self)
         }
     }
 

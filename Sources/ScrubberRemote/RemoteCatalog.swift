@@ -89,32 +89,32 @@ public final class RemoteCatalog: ScrubCatalog {
         let _: CatalogWire.Empty = try await call(.upgrade, CatalogWire.Empty())
     }
 
-    public func join(_ node: NodeRegistration, ttl: Double) async throws -> Double {
-        try await value(.join, CatalogWire.Join(node: node, ttl: ttl))
+    public func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer {
+        try await call(.join, CatalogWire.Join(node: node, ttl: ttl))
     }
 
-    public func heartbeat(nodeID: String, ttl: Double) async throws -> Bool {
-        try await value(.heartbeat, CatalogWire.NodeTTL(nodeID: nodeID, ttl: ttl))
+    public func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool {
+        try await value(.heartbeat, CatalogWire.NodeTTL(node, ttl: ttl))
     }
 
-    public func leave(nodeID: String) async throws {
-        let _: CatalogWire.Empty = try await call(.leave, CatalogWire.Node(nodeID: nodeID))
+    public func leave(_ node: NodeIdentity) async throws {
+        let _: CatalogWire.Empty = try await call(.leave, CatalogWire.Node(node))
     }
 
-    public func drain(nodeID: String) async throws {
-        let _: CatalogWire.Empty = try await call(.drain, CatalogWire.Node(nodeID: nodeID))
+    public func drain(_ node: NodeIdentity) async throws {
+        let _: CatalogWire.Empty = try await call(.drain, CatalogWire.Node(node))
     }
 
-    public func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease {
-        try await call(.campaign, CatalogWire.NodeTTL(nodeID: nodeID, ttl: ttl))
+    public func campaign(_ node: NodeIdentity, ttl: Double) async throws -> LeaderLease {
+        try await call(.campaign, CatalogWire.NodeTTL(node, ttl: ttl))
     }
 
-    public func renewLeadership(nodeID: String, term: Int64, ttl: Double) async throws -> Bool {
-        try await value(.renew, CatalogWire.Term(nodeID: nodeID, term: term, ttl: ttl))
+    public func renewLeadership(_ node: NodeIdentity, term: Int64, ttl: Double) async throws -> Bool {
+        try await value(.renew, CatalogWire.Term(node, term: term, ttl: ttl))
     }
 
-    public func resign(nodeID: String, term: Int64) async throws {
-        let _: CatalogWire.Empty = try await call(.resign, CatalogWire.Term(nodeID: nodeID, term: term))
+    public func resign(_ node: NodeIdentity, term: Int64) async throws {
+        let _: CatalogWire.Empty = try await call(.resign, CatalogWire.Term(node, term: term))
     }
 
     public func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView {
@@ -132,16 +132,17 @@ public final class RemoteCatalog: ScrubCatalog {
         return try await call(.claim, request, requestID: .given(id))
     }
 
-    public func complete(_ outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) async throws -> CompletionReport {
+    public func complete(_ outcomes: [ScrubOutcome], node: NodeIdentity, backoff: Backoff) async throws -> CompletionReport {
         guard !outcomes.isEmpty else { return CompletionReport() }
         // The node's committer retries a failed batch as it is: the id follows the content, so
-        // even a retry past this call's deadline is answered from the first try.
-        return try await call(.complete, CatalogWire.Complete(outcomes: outcomes, nodeID: nodeID, backoff: backoff), requestID: .content)
+        // even a retry past this call's deadline is answered from the first try. Past the
+        // replay cache, a re-sent batch is still harmless: its claim tokens no longer match.
+        return try await call(.complete, CatalogWire.Complete(outcomes: outcomes, node: node, backoff: backoff), requestID: .content)
     }
 
-    public func release(imageIDs: [String], nodeID: String) async throws {
-        guard !imageIDs.isEmpty else { return }
-        let _: CatalogWire.Empty = try await call(.release, CatalogWire.Release(imageIDs: imageIDs, nodeID: nodeID))
+    public func release(_ claims: [ClaimID], node: NodeIdentity) async throws {
+        guard !claims.isEmpty else { return }
+        let _: CatalogWire.Empty = try await call(.release, CatalogWire.Release(claims: claims, node: node))
     }
 
     public func restorePlan(imageID: String) async throws -> RestorePlan {
@@ -156,8 +157,8 @@ public final class RemoteCatalog: ScrubCatalog {
         try await call(.backlog, CatalogWire.Backlog(scrubTime: scrubTime, failureLimit: failureLimit))
     }
 
-    public func remainingWork(scrubTime: Double, nodeID: String, runStartedAt: Double) async throws -> Int {
-        try await value(.remainingWork, CatalogWire.RemainingWork(scrubTime: scrubTime, nodeID: nodeID, runStartedAt: runStartedAt))
+    public func remainingWork(scrubTime: Double, node: NodeIdentity, runStartedAt: Double) async throws -> Int {
+        try await value(.remainingWork, CatalogWire.RemainingWork(scrubTime: scrubTime, node: node, runStartedAt: runStartedAt))
     }
 
     public func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus {

@@ -2,10 +2,12 @@ import GRDB
 import ScrubberCore
 
 extension SQLiteCatalog {
-    public func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease {
+    public func campaign(_ node: NodeIdentity, ttl: Double) async throws -> LeaderLease {
         let q = queries
+        let nodeID = node.nodeID
         return try await write { db in
-            try db.cachedStatement(sql: q.takeLease).execute(arguments: [nodeID, ttl, nodeID, nodeID, ttl])
+            try Self.checkIdentity(node, db, q)
+            try db.cachedStatement(sql: q.takeLease).execute(arguments: [nodeID, node.incarnation, ttl, nodeID, nodeID, node.incarnation, ttl])
             let won = db.changesCount == 1
             let lease = try Self.lease(db, q)
             if won {
@@ -17,21 +19,23 @@ extension SQLiteCatalog {
         }
     }
 
-    public func renewLeadership(nodeID: String, term: Int64, ttl: Double) async throws -> Bool {
+    public func renewLeadership(_ node: NodeIdentity, term: Int64, ttl: Double) async throws -> Bool {
         let q = queries
         return try await write { db in
-            try db.cachedStatement(sql: q.renewLease).execute(arguments: [ttl, nodeID, term])
+            try Self.checkIdentity(node, db, q)
+            try db.cachedStatement(sql: q.renewLease).execute(arguments: [ttl, node.nodeID, node.incarnation, term])
             return db.changesCount == 1
         }
     }
 
-    public func resign(nodeID: String, term: Int64) async throws {
+    public func resign(_ node: NodeIdentity, term: Int64) async throws {
         let q = queries
         try await write { db in
-            try db.cachedStatement(sql: q.resignLease).execute(arguments: [nodeID, term])
+            try Self.checkIdentity(node, db, q)
+            try db.cachedStatement(sql: q.resignLease).execute(arguments: [node.nodeID, node.incarnation, term])
             if db.changesCount == 1 {
                 try db.cachedStatement(sql: q.insertEvent).execute(arguments: [
-                    nodeID, term, nil, nil, nil, ScrubAction.resigned.rawValue, nil,
+                    node.nodeID, term, nil, nil, nil, ScrubAction.resigned.rawValue, nil,
                 ])
             }
         }
@@ -82,7 +86,7 @@ extension SQLiteCatalog {
         guard !plan.isEmpty else { return true }
         let q = queries
         return try await write { db in
-            guard try Row.fetchOne(db.cachedStatement(sql: q.fence), arguments: [plan.leader, plan.term]) != nil else {
+            guard try Row.fetchOne(db.cachedStatement(sql: q.fence), arguments: [plan.leader, plan.incarnation, plan.term]) != nil else {
                 return false
             }
             if !plan.assignments.isEmpty {

@@ -27,7 +27,7 @@ public enum SQLiteBacklogPreview {
                     let locations = try Row.fetchAll(db.cachedStatement(sql: q.pendingLocations), arguments: [id]).map {
                         PendingLocation(id: $0[0], value: $0[1], metaData: $0[2])
                     }
-                    return ClaimedImage(imageID: id, attempts: 0, locations: locations)
+                    return ClaimedImage(imageID: id, claimToken: "", attempts: 0, locations: locations)  // a preview: no claim
                 }
             }
             guard let last = page.last else { return }

@@ -5,6 +5,7 @@ extension SQLiteCatalog {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
         let q = queries
         return try await write { db in
+            try Self.checkIdentity(request.node, db, q)
             guard try Row.fetchOne(db.cachedStatement(sql: q.liveMember), arguments: [request.nodeID]) != nil else {
                 throw CatalogError.membershipExpired(request.nodeID)
             }
@@ -32,40 +33,49 @@ extension SQLiteCatalog {
             }
             return claimed.map { row in
                 let imageID: String = row[0]
-                return ClaimedImage(imageID: imageID, attempts: row[1], locations: locations[imageID] ?? [])
+                return ClaimedImage(imageID: imageID, claimToken: row[3], attempts: row[1], locations: locations[imageID] ?? [])
             }
         }
     }
 
-    public func complete(_ outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) async throws -> CompletionReport {
+    public func complete(_ outcomes: [ScrubOutcome], node: NodeIdentity, backoff: Backoff) async throws -> CompletionReport {
         guard !outcomes.isEmpty else { return CompletionReport() }
         let q = queries
+        let nodeID = node.nodeID
         let batch = CompletionBatch(outcomes, nodeID: nodeID, backoff: backoff)
         let limit = CatalogQueries.maxListLength
         return try await write { db in
+            try Self.checkIdentity(node, db, q)
             var held: [String: CompletionBatch.HeldClaim] = [:]
             for ids in batch.imageIDs.chunks(of: limit) {
                 for row in try Row.fetchAll(db.cachedStatement(sql: q.heldClaims(ids.count)), arguments: [nodeID, JSONList(ids).text]) {
-                    held[row[0]] = .init(term: row[1], imageStatus: row[2])
+                    held[row[0]] = .init(term: row[1], imageStatus: row[2], claimToken: row[3])
                 }
             }
-            var locationsDeleted = 0
-            for locations in batch.goneLocationIDs.chunks(of: limit) {
-                try db.cachedStatement(sql: q.markLocationsDeleted(locations.count)).execute(arguments: [JSONList(locations).text])
-                locationsDeleted += db.changesCount
+            var changedLocations = Set<Int64>()
+            for locations in batch.goneLocations.chunks(of: limit) {
+                var pairs = JSONList(capacity: locations.count * 56)
+                for location in locations {
+                    pairs.appendRow { row in
+                        row.append(location.locationID)
+                        row.append(location.imageID)
+                    }
+                }
+                changedLocations.formUnion(try Int64.fetchAll(db.cachedStatement(sql: q.markLocationsDeleted(locations.count)),
+                                                              arguments: [pairs.text]))
             }
             let decision = batch.decide(held: held)
             var deleted = Set<String>()
             for ids in decision.candidates.chunks(of: limit) {
                 deleted.formUnion(try String.fetchAll(db.cachedStatement(sql: q.markImagesDeleted(ids.count)), arguments: [JSONList(ids).text]))
             }
-            let finish = batch.finish(decision, held: held, deleted: deleted, locationsDeleted: locationsDeleted)
+            let finish = batch.finish(decision, held: held, deleted: deleted, changedLocations: changedLocations)
             for ids in finish.deleteAssignments.chunks(of: limit) {
                 try db.cachedStatement(sql: q.deleteAssignments(ids.count)).execute(arguments: [JSONList(ids).text])
             }
             let fail = try db.cachedStatement(sql: q.failAssignment)
             for failure in finish.failures {
-                try fail.execute(arguments: [failure.message, failure.delay, failure.imageID, nodeID])
+                try fail.execute(arguments: [failure.message, failure.delay, failure.imageID, nodeID, failure.claimToken])
             }
             try Self.insert(finish.events, db, q)
             try db.cachedStatement(sql: q.countNodeWork).execute(arguments: [
@@ -93,27 +103,37 @@ extension SQLiteCatalog {
         try db.cachedStatement(sql: q.insertEvents(events.count)).execute(arguments: [rows.text])
     }
 
-    public func drain(nodeID: String) async throws {
+    public func drain(_ node: NodeIdentity) async throws {
         let q = queries
         try await write { db in
-            try db.cachedStatement(sql: q.markDraining).execute(arguments: [nodeID])
-            try db.cachedStatement(sql: q.handBackAssigned).execute(arguments: [nodeID])
+            try Self.checkIdentity(node, db, q)
+            try db.cachedStatement(sql: q.markDraining).execute(arguments: [node.nodeID])
+            try db.cachedStatement(sql: q.handBackAssigned).execute(arguments: [node.nodeID])
         }
     }
 
-    public func remainingWork(scrubTime: Double, nodeID: String, runStartedAt: Double) async throws -> Int {
+    public func remainingWork(scrubTime: Double, node: NodeIdentity, runStartedAt: Double) async throws -> Int {
         let q = queries
         return try await read { db in
-            try Int.fetchOne(db.cachedStatement(sql: q.remainingWork), arguments: [scrubTime, nodeID, runStartedAt]) ?? 0
+            try Self.checkIdentity(node, db, q)
+            return try Int.fetchOne(db.cachedStatement(sql: q.remainingWork), arguments: [scrubTime, node.nodeID, runStartedAt]) ?? 0
         }
     }
 
-    public func release(imageIDs: [String], nodeID: String) async throws {
-        guard !imageIDs.isEmpty else { return }
+    public func release(_ claims: [ClaimID], node: NodeIdentity) async throws {
+        guard !claims.isEmpty else { return }
         let q = queries
         try await write { db in
-            for ids in imageIDs.chunks(of: CatalogQueries.maxListLength) {
-                try db.cachedStatement(sql: q.releaseClaims(ids.count)).execute(arguments: [nodeID, JSONList(ids).text])
+            try Self.checkIdentity(node, db, q)
+            for chunk in claims.chunks(of: CatalogQueries.maxListLength) {
+                var pairs = JSONList(capacity: chunk.count * 80)
+                for claim in chunk {
+                    pairs.appendRow { row in
+                        row.append(claim.imageID)
+                        row.append(claim.claimToken)
+                    }
+                }
+                try db.cachedStatement(sql: q.releaseClaims(chunk.count)).execute(arguments: [node.nodeID, pairs.text])
             }
         }
     }

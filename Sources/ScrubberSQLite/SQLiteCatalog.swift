@@ -136,31 +136,52 @@ public final class SQLiteCatalog: ScrubCatalog {
 
     // MARK: Membership
 
-    public func join(_ node: NodeRegistration, ttl: Double) async throws -> Double {
+    public func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer {
         let q = queries
         return try await write { db in
+            let row = try Self.member(node.nodeID, db, q.memberIdentityForJoin)
+            let incarnation = MemberRow.incarnation(joining: node.incarnation, row: row)
             try db.cachedStatement(sql: q.join).execute(arguments: [
-                node.nodeID, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority, ttl,
+                node.nodeID, incarnation, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority,
+                ttl, node.incarnation,
             ])
-            // Same id, new process: the previous incarnation is gone, so its claims are stale.
+            guard db.changesCount == 1 else {
+                throw (row ?? MemberRow(incarnation: nil, host: "?", pid: 0, expiresIn: ttl, state: "active")).joinRefusal(node.nodeID)
+            }
+            // The id's previous incarnation (or this one's before its membership lapsed) is
+            // gone: its claims are stale, and their outcomes will be lost.
             try db.cachedStatement(sql: q.resetOwnClaims).execute(arguments: [node.nodeID])
-            return try Double.fetchOne(db.cachedStatement(sql: q.storeNow)) ?? 0
+            return JoinAnswer(incarnation: incarnation, storeTime: try Double.fetchOne(db.cachedStatement(sql: q.storeNow)) ?? 0)
         }
     }
 
-    public func heartbeat(nodeID: String, ttl: Double) async throws -> Bool {
+    /// The membership row of `nodeID`, read with `sql` (``CatalogQueries/memberIdentity`` or its join variant).
+    static func member(_ nodeID: String, _ db: Database, _ sql: String) throws -> MemberRow? {
+        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [nodeID]).map { row in
+            MemberRow(incarnation: row[0], host: row[1], pid: row[2], expiresIn: row[3], state: row[4])
+        }
+    }
+
+    /// Refuses a node-scoped operation of any incarnation but the membership's (DESIGN §3.3).
+    static func checkIdentity(_ node: NodeIdentity, _ db: Database, _ q: CatalogQueries) throws {
+        try MemberRow.check(member(node.nodeID, db, q.memberIdentity), node)
+    }
+
+    public func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool {
         let q = queries
         return try await write { db in
-            try db.cachedStatement(sql: q.heartbeat).execute(arguments: [ttl, nodeID])
+            try Self.checkIdentity(node, db, q)
+            try db.cachedStatement(sql: q.heartbeat).execute(arguments: [ttl, node.nodeID])
             return db.changesCount == 1
         }
     }
 
-    public func leave(nodeID: String) async throws {
+    public func leave(_ node: NodeIdentity) async throws {
         let q = queries
         try await write { db in
-            try db.cachedStatement(sql: q.handBackAll).execute(arguments: [nodeID])
-            try db.cachedStatement(sql: q.markLeft).execute(arguments: [nodeID])
+            try Self.checkIdentity(node, db, q)
+            try db.cachedStatement(sql: q.handBackAll).execute(arguments: [node.nodeID])
+            try db.cachedStatement(sql: q.markLeft).execute(arguments: [node.nodeID])
         }
     }
 }

@@ -121,5 +121,12 @@ enum Schema {
         ("006_scrub_leader_priority", """
             ALTER TABLE scrub_nodes ADD COLUMN leader_priority INTEGER NOT NULL DEFAULT 0;
             """),
+        // Identities (DESIGN §3.3): a node's incarnation, the leader lease's, and the request a
+        // claim was made by (its retry's key; `claim_token` is now the claim's own, fresh token).
+        ("007_scrub_identities", """
+            ALTER TABLE scrub_nodes ADD COLUMN incarnation TEXT;
+            ALTER TABLE scrub_leader ADD COLUMN incarnation TEXT;
+            ALTER TABLE scrub_assignments ADD COLUMN claim_request TEXT;
+            """),
     ]
 }

@@ -15,29 +15,59 @@ import ScrubberCore
 ///
 /// - Every route but `GET /healthz` needs `Authorization: Bearer <token>`, compared in constant
 ///   time; without it: 401, nothing read or written.
-/// - Bodies over `maxBodyBytes`: 413; malformed JSON or out-of-range values: 400; an unknown
-///   operation: 404.
+/// - Bodies over `maxBodyBytes`: 413; malformed JSON or out-of-range values (a TTL over
+///   ``maxTTL``, a request id over ``maxRequestIDBytes``): 400; an unknown operation: 404.
 /// - Retried writes (same ``CatalogWire/requestIDHeader``) get the first answer (``ReplayCache``).
+/// - The token lets a client in, not act for a node: every node-scoped operation carries the
+///   node's incarnation, and the store refuses any other (409 `wrong_incarnation`).
+/// - Connections are bounded (``Limits``): one that sends no complete request part for
+///   `idleTimeout` (idle, or trickling a request head) is closed, and past `maxConnections`
+///   the service accepts no more until some close, so an idle flood can neither exhaust its
+///   descriptors nor lock a valid client out for longer than `idleTimeout`.
 /// - The service never decrypts anything: location URLs cross the wire as stored.
 public struct CatalogService: Sendable {
+    /// How much of the machine one service lets its clients hold.
+    public struct Limits: Sendable {
+        /// A connection that completes no request part (a head, a body chunk) for this long
+        /// after it opened or after its last answer is closed: Hummingbird's idle timer counts
+        /// decoded parts, not bytes, so a head sent a byte at a time is idle too.
+        public var idleTimeout: Duration
+        /// Open connections at most; more wait in the listen backlog until some close.
+        public var maxConnections: Int
+
+        public init(idleTimeout: Duration = .seconds(30), maxConnections: Int = 900) {
+            self.idleTimeout = idleTimeout
+            self.maxConnections = maxConnections
+        }
+    }
+
+    /// The longest membership or lease a request may ask for: a TTL is a promise to come back
+    /// within it, and an hour-long one would let one client block a lease for that long.
+    public static let maxTTL = 3600.0
+    /// The longest request id accepted: ids are kept in the replay cache.
+    public static let maxRequestIDBytes = 256
+
     public let catalog: any ScrubCatalog
     private let tokenDigest: SHA256.Digest
     public let maxBodyBytes: Int
+    public let limits: Limits
     private let replays: ReplayCache
     private let logger: Logger
 
     /// - Parameter token: the bearer token, already trimmed (see ``TokenFile/read(_:)``).
     public init(catalog: any ScrubCatalog, token: String, maxBodyBytes: Int = CatalogWire.defaultMaxBodyBytes,
-                replayWindow: Duration = .seconds(120), logger: Logger) {
+                limits: Limits = Limits(), replayWindow: Duration = .seconds(120), logger: Logger) {
         self.catalog = catalog
         tokenDigest = SHA256.hash(data: Data(token.utf8))
         self.maxBodyBytes = maxBodyBytes
+        self.limits = limits
         replays = ReplayCache(window: replayWindow)
         self.logger = logger
     }
 
     /// The HTTP application, listening on `host:port` (port 0: any free port), with TLS when
-    /// `tls` is given. `onListening` gets the bound port once the server accepts connections.
+    /// `tls` is given (TLS 1.2 at least). `onListening` gets the bound port once the server
+    /// accepts connections.
     public func application(host: String, port: Int, tls: TLSConfiguration? = nil,
                             onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let router = Router()
@@ -47,11 +77,15 @@ public struct CatalogService: Sendable {
         router.post("/v1/:operation") { request, context in
             await self.respond(to: request, operation: context.parameters.get("operation") ?? "")
         }
-        var server = HTTPServerBuilder.http1()
-        if let tls { server = try .tls(server, tlsConfiguration: tls) }
+        var server = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(limits.idleTimeout.seconds * 1e9))))
+        if var tls {
+            if tls.minimumTLSVersion == .tlsv1 || tls.minimumTLSVersion == .tlsv11 { tls.minimumTLSVersion = .tlsv12 }
+            server = try .tls(server, tlsConfiguration: tls)
+        }
         return Application(
             router: router, server: server,
-            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            configuration: .init(address: .hostname(host, port: port), serverName: nil,
+                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)
     }
@@ -76,7 +110,12 @@ public struct CatalogService: Sendable {
             return Self.error(.badRequest, .badRequest, "cannot read the request body: \(error)")
         }
         let data = Data(body.readableBytesView)
-        guard operation.isWrite, let id = request.headers[HTTPField.Name(CatalogWire.requestIDHeader)!], !id.isEmpty else {
+        let id = request.headers[HTTPField.Name(CatalogWire.requestIDHeader)!]
+        if let id, id.utf8.count > Self.maxRequestIDBytes {
+            return Self.error(.badRequest, .badRequest,
+                              "\(CatalogWire.requestIDHeader) is \(id.utf8.count) bytes, over the limit of \(Self.maxRequestIDBytes)")
+        }
+        guard operation.isWrite, let id, !id.isEmpty else {
             return await perform(operation, data).response
         }
         let answer = await replays.answer(key: operation.rawValue + " " + id) { await self.perform(operation, data) }
@@ -102,7 +141,12 @@ public struct CatalogService: Sendable {
         } catch let error as CatalogError {
             // A lapsed membership is an answer the node acts on; an unavailable store is a retry.
             let status: HTTPResponse.Status = if case .unavailable = error { .serviceUnavailable } else { .conflict }
-            return Answer(status: status, body: Self.encode(CatalogWire.ErrorBody(kind: .catalog, message: "\(error)", catalogError: error)))
+            let kind: CatalogWire.ErrorBody.Kind = switch error {
+            case .nodeIDInUse: .nodeIDInUse
+            case .wrongIncarnation: .wrongIncarnation
+            default: .catalog
+            }
+            return Answer(status: status, body: Self.encode(CatalogWire.ErrorBody(kind: kind, message: "\(error)", catalogError: error)))
         } catch let refusal as RestoreRefusal {
             return Answer(status: .conflict, body: Self.encode(CatalogWire.ErrorBody(kind: .restoreRefused, message: "\(refusal)", refusal: refusal)))
         } catch {
@@ -122,6 +166,10 @@ public struct CatalogService: Sendable {
             guard value >= 0 else { throw Self.invalid(name, "must not be negative, got \(value)") }
             return value
         }
+        func ttl(_ value: Double, _ name: String = "ttl") throws -> Double {
+            guard value > 0, value <= Self.maxTTL else { throw Self.invalid(name, "must be in (0, \(Int(Self.maxTTL))] seconds, got \(value)") }
+            return value
+        }
         switch operation {
         case .ping:
             return .ok(W.Empty())
@@ -130,26 +178,26 @@ public struct CatalogService: Sendable {
             return .ok(W.Empty())
         case .join:
             let r = try input.decode(W.Join.self)
-            return .ok(W.Value(try await catalog.join(r.node, ttl: try positive(r.ttl, "ttl"))))
+            return .ok(try await catalog.join(r.node, ttl: try ttl(r.ttl)))
         case .heartbeat:
             let r = try input.decode(W.NodeTTL.self)
-            return .ok(W.Value(try await catalog.heartbeat(nodeID: r.nodeID, ttl: try positive(r.ttl, "ttl"))))
+            return .ok(W.Value(try await catalog.heartbeat(r.node, ttl: try ttl(r.ttl))))
         case .leave:
-            try await catalog.leave(nodeID: try input.decode(W.Node.self).nodeID)
+            try await catalog.leave(try input.decode(W.Node.self).node)
             return .ok(W.Empty())
         case .drain:
-            try await catalog.drain(nodeID: try input.decode(W.Node.self).nodeID)
+            try await catalog.drain(try input.decode(W.Node.self).node)
             return .ok(W.Empty())
         case .campaign:
             let r = try input.decode(W.NodeTTL.self)
-            return .ok(try await catalog.campaign(nodeID: r.nodeID, ttl: try positive(r.ttl, "ttl")))
+            return .ok(try await catalog.campaign(r.node, ttl: try ttl(r.ttl)))
         case .renew:
             let r = try input.decode(W.Term.self)
-            guard let ttl = r.ttl else { throw Self.missing("ttl") }
-            return .ok(W.Value(try await catalog.renewLeadership(nodeID: r.nodeID, term: r.term, ttl: try positive(ttl, "ttl"))))
+            guard let value = r.ttl else { throw Self.missing("ttl") }
+            return .ok(W.Value(try await catalog.renewLeadership(r.node, term: r.term, ttl: try ttl(value))))
         case .resign:
             let r = try input.decode(W.Term.self)
-            try await catalog.resign(nodeID: r.nodeID, term: r.term)
+            try await catalog.resign(r.node, term: r.term)
             return .ok(W.Empty())
         case .leaderView:
             let r = try input.decode(W.LeaderViewRequest.self)
@@ -163,10 +211,10 @@ public struct CatalogService: Sendable {
             return .ok(try await catalog.claim(r))
         case .complete:
             let r = try input.decode(W.Complete.self)
-            return .ok(try await catalog.complete(r.outcomes, nodeID: r.nodeID, backoff: r.backoff))
+            return .ok(try await catalog.complete(r.outcomes, node: r.node, backoff: r.backoff))
         case .release:
             let r = try input.decode(W.Release.self)
-            try await catalog.release(imageIDs: r.imageIDs, nodeID: r.nodeID)
+            try await catalog.release(r.claims, node: r.node)
             return .ok(W.Empty())
         case .restorePlan:
             return .ok(try await catalog.restorePlan(imageID: try input.decode(W.Image.self).imageID))
@@ -177,7 +225,7 @@ public struct CatalogService: Sendable {
             return .ok(try await catalog.backlog(scrubTime: try nonNegative(r.scrubTime, "scrubTime"), failureLimit: try nonNegative(r.failureLimit, "failureLimit")))
         case .remainingWork:
             let r = try input.decode(W.RemainingWork.self)
-            return .ok(W.Value(try await catalog.remainingWork(scrubTime: r.scrubTime, nodeID: r.nodeID, runStartedAt: r.runStartedAt)))
+            return .ok(W.Value(try await catalog.remainingWork(scrubTime: r.scrubTime, node: r.node, runStartedAt: r.runStartedAt)))
         case .status:
             let r = try input.decode(W.Backlog.self)
             return .ok(try await catalog.status(scrubTime: try nonNegative(r.scrubTime, "scrubTime"), failureLimit: try nonNegative(r.failureLimit, "failureLimit")))
@@ -261,8 +309,8 @@ public struct CatalogService: Sendable {
 /// it timed out while the first try still ran) gets the first answer instead of a second
 /// application. A retry that arrives while the first try runs waits for it; the first try runs
 /// to its end even if its own client went away. Only successes are kept, for `window` (longer
-/// than any client's deadline) and at most `maxBytes` of answers, oldest out first: a failed
-/// try is run again by its retry.
+/// than any client's deadline), at most `maxEntries` of them and at most `maxBytes` of keys
+/// and answers together, oldest out first: a failed try is run again by its retry.
 actor ReplayCache {
     private struct Kept {
         var answer: CatalogService.Answer
@@ -276,11 +324,16 @@ actor ReplayCache {
     private var bytes = 0
     private let window: Duration
     private let maxBytes: Int
+    private let maxEntries: Int
 
-    init(window: Duration, maxBytes: Int = 64 << 20) {
+    init(window: Duration, maxBytes: Int = 64 << 20, maxEntries: Int = 100_000) {
         self.window = window
         self.maxBytes = maxBytes
+        self.maxEntries = maxEntries
     }
+
+    /// What the cache holds now: entries and bytes (keys and answers).
+    var size: (entries: Int, bytes: Int) { (done.count, bytes) }
 
     func answer(key: String, _ perform: @escaping @Sendable () async -> CatalogService.Answer) async -> CatalogService.Answer {
         expire()
@@ -292,16 +345,22 @@ actor ReplayCache {
         running[key] = nil
         if (200..<300).contains(answer.status.code) {
             let now = ContinuousClock.now
+            // A key kept again (a retry after its first answer expired) replaces the older entry.
             done[key] = Kept(answer: answer, at: now)
-            order.append((key, now, answer.body.count))
-            bytes += answer.body.count
+            let cost = answer.body.count + key.utf8.count + Self.entryOverhead
+            order.append((key, now, cost))
+            bytes += cost
+            expire()
         }
         return answer
     }
 
+    /// What one entry costs beyond its key and answer: the dictionary's and the queue's slots.
+    static let entryOverhead = 128
+
     private func expire() {
         let now = ContinuousClock.now
-        while head < order.count, bytes > maxBytes || now - order[head].at > window {
+        while head < order.count, bytes > maxBytes || order.count - head > maxEntries || now - order[head].at > window {
             let oldest = order[head]
             if done[oldest.key]?.at == oldest.at { done[oldest.key] = nil }
             bytes -= oldest.bytes

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Logging
 import NIOSSL
 import ScrubberCore
@@ -15,6 +18,13 @@ struct ServeCommand: AsyncParsableCommand {
             with --coordinator http://HOST:PORT and --token-file. Every route but GET /healthz \
             needs the bearer token. The service never needs metadata_encryption_key: nodes \
             decrypt location URLs themselves. Stops gracefully on SIGTERM/SIGINT.
+
+            Off loopback it serves HTTPS only (--tls-cert/--tls-key, TLS 1.2 at least): the token \
+            travels with every request. --insecure-http allows plain HTTP there, for a network \
+            that is private by other means. A connection that completes no request part for \
+            --idle-timeout seconds is closed, and at most --max-connections are open at once \
+            (by default the open-files limit, raised to its hard limit, less what the service \
+            needs itself); more wait in the listen backlog.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -27,15 +37,49 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (with --tls-key).") var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.") var tlsKey: String?
 
+    @Flag(name: .customLong("insecure-http"), help: "Allow plain HTTP on an address other than loopback (the token travels in clear).")
+    var insecureHTTP = false
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may complete no request part before it is closed (1-60).")
+    var idleTimeout = 30.0
+
+    @Option(name: .customLong("max-connections"), help: "Open connections at most (default: from the open-files limit).")
+    var maxConnections: Int?
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
-        _ = try address()
+        if !(1...60).contains(idleTimeout) { throw ValidationError("--idle-timeout must be 1 to 60 seconds, got \(idleTimeout)") }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
+        let address = try address()
+        if tlsCert == nil, !address.isLoopback, !insecureHTTP {
+            throw ValidationError("""
+                --listen \(address) is not loopback: serve HTTPS there (--tls-cert and --tls-key), since every request \
+                carries the bearer token; --insecure-http allows plain HTTP on a network private by other means
+                """)
+        }
     }
 
-    func address() throws -> (host: String, port: Int) {
+    func address() throws -> ListenAddress {
         guard let address = ListenAddress(parsing: listen) else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
-        return (address.host, address.port)
+        return address
+    }
+
+    /// Descriptors the service keeps for itself (database connections, logs, the listener).
+    static let reservedDescriptors = 64
+
+    /// Raises the soft open-files limit to the hard one and returns the connections that fit
+    /// beneath it: an idle flood must never leave the service without a descriptor.
+    static func connectionCapacity() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 900 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let usable = Int(clamping: limit.rlim_cur) - reservedDescriptors
+        return max(16, min(usable, 60_000))
     }
 
     func run() async throws {
@@ -59,8 +103,17 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ConfigError(option: "--tls-cert/--tls-key", message: "cannot load the certificate or key: \(error)")
             }
         }
-        let (host, port) = try address()
-        let service = CatalogService(catalog: catalog, token: token, maxBodyBytes: maxBodyBytes, logger: logger)
+        if var configured = tls {
+            configured.minimumTLSVersion = .tlsv12
+            tls = configured
+        }
+        let (host, port) = try { let a = try address(); return (a.host, a.port) }()
+        let limits = CatalogService.Limits(idleTimeout: .seconds(idleTimeout), maxConnections: maxConnections ?? Self.connectionCapacity())
+        if tls == nil, !(try address()).isLoopback {
+            logger.warning("serving plain HTTP off loopback (--insecure-http): the bearer token travels in clear")
+        }
+        logger.info("connection limits", metadata: ["idle_timeout_s": "\(idleTimeout)", "max_connections": "\(limits.maxConnections)"])
+        let service = CatalogService(catalog: catalog, token: token, maxBodyBytes: maxBodyBytes, limits: limits, logger: logger)
         let scheme = tls == nil ? "http" : "https"
         let app = try service.application(host: host, port: port, tls: tls) { bound in
             logger.notice("lease service listening on \(scheme)://\(host):\(bound)")

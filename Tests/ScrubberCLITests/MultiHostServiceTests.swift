@@ -11,7 +11,8 @@ import Testing
         let ids = try await cluster.seed(3000)
         let token = try cluster.ws.write("token", "multi-host-secret\n")
         let listen = "\(hosts.serverAddress):\(Int.random(in: 20_000...40_000))"
-        let serve = ["serve", "--config-file", cluster.config, "--token-file", token, "--listen", listen]
+        // A private test network: plain HTTP must be asked for off loopback.
+        let serve = ["serve", "--config-file", cluster.config, "--token-file", token, "--listen", listen, "--insecure-http"]
 
         func startService() async throws {
             let (process, stdout, stderr) = try CLI.start(serve, in: cluster.ws.directory, netns: hosts.server)

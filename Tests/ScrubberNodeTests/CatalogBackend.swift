@@ -22,7 +22,8 @@ enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
         switch self {
         case .sqlite:
             let box = try await Sandbox()
-            return BackendFixture(catalog: box.catalog, keepAlive: box, execute: { sql in try box.queue().write { try $0.execute(sql: sql) } }) { spec in
+            return BackendFixture(catalog: box.catalog, keepAlive: box, execute: { sql in try box.queue().write { try $0.execute(sql: sql) } },
+                                  count: { sql in try box.count(sql) }) { spec in
                 var spec = spec
                 spec.storeDirectory = box.storeRoot
                 return try await box.catalog.seed(spec)
@@ -31,14 +32,16 @@ enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
             let box = try await Sandbox()
             let served = try await ServedCatalog.start(fronting: box.catalog)
             return BackendFixture(catalog: served.client, keepAlive: [box, served] as [any Sendable],
-                                  execute: { sql in try box.queue().write { try $0.execute(sql: sql) } }) { spec in
+                                  execute: { sql in try box.queue().write { try $0.execute(sql: sql) } },
+                                  count: { sql in try box.count(sql) }) { spec in
                 var spec = spec
                 spec.storeDirectory = box.storeRoot
                 return try await box.catalog.seed(spec)
             }
         case .postgresql:
             let db = try await PostgresDatabase.make()
-            return BackendFixture(catalog: db.catalog, keepAlive: db, execute: { sql in _ = try db.scalar(sql) }) { spec in
+            return BackendFixture(catalog: db.catalog, keepAlive: db, execute: { sql in _ = try db.scalar(sql) },
+                                  count: { sql in try Int(db.scalar(sql)).unwrap(sql) }) { spec in
                 var spec = spec
                 spec.storeDirectory = db.storeRoot
                 return try await db.catalog.seed(spec)
@@ -92,11 +95,24 @@ final class PostgresDatabase: Sendable {
 
 /// A backend under test, seen only through ``ScrubCatalog`` (and a seeder).
 struct BackendFixture: Sendable {
-    let catalog: any ScrubCatalog
+    let catalog: TestCatalog
     let keepAlive: any Sendable
     /// Runs SQL on the database behind the catalog (states no protocol call produces).
-    var execute: @Sendable (String) throws -> Void = { _ in throw TestFailure("this fixture has no SQL access") }
+    var execute: @Sendable (String) throws -> Void
+    /// Runs a `SELECT count(*)` on the database behind the catalog.
+    var count: @Sendable (String) throws -> Int
     let seeder: @Sendable (SeedSpec) async throws -> [SeededImage]
+
+    init(catalog: any ScrubCatalog, keepAlive: any Sendable,
+         execute: @escaping @Sendable (String) throws -> Void = { _ in throw TestFailure("this fixture has no SQL access") },
+         count: @escaping @Sendable (String) throws -> Int = { _ in throw TestFailure("this fixture has no SQL access") },
+         seeder: @escaping @Sendable (SeedSpec) async throws -> [SeededImage]) {
+        self.catalog = TestCatalog(catalog)
+        self.keepAlive = keepAlive
+        self.execute = execute
+        self.count = count
+        self.seeder = seeder
+    }
 
     func seed(_ count: Int, configure: (inout SeedSpec) -> Void = { _ in }) async throws -> [SeededImage] {
         var spec = SeedSpec(images: count, storeDirectory: "")
@@ -162,6 +178,14 @@ struct BackendFixture: Sendable {
 
     func status(of image: String) async throws -> ImageStatus? {
         try await catalog.restorePlan(imageID: image).status
+    }
+}
+
+extension Optional {
+    /// The value, or a test failure naming what was expected.
+    func unwrap(_ what: String) throws -> Wrapped {
+        guard let self else { throw TestFailure("no value from \(what)") }
+        return self
     }
 }
 

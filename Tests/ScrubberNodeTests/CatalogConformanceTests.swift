@@ -295,7 +295,7 @@ import Testing
         #expect(plan.status == .pendingDelete)
         #expect(plan.locations.isEmpty)
         #expect(plan.scrubbedLocations == claimed[0].locations.map(\.id))
-        let restorer = Restorer(catalog: b.catalog, router: try StoreRouter(configuration: StoresConfiguration(), encryptionKey: nil))
+        let restorer = Restorer(catalog: b.catalog.raw, router: try StoreRouter(configuration: StoresConfiguration(), encryptionKey: nil))
         await #expect(throws: RestoreRefusal.self) {
             try await restorer.restore(imageID: image.id, force: false, actor: "test")
         }
@@ -458,6 +458,203 @@ import Testing
         #expect(try await b.claimAll("a").count == 1)
     }
 
+    // MARK: One claim per completion, one process per node id (§3.3)
+
+    /// A worker's outcome of one image, every location gone (or all failed, with `error`).
+    static func outcome(_ image: ClaimedImage, token: String? = nil, error: String? = nil) -> ScrubOutcome {
+        ScrubOutcome(imageID: image.imageID, claimToken: token ?? image.claimToken, previousAttempts: image.attempts,
+                     locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: error.map { .failed($0) } ?? .deleted) })
+    }
+
+    /// Restores `image` as an operator would (keeping every pending location): the refusal, if any.
+    static func restoreRefusal(_ b: BackendFixture, _ image: String) async throws -> RestoreRefusal? {
+        let plan = try await b.catalog.restorePlan(imageID: image)
+        do {
+            _ = try await b.catalog.raw.commitRestore(RestoreRequest(imageID: image, keep: plan.locations.map(\.id), lost: [], actor: "op"))
+            return nil
+        } catch let refusal as RestoreRefusal {
+            return refusal
+        }
+    }
+
+    /// Claim X (epoch 1), rejoin, claim X again (epoch 2), then the epoch-1 failure arrives: it
+    /// is lost. Before claims had tokens it sent X back to `assigned`, so a restore succeeded
+    /// while the epoch-2 worker deleted X's data.
+    @Test(arguments: CatalogBackend.allCases)
+    func aLateOutcomeOfAClaimBeforeARejoinIsLost(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let image = try #require(try await b.seed(1).first)
+        let joined = try await b.catalog.join(BackendFixture.node("w"), ttl: 30)
+        let w = NodeIdentity(nodeID: "w", incarnation: joined.incarnation)
+        try await b.leadAndAssign("w")
+        let first = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
+        #expect(first.imageID == image.id)
+
+        // The node's membership lapses and it rejoins: its claims are reset.
+        var registration = BackendFixture.node("w")
+        registration.incarnation = w.incarnation
+        #expect(try await b.catalog.raw.join(registration, ttl: 30).incarnation == w.incarnation, "a node's own rejoin keeps its incarnation")
+        let second = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
+        #expect(second.imageID == image.id)
+        #expect(second.claimToken != first.claimToken, "every claim has a fresh token")
+
+        let late = try await b.catalog.raw.complete([Self.outcome(first, error: "permit withdrawn")], node: w, backoff: Backoff())
+        #expect(late.claimsLost == [image.id])
+        #expect(late.imagesFailed.isEmpty && late.imagesDeleted.isEmpty)
+        #expect(try await Self.restoreRefusal(b, image.id) == .beingScrubbed(image.id, node: "w"), "the newer claim still lives")
+
+        let done = try await b.catalog.raw.complete([Self.outcome(second)], node: w, backoff: Backoff())
+        #expect(done.imagesDeleted == [image.id])
+        #expect(try await b.status(of: image.id) == .deleted)
+    }
+
+    /// Claim X, fail it, claim X again after the backoff, then the first completion is sent
+    /// again (its answer was lost: a commit whose reply never came, a replay cache that
+    /// restarted or expired): it is lost, not applied twice.
+    @Test(arguments: CatalogBackend.allCases)
+    func aReSentOutcomeOfAnEarlierClaimInTheSameEpochIsLost(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let image = try #require(try await b.seed(1).first)
+        let joined = try await b.catalog.join(BackendFixture.node("w"), ttl: 30)
+        let w = NodeIdentity(nodeID: "w", incarnation: joined.incarnation)
+        try await b.leadAndAssign("w")
+        let first = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
+        let failure = [Self.outcome(first, error: "backend timed out")]
+        #expect(try await b.catalog.raw.complete(failure, node: w, backoff: Backoff(base: 3600, max: 3600)).imagesFailed == [image.id])
+        // The backoff is over (a one-shot run's retry claims inside it: the same path).
+        let second = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10, retryClaimedBefore: 4e9)).first)
+        #expect(second.attempts == 1)
+        #expect(second.claimToken != first.claimToken)
+
+        // Sent again past the lease service's replay cache (which would answer an identical
+        // request from its first try): the same outcome, a new request.
+        let resent = [Self.outcome(first, error: "backend timed out (sent again)")]
+        let again = try await b.catalog.raw.complete(resent, node: w, backoff: Backoff(base: 3600, max: 3600))
+        #expect(again.claimsLost == [image.id])
+        #expect(again.imagesFailed.isEmpty)
+        #expect(try await Self.restoreRefusal(b, image.id) == .beingScrubbed(image.id, node: "w"))
+        #expect(try await b.catalog.backlog(scrubTime: 0, failureLimit: 5).failures.first?.attempts == 1, "not counted twice")
+
+        #expect(try await b.catalog.raw.complete([Self.outcome(second)], node: w, backoff: Backoff()).imagesDeleted == [image.id])
+        // An outcome that names no claim (an older node's) completes nothing either.
+        let untokened = ScrubOutcome(imageID: image.id, claimToken: nil, previousAttempts: 0, locations: [])
+        #expect(try await b.catalog.raw.complete([untokened], node: w, backoff: Backoff()).claimsLost == [image.id])
+    }
+
+    /// A release hands back only the claims it names: a stale one leaves the newer claim alone.
+    @Test(arguments: CatalogBackend.allCases)
+    func aReleaseOfAnEarlierClaimLeavesTheNewerOne(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let image = try #require(try await b.seed(1).first)
+        let joined = try await b.catalog.join(BackendFixture.node("w"), ttl: 30)
+        let w = NodeIdentity(nodeID: "w", incarnation: joined.incarnation)
+        try await b.leadAndAssign("w")
+        let first = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
+        var registration = BackendFixture.node("w")
+        registration.incarnation = w.incarnation
+        _ = try await b.catalog.raw.join(registration, ttl: 30)
+        let second = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
+        try await b.catalog.raw.release([first.claim], node: w)
+        #expect(try await Self.restoreRefusal(b, image.id) == .beingScrubbed(image.id, node: "w"))
+        try await b.catalog.raw.release([second.claim], node: w)
+        #expect(try await b.catalog.restorePlan(imageID: image.id).scrubbingNode == nil, "the named claim is handed back")
+    }
+
+    /// Two live processes cannot share a node id: the second join is refused (naming the first)
+    /// until the first's membership lapses or it leaves; then the old incarnation is refused.
+    @Test(arguments: CatalogBackend.allCases)
+    func aLiveNodeIDCannotBeJoinedByAnotherProcess(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        var first = BackendFixture.node("dup")
+        first.host = "host-a"
+        let a = NodeIdentity(nodeID: "dup", incarnation: try await b.catalog.raw.join(first, ttl: 30).incarnation)
+        var second = BackendFixture.node("dup")
+        second.host = "host-b"
+        do {
+            _ = try await b.catalog.raw.join(second, ttl: 30)
+            Issue.record("a second process joined under a live node id")
+        } catch CatalogError.nodeIDInUse(let message) {
+            #expect(message.contains("host-a"), "the refusal names the live member: \(message)")
+        }
+        // A made-up incarnation is no way in either.
+        second.incarnation = "guessed"
+        await #expect(throws: CatalogError.self) { _ = try await b.catalog.raw.join(second, ttl: 30) }
+        #expect(try await b.catalog.raw.heartbeat(a, ttl: 30), "the first process is untouched")
+
+        // Its membership lapses (a crash): the id is free again, under a new incarnation.
+        _ = try await b.catalog.raw.heartbeat(a, ttl: 0.05)
+        try await Task.sleep(for: .milliseconds(300))
+        second.incarnation = nil
+        let b2 = NodeIdentity(nodeID: "dup", incarnation: try await b.catalog.raw.join(second, ttl: 30).incarnation)
+        #expect(b2.incarnation != a.incarnation)
+        await #expect(throws: CatalogError.self) { _ = try await b.catalog.raw.heartbeat(a, ttl: 30) }
+        do {
+            _ = try await b.catalog.raw.claim(ClaimRequest(a, limit: 1))
+            Issue.record("the old incarnation claimed")
+        } catch CatalogError.wrongIncarnation {}
+        #expect(try await b.catalog.raw.heartbeat(b2, ttl: 30))
+        // After a graceful leave the id is free at once.
+        try await b.catalog.raw.leave(b2)
+        #expect(try await b.catalog.raw.join(first, ttl: 30).incarnation != b2.incarnation)
+    }
+
+    /// Leader operations are accepted from the lease holder's incarnation only.
+    @Test(arguments: CatalogBackend.allCases)
+    func onlyTheLeaseHoldersIncarnationActsAsLeader(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let images = try await b.seed(2)
+        let l = NodeIdentity(nodeID: "l", incarnation: try await b.catalog.raw.join(BackendFixture.node("l"), ttl: 30).incarnation)
+        let lease = try await b.catalog.raw.campaign(l, ttl: 30)
+        #expect(lease.liveHolder == "l")
+        let impostor = NodeIdentity(nodeID: "l", incarnation: "guessed")
+        for attempt in [
+            { _ = try await b.catalog.raw.renewLeadership(impostor, term: lease.term, ttl: 30) },
+            { try await b.catalog.raw.resign(impostor, term: lease.term) },
+            { _ = try await b.catalog.raw.campaign(impostor, ttl: 30) },
+        ] as [@Sendable () async throws -> Void] {
+            await #expect(throws: CatalogError.self) { try await attempt() }
+        }
+        let plan = LeaderPlan(leader: impostor, term: lease.term, assignments: images.map { ($0.id, "l") }, moves: [])
+        #expect(try await b.catalog.raw.apply(plan) == false, "a round under another incarnation writes nothing")
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 10, after: nil).unassigned.count == 2)
+        #expect(try await b.catalog.raw.renewLeadership(l, term: lease.term, ttl: 30))
+        #expect(try await b.catalog.raw.apply(LeaderPlan(leader: l, term: lease.term, assignments: images.map { ($0.id, "l") }, moves: [])))
+    }
+
+    /// A completion marks only locations of the image it names, and audits only what changed:
+    /// the audit is a "deleted exactly once" record, whatever is replayed.
+    @Test(arguments: CatalogBackend.allCases)
+    func aCompletionWritesOnlyWhatItChanges(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        _ = try await b.seed(2)
+        try await b.join("w")
+        try await b.leadAndAssign("w")
+        let claimed = try await b.claimAll("w")
+        try #require(claimed.count == 2)
+        let (x, y) = (claimed[0], claimed[1])
+        // X's outcome names Y's location as deleted too.
+        var crossed = Self.outcome(x)
+        crossed.locations.append(LocationResult(locationID: y.locations[0].id, store: "file", outcome: .deleted))
+        let w = b.catalog.identity("w")
+        let report = try await b.catalog.raw.complete([crossed], node: w, backoff: Backoff())
+        #expect(report.imagesDeleted == [x.imageID])
+        #expect(report.locationsDeleted == x.locations.count, "Y's location is not X's to mark")
+        #expect(try await b.catalog.restorePlan(imageID: y.imageID).locations.map(\.id) == y.locations.map(\.id), "Y's locations stay pending")
+
+        // The same outcome again (twice, so that the service's replay cache does not answer it
+        // from the first try): nothing changes, nothing is audited.
+        let replay = try await b.catalog.raw.complete([crossed, crossed], node: w, backoff: Backoff())
+        #expect(replay.claimsLost == [x.imageID, x.imageID] && replay.locationsDeleted == 0)
+        let done = try await b.catalog.raw.complete([Self.outcome(y)], node: w, backoff: Backoff())
+        #expect(done.imagesDeleted == [y.imageID])
+        let again = try await b.catalog.raw.complete([Self.outcome(y), Self.outcome(x)], node: w, backoff: Backoff())
+        #expect(again.locationsDeleted == 0 && again.imagesDeleted.isEmpty)
+        let locations = try b.count("SELECT count(*) FROM scrub_events WHERE action IN ('deleted', 'not_found')")
+        #expect(locations == x.locations.count + y.locations.count, "one audit row per location deleted")
+        #expect(try b.count("SELECT count(*) FROM scrub_events WHERE action = 'image_deleted'") == 2, "one per image deleted")
+        #expect(try b.count("SELECT count(*) FROM scrub_events WHERE location_id = \(y.locations[0].id)") == 1)
+    }
+
     // MARK: No lost image (§3.6)
 
     @Test(arguments: CatalogBackend.allCases)
@@ -466,7 +663,7 @@ import Testing
         let images = try await b.seed(4)
         _ = try await b.seed(2) { $0.deletedAgo = 5 }  // inside scrub_time
         try await b.join("w")
-        let start = try await b.catalog.join(BackendFixture.node("w"), ttl: 30)
+        let start = try await b.catalog.join(BackendFixture.node("w"), ttl: 30).storeTime
         #expect(try await b.catalog.remainingWork(scrubTime: 60, nodeID: "w", runStartedAt: start) == 4)
         try await b.leadAndAssign("w", scrubTime: 60)
         let claimed = try await b.claimAll("w")

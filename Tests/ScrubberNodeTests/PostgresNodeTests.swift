@@ -175,7 +175,7 @@ import Testing
 
         try await PostgresTestServer.offload { try server.stop(mode: "fast") }
         let asked = ContinuousClock.now
-        await #expect(throws: CatalogError.self) { try await nodeCatalog.heartbeat(nodeID: "survivor", ttl: 2) }
+        await #expect(throws: CatalogError.self) { try await nodeCatalog.heartbeat(NodeIdentity(nodeID: "survivor", incarnation: "any"), ttl: 2) }
         #expect(ContinuousClock.now - asked < .seconds(3 + 3), "an operation on a stopped server fails within its deadline (3 s)")
         try await Task.sleep(for: .seconds(3))  // longer than node_ttl: the membership lapses
         #expect(!daemon.isCancelled)

@@ -57,13 +57,17 @@ import Testing
         let missing = try await Self.post(served.url + "/v1/join", #"{"ttl":30}"#)
         #expect(missing.status == 400)
         #expect(missing.body.contains("missing field node"))
-        let wrongType = try await Self.post(served.url + "/v1/heartbeat", #"{"nodeID":"a","ttl":"soon"}"#)
+        let wrongType = try await Self.post(served.url + "/v1/heartbeat", #"{"nodeID":"a","incarnation":"i","ttl":"soon"}"#)
         #expect(wrongType.status == 400)
         #expect(wrongType.body.contains("expected Double at ttl"))
+        // A node of an earlier version names no incarnation: told so, and nothing happens.
+        let older = try await Self.post(served.url + "/v1/heartbeat", #"{"nodeID":"a","ttl":5}"#)
+        #expect(older.status == 400)
+        #expect(older.body.contains("missing field incarnation"))
         let unknown = try await Self.post(served.url + "/v1/drop-tables", "{}")
         #expect(unknown.status == 404)
         #expect(unknown.body.contains("no such operation: drop-tables"))
-        let huge = #"{"imageIDs":["\#(String(repeating: "x", count: 8192))"],"nodeID":"a"}"#
+        let huge = #"{"claims":[{"imageID":"\#(String(repeating: "x", count: 8192))","claimToken":"t"}],"nodeID":"a","incarnation":"i"}"#
         let tooLarge = try await Self.post(served.url + "/v1/release", huge)
         #expect(tooLarge.status == 413)
         #expect(tooLarge.body.contains("over the limit of 4096"))
@@ -85,10 +89,10 @@ import Testing
         try await b.leadAndAssign("leader", to: ["w"])
         let claimed = try await b.claimAll("w")
         let outcomes = claimed.map { image in
-            ScrubOutcome(imageID: image.imageID, previousAttempts: 0,
-                         locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) })
+            ScrubOutcome(image, locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) })
         }
-        let body = String(decoding: try JSONEncoder().encode(CatalogWire.Complete(outcomes: outcomes, nodeID: "w", backoff: Backoff())), as: UTF8.self)
+        let complete = CatalogWire.Complete(outcomes: outcomes, node: b.catalog.identity("w"), backoff: Backoff())
+        let body = String(decoding: try JSONEncoder().encode(complete), as: UTF8.self)
         let first = try await Self.post(served.url + "/v1/complete", body, requestID: "req-1")
         let retry = try await Self.post(served.url + "/v1/complete", body, requestID: "req-1")
         #expect(first.status == 200)
@@ -99,6 +103,7 @@ import Testing
         let again = try JSONDecoder().decode(CompletionReport.self, from: Data(try await Self.post(served.url + "/v1/complete", body, requestID: "req-2").body.utf8))
         #expect(again.imagesDeleted.isEmpty)
         #expect(again.claimsLost.count == 3)
+        #expect(again.locationsDeleted == 0)
         #expect(try box.count("SELECT count(*) FROM scrub_events WHERE action = 'image_deleted'") == 3)
     }
 
@@ -123,12 +128,88 @@ import Testing
     @Test func outOfRangeValuesAreBadRequestsOnEveryBackend() async throws {
         let box = try await Sandbox()
         let served = try await ServedCatalog.start(fronting: box.catalog)
-        let claim = try await Self.post(served.url + "/v1/claim", #"{"nodeID":"a","limit":-1}"#)
+        let claim = try await Self.post(served.url + "/v1/claim", #"{"nodeID":"a","incarnation":"i","limit":-1}"#)
         #expect(claim.status == 400)
         #expect(claim.body.contains("limit must be positive, got -1"))
-        let heartbeat = try await Self.post(served.url + "/v1/heartbeat", #"{"nodeID":"a","ttl":0}"#)
+        let heartbeat = try await Self.post(served.url + "/v1/heartbeat", #"{"nodeID":"a","incarnation":"i","ttl":0}"#)
         #expect(heartbeat.status == 400)
-        #expect(heartbeat.body.contains("ttl must be positive"))
+        #expect(heartbeat.body.contains("ttl must be in (0, 3600] seconds"))
+        // A TTL is a promise to come back within it: a lease nobody could take for 30 years is refused.
+        let join = #"{"node":{"nodeID":"a","host":"h","pid":1,"version":"v","capacity":1,"leaderEligible":true},"ttl":1e9}"#
+        let forever = try await Self.post(served.url + "/v1/join", join)
+        #expect(forever.status == 400)
+        #expect(forever.body.contains("ttl must be in (0, 3600] seconds, got 1000000000"))
+        for operation in ["campaign", "heartbeat"] {
+            let reply = try await Self.post(served.url + "/v1/" + operation, #"{"nodeID":"a","incarnation":"i","ttl":1e12}"#)
+            #expect(reply.status == 400, "\(operation)")
+        }
+        let renew = try await Self.post(served.url + "/v1/renew", #"{"nodeID":"a","incarnation":"i","term":1,"ttl":3601}"#)
+        #expect(renew.status == 400)
+        // Request ids are kept in the replay cache: a long one is refused before anything runs.
+        let ok = #"{"node":{"nodeID":"a","host":"h","pid":1,"version":"v","capacity":1,"leaderEligible":true},"ttl":30}"#
+        let longID = try await Self.post(served.url + "/v1/join", ok, requestID: String(repeating: "r", count: 257))
+        #expect(longID.status == 400)
+        #expect(longID.body.contains("over the limit of 256"))
+        #expect(try box.count("SELECT count(*) FROM scrub_nodes") == 0, "nothing out of range was written")
+        #expect(try await Self.post(served.url + "/v1/join", ok, requestID: String(repeating: "r", count: 256)).status == 200)
+    }
+
+    /// With only the shared token, a client can act for no node: every node-scoped operation
+    /// sent for a live node under a wrong or no incarnation is refused and changes nothing.
+    @Test func theTokenAloneCannotActForANode() async throws {
+        let box = try await Sandbox()
+        let b = BackendFixture(catalog: box.catalog, keepAlive: box) { spec in
+            var spec = spec
+            spec.storeDirectory = box.storeRoot
+            return try await box.catalog.seed(spec)
+        }
+        let served = try await ServedCatalog.start(fronting: box.catalog)
+        _ = try await b.seed(4)
+        try await b.join("victim")
+        let term = try await b.leadAndAssign("victim")
+        let claimed = try await b.claimAll("victim")
+        try #require(claimed.count == 4)
+        let claim = claimed[0]
+        func snapshot() throws -> [String] {
+            try box.rows("SELECT node_id, incarnation, state, expires_at FROM scrub_nodes ORDER BY node_id")
+                + box.rows("SELECT node_id, incarnation, term, expires_at FROM scrub_leader")
+                + box.rows("SELECT image_id, node_id, state, claim_token, attempts FROM scrub_assignments ORDER BY image_id")
+                + box.rows("SELECT id, status FROM image_locations ORDER BY id")
+                + box.rows("SELECT count(*) FROM scrub_events")
+        }
+        let before = try snapshot()
+        let location = claim.locations[0].id
+        let outcome = #"{"imageID":"\#(claim.imageID)","claimToken":"\#(claim.claimToken)","previousAttempts":0,"locations":[{"locationID":\#(location),"outcome":{"failed":{"_0":"x"}}}]}"#
+        let bodies: [(String, String)] = [
+            ("heartbeat", #""ttl":5"#), ("leave", ""), ("drain", ""), ("campaign", #""ttl":3600"#),
+            ("renew", #""term":\#(term),"ttl":3600"#), ("resign", #""term":\#(term)"#),
+            ("claim", #""limit":10"#), ("complete", #""outcomes":[\#(outcome)],"backoff":{"base":1,"max":1}"#),
+            ("release", #""claims":[{"imageID":"\#(claim.imageID)","claimToken":"\#(claim.claimToken)"}]"#),
+            ("remaining-work", #""scrubTime":0,"runStartedAt":0"#),
+        ]
+        for (operation, fields) in bodies {
+            for incarnation in [#","incarnation":"guessed""#, #","incarnation":"""#, ""] {
+                let body = #"{"nodeID":"victim""# + incarnation + (fields.isEmpty ? "" : "," + fields) + "}"
+                let reply = try await Self.post(served.url + "/v1/" + operation, body)
+                if incarnation.isEmpty {
+                    #expect(reply.status == 400 && reply.body.contains("missing field incarnation"), "\(operation): \(reply.body)")
+                } else {
+                    #expect(reply.status == 409 && reply.body.contains(#""kind":"wrong_incarnation""#), "\(operation): \(reply.body)")
+                }
+            }
+        }
+        // A leader round under the victim's name and term.
+        let plan = #"{"leader":"victim","incarnation":"guessed","term":\#(term),"assignments":[],"moves":[{"imageID":"\#(claim.imageID)","from":"victim","to":"thief"}],"rebalances":[]}"#
+        let apply = try await Self.post(served.url + "/v1/apply", plan)
+        #expect(apply.status == 200 && apply.body.contains("false"), "a round under another incarnation is refused: \(apply.body)")
+        // Joining as the victim while it lives.
+        let join = #"{"node":{"nodeID":"victim","host":"thief","pid":1,"version":"v","capacity":1,"leaderEligible":true},"ttl":30}"#
+        let stolen = try await Self.post(served.url + "/v1/join", join)
+        #expect(stolen.status == 409 && stolen.body.contains(#""kind":"node_id_in_use""#), "\(stolen.body)")
+        #expect(try snapshot() == before, "nothing changed")
+        // The victim itself goes on as before.
+        #expect(try await b.catalog.heartbeat(nodeID: "victim", ttl: 30))
+        #expect(try await b.completeAll(claimed, node: "victim").imagesDeleted.count == 4)
     }
 
     @Test func overTLSTheClientTrustsTheGivenCertificateAndNothingElse() async throws {

@@ -87,6 +87,11 @@ final class Sandbox: Sendable {
         try queue().read { try Row.fetchOne($0, sql: sql, arguments: arguments) }
     }
 
+    /// Every row of `sql`, each as text: for comparing a table before and after.
+    func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [String] {
+        try queue().read { try Row.fetchAll($0, sql: sql, arguments: arguments).map(\.description) }
+    }
+
     func count(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
         try queue().read { try Int.fetchOne($0, sql: sql, arguments: arguments) ?? 0 }
     }

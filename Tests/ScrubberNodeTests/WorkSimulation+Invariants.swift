@@ -3,14 +3,15 @@ import ScrubberCore
 
 extension WorkSimulation.Run {
     /// DESIGN §3.3 and §3.7, read from the store at the instant of a delete that would remove
-    /// data: the node holds the image's assignment in `scrubbing` under an unexpired, active
-    /// membership, and the image and the location are still `pending_delete`. (Deleting what is
-    /// already gone is a no-op, DESIGN §3.4: a replay after a lost claim does it legitimately.)
-    mutating func checkDeletePermitted(node: String, image: String, location: Int64) throws {
+    /// data: the node holds the image's assignment in `scrubbing` under the very claim it
+    /// deletes for and an unexpired, active membership, and the image and the location are
+    /// still `pending_delete`. (Deleting what is already gone is a no-op, DESIGN §3.4: a replay
+    /// after a lost claim does it legitimately.)
+    mutating func checkDeletePermitted(node: String, claim: ClaimID, location: Int64) throws {
         guard data.contains(location) else { return }
-        let now = self.now
+        let now = self.now, image = claim.imageID
         let (assignment, member, imageStatus, locationStatus) = try db.read { db in
-            (try Row.fetchOne(db, sql: "SELECT node_id, state FROM scrub_assignments WHERE image_id = ?", arguments: [image]),
+            (try Row.fetchOne(db, sql: "SELECT node_id, state, claim_token FROM scrub_assignments WHERE image_id = ?", arguments: [image]),
              try Row.fetchOne(db, sql: "SELECT state, expires_at FROM scrub_nodes WHERE node_id = ?", arguments: [node]),
              try String.fetchOne(db, sql: "SELECT status FROM images WHERE id = ?", arguments: [image]),
              try String.fetchOne(db, sql: "SELECT status FROM image_locations WHERE id = ?", arguments: [location]))
@@ -18,6 +19,8 @@ extension WorkSimulation.Run {
         let holder: String? = assignment?["node_id"], state: String? = assignment?["state"]
         if holder != node || state != "scrubbing" {
             violate("§3.3 one worker per image: \(node) deletes \(image) location \(location) but the store has its assignment as \(assignment == nil ? "none" : "\(holder ?? "unheld") \(state ?? "")")")
+        } else if assignment?["claim_token"] != claim.claimToken {
+            violate("§3.3 one claim per completion: \(node) deletes \(image) location \(location) under claim \(claim.claimToken), but the store's claim is another")
         }
         let memberState: String? = member?["state"], expires: Double? = member?["expires_at"]
         if memberState != "active" || !(expires.map { $0 > now } ?? false) {
@@ -50,6 +53,15 @@ extension WorkSimulation.Run {
                 break
             }
         }
+        // §3.3: the audit records each location deleted, and each image deleted, exactly once.
+        let repeated = try db.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT coalesce(location_id, image_id), count(*) FROM scrub_events
+                WHERE action IN ('deleted', 'not_found', 'image_deleted')
+                GROUP BY action = 'image_deleted', coalesce(location_id, image_id) HAVING count(*) > 1
+                """).map { "\($0[0] as DatabaseValue) × \($0[1] as Int)" }
+        }
+        if !repeated.isEmpty { violate("§3.3 the audit records a deletion more than once: \(repeated)") }
         // §3.2: the term is the fencing token; it never goes back.
         if term < maxTerm { violate("§3.2 the store's term went back from \(maxTerm) to \(term)") }
         maxTerm = max(maxTerm, term)

@@ -6,7 +6,7 @@ import ScrubberSQLite
 extension WorkSimulation {
     /// What the generator picks each step, with its weight.
     enum Action: CaseIterable {
-        case heartbeat, claim, delete, complete, lead, pause, crash, restorePlan, restoreCommit
+        case heartbeat, claim, delete, complete, lead, pause, crash, restorePlan, restoreCommit, replay, twin
 
         var weight: Int {
             switch self {
@@ -18,6 +18,8 @@ extension WorkSimulation {
             case .pause: 2
             case .crash: 1
             case .restorePlan, .restoreCommit: 3
+            case .replay: 3
+            case .twin: 1
             }
         }
     }
@@ -123,6 +125,8 @@ extension WorkSimulation {
                 case .crash: crash(i)
                 case .restorePlan: try await planRestore()
                 case .restoreCommit: try await commitRestore()
+                case .replay: if isUp(i) { try await replay(i) }
+                case .twin: try await twin(i)
                 }
                 try check()
                 if !report.violations.isEmpty { return }
@@ -168,11 +172,32 @@ extension WorkSimulation {
         mutating func join(_ i: Int) async throws {
             let epoch = nodes[i].epoch, begun = now
             let registration = NodeRegistration(nodeID: nodes[i].id, host: "sim", pid: i, version: "sim",
-                                                capacity: 2 + i % 3, leaderEligible: true)
-            _ = try await catalog.join(registration, ttl: options.nodeTTL)
+                                                capacity: 2 + i % 3, leaderEligible: true,
+                                                incarnation: nodes[i].incarnation.isEmpty ? nil : nodes[i].incarnation)
+            do {
+                nodes[i].incarnation = try await catalog.join(registration, ttl: options.nodeTTL).incarnation
+            } catch CatalogError.nodeIDInUse {
+                // A restarted process while its predecessor's membership lives (NodeContext.join waits).
+                log("\(nodes[i].id) join refused: the id is live under another incarnation")
+                return
+            }
             nodes[i].joined = true
             nodes[i].renewed(startedAt: begun, epoch: epoch, ttl: options.nodeTTL)
             log("\(nodes[i].id) joins in epoch \(epoch)")
+        }
+
+        /// A node-scoped call; a refusal of this process's incarnation ends it, as it ends the real
+        /// node (CatalogError.wrongIncarnation is fatal): it restarts later as a new process.
+        mutating func asNode<T>(_ i: Int, _ body: () async throws -> T) async throws -> T? {
+            do {
+                return try await body()
+            } catch CatalogError.wrongIncarnation {
+                log("\(nodes[i].id) refused: another incarnation holds its id; the process exits")
+                var fresh = WorkSimulation.Node(id: nodes[i].id)
+                fresh.downUntil = now + Double.random(in: 0...options.nodeTTL, using: &rng)
+                nodes[i] = fresh
+                return nil
+            }
         }
 
         mutating func heartbeat(_ i: Int) async throws {
@@ -180,7 +205,9 @@ extension WorkSimulation {
             let epoch = nodes[i].epoch, begun = now
             // A slow heartbeat: the store extends from its own later time; trust counts from `begun`.
             if rng.chance(0.1) { clock.advance(by: Double.random(in: 0...1.5, using: &rng)) }
-            if try await catalog.heartbeat(nodeID: nodes[i].id, ttl: options.nodeTTL) {
+            let identity = nodes[i].identity
+            guard let alive = try await asNode(i, { [catalog, ttl = options.nodeTTL] in try await catalog.heartbeat(identity, ttl: ttl) }) else { return }
+            if alive {
                 nodes[i].renewed(startedAt: begun, epoch: epoch, ttl: options.nodeTTL)
                 log("\(nodes[i].id) heartbeat ok, trusted until \(relative(nodes[i].trustedUntil))")
             } else {
@@ -196,20 +223,13 @@ extension WorkSimulation {
         mutating func claim(_ i: Int) async throws {
             let epoch = nodes[i].epoch
             guard nodes[i].joined, nodes[i].work.count < 2 * options.claimBatch, nodes[i].trusted(epoch: epoch, at: now) else { return }
-            if options.flushBeforeReclaim {
-                let stale = nodes[i].work.filter { $0.epoch != epoch }
-                nodes[i].work.removeAll { $0.epoch != epoch }
-                for var work in stale {
-                    for location in work.image.locations.dropFirst(work.results.count) {
-                        work.results.append(LocationResult(locationID: location.id, store: nil, outcome: .failed("permit withdrawn")))
-                    }
-                    nodes[i].outcomes.append(ScrubOutcome(imageID: work.image.imageID, previousAttempts: work.image.attempts, locations: work.results))
-                }
-                try await complete(i)
-            }
+            // Like the real node, it claims without first recording what earlier epochs left:
+            // their outcomes arrive later and must be lost (DESIGN §3.3).
+            let request = ClaimRequest(nodes[i].identity, limit: options.claimBatch)
             do {
-                let claimed = try await catalog.claim(ClaimRequest(nodeID: nodes[i].id, limit: options.claimBatch))
+                guard let claimed = try await asNode(i, { [catalog] in try await catalog.claim(request) }) else { return }
                 nodes[i].work += claimed.map { Work(image: $0, epoch: epoch) }
+                for image in claimed { nodes[i].newestClaim[image.imageID] = image.claimToken }
                 if !claimed.isEmpty { log("\(nodes[i].id) claims \(claimed.map(\.imageID)) in epoch \(epoch)") }
             } catch CatalogError.membershipExpired {
                 nodes[i].lost()
@@ -225,7 +245,7 @@ extension WorkSimulation {
                 let location = work.image.locations[work.results.count]
                 let trusted = nodes[i].trusted(epoch: work.epoch, at: now)
                 if trusted || options.breaking == .deleteWithoutTrust {
-                    try checkDeletePermitted(node: node, image: work.image.imageID, location: location.id)
+                    try checkDeletePermitted(node: node, claim: work.image.claim, location: location.id)
                     let existed = data.remove(location.id) != nil
                     if existed { report.deletions += 1 }
                     work.results.append(LocationResult(locationID: location.id, store: nil, outcome: existed ? .deleted : .notFound))
@@ -237,7 +257,7 @@ extension WorkSimulation {
             }
             if work.results.count == work.image.locations.count {
                 nodes[i].work.removeFirst()
-                nodes[i].outcomes.append(ScrubOutcome(imageID: work.image.imageID, previousAttempts: work.image.attempts, locations: work.results))
+                nodes[i].outcomes.append(ScrubOutcome(work.image, locations: work.results))
             } else {
                 nodes[i].work[0] = work
             }
@@ -245,10 +265,65 @@ extension WorkSimulation {
 
         mutating func complete(_ i: Int) async throws {
             guard !nodes[i].outcomes.isEmpty else { return }
-            let outcomes = nodes[i].outcomes
+            var outcomes = nodes[i].outcomes
+            if options.breaking == .outcomesNameNewestClaim {
+                for k in outcomes.indices { outcomes[k].claimToken = nodes[i].newestClaim[outcomes[k].imageID] }
+            }
+            let identity = nodes[i].identity
+            let tokens = try await db.read { [id = identity.nodeID] db in
+                try Dictionary(Row.fetchAll(db, sql: "SELECT image_id, claim_token FROM scrub_assignments WHERE node_id = ? AND state = 'scrubbing'",
+                                            arguments: [id]).map { ($0[0] as String, $0[1] as String) }, uniquingKeysWith: { a, _ in a })
+            }
+            report.staleBesideNewerClaim += outcomes.count { outcome in tokens[outcome.imageID].map { $0 != outcome.claimToken } ?? false }
+            guard let result = try await asNode(i, { [catalog, backoff] in try await catalog.complete(outcomes, node: identity, backoff: backoff) }) else { return }
             nodes[i].outcomes = []
-            let result = try await catalog.complete(outcomes, nodeID: nodes[i].id, backoff: backoff)
+            nodes[i].sent.append(outcomes)
+            report.lostOutcomes += result.claimsLost.count
             log("\(nodes[i].id) completes \(outcomes.map(\.imageID)): deleted \(result.imagesDeleted), failed \(result.imagesFailed), lost \(result.claimsLost)")
+        }
+
+        /// Sends one of the node's earlier batches again, as a retry whose first answer was lost
+        /// does past the service's replay cache: it must change nothing but what is gone.
+        mutating func replay(_ i: Int) async throws {
+            guard nodes[i].joined, !nodes[i].sent.isEmpty else { return }
+            let batch = nodes[i].sent[Int.random(in: 0..<nodes[i].sent.count, using: &rng)]
+            let identity = nodes[i].identity
+            guard let result = try await asNode(i, { [catalog, backoff] in try await catalog.complete(batch, node: identity, backoff: backoff) }) else { return }
+            report.replays += 1
+            report.lostOutcomes += result.claimsLost.count
+            log("\(nodes[i].id) re-sends \(batch.map(\.imageID)): deleted \(result.imagesDeleted), failed \(result.imagesFailed), lost \(result.claimsLost)")
+            if !result.imagesDeleted.isEmpty || !result.imagesFailed.isEmpty {
+                violate("§3.3 a re-sent batch completed claims: deleted \(result.imagesDeleted), failed \(result.imagesFailed)")
+            }
+        }
+
+        /// A second process starts under node i's id (same hostname and pid in two containers):
+        /// its join must be refused while i's membership lives, and its calls under i's id with
+        /// a made-up incarnation always. If i's membership had lapsed, the twin joins, and i's
+        /// next call tells it another incarnation holds the id.
+        mutating func twin(_ i: Int) async throws {
+            let id = nodes[i].id, now = self.now
+            let live = try await db.read { db in
+                try Bool.fetchOne(db, sql: "SELECT state != 'left' AND expires_at > ? FROM scrub_nodes WHERE node_id = ?",
+                                  arguments: [now, id]) ?? false
+            }
+            let impostor = NodeIdentity(nodeID: id, incarnation: "impostor")
+            do {
+                _ = try await catalog.heartbeat(impostor, ttl: options.nodeTTL)
+                if try await db.read({ db in try Bool.fetchOne(db, sql: "SELECT 1 FROM scrub_nodes WHERE node_id = ?", arguments: [id]) }) == true {
+                    violate("§3.3 a heartbeat of \(id) under a made-up incarnation was accepted")
+                }
+            } catch CatalogError.wrongIncarnation {}
+            let registration = NodeRegistration(nodeID: id, host: "twin", pid: 1, version: "sim", capacity: 1, leaderEligible: false)
+            do {
+                _ = try await catalog.join(registration, ttl: options.nodeTTL)
+                if live { violate("§3.3 a second process joined as \(id) while its membership was live") }
+                log("a second process joins as \(id) (its membership had lapsed), then stops heartbeating")
+            } catch CatalogError.nodeIDInUse {
+                if !live { violate("§3.3 a join of \(id) was refused though its membership had lapsed") }
+                report.refusedTwins += 1
+                log("a second process's join as \(id) is refused: the id is live")
+            }
         }
 
         // MARK: Leader (ElectionService, LeaderService.round)
@@ -260,7 +335,9 @@ extension WorkSimulation {
                 if now >= nodes[i].leaderTrustedUntil {
                     nodes[i].leaderTerm = nil
                     log("\(id) stops leading term \(term): lease trust lapsed")
-                } else if try await catalog.renewLeadership(nodeID: id, term: term, ttl: options.leaseTTL) {
+                } else if try await asNode(i, { [catalog, identity = nodes[i].identity, ttl = options.leaseTTL] in
+                    try await catalog.renewLeadership(identity, term: term, ttl: ttl)
+                }) == true {
                     nodes[i].leaderTrustedUntil = begun + options.leaseTTL - margin
                 } else {
                     nodes[i].leaderTerm = nil
@@ -269,8 +346,9 @@ extension WorkSimulation {
             }
             if nodes[i].leaderTerm == nil {
                 guard nodes[i].trusted(epoch: nodes[i].epoch, at: now) else { return }
-                let lease = try await catalog.campaign(nodeID: id, ttl: options.leaseTTL)
-                guard lease.holder == id, lease.remaining > 0 else { return }
+                let identity = nodes[i].identity
+                guard let lease = try await asNode(i, { [catalog, ttl = options.leaseTTL] in try await catalog.campaign(identity, ttl: ttl) }),
+                      lease.holder == id, lease.remaining > 0 else { return }
                 nodes[i].leaderTerm = lease.term
                 nodes[i].leaderTrustedUntil = begun + options.leaseTTL - margin
                 log("\(id) elected, term \(lease.term)")
@@ -290,7 +368,7 @@ extension WorkSimulation {
             let room = max(0, partitioner.room(targets) - view.orphans.count)
             let owners = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })
             let placed = partitioner.assign(view.orphans.map(\.imageID) + view.unassigned.prefix(room), to: targets)
-            var plan = LeaderPlan(leader: id, term: term, assignments: [], moves: [])
+            var plan = LeaderPlan(leader: nodes[i].identity, term: term, assignments: [], moves: [])
             for (image, node) in placed {
                 if let from = owners[image] {
                     plan.moves.append(.init(imageID: image, from: from, to: node))

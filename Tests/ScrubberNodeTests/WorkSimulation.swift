@@ -14,7 +14,10 @@ import Synchronization
 /// leader's round (`LeaderService.round`), the restorer's plan/check/commit (`Restorer`). The
 /// image store is a set of location ids whose data exists. Faults: pauses (a node skips its
 /// actions, possibly past `node_ttl`, then resumes with stale beliefs), crashes (local state
-/// lost, rejoin later), restores racing scrubs. Every step is followed by a check of DESIGN §3.
+/// lost, rejoin later under a new process: refused while the old membership lives), restores
+/// racing scrubs, completions re-sent long after (a lost answer retried past the service's
+/// replay cache), and a second process started under a node's id. Every step is followed by a
+/// check of DESIGN §3.
 struct WorkSimulation {
     /// A deliberate bug, to prove the simulation catches it.
     enum Break: Sendable {
@@ -23,6 +26,9 @@ struct WorkSimulation {
         case deleteWithoutTrust
         /// The restorer skips its check that the locations' data still exists.
         case restoreWithoutDataCheck
+        /// Nodes send every outcome under the token of their newest claim of the image, as if
+        /// the store compared holder and state only: an earlier claim's outcome completes the newer.
+        case outcomesNameNewestClaim
     }
 
     struct Options: Sendable {
@@ -35,12 +41,6 @@ struct WorkSimulation {
         var window = 6
         var claimBatch = 3
         var breaking = Break.none
-        /// Before claiming in a new epoch, a node first records what it still holds from earlier
-        /// epochs (unstarted claims as failed). The real node does not (yet): without it, an
-        /// earlier epoch's outcome can complete the *new* claim of the same image (the store's
-        /// compare-and-set on holder and state cannot tell the two claims apart) — see
-        /// ``WorkSimulationTests/staleOutcomeCompletesNewClaim(seed:)``.
-        var flushBeforeReclaim = true
     }
 
     struct Report: Sendable {
@@ -51,6 +51,13 @@ struct WorkSimulation {
         var pauses = 0
         var crashes = 0
         var expiries = 0
+        /// Outcomes the store reported as completing no claim it holds (stale or replayed).
+        var lostOutcomes = 0
+        /// Outcomes sent while the same node held a newer claim of their image: the race's shape.
+        var staleBesideNewerClaim = 0
+        /// Completion batches sent again, and joins of a second process under a live id refused.
+        var replays = 0
+        var refusedTwins = 0
         var terms: Int64 = 0
 
         func tail(_ n: Int = 40) -> String { log.suffix(n).joined(separator: "\n") }
@@ -66,15 +73,23 @@ struct WorkSimulation {
     /// One node's local state: what the real node keeps in memory (lost on a crash).
     struct Node {
         let id: String
+        /// The incarnation its last join was given: "" for a process that has not joined yet.
+        var incarnation = ""
         var epoch = 0
         var trustedUntil: Double?
         var joined = false
         var work: [Work] = []
         var outcomes: [ScrubOutcome] = []
+        /// Batches this process sent, for the replay fault.
+        var sent: [[ScrubOutcome]] = []
+        /// The token of this process's newest claim of each image (for ``Break/outcomesNameNewestClaim``).
+        var newestClaim: [String: String] = [:]
         var leaderTerm: Int64?
         var leaderTrustedUntil = 0.0
         var pausedUntil: Double?
         var downUntil: Double?
+
+        var identity: NodeIdentity { NodeIdentity(nodeID: id, incarnation: incarnation) }
 
         func trusted(epoch: Int, at now: Double) -> Bool {
             epoch == self.epoch && (trustedUntil.map { now < $0 } ?? false)
@@ -115,6 +130,10 @@ struct WorkSimulation {
         try await run.seed()
         try await run.simulate()
         if run.report.violations.isEmpty { try await run.quiesce() }
+        // SCRUBBER_SIM_LOG=DIR: every run's whole step log, one file per seed, to study a failure.
+        if let dump = ProcessInfo.processInfo.environment["SCRUBBER_SIM_LOG"] {
+            try? run.report.log.joined(separator: "\n").write(toFile: "\(dump)/seed-\(seed).log", atomically: true, encoding: .utf8)
+        }
         return run.report
     }
 }

@@ -19,9 +19,11 @@ import Testing
     }
 
     /// The simulation can fail: a node that deletes without checking its membership trust (a
-    /// paused node resuming with stale beliefs) is caught, as is a restorer that skips its data check.
+    /// paused node resuming with stale beliefs) is caught, as is a restorer that skips its data
+    /// check, and outcomes that name the newest claim of their image instead of their own.
     @Test("A deliberately broken node or restorer is caught",
-          arguments: [(WorkSimulation.Break.deleteWithoutTrust, 7), (.restoreWithoutDataCheck, 22)] as [(WorkSimulation.Break, UInt64)])
+          arguments: [(WorkSimulation.Break.deleteWithoutTrust, 7), (.restoreWithoutDataCheck, 22), (.outcomesNameNewestClaim, 22)]
+              as [(WorkSimulation.Break, UInt64)])
     func brokenProtocolIsCaught(breaking: WorkSimulation.Break, knownSeed: UInt64) async throws {
         var options = WorkSimulation.Options()
         options.breaking = breaking
@@ -30,21 +32,49 @@ import Testing
         if let (seed, violation) = found { print("\(breaking) caught by seed \(seed): \(violation)") }
     }
 
-    /// A real race the simulation found in the node (not yet fixed, so this pins it down): node
-    /// n claims image X in epoch 1; its membership lapses (a pause) and X's deletes are refused
-    /// ("permit withdrawn"), but that failed outcome is not yet recorded; n rejoins (X back to
-    /// `assigned`, still n's) and claims X again in epoch 2; then the epoch-1 outcome is recorded
-    /// and its compare-and-set (holder n, `scrubbing`) matches the epoch-2 claim: X goes back to
-    /// `assigned` while n is deleting it under epoch 2. n may claim X twice, and a restore may
-    /// commit in between while n deletes (DESIGN §3.3, §3.5). The node side of the fix is what
-    /// ``WorkSimulation/Options/flushBeforeReclaim`` models.
-    @Test("Known race: an earlier epoch's outcome completes a newer claim of the same image")
-    func staleOutcomeCompletesNewClaim() async throws {
-        var options = WorkSimulation.Options()
-        options.flushBeforeReclaim = false
-        let found = try await Self.firstViolation(options, tryingFirst: 22)
-        #expect(found != nil, "the race is no longer reproduced: fixed? then make flushBeforeReclaim the node's behaviour")
-        if let (seed, violation) = found { print("stale-outcome race reproduced by seed \(seed): \(violation)") }
+    /// The race this simulation found (seed 22 showed it first): node n claims image X in epoch
+    /// 1; its membership lapses (a pause) and X's deletes are refused ("permit withdrawn"), but
+    /// that failed outcome is not yet recorded; n rejoins (X back to `assigned`, still n's) and
+    /// claims X again in epoch 2; then the epoch-1 outcome arrives. When the store compared
+    /// holder and state only, it completed the epoch-2 claim: X went back to `assigned` while n
+    /// deleted it, and a restore could commit meanwhile. Every claim now has its own token, so
+    /// the stale outcome is lost (``Break/outcomesNameNewestClaim`` shows the old behaviour is
+    /// still caught). Replayed batches, twins under one id and their refusals are all part of
+    /// the run.
+    @Test("An earlier claim's outcome, late or replayed, never completes a newer claim of the same image")
+    func staleOutcomesAreLost() async throws {
+        // The first seed (of those the suite runs) whose run sends an outcome while its node holds a newer claim of the image.
+        var shown: (seed: UInt64, report: WorkSimulation.Report)?
+        for seed in [Self.raceSeed] + Self.seeds.filter({ $0 != Self.raceSeed }) {
+            let report = try await WorkSimulation(seed: seed).run()
+            if report.staleBesideNewerClaim > 0, report.replays > 0 {
+                shown = (seed, report)
+                break
+            }
+        }
+        let (seed, report) = try #require(shown, "no seed delivers a stale outcome beside a newer claim")
+        print("the race's shape is shown by seed \(seed): \(report.staleBesideNewerClaim) stale outcome(s), \(report.lostOutcomes) lost, \(report.replays) replays")
+        #expect(report.violations.isEmpty, """
+            seed \(seed): \(report.violations.joined(separator: "; "))
+            \(report.tail())
+            """)
+        #expect(report.lostOutcomes >= report.staleBesideNewerClaim, "seed \(seed): every stale outcome is lost")
+    }
+
+    /// A seed whose run shows the race's shape (the search starts there).
+    static let raceSeed: UInt64 = 8
+
+    /// Across every seed, the faults this issue added are exercised, not just possible.
+    @Test("Replays and twins happen across the seeds")
+    func theNewFaultsAreExercised() async throws {
+        var replays = 0, refusedTwins = 0, lost = 0
+        for seed in Self.seeds.prefix(10) {
+            let report = try await WorkSimulation(seed: seed).run()
+            replays += report.replays
+            refusedTwins += report.refusedTwins
+            lost += report.lostOutcomes
+        }
+        #expect(replays > 0 && refusedTwins > 0 && lost > 0, "replays \(replays), refused twins \(refusedTwins), lost outcomes \(lost)")
     }
 
     /// The first seed whose run reports a violation, with that violation: `known` (the seed that
@@ -66,10 +96,12 @@ import Testing
         let catalog = try SQLiteCatalog(path: directory + "/glance.sqlite", clock: { clock.now })
         try await catalog.upgrade()
         let node = NodeRegistration(nodeID: "a", host: "h", pid: 1, version: "v", capacity: 1, leaderEligible: true)
-        #expect(try await catalog.join(node, ttl: 5) == 1_800_000_000)
+        let joined = try await catalog.join(node, ttl: 5)
+        #expect(joined.storeTime == 1_800_000_000)
+        let a = NodeIdentity(nodeID: "a", incarnation: joined.incarnation)
         clock.advance(by: 4.9)
-        #expect(try await catalog.heartbeat(nodeID: "a", ttl: 5))
+        #expect(try await catalog.heartbeat(a, ttl: 5))
         clock.advance(by: 5.1)
-        #expect(try await catalog.heartbeat(nodeID: "a", ttl: 5) == false)
+        #expect(try await catalog.heartbeat(a, ttl: 5) == false)
     }
 }

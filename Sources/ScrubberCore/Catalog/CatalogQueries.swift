@@ -36,8 +36,14 @@ public struct CatalogQueries: Sendable {
 
     // MARK: Membership
 
-    /// (node_id, host, pid, version, capacity, leader_eligible, leader_priority, ttl)
+    /// (node_id, incarnation, host, pid, version, capacity, leader_eligible, leader_priority, ttl,
+    /// presented_incarnation) → changes == 1 unless the id is live under another incarnation.
     public let join: String
+    /// (node_id) → incarnation, host, pid, seconds until expiry, state of a node's membership
+    /// (PostgreSQL: share-locked, so it cannot change before the operation commits).
+    public let memberIdentity: String
+    /// (node_id) → as ``memberIdentity``, locked for the join that replaces it.
+    public let memberIdentityForJoin: String
     /// (node_id): a rejoining node's previous incarnation is dead: its claims go back to `assigned`.
     public let resetOwnClaims: String
     /// (ttl, node_id) → changes == 1 when the membership was still live.
@@ -57,11 +63,13 @@ public struct CatalogQueries: Sendable {
     /// (node_id): drops `assigned` rows whose image is no longer `pending_delete` (restored by
     /// Glance). It reads the node's whole queue, so a claim runs it only when it came back short.
     public let dropStaleAssignments: String
-    /// (claim_token, node_id, retry_claimed_before, limit) → image_id, attempts, term: the
-    /// node's oldest assignments, read in index order (`scrub_assignments_queue`) up to `limit`.
+    /// (claim_request, node_id, retry_claimed_before, limit) → image_id, attempts, term,
+    /// claim_token: the node's oldest assignments, read in index order
+    /// (`scrub_assignments_queue`) up to `limit`, each given a fresh claim token.
     public let claim: String
-    /// (node_id, claim_token) → image_id, attempts, term of the claims this node made under the
-    /// token and still holds: a retried claim answers with them instead of claiming again.
+    /// (node_id, claim_request) → image_id, attempts, term, claim_token of the claims this node
+    /// made by that request and still holds: a retried claim answers with them instead of
+    /// claiming again.
     public let claimedUnderToken: String
     /// (image_id) → id, value, meta_data of pending locations.
     public let pendingLocations: String
@@ -77,19 +85,21 @@ public struct CatalogQueries: Sendable {
 
     /// (location_id, image_id)
     public let markLocationDeleted: String
-    /// (location_id × count) → changes: the batch's gone locations (ids read with the claims).
+    /// ((location_id, image_id) × count) → ids of the locations it changed: the batch's gone
+    /// locations, each only if it belongs to the image the outcome names.
     public func markLocationsDeleted(_ count: Int) -> String {
         listShape("markLocationsDeleted", count) { d in d.render("""
             UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
-            WHERE id IN (\(d.list(count))) AND status = 'pending_delete'
+            WHERE (id, image_id) IN (\(d.pairs(count))) AND status = 'pending_delete'
+            RETURNING id
             """) }
     }
-    /// (node_id, image_id × count) → image_id, term, image status of the images whose claim the
-    /// node holds (PostgreSQL: the claims are locked until the batch commits). Looked up by
-    /// image id: SQLite would otherwise walk the node's whole queue by `node_id`.
+    /// (node_id, image_id × count) → image_id, term, image status, claim_token of the images
+    /// whose claim the node holds (PostgreSQL: the claims are locked until the batch commits).
+    /// Looked up by image id: SQLite would otherwise walk the node's whole queue by `node_id`.
     public func heldClaims(_ count: Int) -> String {
         listShape("heldClaims", count) { d in d.render("""
-            SELECT a.image_id, a.term, i.status FROM scrub_assignments a JOIN images i ON i.id = a.image_id
+            SELECT a.image_id, a.term, i.status, a.claim_token FROM scrub_assignments a JOIN images i ON i.id = a.image_id
             WHERE {sqlite +}a.node_id = ? AND a.state = 'scrubbing' AND a.image_id IN (\(d.list(count)))
             {lock FOR UPDATE OF a}
             """) }
@@ -109,13 +119,14 @@ public struct CatalogQueries: Sendable {
     public func deleteAssignments(_ count: Int) -> String {
         listShape("deleteAssignments", count) { d in d.render("DELETE FROM scrub_assignments WHERE image_id IN (\(d.list(count)))") }
     }
-    /// (last_error, backoff_seconds, image_id, node_id)
+    /// (last_error, backoff_seconds, image_id, node_id, claim_token)
     public let failAssignment: String
-    /// (node_id, image_id × count): hands back claims this node will not scrub.
+    /// (node_id, (image_id, claim_token) × count): hands back claims this node will not scrub,
+    /// each only while it is still that claim.
     public func releaseClaims(_ count: Int) -> String {
         listShape("releaseClaims", count) { d in d.render("""
             UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL
-            WHERE node_id = ? AND state = 'scrubbing' AND image_id IN (\(d.list(count)))
+            WHERE node_id = ? AND state = 'scrubbing' AND (image_id, claim_token) IN (\(d.pairs(count)))
             """) }
     }
     /// (done, failed, node_id)
@@ -143,15 +154,16 @@ public struct CatalogQueries: Sendable {
 
     /// () → node_id, term, seconds until expiry (store clock)
     public let leaderLease: String
-    /// (node_id, ttl, node_id, node_id, grace): takes a vacant or expired lease (or this node's own,
-    /// from a previous incarnation) with term + 1, if the node is a live, eligible member.
+    /// (node_id, incarnation, ttl, node_id, node_id, incarnation, grace): takes a vacant or
+    /// expired lease (or this node's own, from a previous incarnation) with term + 1, if this
+    /// incarnation is a live, eligible member.
     public let takeLease: String
-    /// (ttl, node_id, term) → changes == 1 while the lease is ours and unexpired.
+    /// (ttl, node_id, incarnation, term) → changes == 1 while the lease is this incarnation's and unexpired.
     public let renewLease: String
-    /// (node_id, term)
+    /// (node_id, incarnation, term)
     public let resignLease: String
-    /// (node_id, term) → a row while `term` is current and its lease unexpired: every leader
-    /// write checks this in its own transaction (DESIGN §3.2).
+    /// (node_id, incarnation, term) → a row while `term` is current, its lease unexpired and
+    /// held by this incarnation: every leader write checks this in its own transaction (DESIGN §3.2).
     public let fence: String
 
     // MARK: Leader
@@ -283,13 +295,22 @@ public struct CatalogQueries: Sendable {
         dialect = d
         let pending = "status = 'pending_delete' AND deleted = {true} AND deleted_at IS NOT NULL"
         let pendingImage = "i.status = 'pending_delete' AND i.deleted = {true} AND i.deleted_at IS NOT NULL"
+        // A live membership is replaced only by the incarnation that holds it (DESIGN §3.3).
         join = d.render("""
-            INSERT INTO scrub_nodes (node_id, host, pid, version, capacity, state, leader_eligible, leader_priority, joined_at, heartbeat_at, expires_at)
-            VALUES (?, ?, ?, ?, ?, 'active', ?, ?, {now}, {now}, {now} + ?)
-            ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version,
-              capacity = excluded.capacity, state = 'active', leader_eligible = excluded.leader_eligible,
+            INSERT INTO scrub_nodes (node_id, incarnation, host, pid, version, capacity, state, leader_eligible, leader_priority,
+              joined_at, heartbeat_at, expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, {now}, {now}, {now} + ?)
+            ON CONFLICT (node_id) DO UPDATE SET incarnation = excluded.incarnation, host = excluded.host, pid = excluded.pid,
+              version = excluded.version, capacity = excluded.capacity, state = 'active', leader_eligible = excluded.leader_eligible,
               leader_priority = excluded.leader_priority,
               joined_at = excluded.joined_at, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
+            WHERE scrub_nodes.state = 'left' OR scrub_nodes.expires_at <= {now} OR scrub_nodes.incarnation = ?
+            """)
+        memberIdentity = d.render("""
+            SELECT incarnation, host, pid, expires_at - {now}, state FROM scrub_nodes WHERE node_id = ? {lock FOR SHARE}
+            """)
+        memberIdentityForJoin = d.render("""
+            SELECT incarnation, host, pid, expires_at - {now}, state FROM scrub_nodes WHERE node_id = ? {lock FOR UPDATE}
             """)
         resetOwnClaims = d.render("UPDATE scrub_assignments SET state = 'assigned' WHERE node_id = ? AND state = 'scrubbing'")
         heartbeat = d.render("""
@@ -308,18 +329,18 @@ public struct CatalogQueries: Sendable {
               AND (SELECT 1 FROM images i WHERE i.id = scrub_assignments.image_id AND i.status = 'pending_delete' LIMIT 1) IS NULL
             """)
         claim = d.render("""
-            UPDATE scrub_assignments SET state = 'scrubbing', claimed_at = {now}, claim_token = ?
+            UPDATE scrub_assignments SET state = 'scrubbing', claimed_at = {now}, claim_token = {random_token}, claim_request = ?
             WHERE image_id IN (
               SELECT a.image_id FROM scrub_assignments a JOIN images i ON i.id = a.image_id
               WHERE a.node_id = ? AND a.state = 'assigned' AND i.status = 'pending_delete'
                 AND (a.not_before IS NULL OR a.not_before <= {now} OR a.claimed_at IS NULL OR a.claimed_at < ?)
               ORDER BY a.assigned_at
               LIMIT ? {lock FOR UPDATE OF a SKIP LOCKED FOR SHARE OF i SKIP LOCKED})
-            RETURNING image_id, attempts, term
+            RETURNING image_id, attempts, term, claim_token
             """)
         claimedUnderToken = d.render("""
-            SELECT image_id, attempts, term FROM scrub_assignments
-            WHERE node_id = ? AND state = 'scrubbing' AND claim_token = ? ORDER BY assigned_at, image_id
+            SELECT image_id, attempts, term, claim_token FROM scrub_assignments
+            WHERE node_id = ? AND state = 'scrubbing' AND claim_request = ? ORDER BY assigned_at, image_id
             """)
         pendingLocations = d.render("""
             SELECT id, value, meta_data FROM image_locations WHERE image_id = ? AND status = 'pending_delete' ORDER BY id
@@ -332,7 +353,7 @@ public struct CatalogQueries: Sendable {
         deleteAssignment = d.render("DELETE FROM scrub_assignments WHERE image_id = ?")
         failAssignment = d.render("""
             UPDATE scrub_assignments SET state = 'assigned', attempts = attempts + 1, last_error = ?, not_before = {now} + ?
-            WHERE image_id = ? AND node_id = ? AND state = 'scrubbing'
+            WHERE image_id = ? AND node_id = ? AND state = 'scrubbing' AND claim_token = ?
             """)
         countNodeWork = d.render("UPDATE scrub_nodes SET done = done + ?, failed = failed + ? WHERE node_id = ?")
         insertEvent = d.render("""
@@ -350,20 +371,25 @@ public struct CatalogQueries: Sendable {
                         AND p.expires_at > {now} AND p.leader_priority > n.leader_priority)
             """
         takeLease = d.render("""
-            UPDATE scrub_leader SET node_id = ?, term = term + 1, expires_at = {now} + ?
+            UPDATE scrub_leader SET node_id = ?, incarnation = ?, term = term + 1, expires_at = {now} + ?
             WHERE id = 1 AND (node_id IS NULL OR expires_at <= {now} OR node_id = ?)
-              AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = ? AND n.state = 'active'
+              AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = ? AND n.incarnation = ? AND n.state = 'active'
                           AND n.leader_eligible = {true} AND n.expires_at > {now}
                           AND (\(noPreferred) OR scrub_leader.expires_at <= {now} - ?))
             """)
         // A leader whose renewal finds a live preferred node is refused and resigns, handing over.
         renewLease = d.render("""
-            UPDATE scrub_leader SET expires_at = {now} + ? WHERE id = 1 AND node_id = ? AND term = ? AND expires_at > {now}
+            UPDATE scrub_leader SET expires_at = {now} + ?
+            WHERE id = 1 AND node_id = ? AND incarnation = ? AND term = ? AND expires_at > {now}
               AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = scrub_leader.node_id AND \(noPreferred))
             """)
-        resignLease = d.render("UPDATE scrub_leader SET node_id = NULL, expires_at = {now} WHERE id = 1 AND node_id = ? AND term = ?")
+        resignLease = d.render("""
+            UPDATE scrub_leader SET node_id = NULL, incarnation = NULL, expires_at = {now}
+            WHERE id = 1 AND node_id = ? AND incarnation = ? AND term = ?
+            """)
         fence = d.render("""
-            SELECT 1 FROM scrub_leader WHERE id = 1 AND node_id = ? AND term = ? AND expires_at > {now} {lock FOR SHARE}
+            SELECT 1 FROM scrub_leader WHERE id = 1 AND node_id = ? AND incarnation = ? AND term = ? AND expires_at > {now}
+            {lock FOR SHARE}
             """)
 
         leaderNodes = d.render("""

@@ -7,10 +7,13 @@
 /// - A write carries ``requestIDHeader``; the server answers a retry of it (same id) with the
 ///   first answer instead of applying it twice, and a claim also passes the id down as its
 ///   ``ClaimRequest/token``, so even a retry that reaches a restarted server claims nothing new.
+/// - Every node-scoped request names the node twice over: `nodeID` and the `incarnation` its
+///   `join` answered, both top-level fields of the body. A request without `incarnation` (an
+///   older node) is malformed: 400.
 /// - Errors: 400 malformed or out of range, 401 no or wrong token, 404 no such operation,
-///   413 body too large, 409 a refusal the
-///   caller must see (``CatalogError/membershipExpired(_:)``, ``RestoreRefusal``), 503 the
-///   store is unavailable (retry), 500 anything else; the body is an ``ErrorBody``.
+///   413 body too large, 409 a refusal the caller must see (``CatalogError/membershipExpired(_:)``,
+///   `node_id_in_use`, `wrong_incarnation`, ``RestoreRefusal``), 503 the store is unavailable
+///   (retry), 500 anything else; the body is an ``ErrorBody``.
 public enum CatalogWire {
     public static let requestIDHeader = "Scrubber-Request-Id"
     /// Largest request body the server reads by default.
@@ -47,22 +50,30 @@ public enum CatalogWire {
     /// `heartbeat`, `campaign`: a node and a TTL.
     public struct NodeTTL: Codable, Sendable {
         public var nodeID: String
+        public var incarnation: String
         public var ttl: Double
-        public init(nodeID: String, ttl: Double) { self.nodeID = nodeID; self.ttl = ttl }
+        public init(_ node: NodeIdentity, ttl: Double) { (nodeID, incarnation, self.ttl) = (node.nodeID, node.incarnation, ttl) }
+        public var node: NodeIdentity { NodeIdentity(nodeID: nodeID, incarnation: incarnation) }
     }
 
     /// `leave`, `drain`.
     public struct Node: Codable, Sendable {
         public var nodeID: String
-        public init(nodeID: String) { self.nodeID = nodeID }
+        public var incarnation: String
+        public init(_ node: NodeIdentity) { (nodeID, incarnation) = (node.nodeID, node.incarnation) }
+        public var node: NodeIdentity { NodeIdentity(nodeID: nodeID, incarnation: incarnation) }
     }
 
     /// `renew` (with a TTL), `resign` (without).
     public struct Term: Codable, Sendable {
         public var nodeID: String
+        public var incarnation: String
         public var term: Int64
         public var ttl: Double?
-        public init(nodeID: String, term: Int64, ttl: Double? = nil) { self.nodeID = nodeID; self.term = term; self.ttl = ttl }
+        public init(_ node: NodeIdentity, term: Int64, ttl: Double? = nil) {
+            (nodeID, incarnation, self.term, self.ttl) = (node.nodeID, node.incarnation, term, ttl)
+        }
+        public var node: NodeIdentity { NodeIdentity(nodeID: nodeID, incarnation: incarnation) }
     }
 
     public struct LeaderViewRequest: Codable, Sendable {
@@ -75,18 +86,22 @@ public enum CatalogWire {
     public struct Complete: Codable, Sendable {
         public var outcomes: [ScrubOutcome]
         public var nodeID: String
+        public var incarnation: String
         public var backoff: Backoff
-        public init(outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) {
+        public init(outcomes: [ScrubOutcome], node: NodeIdentity, backoff: Backoff) {
             self.outcomes = outcomes
-            self.nodeID = nodeID
+            (nodeID, incarnation) = (node.nodeID, node.incarnation)
             self.backoff = backoff
         }
+        public var node: NodeIdentity { NodeIdentity(nodeID: nodeID, incarnation: incarnation) }
     }
 
     public struct Release: Codable, Sendable {
-        public var imageIDs: [String]
+        public var claims: [ClaimID]
         public var nodeID: String
-        public init(imageIDs: [String], nodeID: String) { self.imageIDs = imageIDs; self.nodeID = nodeID }
+        public var incarnation: String
+        public init(claims: [ClaimID], node: NodeIdentity) { (self.claims, nodeID, incarnation) = (claims, node.nodeID, node.incarnation) }
+        public var node: NodeIdentity { NodeIdentity(nodeID: nodeID, incarnation: incarnation) }
     }
 
     public struct Image: Codable, Sendable {
@@ -104,12 +119,14 @@ public enum CatalogWire {
     public struct RemainingWork: Codable, Sendable {
         public var scrubTime: Double
         public var nodeID: String
+        public var incarnation: String
         public var runStartedAt: Double
-        public init(scrubTime: Double, nodeID: String, runStartedAt: Double) {
+        public init(scrubTime: Double, node: NodeIdentity, runStartedAt: Double) {
             self.scrubTime = scrubTime
-            self.nodeID = nodeID
+            (nodeID, incarnation) = (node.nodeID, node.incarnation)
             self.runStartedAt = runStartedAt
         }
+        public var node: NodeIdentity { NodeIdentity(nodeID: nodeID, incarnation: incarnation) }
     }
 
     // MARK: Answers
@@ -130,6 +147,10 @@ public enum CatalogWire {
         public enum Kind: String, Codable, Sendable {
             case badRequest = "bad_request", unauthorized, tooLarge = "too_large", notFound = "not_found"
             case catalog, restoreRefused = "restore_refused", serverError = "internal"
+            /// A join refused: the node id is live under another incarnation.
+            case nodeIDInUse = "node_id_in_use"
+            /// A node-scoped request whose incarnation is not the membership's.
+            case wrongIncarnation = "wrong_incarnation"
         }
 
         public var kind: Kind

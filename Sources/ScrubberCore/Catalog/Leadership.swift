@@ -94,13 +94,16 @@ public struct LeaderPlan: Sendable, Hashable {
     }
 
     public var leader: String
+    /// The leader's incarnation: only the incarnation that won the lease may write under it.
+    public var incarnation: String
     public var term: Int64
     public var assignments: [(image: String, node: String)]
     public var moves: [Move]
     public var rebalances: [Rebalance]
 
-    public init(leader: String, term: Int64, assignments: [(image: String, node: String)], moves: [Move], rebalances: [Rebalance] = []) {
-        self.leader = leader
+    public init(leader: NodeIdentity, term: Int64, assignments: [(image: String, node: String)], moves: [Move], rebalances: [Rebalance] = []) {
+        self.leader = leader.nodeID
+        self.incarnation = leader.incarnation
         self.term = term
         self.assignments = assignments
         self.moves = moves
@@ -110,12 +113,13 @@ public struct LeaderPlan: Sendable, Hashable {
     public var isEmpty: Bool { assignments.isEmpty && moves.isEmpty && rebalances.isEmpty }
 
     public static func == (a: LeaderPlan, b: LeaderPlan) -> Bool {
-        a.leader == b.leader && a.term == b.term && a.moves == b.moves && a.rebalances == b.rebalances
+        a.leader == b.leader && a.incarnation == b.incarnation && a.term == b.term && a.moves == b.moves && a.rebalances == b.rebalances
             && a.assignments.map(\.image) == b.assignments.map(\.image) && a.assignments.map(\.node) == b.assignments.map(\.node)
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(leader)
+        hasher.combine(incarnation)
         hasher.combine(term)
         hasher.combine(moves)
         hasher.combine(rebalances)
@@ -128,11 +132,13 @@ extension LeaderPlan: Codable {
         var node: String
     }
 
-    private enum CodingKeys: String, CodingKey { case leader, term, assignments, moves, rebalances }
+    private enum CodingKeys: String, CodingKey { case leader, incarnation, term, assignments, moves, rebalances }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(leader: try c.decode(String.self, forKey: .leader), term: try c.decode(Int64.self, forKey: .term),
+        self.init(leader: NodeIdentity(nodeID: try c.decode(String.self, forKey: .leader),
+                                       incarnation: try c.decode(String.self, forKey: .incarnation)),
+                  term: try c.decode(Int64.self, forKey: .term),
                   assignments: try c.decode([Assignment].self, forKey: .assignments).map { ($0.image, $0.node) },
                   moves: try c.decode([Move].self, forKey: .moves), rebalances: try c.decode([Rebalance].self, forKey: .rebalances))
     }
@@ -140,6 +146,7 @@ extension LeaderPlan: Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(leader, forKey: .leader)
+        try c.encode(incarnation, forKey: .incarnation)
         try c.encode(term, forKey: .term)
         try c.encode(assignments.map { Assignment(image: $0.image, node: $0.node) }, forKey: .assignments)
         try c.encode(moves, forKey: .moves)
@@ -220,6 +227,15 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
             self.oldestAgeSeconds = oldestAgeSeconds
             self.failing = failing
         }
+
+        /// Every key always, `null` when unknown (`oldest_age_s` with nothing eligible).
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(eligible, forKey: .eligible)
+            try c.encode(waiting, forKey: .waiting)
+            try c.encode(oldestAgeSeconds, forKey: .oldestAgeSeconds)
+            try c.encode(failing, forKey: .failing)
+        }
     }
 
     public struct Failure: Sendable, Hashable, Codable {
@@ -235,6 +251,14 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
             self.imageID = imageID
             self.attempts = attempts
             self.lastError = lastError
+        }
+
+        /// Every key always, `null` when unknown.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(imageID, forKey: .imageID)
+            try c.encode(attempts, forKey: .attempts)
+            try c.encode(lastError, forKey: .lastError)
         }
     }
 

@@ -19,6 +19,8 @@ public struct SQLDialect: Sendable, Hashable {
     public var visibilityType: String
     /// `{timestamp}`: the type Glance's timestamps are cast to when we bind them as text.
     public var timestampType: String
+    /// `{random_token}`: a fresh random text per row (a claim's token): 128 random bits.
+    public var randomToken: String
     /// `{scan_key}`: the key the leader's sweep of `images i` pages by: SQLite's `rowid`
     /// (storage order, so a page's rows share table pages), PostgreSQL's primary key `id`.
     public var scanKey: String
@@ -47,6 +49,7 @@ public struct SQLDialect: Sendable, Hashable {
         nullSafeEqual: "IS",
         visibilityType: "TEXT",
         timestampType: "TEXT",
+        randomToken: "lower(hex(randomblob(16)))",
         scanKey: "i.rowid",
         rowLocks: false,
         sqliteHints: true,
@@ -79,6 +82,7 @@ public struct SQLDialect: Sendable, Hashable {
         nullSafeEqual: "IS NOT DISTINCT FROM",
         visibilityType: "image_visibility",
         timestampType: "timestamp",
+        randomToken: "CAST(gen_random_uuid() AS text)",
         scanKey: "i.id",
         rowLocks: true,
         sqliteHints: false,
@@ -93,7 +97,7 @@ public struct SQLDialect: Sendable, Hashable {
             ("{now}", now), ("{now_text}", nowText), ("{cutoff}", cutoff), ("{age}", agePrefix),
             ("{true}", trueLiteral), ("{false}", falseLiteral), ("{is}", nullSafeEqual),
             ("{visibility}", visibilityType), ("{timestamp}", timestampType),
-            ("{scan_key}", scanKey),
+            ("{scan_key}", scanKey), ("{random_token}", randomToken),
         ].map { (Array($0.0.utf8), Array($0.1.utf8)) }
         // Clauses kept only by one dialect: `{lock …}` (row locks), `{sqlite …}` (planner hints).
         let clauses: [(open: [UInt8], kept: Bool)] = [(Array("{lock ".utf8), rowLocks), (Array("{sqlite ".utf8), sqliteHints)]
@@ -159,5 +163,13 @@ public struct SQLDialect: Sendable, Hashable {
         precondition(count >= 1, "an SQL list needs at least one value")
         if jsonLists { return "SELECT value FROM json_each(?)" }
         return Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    /// What goes inside `(a, b) IN (…)` for a list of `count` pairs (`count` ≥ 1): `VALUES (?, ?), …`,
+    /// or with ``jsonLists`` one parameter holding a JSON array of two-element arrays.
+    public func pairs(_ count: Int) -> String {
+        precondition(count >= 1, "an SQL list needs at least one value")
+        if jsonLists { return "SELECT value ->> 0, value ->> 1 FROM json_each(?)" }
+        return "VALUES " + Array(repeating: "(?, ?)", count: count).joined(separator: ", ")
     }
 }

@@ -4,13 +4,18 @@
 /// Every time it reads or compares is the **store's** clock (DESIGN §3.1): callers pass
 /// durations, never their own timestamps.
 ///
+/// Every node-scoped operation names the node by its ``NodeIdentity``: its id and the
+/// incarnation its ``join(_:ttl:)`` was given. A store refuses an operation whose incarnation is
+/// not the one the node's membership holds (``CatalogError/wrongIncarnation(_:)``), so a second
+/// process under the same id, or a client that only knows the id, can act for no node.
+///
 /// ## Topics
 /// - Schema: ``upgrade()``
-/// - Membership: ``join(_:ttl:)``, ``heartbeat(nodeID:ttl:)``, ``leave(nodeID:)``
-/// - Election: ``campaign(nodeID:ttl:)``, ``renewLeadership(nodeID:term:ttl:)``, ``resign(nodeID:term:)``
+/// - Membership: ``join(_:ttl:)``, ``heartbeat(_:ttl:)``, ``leave(_:)``
+/// - Election: ``campaign(_:ttl:)``, ``renewLeadership(_:term:ttl:)``, ``resign(_:term:)``
 /// - Leader: ``leaderView(scrubTime:limit:after:)``, ``apply(_:)``
-/// - Work: ``claim(_:)``, ``complete(_:nodeID:backoff:)``, ``release(imageIDs:nodeID:)``,
-///   ``drain(nodeID:)``, ``remainingWork(scrubTime:nodeID:runStartedAt:)``
+/// - Work: ``claim(_:)``, ``complete(_:node:backoff:)``, ``release(_:node:)``,
+///   ``drain(_:)``, ``remainingWork(scrubTime:node:runStartedAt:)``
 /// - Restore: ``restorePlan(imageID:)``, ``commitRestore(_:)``
 /// - Status: ``backlog(scrubTime:failureLimit:)``
 public protocol ScrubCatalog: Sendable {
@@ -19,34 +24,41 @@ public protocol ScrubCatalog: Sendable {
     func upgrade() async throws
 
     /// Joins (or, after a crash, rejoins under the same id) as an active member whose
-    /// membership expires `ttl` seconds from now by the store clock.
-    /// - Returns: the store's clock at the join, in seconds since 1970.
-    func join(_ node: NodeRegistration, ttl: Double) async throws -> Double
+    /// membership expires `ttl` seconds from now by the store clock, and resets the claims the
+    /// id held (they go back to `assigned`: their outcomes will be lost).
+    ///
+    /// A node id is one process's at a time: while the id's membership is live under another
+    /// incarnation than ``NodeRegistration/incarnation``, the join is refused.
+    /// - Returns: the incarnation (the one presented if the store still holds it, else a new
+    ///   random one) and the store's clock at the join.
+    /// - Throws: ``CatalogError/nodeIDInUse(_:)`` while another incarnation's membership is live.
+    func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer
 
     /// Extends this node's membership to `ttl` seconds from now (store clock).
     /// - Returns: false when the membership had already expired or is gone: the node's work may
     ///   have been reassigned, so it must stop deleting and ``join(_:ttl:)`` again.
-    func heartbeat(nodeID: String, ttl: Double) async throws -> Bool
+    func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool
 
     /// Leaves gracefully: hands back every assignment this node holds (they become anyone's)
     /// and marks the node `left`. Call it after in-flight deletes have completed.
-    func leave(nodeID: String) async throws
+    func leave(_ node: NodeIdentity) async throws
 
     /// Stops taking new work: the node becomes `draining`, so the leader assigns it nothing and
     /// moves its unclaimed work to others; its unclaimed assignments are handed back at once.
-    func drain(nodeID: String) async throws
+    func drain(_ node: NodeIdentity) async throws
 
     /// Takes the leader lease if it is vacant or expired (store clock), for a live member
-    /// eligible to lead, with a new term (the old term + 1: the fencing token).
+    /// eligible to lead, with a new term (the old term + 1: the fencing token). The lease
+    /// belongs to this incarnation: only it may renew, resign or write under it.
     /// - Returns: the lease after the attempt; ``LeaderLease/holder`` is this node if it won.
-    func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease
+    func campaign(_ node: NodeIdentity, ttl: Double) async throws -> LeaderLease
 
     /// Extends this node's lease under `term` to `ttl` seconds from now (store clock).
     /// - Returns: false when the lease is no longer ours (expired, taken, resigned): step down.
-    func renewLeadership(nodeID: String, term: Int64, ttl: Double) async throws -> Bool
+    func renewLeadership(_ node: NodeIdentity, term: Int64, ttl: Double) async throws -> Bool
 
     /// Gives the lease up at once, so another node can lead without waiting for it to expire.
-    func resign(nodeID: String, term: Int64) async throws
+    func resign(_ node: NodeIdentity, term: Int64) async throws
 
     /// What the leader needs for one round: live nodes with their unclaimed queues, work to
     /// move off dead or draining nodes (a page of it), and up to `limit` eligible unassigned
@@ -55,8 +67,9 @@ public protocol ScrubCatalog: Sendable {
     func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView
 
     /// Writes a leader's round: new assignments and moves, in one transaction that first checks
-    /// the plan's term is current and its lease unexpired (**one leader per term**, DESIGN §3.2).
-    /// A move happens only if the work is still where the plan saw it (compare-and-set).
+    /// the plan's term is current, its lease unexpired and held by the plan's incarnation
+    /// (**one leader per term**, DESIGN §3.2). A move happens only if the work is still where
+    /// the plan saw it (compare-and-set).
     /// - Returns: false, writing nothing, when the term is stale: the caller must step down.
     func apply(_ plan: LeaderPlan) async throws -> Bool
 
@@ -64,24 +77,29 @@ public protocol ScrubCatalog: Sendable {
     ///
     /// Keeps **one worker per image** (DESIGN §3.3): in one transaction it checks the node's
     /// membership is unexpired, then moves this node's `assigned` images whose backoff has
-    /// passed, and that are still `pending_delete`, to `scrubbing`, and returns them with
-    /// their `pending_delete` locations.
+    /// passed, and that are still `pending_delete`, to `scrubbing` under a fresh claim token
+    /// each, and returns them with their tokens and their `pending_delete` locations.
     /// - Throws: ``CatalogError/membershipExpired(_:)`` when the node is no longer a live member.
     func claim(_ request: ClaimRequest) async throws -> [ClaimedImage]
 
     /// Records a batch of scrub outcomes in one transaction.
     ///
-    /// For each outcome, every location whose data is gone is marked `deleted` (keeping its
-    /// `deleted_at`) and audited. Then, only if this node still holds the image's claim
-    /// (compare-and-set on holder, state `scrubbing`, image `pending_delete`): a fully successful
-    /// image with no `pending_delete` location left is marked `deleted` and its assignment
-    /// removed; a failed one goes back to `assigned` with attempts + 1, its last error and a
-    /// backoff from `backoff`. Replaying a batch is harmless (DESIGN §3.4).
-    func complete(_ outcomes: [ScrubOutcome], nodeID: String, backoff: Backoff) async throws -> CompletionReport
+    /// For each outcome, every location of the named image whose data is gone is marked
+    /// `deleted` (keeping its `deleted_at`) and audited, once. Then, only if this node still
+    /// holds the very claim the outcome names (compare-and-set on holder, claim token, state
+    /// `scrubbing`, image `pending_delete`): a fully successful image with no `pending_delete`
+    /// location left is marked `deleted` and its assignment removed; a failed one goes back to
+    /// `assigned` with attempts + 1, its last error and a backoff from `backoff`. Any other
+    /// outcome (a later claim of the image exists, it was reset, restored, or the outcome
+    /// names no token) is reported in ``CompletionReport/claimsLost`` and changes nothing
+    /// else: replaying an outcome, however late, is harmless (DESIGN §3.4). An audit row is
+    /// written only for a row whose state changed.
+    func complete(_ outcomes: [ScrubOutcome], node: NodeIdentity, backoff: Backoff) async throws -> CompletionReport
 
     /// Hands back claimed images this node will not scrub (e.g. on shutdown before starting
-    /// them): they return to `assigned` with no holder, and any node may take them.
-    func release(imageIDs: [String], nodeID: String) async throws
+    /// them): those still held under the named claims return to `assigned` with no holder, and
+    /// any node may take them. Claims no longer held are left alone.
+    func release(_ claims: [ClaimID], node: NodeIdentity) async throws
 
     /// Reads what a restore of `imageID` would bring back. The caller checks which locations'
     /// data still exists, then calls ``commitRestore(_:)``.
@@ -101,7 +119,7 @@ public protocol ScrubCatalog: Sendable {
     /// waits on: unassigned, being scrubbed, claimable now, or failed before the run and held by
     /// this node or no live node. Images that failed during the run, or wait out their backoff
     /// on another live node, do not count.
-    func remainingWork(scrubTime: Double, nodeID: String, runStartedAt: Double) async throws -> Int
+    func remainingWork(scrubTime: Double, node: NodeIdentity, runStartedAt: Double) async throws -> Int
 
     /// Everything `scrubber status` shows.
     func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus
@@ -118,8 +136,12 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     public var leaderEligible: Bool
     /// `leader_priority`: among live eligible nodes the highest leads; equal ones do not preempt.
     public var leaderPriority: Int
+    /// The incarnation this process already holds, when it rejoins: kept if the store still
+    /// has it (even live), so the process's identity survives its own rejoins. Nil on a first join.
+    public var incarnation: String?
 
-    public init(nodeID: String, host: String, pid: Int, version: String, capacity: Int, leaderEligible: Bool, leaderPriority: Int = 0) {
+    public init(nodeID: String, host: String, pid: Int, version: String, capacity: Int, leaderEligible: Bool, leaderPriority: Int = 0,
+                incarnation: String? = nil) {
         self.nodeID = nodeID
         self.host = host
         self.pid = pid
@@ -127,10 +149,11 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
         self.capacity = capacity
         self.leaderEligible = leaderEligible
         self.leaderPriority = leaderPriority
+        self.incarnation = incarnation
     }
 
     enum CodingKeys: String, CodingKey {
-        case nodeID, host, pid, version, capacity, leaderEligible, leaderPriority
+        case nodeID, host, pid, version, capacity, leaderEligible, leaderPriority, incarnation
     }
 
     /// A node of an earlier version sends no priority: 0, as every node had.
@@ -139,28 +162,34 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
         self.init(nodeID: try c.decode(String.self, forKey: .nodeID), host: try c.decode(String.self, forKey: .host),
                   pid: try c.decode(Int.self, forKey: .pid), version: try c.decode(String.self, forKey: .version),
                   capacity: try c.decode(Int.self, forKey: .capacity), leaderEligible: try c.decode(Bool.self, forKey: .leaderEligible),
-                  leaderPriority: try c.decodeIfPresent(Int.self, forKey: .leaderPriority) ?? 0)
+                  leaderPriority: try c.decodeIfPresent(Int.self, forKey: .leaderPriority) ?? 0,
+                  incarnation: try c.decodeIfPresent(String.self, forKey: .incarnation))
     }
 }
 
 /// Parameters of ``ScrubCatalog/claim(_:)``.
 public struct ClaimRequest: Sendable, Hashable, Codable {
     public var nodeID: String
+    public var incarnation: String
     public var limit: Int
     /// One-shot runs: an image whose last claim is older than this store time may be claimed
     /// even inside its backoff, so a `--once` run tries every eligible image once.
     public var retryClaimedBefore: Double?
-    /// Makes a retried claim idempotent: when this node already holds claims made under this
-    /// token (the first try committed, its answer was lost), they are returned again and
-    /// nothing new is claimed. The lease service's client sets it to the request's id.
+    /// Makes a retried claim idempotent: when this node already holds claims made by a request
+    /// with this token (the first try committed, its answer was lost), they are returned again
+    /// and nothing new is claimed. The lease service's client sets it to the request's id. It is
+    /// not the claims' own token (``ClaimedImage/claimToken``), which the store makes fresh.
     public var token: String?
 
-    public init(nodeID: String, limit: Int, retryClaimedBefore: Double? = nil, token: String? = nil) {
-        self.nodeID = nodeID
+    public init(_ node: NodeIdentity, limit: Int, retryClaimedBefore: Double? = nil, token: String? = nil) {
+        self.nodeID = node.nodeID
+        self.incarnation = node.incarnation
         self.limit = limit
         self.retryClaimedBefore = retryClaimedBefore
         self.token = token
     }
+
+    public var node: NodeIdentity { NodeIdentity(nodeID: nodeID, incarnation: incarnation) }
 }
 
 /// What a completion batch did.
@@ -169,10 +198,11 @@ public struct CompletionReport: Sendable, Hashable, Codable {
     public var imagesDeleted: [String] = []
     /// Images that stay `pending_delete` with their error, attempts and backoff recorded.
     public var imagesFailed: [String] = []
-    /// Images whose claim this node no longer held (reassigned after its membership lapsed,
-    /// or restored/deleted meanwhile): their gone locations were recorded, nothing else.
+    /// Images whose named claim this node no longer held (reset by a rejoin, reassigned after
+    /// its membership lapsed, claimed anew, restored or deleted meanwhile, or no token named):
+    /// their gone locations were recorded, nothing else.
     public var claimsLost: [String] = []
-    /// Locations marked `deleted`.
+    /// Locations this batch marked `deleted` (not those already marked).
     public var locationsDeleted = 0
 
     public init() {}
@@ -191,12 +221,19 @@ public enum CatalogError: Error, Sendable, Equatable, Codable, CustomStringConve
     /// mismatch between node and service or a batch over its body limit, not an outage;
     /// retrying cannot help, so the node stops (the message says which).
     case rejected(String)
+    /// A join was refused: the node id is a live member under another incarnation (another
+    /// process runs under this id). The message names the other member.
+    case nodeIDInUse(String)
+    /// A node-scoped operation named an incarnation that is not the one the node's membership
+    /// holds: another process joined under this id, or the caller is not the node it names.
+    case wrongIncarnation(String)
 
     public var description: String {
         switch self {
         case .membershipExpired(let node):
             "membership of node \(node) has expired (no heartbeat within node_ttl); its work may have been reassigned"
-        case .unavailable(let message), .unauthorized(let message), .rejected(let message):
+        case .unavailable(let message), .unauthorized(let message), .rejected(let message), .nodeIDInUse(let message),
+             .wrongIncarnation(let message):
             message
         }
     }
@@ -204,7 +241,7 @@ public enum CatalogError: Error, Sendable, Equatable, Codable, CustomStringConve
     /// Errors no retry can fix: a node stops rather than retrying forever.
     public var isFatal: Bool {
         switch self {
-        case .unauthorized, .rejected: true
+        case .unauthorized, .rejected, .nodeIDInUse, .wrongIncarnation: true
         case .membershipExpired, .unavailable: false
         }
     }

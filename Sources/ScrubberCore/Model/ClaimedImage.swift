@@ -22,13 +22,32 @@ public struct PendingLocation: Sendable, Hashable, Codable {
 /// (upstream leaves such images stuck forever).
 public struct ClaimedImage: Sendable, Hashable, Codable {
     public var imageID: String
+    /// This claim's identity, fresh for every claim of the row (DESIGN §3.3): the completion,
+    /// failure or release of this claim names it, so an outcome of an earlier claim of the same
+    /// image can never be applied to this one.
+    public var claimToken: String
     /// Failed attempts before this claim.
     public var attempts: Int
     public var locations: [PendingLocation]
 
-    public init(imageID: String, attempts: Int, locations: [PendingLocation]) {
+    public init(imageID: String, claimToken: String, attempts: Int, locations: [PendingLocation]) {
         self.imageID = imageID
+        self.claimToken = claimToken
         self.attempts = attempts
         self.locations = locations
+    }
+
+    /// The claim, as ``ScrubCatalog/release(_:node:)`` names it.
+    public var claim: ClaimID { ClaimID(imageID: imageID, claimToken: claimToken) }
+}
+
+/// One claim of one image: the image and the token its claim was given.
+public struct ClaimID: Sendable, Hashable, Codable {
+    public var imageID: String
+    public var claimToken: String
+
+    public init(imageID: String, claimToken: String) {
+        self.imageID = imageID
+        self.claimToken = claimToken
     }
 }

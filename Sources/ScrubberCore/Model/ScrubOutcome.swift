@@ -45,14 +45,23 @@ public struct LocationResult: Sendable, Hashable, Codable {
 /// The result of scrubbing one claimed image: what its completion records.
 public struct ScrubOutcome: Sendable, Hashable, Codable {
     public var imageID: String
+    /// The token of the claim this outcome completes (``ClaimedImage/claimToken``). An outcome
+    /// without one (sent by an older node) completes no claim: its claim counts as lost.
+    public var claimToken: String?
     /// Failed attempts before this one (the backoff grows with it).
     public var previousAttempts: Int
     public var locations: [LocationResult]
 
-    public init(imageID: String, previousAttempts: Int, locations: [LocationResult]) {
+    public init(imageID: String, claimToken: String?, previousAttempts: Int, locations: [LocationResult]) {
         self.imageID = imageID
+        self.claimToken = claimToken
         self.previousAttempts = previousAttempts
         self.locations = locations
+    }
+
+    /// The outcome of scrubbing `image` under its claim.
+    public init(_ image: ClaimedImage, locations: [LocationResult]) {
+        self.init(imageID: image.imageID, claimToken: image.claimToken, previousAttempts: image.attempts, locations: locations)
     }
 
     /// The first failure's message, if any location failed.
