@@ -26,10 +26,14 @@ enum CLI {
     /// Starts `scrubber ARGS` in the background, inside network namespace `netns` when given
     /// (`ip netns exec` execs the binary: the process is the scrubber itself). The scrubber's
     /// own variables (`SCRUBBER_DB`, `SCRUBBER_NODE_ID`) are unset unless `environment` sets them.
-    static func start(_ arguments: [String], in directory: String, netns: String? = nil,
+    /// - Parameter launcher: a command the binary runs under (`prlimit --nofile=…`), if any.
+    static func start(_ arguments: [String], in directory: String, netns: String? = nil, launcher: [String] = [],
                       environment: [String: String] = [:]) throws -> (Process, stdout: String, stderr: String) {
         let process = Process()
-        if let netns {
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [binary] + arguments
+        } else if let netns {
             process.executableURL = URL(fileURLWithPath: NetworkNamespaces.ip)
             process.arguments = ["netns", "exec", netns, binary] + arguments
         } else {

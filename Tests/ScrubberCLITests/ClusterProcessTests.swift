@@ -218,6 +218,32 @@ struct TimedOut: Error, CustomStringConvertible {
         #expect(none.status == 5)
         let after = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])
         #expect(after["leader"] is NSNull)
+        let keys = try #require(after["backlog"] as? [String: Any]).keys
+        #expect(Set(keys) == ["eligible", "waiting", "oldest_age_s", "failing"], "every key, null when unknown")
+    }
+
+    /// Two processes under one node id (two containers with one hostname): the second is
+    /// refused while the first lives, names it and exits 1; the first is untouched. Once the
+    /// first is gone, the id is free again.
+    @Test func aSecondProcessUnderALiveNodeIDExitsNamingTheFirst() async throws {
+        let cluster = try LocalCluster(nodeTTL: 1.5)
+        _ = try await cluster.seed(50)
+        try cluster.start("dup")
+        try await cluster.waitFor(20, "dup to join") { try cluster.ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'dup'") == 1 }
+        func incarnation() throws -> String? {
+            try cluster.ws.queue().read { db in try String.fetchOne(db, sql: "SELECT incarnation FROM scrub_nodes WHERE node_id = 'dup'") }
+        }
+        let first = try incarnation()
+        let twin = try await CLI.run(["run", "--once", "--config-file", cluster.config, "--node-id", "dup"], in: cluster.ws.directory, timeout: 60)
+        #expect(twin.status == 1, "\(twin.stderr)")
+        #expect(twin.stderr.contains("node id dup is in use by a live member"), "\(twin.stderr)")
+        let pid = try #require(cluster.nodes["dup"]).process.processIdentifier
+        #expect(twin.stderr.contains("pid \(pid)"), "it names the live process")
+        #expect(try incarnation() == first)
+        let results = try await cluster.stopAll()
+        #expect(results["dup"]?.status == 0, "the first process was untouched: \(results["dup"]?.stderr ?? "")")
+        let after = try await CLI.run(["run", "--once", "--config-file", cluster.config, "--node-id", "dup"], in: cluster.ws.directory, timeout: 60)
+        #expect(after.status == 0, "after the first left, the id is free: \(after.stderr)")
     }
 
     @Test func aNodeThatMayNotLeadNeverLeads() async throws {

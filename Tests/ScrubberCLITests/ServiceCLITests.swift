@@ -4,9 +4,10 @@ import Testing
 /// `scrubber serve` with real node, status and restore processes on loopback.
 @Suite struct ServiceCLITests {
     /// A running `scrubber serve` for `ws`'s database, with its URL.
-    static func serve(_ ws: Workspace, config: String, token: String, port: Int = 0) async throws -> (process: Process, url: String) {
-        let (process, stdout, stderr) = try CLI.start(["serve", "--config-file", config, "--token-file", token, "--listen", "127.0.0.1:\(port)"],
-                                                      in: ws.directory)
+    static func serve(_ ws: Workspace, config: String, token: String, port: Int = 0, options: [String] = [],
+                      launcher: [String] = []) async throws -> (process: Process, url: String) {
+        let (process, stdout, stderr) = try CLI.start(["serve", "--config-file", config, "--token-file", token, "--listen", "127.0.0.1:\(port)"]
+                                                          + options, in: ws.directory, launcher: launcher)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, process.isRunning {
             let text = (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? ""
@@ -50,6 +51,49 @@ import Testing
         #expect(status.status == 5, "no live leader after a one-shot run: \(status.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect((json?["backlog"] as? [String: Any])?["eligible"] as? Int == 0)
+    }
+
+    /// 1,100 idle connections (more than the service's 1,024 descriptors) neither lock a valid
+    /// client out for longer than the idle timeout nor exhaust the service: it caps its
+    /// connections below its descriptor limit, closes idle ones, and keeps running.
+    @Test func anIdleFloodNeitherLocksOutAValidClientNorExhaustsTheService() async throws {
+        let ws = try Workspace()
+        let config = try ws.write("service.conf", "[database]\nconnection = sqlite:///glance.sqlite\npool_timeout = 60\n")
+        let token = try ws.write("token", "flood-secret\n")
+        // A service that cannot raise its own limit: 1,024 descriptors, soft and hard. Its idle
+        // timeout outlasts the few seconds the flood takes to build, so the flood fills it.
+        let service = try await Self.serve(ws, config: config, token: token, options: ["--idle-timeout", "15"],
+                                           launcher: ["/usr/bin/prlimit", "--nofile=1024:1024", "--"])
+        defer { service.process.terminate(); service.process.waitUntilExit() }
+        let port = try #require(service.url.split(separator: ":").last.flatMap { Int($0) })
+        let flood = try IdleFlood(port: port, connections: 1100)
+        defer { flood.close() }
+        // The service holds as many as its cap (1,024 less 64 for itself); the rest wait in its backlog.
+        let descriptors = "/proc/\(service.process.processIdentifier)/fd"
+        func open() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: descriptors).count) ?? 0 }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while open() < 960, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(open() >= 960, "the flood fills the service's connections: \(open()) descriptors")
+
+        // A valid client, through the flood: its retries within its deadline reach the service
+        // once idle connections are closed.
+        let status = try await CLI.run(["status", "--json", "--coordinator", service.url, "--token-file", token, "--config-file", config],
+                                       in: ws.directory, timeout: 90)
+        #expect(status.status == 5, "answered (no leader yet): \(status.stderr)")
+        #expect(status.stdout.contains(#""backlog""#))
+        #expect(service.process.isRunning, "the service survived the flood")
+        #expect(open() < 1024, "descriptors in use: \(open())")
+    }
+
+    @Test func plainHTTPOffLoopbackMustBeAskedFor() async throws {
+        let ws = try Workspace()
+        let config = try ws.write("service.conf", "[database]\nconnection = sqlite:///glance.sqlite\n")
+        let token = try ws.write("token", "t\n")
+        let refused = try await CLI.run(["serve", "--config-file", config, "--token-file", token, "--listen", "0.0.0.0:0"], in: ws.directory)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("is not loopback: serve HTTPS there"), "\(refused.stderr)")
+        let idle = try await CLI.run(["serve", "--config-file", config, "--token-file", token, "--idle-timeout", "600"], in: ws.directory)
+        #expect(idle.status != 0 && idle.stderr.contains("--idle-timeout must be 1 to 60 seconds"), "\(idle.stderr)")
     }
 
     @Test func aWrongTokenStopsANodeAndStatusAtOnceWithAClearMessage() async throws {
@@ -149,5 +193,57 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("via=service"))
         #expect(result.stdout.contains("verified=PASS"))
+    }
+}
+
+/// Connections opened to a port and left idle, each established before the next is opened (a
+/// burst of connects would only meet the listener's SYN backlog); closed when done.
+final class IdleFlood: Sendable {
+    let sockets: [Int32]
+
+    init(port: Int, connections: Int) throws {
+        // The flood needs descriptors of its own: the test process's soft limit goes to its hard one.
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        var opened: [Int32] = []
+        for _ in 0..<connections {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { break }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            // Established within 5 s (the kernel retries a SYN the listener's queue dropped), or a shortfall.
+            var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard poll(&ready, 1, 5000) == 1, getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0, error == 0 else {
+                _ = Glibc.close(fd)
+                break
+            }
+            opened.append(fd)
+        }
+        sockets = opened
+        guard opened.count == connections else {
+            close()
+            throw Shortfall(opened: opened.count, wanted: connections)
+        }
+    }
+
+    func close() {
+        for fd in sockets { _ = Glibc.close(fd) }
+    }
+
+    struct Shortfall: Error, CustomStringConvertible {
+        var opened: Int, wanted: Int
+        var description: String { "opened only \(opened) of \(wanted) connections (the test process's descriptor limit?)" }
     }
 }

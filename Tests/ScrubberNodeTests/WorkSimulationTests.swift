@@ -22,7 +22,7 @@ import Testing
     /// paused node resuming with stale beliefs) is caught, as is a restorer that skips its data
     /// check, and outcomes that name the newest claim of their image instead of their own.
     @Test("A deliberately broken node or restorer is caught",
-          arguments: [(WorkSimulation.Break.deleteWithoutTrust, 7), (.restoreWithoutDataCheck, 22), (.outcomesNameNewestClaim, 22)]
+          arguments: [(WorkSimulation.Break.deleteWithoutTrust, 7), (.restoreWithoutDataCheck, 19), (.outcomesNameNewestClaim, 1)]
               as [(WorkSimulation.Break, UInt64)])
     func brokenProtocolIsCaught(breaking: WorkSimulation.Break, knownSeed: UInt64) async throws {
         var options = WorkSimulation.Options()
