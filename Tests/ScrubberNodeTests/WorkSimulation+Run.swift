@@ -29,7 +29,7 @@ extension WorkSimulation {
         let options: Options
         var rng: SimRNG
         let clock: SimClock
-        let catalog: SQLiteCatalog
+        let catalog: any ScrubCatalog
         let db: DatabaseQueue
         var report = Report()
         var nodes: [Node]
@@ -46,7 +46,7 @@ extension WorkSimulation {
         let start: Double
         let backoff = Backoff(base: 0.5, max: 4)
 
-        init(options: Options, rng: SimRNG, clock: SimClock, catalog: SQLiteCatalog, db: DatabaseQueue) {
+        init(options: Options, rng: SimRNG, clock: SimClock, catalog: any ScrubCatalog, db: DatabaseQueue) {
             self.options = options
             self.rng = rng
             self.clock = clock
@@ -286,7 +286,9 @@ extension WorkSimulation {
         /// does past the service's replay cache: it must change nothing but what is gone.
         mutating func replay(_ i: Int) async throws {
             guard nodes[i].joined, !nodes[i].sent.isEmpty else { return }
-            let batch = nodes[i].sent[Int.random(in: 0..<nodes[i].sent.count, using: &rng)]
+            // Doubled: a new request, so that no replay cache answers it from its first try.
+            let sent = nodes[i].sent[Int.random(in: 0..<nodes[i].sent.count, using: &rng)]
+            let batch = sent + sent
             let identity = nodes[i].identity
             guard let result = try await asNode(i, { [catalog, backoff] in try await catalog.complete(batch, node: identity, backoff: backoff) }) else { return }
             report.replays += 1

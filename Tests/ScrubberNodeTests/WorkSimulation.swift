@@ -4,10 +4,12 @@ import ScrubberCore
 import ScrubberSQLite
 import Synchronization
 
-/// A deterministic simulation of the work protocol against the real SQLite catalog.
+/// A deterministic simulation of the work protocol against a real catalog.
 ///
 /// The catalog (claims, completions, membership, leases, leader rounds, restores) is the real
-/// ``SQLiteCatalog`` on a temporary file, its store clock injected (``SimClock``). The nodes are
+/// ``SQLiteCatalog`` on a temporary file, its store clock injected (``SimClock``), called
+/// directly or through the lease service (``Backend/service``: a `CatalogService` on loopback
+/// and its `RemoteCatalog`, so every call crosses HTTP and the wire format). The nodes are
 /// models of `ScrubberNode`'s loops, driven one catalog call at a time by a seeded generator:
 /// membership trusted until `heartbeat start + ttl − margin` in epochs (``MembershipLease``),
 /// deletes allowed only while the claim's epoch is trusted (`WorkerService.scrub`), the
@@ -31,7 +33,15 @@ struct WorkSimulation {
         case outcomesNameNewestClaim
     }
 
+    /// How the simulated nodes reach the catalog.
+    enum Backend: String, Sendable, CaseIterable {
+        case sqlite
+        /// Through a lease service fronting the same SQLite catalog.
+        case service
+    }
+
     struct Options: Sendable {
+        var backend = Backend.sqlite
         var nodes = 4
         var pendingImages = 30
         var activeImages = 5
@@ -123,10 +133,13 @@ struct WorkSimulation {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let clock = SimClock(start: 1_800_000_000)
         let path = directory + "/glance.sqlite"
-        let catalog = try SQLiteCatalog(path: path, clock: { clock.now })
-        try await catalog.upgrade()
+        let store = try SQLiteCatalog(path: path, clock: { clock.now })
+        try await store.upgrade()
+        let served = options.backend == .service ? try await ServedCatalog.start(fronting: store) : nil
+        let catalog: any ScrubCatalog = served?.client ?? store
         let db = try DatabaseQueue(path: path)
         var run = Run(options: options, rng: SimRNG(seed: seed), clock: clock, catalog: catalog, db: db)
+        defer { withExtendedLifetime(served) {} }
         try await run.seed()
         try await run.simulate()
         if run.report.violations.isEmpty { try await run.quiesce() }

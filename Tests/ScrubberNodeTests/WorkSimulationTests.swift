@@ -18,6 +18,21 @@ import Testing
             """)
     }
 
+    /// The same runs with every call through the lease service: its wire format, its replay
+    /// cache and its refusals must change nothing of §3.
+    @Test("DESIGN §3 holds through the lease service", arguments: serviceSeeds)
+    func invariantsHoldThroughTheService(seed: UInt64) async throws {
+        var options = WorkSimulation.Options()
+        options.backend = .service
+        let report = try await WorkSimulation(seed: seed, options: options).run()
+        #expect(report.violations.isEmpty, """
+            seed \(seed): \(report.violations.joined(separator: "; "))
+            \(report.tail())
+            """)
+    }
+
+    static let serviceSeeds: ClosedRange<UInt64> = 1...10
+
     /// The simulation can fail: a node that deletes without checking its membership trust (a
     /// paused node resuming with stale beliefs) is caught, as is a restorer that skips its data
     /// check, and outcomes that name the newest claim of their image instead of their own.
