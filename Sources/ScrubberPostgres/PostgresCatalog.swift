@@ -17,7 +17,7 @@ import Synchronization
 public final class PostgresCatalog: ScrubCatalog {
     public let endpoint: PostgresEndpoint
     let client: PostgresClient
-    let queries = CatalogQueries(dialect: .postgresql)
+    let queries: CatalogQueries
     let logger: Logger
     /// How long one operation (a transaction, with waiting for a connection) may take.
     let operationTimeout: Duration
@@ -28,8 +28,13 @@ public final class PostgresCatalog: ScrubCatalog {
     ///     leader rounds concurrently, one connection each.
     ///   - operationTimeout: seconds one operation may take before it counts as failed.
     ///   - logger: for the driver's background messages (connection loss, reconnects).
-    public init(endpoint: PostgresEndpoint, connections: Int = 6, operationTimeout: Double = 10, logger: Logger) {
+    /// - Parameter clockFunction: the SQL function the store clock is read through, for
+    ///   deterministic simulations (``SQLDialect/postgresql(clockFunction:)``); nil (the default,
+    ///   always in production) reads the server's clock.
+    public init(endpoint: PostgresEndpoint, connections: Int = 6, operationTimeout: Double = 10, logger: Logger,
+                clockFunction: String? = nil) {
         self.endpoint = endpoint
+        queries = CatalogQueries(dialect: clockFunction.map { SQLDialect.postgresql(clockFunction: $0) } ?? .postgresql)
         self.logger = logger
         self.operationTimeout = .seconds(operationTimeout)
         var config = Self.clientConfiguration(endpoint, operationTimeout: operationTimeout)

@@ -1,4 +1,3 @@
-import GRDB
 import ScrubberCore
 
 extension WorkSimulation.Run {
@@ -7,22 +6,20 @@ extension WorkSimulation.Run {
     /// deletes for and an unexpired, active membership, and the image and the location are
     /// still `pending_delete`. (Deleting what is already gone is a no-op, DESIGN §3.4: a replay
     /// after a lost claim does it legitimately.)
-    mutating func checkDeletePermitted(node: String, claim: ClaimID, location: Int64) throws {
+    mutating func checkDeletePermitted(node: String, claim: ClaimID, location: Int64) async throws {
         guard data.contains(location) else { return }
         let now = self.now, image = claim.imageID
-        let (assignment, member, imageStatus, locationStatus) = try db.read { db in
-            (try Row.fetchOne(db, sql: "SELECT node_id, state, claim_token FROM scrub_assignments WHERE image_id = ?", arguments: [image]),
-             try Row.fetchOne(db, sql: "SELECT state, expires_at FROM scrub_nodes WHERE node_id = ?", arguments: [node]),
-             try String.fetchOne(db, sql: "SELECT status FROM images WHERE id = ?", arguments: [image]),
-             try String.fetchOne(db, sql: "SELECT status FROM image_locations WHERE id = ?", arguments: [location]))
-        }
-        let holder: String? = assignment?["node_id"], state: String? = assignment?["state"]
+        let assignment = try await db.rows("SELECT node_id, state, claim_token FROM scrub_assignments WHERE image_id = ?", [.text(image)]).first
+        let member = try await db.rows("SELECT state, expires_at FROM scrub_nodes WHERE node_id = ?", [.text(node)]).first
+        let imageStatus = try await db.value("SELECT status FROM images WHERE id = ?", [.text(image)]).string
+        let locationStatus = try await db.value("SELECT status FROM image_locations WHERE id = ?", [.integer(location)]).string
+        let holder = assignment?[0].string, state = assignment?[1].string
         if holder != node || state != "scrubbing" {
             violate("§3.3 one worker per image: \(node) deletes \(image) location \(location) but the store has its assignment as \(assignment == nil ? "none" : "\(holder ?? "unheld") \(state ?? "")")")
-        } else if assignment?["claim_token"] != claim.claimToken {
+        } else if assignment?[2].string != claim.claimToken {
             violate("§3.3 one claim per completion: \(node) deletes \(image) location \(location) under claim \(claim.claimToken), but the store's claim is another")
         }
-        let memberState: String? = member?["state"], expires: Double? = member?["expires_at"]
+        let memberState = member?[0].string, expires = member?[1].double
         if memberState != "active" || !(expires.map { $0 > now } ?? false) {
             violate("§3.3 one worker per image: \(node) deletes \(image) location \(location) while the store counts its membership expired or gone")
         }
@@ -32,12 +29,12 @@ extension WorkSimulation.Run {
     }
 
     /// DESIGN §3 after every step, from the store and the simulation's records.
-    mutating func check() throws {
-        let (images, locationStatus, term) = try db.read { db in
-            (try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, status FROM images").map { ($0[0] as String, $0[1] as String) }),
-             try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, status FROM image_locations").map { ($0[0] as Int64, $0[1] as String) }),
-             try Int64.fetchOne(db, sql: "SELECT term FROM scrub_leader WHERE id = 1") ?? 0)
-        }
+    mutating func check() async throws {
+        let images = try await statuses("SELECT id, status FROM images")
+        let locationStatus = Dictionary(uniqueKeysWithValues: try await db.rows("SELECT id, status FROM image_locations").map {
+            ($0[0].int ?? 0, $0[1].string ?? "")
+        })
+        let term = try await db.value("SELECT term FROM scrub_leader WHERE id = 1").int ?? 0
         for (image, status) in images.sorted(by: { $0.key < $1.key }) {
             let ids = locations[image] ?? []
             switch status {
@@ -54,13 +51,11 @@ extension WorkSimulation.Run {
             }
         }
         // §3.3: the audit records each location deleted, and each image deleted, exactly once.
-        let repeated = try db.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT coalesce(location_id, image_id), count(*) FROM scrub_events
-                WHERE action IN ('deleted', 'not_found', 'image_deleted')
-                GROUP BY action = 'image_deleted', coalesce(location_id, image_id) HAVING count(*) > 1
-                """).map { "\($0[0] as DatabaseValue) × \($0[1] as Int)" }
-        }
+        let repeated = try await db.rows("""
+            SELECT coalesce(CAST(location_id AS text), image_id), count(*) FROM scrub_events
+            WHERE action IN ('deleted', 'not_found', 'image_deleted')
+            GROUP BY action = 'image_deleted', coalesce(CAST(location_id AS text), image_id) HAVING count(*) > 1
+            """).map { "\($0[0]) × \($0[1])" }
         if !repeated.isEmpty { violate("§3.3 the audit records a deletion more than once: \(repeated)") }
         // §3.2: the term is the fencing token; it never goes back.
         if term < maxTerm { violate("§3.2 the store's term went back from \(maxTerm) to \(term)") }
@@ -78,6 +73,11 @@ extension WorkSimulation.Run {
         }
     }
 
+    /// `id → status` from `sql`.
+    func statuses(_ sql: String) async throws -> [String: String] {
+        Dictionary(uniqueKeysWithValues: try await db.rows(sql).map { ($0[0].string ?? "", $0[1].string ?? "") })
+    }
+
     /// Ends the faults, runs every node until nothing is left (bounded), then checks §3.6: every
     /// eligible image not restored is `deleted` with its data gone and no assignment left.
     mutating func quiesce() async throws {
@@ -90,26 +90,23 @@ extension WorkSimulation.Run {
         }
         for _ in 0..<200 {
             step += 1
-            clock.advance(by: 0.25)
+            try await advance(by: 0.25)
             for i in nodes.indices {
                 try await heartbeat(i)
                 try await lead(i)
                 try await claim(i)
-                while !nodes[i].work.isEmpty { try deleteNext(i) }
+                while !nodes[i].work.isEmpty { try await deleteNext(i) }
                 try await complete(i)
             }
-            try check()
+            try await check()
             if !report.violations.isEmpty { return }
-            let left = try await db.read { db in
-                try Int.fetchOne(db, sql: "SELECT (SELECT count(*) FROM images WHERE status = 'pending_delete') + (SELECT count(*) FROM scrub_assignments)") ?? 0
-            }
+            let left = try await db.value(
+                "SELECT (SELECT count(*) FROM images WHERE status = 'pending_delete') + (SELECT count(*) FROM scrub_assignments)").int ?? 0
             if left == 0 { break }
         }
-        let (images, assignments) = try await db.read { db in
-            (try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, status FROM images").map { ($0[0] as String, $0[1] as String) }),
-             try Row.fetchAll(db, sql: "SELECT image_id, node_id, state, attempts, last_error FROM scrub_assignments ORDER BY image_id")
-                .map(\.description))
-        }
+        let images = try await statuses("SELECT id, status FROM images")
+        let assignments = try await db.rows("SELECT image_id, node_id, state, attempts, last_error FROM scrub_assignments ORDER BY image_id")
+            .map { $0.map(\.description).joined(separator: " ") }
         for image in pendingIDs {
             let expected = restored.contains(image) ? "active" : "deleted"
             if images[image] != expected {

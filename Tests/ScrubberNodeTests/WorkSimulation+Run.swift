@@ -30,7 +30,7 @@ extension WorkSimulation {
         var rng: SimRNG
         let clock: SimClock
         let catalog: any ScrubCatalog
-        let db: DatabaseQueue
+        let db: any SimDatabase
         var report = Report()
         var nodes: [Node]
         /// Each image's location ids.
@@ -46,7 +46,7 @@ extension WorkSimulation {
         let start: Double
         let backoff = Backoff(base: 0.5, max: 4)
 
-        init(options: Options, rng: SimRNG, clock: SimClock, catalog: any ScrubCatalog, db: DatabaseQueue) {
+        init(options: Options, rng: SimRNG, clock: SimClock, catalog: any ScrubCatalog, db: any SimDatabase) {
             self.options = options
             self.rng = rng
             self.clock = clock
@@ -73,27 +73,25 @@ extension WorkSimulation {
         /// images that must never lose data. Ids are fixed so a seed replays exactly.
         mutating func seed() async throws {
             let pending = options.pendingImages, total = options.pendingImages + options.activeImages
-            let rows = try await db.write { db -> [(Int64, String)] in
-                let stamp = "2026-01-01 00:00:00.000000"
-                for i in 0..<total {
-                    let id = String(format: "img-%03d", i)
-                    let isPending = i < pending
-                    try db.execute(sql: """
-                        INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format,
-                          container_format, owner, min_disk, min_ram, protected, visibility, os_hidden)
-                        VALUES (?, ?, 1024, ?, ?, ?, ?, ?, 'raw', 'bare', 'sim', 0, 0, 0, 'shared', 0)
-                        """, arguments: [id, id, isPending ? "pending_delete" : "active", stamp, stamp,
-                                         isPending ? stamp : nil, isPending])
-                    for j in 0...(i % 3) {
-                        try db.execute(sql: """
-                            INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status)
-                            VALUES (?, ?, ?, ?, ?, ?, '{}', ?)
-                            """, arguments: [id, "file:///sim/\(id)/\(j)", stamp, stamp, isPending ? stamp : nil, isPending,
-                                             isPending ? "pending_delete" : "active"])
-                    }
+            let stamp = SimValue.text("2026-01-01 00:00:00.000000")
+            for i in 0..<total {
+                let id = SimValue.text(String(format: "img-%03d", i))
+                let isPending = i < pending
+                try await db.execute("""
+                    INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format,
+                      container_format, owner, min_disk, min_ram, protected, visibility, os_hidden)
+                    VALUES (?, ?, 1024, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, 'raw', 'bare',
+                      'sim', 0, 0, {false}, 'shared', {false})
+                    """, [id, id, .text(isPending ? "pending_delete" : "active"), stamp, stamp, isPending ? stamp : .null, .bool(isPending)])
+                for j in 0...(i % 3) {
+                    try await db.execute("""
+                        INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status)
+                        VALUES (?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, '{}', ?)
+                        """, [id, .text("file:///sim/\(id.string ?? "")/\(j)"), stamp, stamp, isPending ? stamp : .null, .bool(isPending),
+                              .text(isPending ? "pending_delete" : "active")])
                 }
-                return try Row.fetchAll(db, sql: "SELECT id, image_id FROM image_locations ORDER BY id").map { ($0[0], $0[1]) }
             }
+            let rows = try await db.rows("SELECT id, image_id FROM image_locations ORDER BY id").map { ($0[0].int ?? 0, $0[1].string ?? "") }
             for (location, image) in rows {
                 locations[image, default: []].append(location)
                 data.insert(location)
@@ -107,7 +105,7 @@ extension WorkSimulation {
             let total = Action.allCases.reduce(0) { $0 + $1.weight }
             for s in 0..<options.steps {
                 step = s
-                clock.advance(by: Double.random(in: 0...0.1, using: &rng))
+                try await advance(by: Double.random(in: 0...0.1, using: &rng))
                 wake()
                 var pick = Int.random(in: 0..<total, using: &rng)
                 let action = Action.allCases.first { a in
@@ -118,7 +116,7 @@ extension WorkSimulation {
                 switch action {
                 case .heartbeat: if isUp(i) { try await heartbeat(i) }
                 case .claim: if isUp(i) { try await claim(i) }
-                case .delete: if isUp(i) { try deleteNext(i) }
+                case .delete: if isUp(i) { try await deleteNext(i) }
                 case .complete: if isUp(i) { try await complete(i) }
                 case .lead: if isUp(i) { try await lead(i) }
                 case .pause: pause(i)
@@ -128,9 +126,15 @@ extension WorkSimulation {
                 case .replay: if isUp(i) { try await replay(i) }
                 case .twin: try await twin(i)
                 }
-                try check()
+                try await check()
                 if !report.violations.isEmpty { return }
             }
+        }
+
+        /// Moves the store clock (and tells the database whose catalog reads it from a table).
+        mutating func advance(by seconds: Double) async throws {
+            clock.advance(by: seconds)
+            try await db.setClock(clock.now)
         }
 
         func isUp(_ i: Int) -> Bool { nodes[i].pausedUntil == nil && nodes[i].downUntil == nil }
@@ -204,7 +208,7 @@ extension WorkSimulation {
             guard nodes[i].joined else { return try await join(i) }
             let epoch = nodes[i].epoch, begun = now
             // A slow heartbeat: the store extends from its own later time; trust counts from `begun`.
-            if rng.chance(0.1) { clock.advance(by: Double.random(in: 0...1.5, using: &rng)) }
+            if rng.chance(0.1) { try await advance(by: Double.random(in: 0...1.5, using: &rng)) }
             let identity = nodes[i].identity
             guard let alive = try await asNode(i, { [catalog, ttl = options.nodeTTL] in try await catalog.heartbeat(identity, ttl: ttl) }) else { return }
             if alive {
@@ -238,14 +242,14 @@ extension WorkSimulation {
         }
 
         /// Deletes the next location of the node's oldest claim, if it still trusts the claim's epoch.
-        mutating func deleteNext(_ i: Int) throws {
+        mutating func deleteNext(_ i: Int) async throws {
             guard var work = nodes[i].work.first else { return }
             let node = nodes[i].id
             if work.results.count < work.image.locations.count {
                 let location = work.image.locations[work.results.count]
                 let trusted = nodes[i].trusted(epoch: work.epoch, at: now)
                 if trusted || options.breaking == .deleteWithoutTrust {
-                    try checkDeletePermitted(node: node, claim: work.image.claim, location: location.id)
+                    try await checkDeletePermitted(node: node, claim: work.image.claim, location: location.id)
                     let existed = data.remove(location.id) != nil
                     if existed { report.deletions += 1 }
                     work.results.append(LocationResult(locationID: location.id, store: nil, outcome: existed ? .deleted : .notFound))
@@ -270,10 +274,9 @@ extension WorkSimulation {
                 for k in outcomes.indices { outcomes[k].claimToken = nodes[i].newestClaim[outcomes[k].imageID] }
             }
             let identity = nodes[i].identity
-            let tokens = try await db.read { [id = identity.nodeID] db in
-                try Dictionary(Row.fetchAll(db, sql: "SELECT image_id, claim_token FROM scrub_assignments WHERE node_id = ? AND state = 'scrubbing'",
-                                            arguments: [id]).map { ($0[0] as String, $0[1] as String) }, uniquingKeysWith: { a, _ in a })
-            }
+            let held = try await db.rows("SELECT image_id, claim_token FROM scrub_assignments WHERE node_id = ? AND state = 'scrubbing'",
+                                         [.text(identity.nodeID)])
+            let tokens = Dictionary(held.map { ($0[0].string ?? "", $0[1].string ?? "") }, uniquingKeysWith: { a, _ in a })
             report.staleBesideNewerClaim += outcomes.count { outcome in tokens[outcome.imageID].map { $0 != outcome.claimToken } ?? false }
             guard let result = try await asNode(i, { [catalog, backoff] in try await catalog.complete(outcomes, node: identity, backoff: backoff) }) else { return }
             nodes[i].outcomes = []
@@ -304,15 +307,13 @@ extension WorkSimulation {
         /// a made-up incarnation always. If i's membership had lapsed, the twin joins, and i's
         /// next call tells it another incarnation holds the id.
         mutating func twin(_ i: Int) async throws {
-            let id = nodes[i].id, now = self.now
-            let live = try await db.read { db in
-                try Bool.fetchOne(db, sql: "SELECT state != 'left' AND expires_at > ? FROM scrub_nodes WHERE node_id = ?",
-                                  arguments: [now, id]) ?? false
-            }
+            let id = nodes[i].id
+            let live = try await db.value("SELECT state != 'left' AND expires_at > ? FROM scrub_nodes WHERE node_id = ?",
+                                          [.real(now), .text(id)]).isTrue
             let impostor = NodeIdentity(nodeID: id, incarnation: "impostor")
             do {
                 _ = try await catalog.heartbeat(impostor, ttl: options.nodeTTL)
-                if try await db.read({ db in try Bool.fetchOne(db, sql: "SELECT 1 FROM scrub_nodes WHERE node_id = ?", arguments: [id]) }) == true {
+                if try await db.value("SELECT 1 FROM scrub_nodes WHERE node_id = ?", [.text(id)]).isTrue {
                     violate("§3.3 a heartbeat of \(id) under a made-up incarnation was accepted")
                 }
             } catch CatalogError.wrongIncarnation {}
@@ -386,7 +387,7 @@ extension WorkSimulation {
             }
             guard !plan.isEmpty else { return }
             // A leader paused between its read and its write: the store's fence must refuse it.
-            if rng.chance(0.05) { clock.advance(by: Double.random(in: 0...options.leaseTTL, using: &rng)) }
+            if rng.chance(0.05) { try await advance(by: Double.random(in: 0...options.leaseTTL, using: &rng)) }
             guard now < nodes[i].leaderTrustedUntil || rng.chance(0.5) else { return }
             if try await catalog.apply(plan) {
                 log("\(id) term \(term) assigns \(plan.assignments.count), moves \(plan.moves.map { "\($0.imageID) \($0.from ?? "-")→\($0.to)" }), rebalances \(plan.rebalances.count)")

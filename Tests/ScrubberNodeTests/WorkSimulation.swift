@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
+import Logging
 import ScrubberCore
+import ScrubberPostgres
 import ScrubberSQLite
 import Synchronization
 
@@ -9,7 +11,9 @@ import Synchronization
 /// The catalog (claims, completions, membership, leases, leader rounds, restores) is the real
 /// ``SQLiteCatalog`` on a temporary file, its store clock injected (``SimClock``), called
 /// directly or through the lease service (``Backend/service``: a `CatalogService` on loopback
-/// and its `RemoteCatalog`, so every call crosses HTTP and the wire format). The nodes are
+/// and its `RemoteCatalog`, so every call crosses HTTP and the wire format), or the real
+/// ``PostgresCatalog`` on a database of its own whose clock is a table the run moves
+/// (``Backend/postgresql``). The nodes are
 /// models of `ScrubberNode`'s loops, driven one catalog call at a time by a seeded generator:
 /// membership trusted until `heartbeat start + ttl − margin` in epochs (``MembershipLease``),
 /// deletes allowed only while the claim's epoch is trusted (`WorkerService.scrub`), the
@@ -38,6 +42,8 @@ struct WorkSimulation {
         case sqlite
         /// Through a lease service fronting the same SQLite catalog.
         case service
+        /// PostgreSQL: a database of its own on the shared test server, its clock read through `scrub_clock()`.
+        case postgresql
     }
 
     struct Options: Sendable {
@@ -126,26 +132,44 @@ struct WorkSimulation {
     }
 
     func run() async throws -> Report {
-        // In memory when the host has it: thousands of small commits, no disk to wait on.
-        let base = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : FileManager.default.temporaryDirectory.path
-        let directory = base + "/scrubber-sim-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let clock = SimClock(start: 1_800_000_000)
-        let path = directory + "/glance.sqlite"
-        let store = try SQLiteCatalog(path: path, clock: { clock.now })
-        try await store.upgrade()
-        let served = options.backend == .service ? try await ServedCatalog.start(fronting: store) : nil
-        let catalog: any ScrubCatalog = served?.client ?? store
-        let db = try DatabaseQueue(path: path)
+        switch options.backend {
+        case .sqlite, .service:
+            // In memory when the host has it: thousands of small commits, no disk to wait on.
+            let base = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : FileManager.default.temporaryDirectory.path
+            let directory = base + "/scrubber-sim-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let path = directory + "/glance.sqlite"
+            let store = try SQLiteCatalog(path: path, clock: { clock.now })
+            try await store.upgrade()
+            let served = options.backend == .service ? try await ServedCatalog.start(fronting: store) : nil
+            defer { withExtendedLifetime(served) {} }
+            return try await run(catalog: served?.client ?? store, db: SQLiteSimDatabase(queue: try DatabaseQueue(path: path)), clock: clock)
+        case .postgresql:
+            // A database of its own on the shared test server, whose clock is a table the run moves.
+            let database = try await PostgresDatabase.make()
+            _ = try database.scalar(PostgresSimDatabase.clockSchema)
+            let db = try await PostgresSimDatabase.connect(database.catalog.endpoint)
+            try await db.setClock(clock.now)
+            let catalog = PostgresCatalog(endpoint: database.catalog.endpoint, connections: 2, operationTimeout: 30,
+                                          logger: Logger(label: "sim") { _ in SwiftLogNoOpLogHandler() },
+                                          clockFunction: PostgresSimDatabase.clockFunction)
+            try await catalog.connect()
+            defer { catalog.shutdown() }
+            return try await run(catalog: catalog, db: db, clock: clock)
+        }
+    }
+
+    private func run(catalog: any ScrubCatalog, db: any SimDatabase, clock: SimClock) async throws -> Report {
         var run = Run(options: options, rng: SimRNG(seed: seed), clock: clock, catalog: catalog, db: db)
-        defer { withExtendedLifetime(served) {} }
         try await run.seed()
         try await run.simulate()
         if run.report.violations.isEmpty { try await run.quiesce() }
         // SCRUBBER_SIM_LOG=DIR: every run's whole step log, one file per seed, to study a failure.
         if let dump = ProcessInfo.processInfo.environment["SCRUBBER_SIM_LOG"] {
-            try? run.report.log.joined(separator: "\n").write(toFile: "\(dump)/seed-\(seed).log", atomically: true, encoding: .utf8)
+            try? run.report.log.joined(separator: "\n").write(toFile: "\(dump)/seed-\(seed)-\(options.backend).log", atomically: true,
+                                                              encoding: .utf8)
         }
         return run.report
     }

@@ -33,6 +33,21 @@ import Testing
 
     static let serviceSeeds: ClosedRange<UInt64> = 1...10
 
+    /// The same runs on PostgreSQL, its store clock the simulation's (`scrub_clock()`): the
+    /// same SQL shapes with row locks, its own types and its transactions.
+    @Test("DESIGN §3 holds on PostgreSQL", arguments: postgresSeeds)
+    func invariantsHoldOnPostgreSQL(seed: UInt64) async throws {
+        var options = WorkSimulation.Options()
+        options.backend = .postgresql
+        let report = try await WorkSimulation(seed: seed, options: options).run()
+        #expect(report.violations.isEmpty, """
+            seed \(seed): \(report.violations.joined(separator: "; "))
+            \(report.tail())
+            """)
+    }
+
+    static let postgresSeeds: ClosedRange<UInt64> = 1...5
+
     /// The simulation can fail: a node that deletes without checking its membership trust (a
     /// paused node resuming with stale beliefs) is caught, as is a restorer that skips its data
     /// check, and outcomes that name the newest claim of their image instead of their own.

@@ -89,6 +89,20 @@ public struct SQLDialect: Sendable, Hashable {
         jsonLists: false,
         numberedParameters: true)
 
+    /// PostgreSQL with the store clock read from the SQL function `function()` (seconds since
+    /// 1970, `double precision`) instead of the server's: for deterministic simulations, which
+    /// define the function in their test database. Everything else is ``postgresql``'s;
+    /// production never uses it.
+    public static func postgresql(clockFunction function: String) -> SQLDialect {
+        var dialect = SQLDialect.postgresql
+        let clock = "(to_timestamp(\(function)()) AT TIME ZONE 'UTC')"
+        dialect.now = "\(function)()"
+        dialect.nowText = clock
+        dialect.cutoff = "(\(clock) - CAST(? AS double precision) * interval '1 second')"
+        dialect.agePrefix = "date_part('epoch', \(clock) - "
+        return dialect
+    }
+
     /// Renders the tokens of `sql` for this dialect, in one pass over its bytes (list shapes
     /// are tens of kilobytes), numbering parameters when the dialect does. `?` inside quoted
     /// literals and identifiers is left alone.
