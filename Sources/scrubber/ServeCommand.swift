@@ -43,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may complete no request part before it is closed (1-60).")
     var idleTimeout = 30.0
 
-    @Option(name: .customLong("max-connections"), help: "Open connections at most (default: from the open-files limit).")
+    @Option(name: .customLong("max-connections"), help: "Open connections at most (default and ceiling: the open-files limit, less 64).")
     var maxConnections: Int?
 
     func validate() throws {
@@ -103,13 +103,15 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ConfigError(option: "--tls-cert/--tls-key", message: "cannot load the certificate or key: \(error)")
             }
         }
-        if var configured = tls {
-            configured.minimumTLSVersion = .tlsv12
-            tls = configured
+        let address = try address()
+        let (host, port) = (address.host, address.port)
+        // Never more connections than descriptors: an explicit --max-connections is capped too.
+        let capacity = Self.connectionCapacity()
+        if let maxConnections, maxConnections > capacity {
+            logger.warning("--max-connections \(maxConnections) is more than the open-files limit allows; serving at most \(capacity)")
         }
-        let (host, port) = try { let a = try address(); return (a.host, a.port) }()
-        let limits = CatalogService.Limits(idleTimeout: .seconds(idleTimeout), maxConnections: maxConnections ?? Self.connectionCapacity())
-        if tls == nil, !(try address()).isLoopback {
+        let limits = CatalogService.Limits(idleTimeout: .seconds(idleTimeout), maxConnections: min(maxConnections ?? capacity, capacity))
+        if tls == nil, !address.isLoopback {
             logger.warning("serving plain HTTP off loopback (--insecure-http): the bearer token travels in clear")
         }
         logger.info("connection limits", metadata: ["idle_timeout_s": "\(idleTimeout)", "max_connections": "\(limits.maxConnections)"])
