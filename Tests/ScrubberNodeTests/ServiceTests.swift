@@ -224,9 +224,10 @@ import Testing
         try openssl.run()
         openssl.waitUntilExit()
         try #require(openssl.terminationStatus == 0, "openssl could not make a test certificate")
-        let tls = TLSConfiguration.makeServerConfiguration(
+        var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        tls.minimumTLSVersion = .tlsv1  // what the service must raise
         let served = try await ServedCatalog.start(fronting: box.catalog, tls: tls, caFile: cert)
         #expect(served.url.hasPrefix("https://"))
         #expect(try await served.client.backlog(scrubTime: 0, failureLimit: 5).eligible == 2)
@@ -241,6 +242,23 @@ import Testing
         let plain = try RemoteCatalog(url: served.url.replacingOccurrences(of: "https://", with: "http://"), token: ServedCatalog.token,
                                       operationTimeout: 1, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
         await #expect(throws: CatalogError.self) { try await plain.connect() }
+        // TLS 1.2 at least, even when the configuration handed in allowed older versions.
+        var old = TLSConfiguration.makeClientConfiguration()
+        old.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cert))
+        old.minimumTLSVersion = .tlsv1
+        old.maximumTLSVersion = .tlsv11
+        let legacy = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: old))
+        var ping = HTTPClientRequest(url: served.url + "/healthz")
+        ping.method = .GET
+        await #expect(throws: (any Error).self, "a TLS 1.1 client is refused") { _ = try await legacy.execute(ping, timeout: .seconds(5)) }
+        try await legacy.shutdown()
+        var modern = TLSConfiguration.makeClientConfiguration()
+        modern.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cert))
+        modern.maximumTLSVersion = .tlsv12
+        let current = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: modern))
+        let served12 = try await current.execute(ping, timeout: .seconds(5)).status.code
+        try await current.shutdown()
+        #expect(served12 == 200, "TLS 1.2 is served")
     }
 
     @Test func aTokenFileIsTrimmedAndAnEmptyOneIsAnError() throws {
