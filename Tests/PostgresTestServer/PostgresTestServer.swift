@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestFixtures
 
 /// A throwaway PostgreSQL server for tests: `initdb` into a temp directory, listening on
 /// 127.0.0.1 only, on a free port, with a private socket directory, `fsync=off`, SCRAM
@@ -123,9 +124,7 @@ public final class PostgresTestServer: Sendable {
         return try Self.exec(binaries + "/psql", arguments, environment: ["PGPASSWORD": Self.password])
     }
 
-    static let glanceSchemaFile: String = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/fixtures/glance-33-postgresql-schema.sql").path
+    static var glanceSchemaFile: String { GlanceFixtures.postgresqlSchema }
 
     // MARK: Processes
 

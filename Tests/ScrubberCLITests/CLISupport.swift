@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TestFixtures
 
 /// Runs the real `scrubber` binary, the one built beside this test bundle.
 enum CLI {
@@ -12,10 +13,6 @@ enum CLI {
         }
         return dir.appendingPathComponent("scrubber").path
     }()
-
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/fixtures").path
 
     struct Result {
         var status: Int32
@@ -112,7 +109,7 @@ final class Workspace {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrubber-cli-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if copyFixture {
-            try FileManager.default.copyItem(atPath: CLI.fixtures + "/glance-33.sqlite", toPath: database)
+            try FileManager.default.copyItem(atPath: GlanceFixtures.sqlite, toPath: database)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: database)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import ScrubberCore
+import TestFixtures
 import Testing
 
 /// One `metadata_encryption_key` vector made by Glance 33's `glance.common.crypt`.
@@ -20,14 +21,9 @@ struct GlanceCryptVector: Decodable, Sendable, CustomTestStringConvertible {
         "\(key.utf8.count * 8)-bit key, blocksize \(blocksize), \(pinned ? "pinned" : "random"), \(plaintext.debugDescription)"
     }
 
-    /// Loads `../shared/fixtures/glance-crypt-vectors.json`, found relative to this source file
-    /// (…/main/Tests/ScrubberCoreTests/GlanceCipherTests.swift → …/shared/fixtures/).
-    static func load(filePath: String = #filePath) throws -> [GlanceCryptVector] {
-        let packageRoot = URL(fileURLWithPath: filePath)
-            .deletingLastPathComponent()  // ScrubberCoreTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // main
-        let url = packageRoot.appendingPathComponent("../shared/fixtures/glance-crypt-vectors.json").standardizedFileURL
+    /// Loads the vectors Glance's own cipher made (`Tests/Fixtures/glance-crypt-vectors.json`).
+    static func load() throws -> [GlanceCryptVector] {
+        let url = URL(fileURLWithPath: GlanceFixtures.cryptVectors)
         struct File: Decodable { var vectors: [GlanceCryptVector] }
         return try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).vectors
     }

@@ -5,14 +5,8 @@ import ScrubberCore
 import ScrubberNode
 import ScrubberSQLite
 import ScrubberStores
+import TestFixtures
 
-/// The read-only fixtures made by the real Glance.
-enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/fixtures").path
-    static let glanceSQLite = directory + "/glance-33.sqlite"
-}
 
 /// A scratch directory with a copy of Glance's own database and a file store root.
 final class Sandbox: Sendable {
@@ -29,7 +23,7 @@ final class Sandbox: Sendable {
         databasePath = directory + "/glance.sqlite"
         try FileManager.default.createDirectory(atPath: storeRoot, withIntermediateDirectories: true)
         if !fresh {
-            try FileManager.default.copyItem(atPath: Fixtures.glanceSQLite, toPath: databasePath)
+            try FileManager.default.copyItem(atPath: GlanceFixtures.sqlite, toPath: databasePath)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: databasePath)
         }
         let counter = busyRetries
