@@ -195,10 +195,8 @@ extension PostgresCatalog {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
         let q = queries
         return try await transaction { tx in
-            try await Self.checkIdentity(request.node, tx, q)
-            guard try await !tx.rows(q.liveMember, [request.nodeID]).isEmpty else {
-                throw CatalogError.membershipExpired(request.nodeID)
-            }
+            // Share-locked: the membership cannot change before the claim commits.
+            try MemberRow.checkClaimant(try await Self.member(request.nodeID, tx, q.memberIdentity), request.node)
             // A retry of a claim that committed gets that claim back, and claims nothing more.
             var claimed: [(String, Int, Int64, String)] = []
             if let token = request.token {

@@ -5,10 +5,7 @@ extension SQLiteCatalog {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
         let q = queries
         return try await write { db in
-            try Self.checkIdentity(request.node, db, q)
-            guard try Row.fetchOne(db.cachedStatement(sql: q.liveMember), arguments: [request.nodeID]) != nil else {
-                throw CatalogError.membershipExpired(request.nodeID)
-            }
+            try MemberRow.checkClaimant(Self.member(request.nodeID, db, q.memberIdentity), request.node)
             // A retry of a claim that committed gets that claim back, and claims nothing more.
             var claimed: [Row] = []
             if let token = request.token {

@@ -54,9 +54,6 @@ public struct CatalogQueries: Sendable {
     public let markLeft: String
     /// () → store clock.
     public let storeNow: String
-    /// (node_id) → a row when the node is a live, active member (PostgreSQL: share-locked, so
-    /// its membership cannot change before the claim commits).
-    public let liveMember: String
 
     // MARK: Claims
 
@@ -320,9 +317,6 @@ public struct CatalogQueries: Sendable {
         handBackAll = d.render("UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL WHERE node_id = ?")
         markLeft = d.render("UPDATE scrub_nodes SET state = 'left', expires_at = {now} WHERE node_id = ?")
         storeNow = d.render("SELECT {now}")
-        liveMember = d.render("""
-            SELECT 1 FROM scrub_nodes WHERE node_id = ? AND state = 'active' AND expires_at > {now} {lock FOR SHARE}
-            """)
 
         dropStaleAssignments = d.render("""
             DELETE FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'

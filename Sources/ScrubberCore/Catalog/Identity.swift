@@ -61,6 +61,14 @@ public struct MemberRow: Sendable, Hashable {
             "node \(node.nodeID) is a member under another incarnation (joined from \(row.host), pid \(row.pid)): another process runs under this node id, or joined it after this one's membership lapsed; this process acts for it no more (give every node its own node_id)")
     }
 
+    /// Lets a claim through only for the membership's incarnation (``check(_:_:)``) while that
+    /// membership is active and unexpired (store clock): one read of the row for both.
+    /// - Throws: ``CatalogError/wrongIncarnation(_:)``, ``CatalogError/membershipExpired(_:)``.
+    public static func checkClaimant(_ row: MemberRow?, _ node: NodeIdentity) throws {
+        try check(row, node)
+        guard let row, row.state == "active", row.expiresIn > 0 else { throw CatalogError.membershipExpired(node.nodeID) }
+    }
+
     /// The incarnation a join answers: the presented one while the store still holds it, else a
     /// new random one.
     public static func incarnation(joining presented: String?, row: MemberRow?) -> String {
