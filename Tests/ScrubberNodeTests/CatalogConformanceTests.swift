@@ -466,6 +466,25 @@ import Testing
                      locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: error.map { .failed($0) } ?? .deleted) })
     }
 
+    /// A fresh backend with one eligible image, assigned to node `w` and claimed by it.
+    static func oneClaimedImage(_ backend: CatalogBackend) async throws -> (BackendFixture, SeededImage, NodeIdentity, ClaimedImage) {
+        let b = try await backend.make()
+        let image = try #require(try await b.seed(1).first)
+        let w = NodeIdentity(nodeID: "w", incarnation: try await b.catalog.join(BackendFixture.node("w"), ttl: 30).incarnation)
+        try await b.leadAndAssign("w")
+        let claimed = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
+        #expect(claimed.imageID == image.id)
+        return (b, image, w, claimed)
+    }
+
+    /// Node `node` rejoins as its own process does (presenting its incarnation): its claims are reset.
+    /// - Returns: the incarnation the join answered.
+    static func rejoin(_ b: BackendFixture, _ node: NodeIdentity) async throws -> String {
+        var registration = BackendFixture.node(node.nodeID)
+        registration.incarnation = node.incarnation
+        return try await b.catalog.raw.join(registration, ttl: 30).incarnation
+    }
+
     /// Restores `image` as an operator would (keeping every pending location): the refusal, if any.
     static func restoreRefusal(_ b: BackendFixture, _ image: String) async throws -> RestoreRefusal? {
         let plan = try await b.catalog.restorePlan(imageID: image)
@@ -482,18 +501,10 @@ import Testing
     /// while the epoch-2 worker deleted X's data.
     @Test(arguments: CatalogBackend.allCases)
     func aLateOutcomeOfAClaimBeforeARejoinIsLost(_ backend: CatalogBackend) async throws {
-        let b = try await backend.make()
-        let image = try #require(try await b.seed(1).first)
-        let joined = try await b.catalog.join(BackendFixture.node("w"), ttl: 30)
-        let w = NodeIdentity(nodeID: "w", incarnation: joined.incarnation)
-        try await b.leadAndAssign("w")
-        let first = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
-        #expect(first.imageID == image.id)
+        let (b, image, w, first) = try await Self.oneClaimedImage(backend)
 
         // The node's membership lapses and it rejoins: its claims are reset.
-        var registration = BackendFixture.node("w")
-        registration.incarnation = w.incarnation
-        #expect(try await b.catalog.raw.join(registration, ttl: 30).incarnation == w.incarnation, "a node's own rejoin keeps its incarnation")
+        #expect(try await Self.rejoin(b, w) == w.incarnation, "a node's own rejoin keeps its incarnation")
         let second = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
         #expect(second.imageID == image.id)
         #expect(second.claimToken != first.claimToken, "every claim has a fresh token")
@@ -513,12 +524,7 @@ import Testing
     /// restarted or expired): it is lost, not applied twice.
     @Test(arguments: CatalogBackend.allCases)
     func aReSentOutcomeOfAnEarlierClaimInTheSameEpochIsLost(_ backend: CatalogBackend) async throws {
-        let b = try await backend.make()
-        let image = try #require(try await b.seed(1).first)
-        let joined = try await b.catalog.join(BackendFixture.node("w"), ttl: 30)
-        let w = NodeIdentity(nodeID: "w", incarnation: joined.incarnation)
-        try await b.leadAndAssign("w")
-        let first = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
+        let (b, image, w, first) = try await Self.oneClaimedImage(backend)
         let failure = [Self.outcome(first, error: "backend timed out")]
         #expect(try await b.catalog.raw.complete(failure, node: w, backoff: Backoff(base: 3600, max: 3600)).imagesFailed == [image.id])
         // The backoff is over (a one-shot run's retry claims inside it: the same path).
@@ -544,15 +550,8 @@ import Testing
     /// A release hands back only the claims it names: a stale one leaves the newer claim alone.
     @Test(arguments: CatalogBackend.allCases)
     func aReleaseOfAnEarlierClaimLeavesTheNewerOne(_ backend: CatalogBackend) async throws {
-        let b = try await backend.make()
-        let image = try #require(try await b.seed(1).first)
-        let joined = try await b.catalog.join(BackendFixture.node("w"), ttl: 30)
-        let w = NodeIdentity(nodeID: "w", incarnation: joined.incarnation)
-        try await b.leadAndAssign("w")
-        let first = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
-        var registration = BackendFixture.node("w")
-        registration.incarnation = w.incarnation
-        _ = try await b.catalog.raw.join(registration, ttl: 30)
+        let (b, image, w, first) = try await Self.oneClaimedImage(backend)
+        _ = try await Self.rejoin(b, w)
         let second = try #require(try await b.catalog.raw.claim(ClaimRequest(w, limit: 10)).first)
         try await b.catalog.raw.release([first.claim], node: w)
         #expect(try await Self.restoreRefusal(b, image.id) == .beingScrubbed(image.id, node: "w"))

@@ -9,44 +9,23 @@ import Testing
 @Suite(.serialized) struct WorkSimulationTests {
     static let seeds: ClosedRange<UInt64> = 1...30
 
-    @Test("DESIGN §3 holds after every step of a faulty run, and every image ends deleted or restored", arguments: seeds)
-    func invariantsHold(seed: UInt64) async throws {
-        let report = try await WorkSimulation(seed: seed).run()
-        #expect(report.violations.isEmpty, """
-            seed \(seed): \(report.violations.joined(separator: "; "))
-            \(report.tail())
-            """)
-    }
+    /// Every backend runs the same simulation: SQLite 30 seeds; the lease service 10 (every call
+    /// over HTTP: its wire format, replay cache and refusals must change nothing of §3);
+    /// PostgreSQL 5 (its clock the simulation's, through `scrub_clock()`: the same SQL shapes
+    /// with row locks, its own types and transactions).
+    static let runs: [(WorkSimulation.Backend, UInt64)] =
+        seeds.map { (.sqlite, $0) } + (1...10).map { (.service, $0) } + (1...5).map { (.postgresql, $0) }
 
-    /// The same runs with every call through the lease service: its wire format, its replay
-    /// cache and its refusals must change nothing of §3.
-    @Test("DESIGN §3 holds through the lease service", arguments: serviceSeeds)
-    func invariantsHoldThroughTheService(seed: UInt64) async throws {
+    @Test("DESIGN §3 holds after every step of a faulty run, and every image ends deleted or restored", arguments: runs)
+    func invariantsHold(backend: WorkSimulation.Backend, seed: UInt64) async throws {
         var options = WorkSimulation.Options()
-        options.backend = .service
+        options.backend = backend
         let report = try await WorkSimulation(seed: seed, options: options).run()
         #expect(report.violations.isEmpty, """
-            seed \(seed): \(report.violations.joined(separator: "; "))
+            \(backend) seed \(seed): \(report.violations.joined(separator: "; "))
             \(report.tail())
             """)
     }
-
-    static let serviceSeeds: ClosedRange<UInt64> = 1...10
-
-    /// The same runs on PostgreSQL, its store clock the simulation's (`scrub_clock()`): the
-    /// same SQL shapes with row locks, its own types and its transactions.
-    @Test("DESIGN §3 holds on PostgreSQL", arguments: postgresSeeds)
-    func invariantsHoldOnPostgreSQL(seed: UInt64) async throws {
-        var options = WorkSimulation.Options()
-        options.backend = .postgresql
-        let report = try await WorkSimulation(seed: seed, options: options).run()
-        #expect(report.violations.isEmpty, """
-            seed \(seed): \(report.violations.joined(separator: "; "))
-            \(report.tail())
-            """)
-    }
-
-    static let postgresSeeds: ClosedRange<UInt64> = 1...5
 
     /// The simulation can fail: a node that deletes without checking its membership trust (a
     /// paused node resuming with stale beliefs) is caught, as is a restorer that skips its data
