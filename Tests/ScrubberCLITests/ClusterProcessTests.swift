@@ -93,9 +93,25 @@ struct TimedOut: Error, CustomStringConvertible {
     var description: String { "timed out waiting for \(what)" }
 }
 
-/// Leader election, failover and fencing with real processes. Time bounds here are generous
-/// safety nets; the measured figures are in BENCHMARKS.md.
+/// Leader election, failover and fencing with real processes. They assert events (terms, audit
+/// rows, which process is still running), never how many seconds something took: deadlines
+/// here are generous safety nets against a hang. How fast a failover or a hand-off is, is a
+/// benchmark's question (`cluster/failover-bench`, figures in BENCHMARKS.md).
 @Suite(.serialized) struct ClusterProcessTests {
+    /// `from` resigned `term` while it still held it, and `to` was elected to `term + 1` after
+    /// that: a hand-over, not a lease left to run out (audit rows, in the store's clock).
+    static func expectHandOver(_ cluster: LocalCluster, from: String, to: String, term: Int64) throws {
+        let (resigned, elected) = try cluster.ws.queue().read { db in
+            (try Double.fetchOne(db, sql: "SELECT at FROM scrub_events WHERE action = 'resigned' AND node_id = ? AND term = ?",
+                                 arguments: [from, term]),
+             try Double.fetchOne(db, sql: "SELECT at FROM scrub_events WHERE action = 'elected' AND node_id = ? AND term = ?",
+                                 arguments: [to, term + 1]))
+        }
+        let resignedAt = try #require(resigned, "\(from) resigned term \(term) while it held it")
+        let electedAt = try #require(elected, "\(to) was elected to term \(term + 1)")
+        #expect(electedAt >= resignedAt, "elected after the resignation")
+    }
+
     @Test func aKilledLeaderIsReplacedWithAHigherTermAndItsWorkIsFinishedByOthers() async throws {
         let cluster = try LocalCluster()
         let ids = try await cluster.seed(1500)
@@ -104,12 +120,12 @@ struct TimedOut: Error, CustomStringConvertible {
         try await cluster.waitFor(20, "work in flight") { try cluster.pending() < 1400 }
         let old = try #require(try cluster.liveLeader())
         cluster.signal(old.holder, SIGKILL)
-        let killed = ContinuousClock.now
-        try await cluster.waitFor(10, "a new leader") {
+        try await cluster.waitFor(60, "a new leader") {
             guard let now = try cluster.liveLeader() else { return false }
             return now.holder != old.holder && now.term > old.term
         }
-        #expect(ContinuousClock.now - killed < .seconds(2 + 3), "lease_ttl 2 s + slack")
+        // The dead leader never resigned: its lease had to run out before another took it.
+        #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'resigned' AND term = \(old.term)") == 0)
         try await cluster.waitFor(60, "every image scrubbed") { try cluster.pending() == 0 }
         for id in ids { #expect(try cluster.ws.status(id) == "deleted") }
         #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'reassigned' AND detail LIKE 'from \(old.holder) %'") > 0,
@@ -175,13 +191,14 @@ struct TimedOut: Error, CustomStringConvertible {
         try await cluster.waitFor(20, "t2 joined") { try cluster.ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 't2'") == 1 }
         let old = try #require(try cluster.liveLeader())
         cluster.signal("t1", SIGTERM)
-        let stopped = ContinuousClock.now
-        try await cluster.waitFor(5, "t2 leads") {
+        try await cluster.waitFor(60, "t2 leads") {
             guard let now = try cluster.liveLeader() else { return false }
             return now.holder == "t2" && now.term == old.term + 1
         }
-        // Far below lease_ttl (6 s): the old leader resigned instead of letting the lease run out.
-        #expect(ContinuousClock.now - stopped < .seconds(3))
+        // Handed over, not run out: t1 resigned its term while it still held it (a resignation
+        // of a lease already taken by another changes nothing and is not audited), and t2 was
+        // elected after that resignation.
+        try Self.expectHandOver(cluster, from: "t1", to: "t2", term: old.term)
         let t1 = try await CLI.wait(cluster.nodes["t1"]!.process, stdout: cluster.nodes["t1"]!.stdout, stderr: cluster.nodes["t1"]!.stderr, timeout: 10)
         #expect(t1.status == 0, "\(t1.stderr)")
         #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'resigned' AND node_id = 't1'") == 1)
@@ -273,11 +290,12 @@ struct TimedOut: Error, CustomStringConvertible {
             try cluster.liveLeader()?.holder == "preferred"
                 && cluster.ws.count("SELECT count(*) FROM scrub_assignments WHERE node_id = 'preferred' AND state = 'scrubbing'") > 0
         }
+        let term = try #require(try cluster.liveLeader()).term
         cluster.signal("preferred", SIGTERM)
-        let stopped = ContinuousClock.now
-        try await cluster.waitFor(5, "plain leads") { try cluster.liveLeader()?.holder == "plain" }
-        // Far below lease_ttl (6 s) and the 10 s deletes the preferred node is still finishing.
-        #expect(ContinuousClock.now - stopped < .seconds(3))
+        try await cluster.waitFor(60, "plain leads") { try cluster.liveLeader()?.holder == "plain" }
+        // Handed over while the preferred node still finishes its 10 s deletes: not after them.
+        #expect(try #require(cluster.nodes["preferred"]).process.isRunning, "plain leads before the stopping node's deletes end")
+        try Self.expectHandOver(cluster, from: "preferred", to: "plain", term: term)
         let results = try await cluster.stopAll()
         #expect(results["preferred"]?.status == 0, "\(results["preferred"]?.stderr ?? "")")
     }
