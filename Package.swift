@@ -126,21 +126,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Test support: files made by the real Glance (its SQLite database, its PostgreSQL schema,
-        // its cipher's vectors), as resources; Tests/Fixtures/README.md says how they were made.
+        // Test support, one target: files made by the real Glance (its SQLite database, its
+        // PostgreSQL schema, its cipher's vectors) as resources (Fixtures/README.md says how they
+        // were made); a throwaway PostgreSQL server; the manual clock; the seeded generator; the
+        // watchdog that stops spawned processes when the test runner dies.
         .target(
-            name: "TestFixtures", path: "Tests/Fixtures", exclude: ["README.md"],
-            resources: [.copy("glance-33.sqlite"), .copy("glance-33-postgresql-schema.sql"), .copy("glance-crypt-vectors.json")],
+            name: "TestSupport", path: "Tests/TestSupport", resources: [.copy("Fixtures")],
             swiftSettings: strict),
-        // Test support: a throwaway PostgreSQL server on loopback (initdb/pg_ctl in a temp dir).
-        .target(name: "PostgresTestServer", dependencies: ["TestFixtures"], path: "Tests/PostgresTestServer", swiftSettings: strict),
-        .testTarget(name: "ScrubberCoreTests", dependencies: ["ScrubberCore", "TestFixtures"], swiftSettings: strict),
-        .testTarget(name: "ScrubberStoresTests", dependencies: ["ScrubberCore", "ScrubberStores"], swiftSettings: strict),
+        .testTarget(name: "ScrubberCoreTests", dependencies: ["ScrubberCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ScrubberStoresTests", dependencies: ["ScrubberCore", "ScrubberStores", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ScrubberNodeTests",
             dependencies: [
-                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode", "PostgresTestServer",
-                "ScrubberService", "ScrubberRemote", "TestFixtures",
+                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode",
+                "ScrubberService", "ScrubberRemote", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -154,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "ScrubberCLITests",
             dependencies: [
-                "scrubber", "ScrubberCore", "PostgresTestServer", "TestFixtures",
+                "scrubber", "ScrubberCore", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),

@@ -23,6 +23,8 @@ actor ClaimQueue {
         self.context = context
         self.once = once
         limit = context.config.cluster.claimBatch
+        lastWaitLog = context.clock.now
+        lastRemainingCheck = context.clock.now - .seconds(1)
     }
 
     /// The next image to scrub, or nil when the run is over (one-shot: nothing left in the
@@ -33,7 +35,7 @@ actor ClaimQueue {
         var image: ClaimedImage
         var epoch: Int
         /// When the claim transaction returned: the start of the image's latency.
-        var claimedAt: ContinuousClock.Instant
+        var claimedAt: NodeClock.Instant
     }
 
     func next() async throws -> Claim? {
@@ -49,7 +51,8 @@ actor ClaimQueue {
             if exhausted { return nil }
             prefetch()
             guard let fetch else {
-                try await Task.sleep(for: .milliseconds(5))  // too much outstanding: wait for completions
+                // Too much outstanding: wait for completions (a hand-off, not a timer: real time).
+                try await Task.sleep(for: .milliseconds(5))
                 continue
             }
             let claimed = try await fetch.value
@@ -59,14 +62,14 @@ actor ClaimQueue {
             case nil:
                 // Not a member right now, or the database failed: the membership loop rejoins;
                 // try again shortly. Never taken for an empty backlog.
-                try await Task.sleep(for: .milliseconds(250))
+                try await context.clock.sleep(for: .milliseconds(250))
             case let claimed? where claimed.isEmpty:
                 // The count scans the backlog: at most twice a second.
-                if once, outstanding == 0, ContinuousClock.now - lastRemainingCheck >= .milliseconds(500), try await nothingLeft() {
+                if once, outstanding == 0, lastRemainingCheck.duration(to: context.clock.now) >= .milliseconds(500), try await nothingLeft() {
                     exhausted = true
                 } else {
                     // The leader assigns within a round; look again soon.
-                    try await Task.sleep(for: .milliseconds(100))
+                    try await context.clock.sleep(for: .milliseconds(100))
                 }
             default:
                 continue
@@ -74,16 +77,16 @@ actor ClaimQueue {
         }
     }
 
-    private var lastWaitLog = ContinuousClock.now
-    private var lastRemainingCheck = ContinuousClock.now - .seconds(1)
+    private var lastWaitLog: NodeClock.Instant
+    private var lastRemainingCheck: NodeClock.Instant
 
     private func nothingLeft() async throws -> Bool {
-        lastRemainingCheck = .now
+        lastRemainingCheck = context.clock.now
         let runStart = context.joinedAt.withLock { $0 }
         let left = try await context.catalog.remainingWork(scrubTime: context.config.scrubTime, node: context.identity, runStartedAt: runStart)
-        if left > 0, ContinuousClock.now - lastWaitLog > .seconds(10) {
+        if left > 0, lastWaitLog.duration(to: context.clock.now) > .seconds(10) {
             // Usually other nodes are finishing; with no live leader nothing moves at all.
-            lastWaitLog = .now
+            lastWaitLog = context.clock.now
             context.logger.notice("waiting on \(left) eligible images being scrubbed or not yet assigned (is a leader-eligible node running?)")
         }
         return left == 0
@@ -121,7 +124,7 @@ actor ClaimQueue {
             do {
                 let images = try await context.catalog.claim(request)
                 context.metrics.claimed.increment(by: images.count)
-                let now = ContinuousClock.now
+                let now = context.clock.now
                 let claimed = images.map { Claim(image: $0, epoch: epoch, claimedAt: now) }
                 self.append(claimed)
                 return claimed
@@ -141,7 +144,7 @@ actor ClaimQueue {
                 context.membership.lost()
                 context.rejoinRequested.store(true, ordering: .relaxed)
                 context.logger.error("claim failed; the node will rejoin before claiming again: \(error)")
-                try await Task.sleep(for: .seconds(1))
+                try await context.clock.sleep(for: .seconds(1))
                 return nil
             }
         }

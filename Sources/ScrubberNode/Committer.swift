@@ -10,18 +10,20 @@ actor Committer {
     private let backoff: Backoff
     private let batchSize: Int
     /// Outcomes not yet recorded, each with when its image was claimed.
-    private var buffer: [(outcome: ScrubOutcome, claimedAt: ContinuousClock.Instant)] = []
+    private var buffer: [(outcome: ScrubOutcome, claimedAt: NodeClock.Instant)] = []
     private(set) var totals = RunSummary()
     private var flushing = false
     private var failures = 0
     private let retryForever: Bool
     private let metrics: NodeMetrics
     private let logger: Logger
+    private let clock: NodeClock
 
     /// - Parameter retryForever: a daemon retries a failing write until it succeeds; a one-shot
     ///   run gives up (and exits 1) after a few tries.
     init(catalog: any ScrubCatalog, identity: @escaping @Sendable () -> NodeIdentity, backoff: Backoff, batchSize: Int, retryForever: Bool,
-         metrics: NodeMetrics, logger: Logger) {
+         metrics: NodeMetrics, clock: NodeClock, logger: Logger) {
+        self.clock = clock
         self.retryForever = retryForever
         self.metrics = metrics
         self.logger = logger
@@ -32,8 +34,9 @@ actor Committer {
     }
 
     /// Queues an outcome; waits only when the buffer is far ahead of the database (a plain
-    /// poll, so a cancelled run never leaves a worker parked here).
-    func add(_ outcome: ScrubOutcome, claimedAt: ContinuousClock.Instant) async {
+    /// poll in real time, a hand-off rather than a timer, so a cancelled run never leaves a
+    /// worker parked here).
+    func add(_ outcome: ScrubOutcome, claimedAt: NodeClock.Instant) async {
         buffer.append((outcome, claimedAt))
         while buffer.count >= batchSize * 4, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(2))
@@ -59,12 +62,12 @@ actor Committer {
                 failures += 1
                 guard retryForever || failures < 5 else { throw error }
                 logger.error("recording \(batch.count) outcomes failed, retrying: \(error)")
-                try await Task.sleep(for: .seconds(1))
+                try await clock.sleep(for: .seconds(1))
                 continue
             }
             failures = 0
-            let committed = ContinuousClock.now
-            for start in pending.map(\.claimedAt) { totals.latency.record((committed - start).seconds) }
+            let committed = clock.now
+            for start in pending.map(\.claimedAt) { totals.latency.record(start.duration(to: committed).seconds) }
             buffer.removeFirst(batch.count)
             totals.record(report, batch: batch)
             metrics.completed(imagesDeleted: report.imagesDeleted.count, imagesFailed: report.imagesFailed.count)

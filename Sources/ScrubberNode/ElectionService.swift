@@ -30,7 +30,7 @@ struct ElectionService: Service {
                     }
                     switch action {
                     case .wait(let until):
-                        try await Task.sleep(for: .seconds(max(0.005, min(until - now, 0.25))))
+                        try await context.clock.sleep(for: .seconds(max(0.005, min(until - now, 0.25))))
                     case .campaign:
                         guard eligible, context.membership.isTrusted() else {
                             context.leadership.withElector { $0.campaigned(startedAt: now, granted: nil) }

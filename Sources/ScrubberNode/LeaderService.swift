@@ -18,7 +18,7 @@ struct LeaderService: Service {
                 while true {
                     guard let term = context.leadership.term(at: context.now()) else {
                         candidates = Candidates()  // another leader may have assigned them meanwhile
-                        try await Task.sleep(for: .milliseconds(50))
+                        try await context.clock.sleep(for: .milliseconds(50))
                         continue
                     }
                     do {
@@ -28,14 +28,14 @@ struct LeaderService: Service {
                         // lasts claim_batch × 4 / rate: well under a second on a fast store); idle, rest.
                         let pause: Duration = placed > 0 ? .milliseconds(20)
                             : candidates.hasMore ? .milliseconds(50) : .seconds(context.config.cluster.leaderInterval)
-                        try await Task.sleep(for: pause)
+                        try await context.clock.sleep(for: pause)
                     } catch is CancellationError {
                         throw CancellationError()
                     } catch {
                         try CatalogError.rethrowIfFatal(error)
                         context.logger.warning("leader round failed: \(error)")
                         candidates = Candidates()
-                        try await Task.sleep(for: .seconds(context.config.cluster.leaderInterval))
+                        try await context.clock.sleep(for: .seconds(context.config.cluster.leaderInterval))
                     }
                 }
             }

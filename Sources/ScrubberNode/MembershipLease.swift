@@ -14,14 +14,17 @@ import Synchronization
 public final class MembershipLease: Sendable {
     private struct State {
         var epoch = 0
-        var trustedUntil: ContinuousClock.Instant?
+        var trustedUntil: NodeClock.Instant?
     }
 
     private let state = Mutex(State())
     public let ttl: Duration
     public let margin: Duration
+    /// The node's clock: trust is measured on it.
+    public let clock: NodeClock
 
-    public init(ttl: Double) {
+    public init(ttl: Double, clock: NodeClock) {
+        self.clock = clock
         self.ttl = .seconds(ttl)
         margin = .seconds(min(1.0, ttl / 4))
     }
@@ -31,7 +34,7 @@ public final class MembershipLease: Sendable {
 
     /// Records a successful join or heartbeat that started at `start` in `epoch`; ignored if
     /// the membership was lost meanwhile (the epoch moved on).
-    public func renewed(startedAt start: ContinuousClock.Instant, epoch: Int) {
+    public func renewed(startedAt start: NodeClock.Instant, epoch: Int) {
         let until = start + ttl - margin
         state.withLock { state in
             guard state.epoch == epoch else { return }
@@ -51,7 +54,7 @@ public final class MembershipLease: Sendable {
     public func isTrusted(epoch: Int? = nil) -> Bool {
         state.withLock { state in
             guard epoch.map({ $0 == state.epoch }) ?? true, let until = state.trustedUntil else { return false }
-            return ContinuousClock.now < until
+            return clock.now < until
         }
     }
 }

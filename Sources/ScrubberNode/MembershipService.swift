@@ -18,9 +18,9 @@ struct MembershipService: Service {
             try await cancelWhenGracefulShutdown {
                 var failures = 0
                 while true {
-                    try await Task.sleep(for: .seconds(cluster.heartbeatInterval))
+                    try await context.clock.sleep(for: .seconds(cluster.heartbeatInterval))
                     let epoch = context.membership.epoch
-                    let start = ContinuousClock.now
+                    let start = context.clock.now
                     do {
                         if context.rejoinRequested.load(ordering: .relaxed) {
                             context.logger.warning("node \(nodeID) rejoins (its claims are reset)")

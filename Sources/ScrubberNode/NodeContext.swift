@@ -13,6 +13,8 @@ final class NodeContext: Sendable {
     let membership: MembershipLease
     let leadership: Leadership
     let metrics: NodeMetrics
+    /// Every timer, window and pause of the node's loops.
+    let clock: NodeClock
     /// The store's clock when this node (last) joined: a one-shot run tries every image claimed before it.
     let joinedAt = Mutex<Double>(0)
     /// Set when the node must rejoin (resetting its claims) even though its membership is live.
@@ -20,14 +22,14 @@ final class NodeContext: Sendable {
     /// Who this node is to the store: its id and the incarnation its last join was given
     /// (empty before the first join).
     private let currentIdentity: Mutex<NodeIdentity>
-    private let origin = ContinuousClock.now
 
-    init(options: NodeOptions, catalog: any ScrubCatalog, router: StoreRouter, logger: Logger) {
+    init(options: NodeOptions, catalog: any ScrubCatalog, router: StoreRouter, clock: NodeClock, logger: Logger) {
+        self.clock = clock
         self.options = options
         self.catalog = catalog
         self.router = router
         self.logger = logger
-        membership = MembershipLease(ttl: options.configuration.cluster.nodeTTL)
+        membership = MembershipLease(ttl: options.configuration.cluster.nodeTTL, clock: clock)
         leadership = Leadership(Elector(ttl: options.configuration.cluster.leaseTTL))
         metrics = NodeMetrics(stores: router.storeNames)
         currentIdentity = Mutex(NodeIdentity(nodeID: options.nodeID, incarnation: ""))
@@ -39,7 +41,7 @@ final class NodeContext: Sendable {
     var config: ScrubberConfiguration { options.configuration }
 
     /// This node's monotonic clock, in seconds: for trust windows only, never compared with the store's.
-    func now() -> Double { (ContinuousClock.now - origin).seconds }
+    func now() -> Double { clock.seconds }
 
     /// Joins (or rejoins, presenting the incarnation it holds, which the store keeps if it
     /// still has it) and starts trusting the membership from the attempt's start.
@@ -50,10 +52,10 @@ final class NodeContext: Sendable {
     @discardableResult
     func join() async throws -> Double {
         let ttl = config.cluster.nodeTTL
-        var firstRefusal: ContinuousClock.Instant?
+        var firstRefusal: NodeClock.Instant?
         while true {
             let epoch = membership.epoch
-            let start = ContinuousClock.now
+            let start = clock.now
             var registration = options.registration
             let held = identity.incarnation
             registration.incarnation = held.isEmpty ? nil : held
@@ -65,12 +67,12 @@ final class NodeContext: Sendable {
                 return answer.storeTime
             } catch CatalogError.nodeIDInUse(let message) {
                 let first = firstRefusal ?? start
-                guard ContinuousClock.now - first < .seconds(2 * ttl) else { throw CatalogError.nodeIDInUse(message) }
+                guard first.duration(to: clock.now) < .seconds(2 * ttl) else { throw CatalogError.nodeIDInUse(message) }
                 if firstRefusal == nil {
                     logger.warning("join refused, waiting up to \(2 * ttl) s for the other membership to lapse: \(message)")
                 }
                 firstRefusal = first
-                try await Task.sleep(for: .seconds(max(0.05, min(1, ttl / 4))))
+                try await clock.sleep(for: .seconds(max(0.05, min(1, ttl / 4))))
             }
         }
     }

@@ -19,11 +19,14 @@ public final class ScrubNode: Service {
     private let context: NodeContext
     private let worker: WorkerService
 
-    /// - Parameter progress: called about once a second with this node's totals.
-    public init(catalog: any ScrubCatalog, router: StoreRouter, options: NodeOptions, logger: Logger,
+    /// - Parameters:
+    ///   - clock: what every loop's timers, trust windows and pauses run on; tests pass a clock
+    ///     they advance.
+    ///   - progress: called about once a second (of `clock`) with this node's totals.
+    public init(catalog: any ScrubCatalog, router: StoreRouter, options: NodeOptions, clock: NodeClock = .continuous, logger: Logger,
                 progress: (@Sendable (RunSummary) -> Void)? = nil) {
         self.options = options
-        context = NodeContext(options: options, catalog: catalog, router: router, logger: logger)
+        context = NodeContext(options: options, catalog: catalog, router: router, clock: clock, logger: logger)
         worker = WorkerService(context: context, once: options.once, progress: progress)
     }
 
@@ -86,7 +89,7 @@ public final class ScrubNode: Service {
                 let delay = min(30.0, 0.5 * Double(1 << min(attempt, 6)))
                 context.logger.error("cannot join the cluster (attempt \(attempt)); retrying in \(delay) s: \(error)")
                 do {
-                    _ = try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(delay)) }
+                    _ = try await cancelWhenGracefulShutdown { try await self.context.clock.sleep(for: .seconds(delay)) }
                 } catch {
                     return false
                 }

@@ -26,7 +26,7 @@ final class WorkerService: Service {
         self.context = context
         self.once = once
         self.progress = progress
-        limits = StoreLimits(context.config.stores)
+        limits = StoreLimits(context.config.stores, clock: context.clock)
     }
 
     var summary: RunSummary { totals.withLock { $0 } }
@@ -37,7 +37,7 @@ final class WorkerService: Service {
         let context = context
         let committer = Committer(catalog: context.catalog, identity: { context.identity }, backoff: config.cluster.backoff,
                                   batchSize: config.cluster.claimBatch, retryForever: !once, metrics: context.metrics,
-                                  logger: context.logger)
+                                  clock: context.clock, logger: context.logger)
         let reporter = Task { try await report(committer) }
         defer { reporter.cancel() }
         let pool = AsyncSemaphore(permits: config.poolSize)
@@ -78,12 +78,14 @@ final class WorkerService: Service {
                     // Few, large write transactions: every process shares one write lock, and
                     // each commit invalidates the others' page caches. Flush a half batch, or
                     // whatever there is every 250 ms.
-                    var last = ContinuousClock.now
+                    // (The 25 ms look at the buffer is a hand-off in real time; the 250 ms is a timer.)
+                    let clock = self.context.clock
+                    var last = clock.now
                     while true {
                         try await Task.sleep(for: .milliseconds(25))
-                        if await committer.pendingCount >= max(1, config.cluster.claimBatch / 2) || ContinuousClock.now - last >= .milliseconds(250) {
+                        if await committer.pendingCount >= max(1, config.cluster.claimBatch / 2) || last.duration(to: clock.now) >= .milliseconds(250) {
                             try await committer.flush()
-                            last = .now
+                            last = clock.now
                         }
                     }
                 }
@@ -128,7 +130,7 @@ final class WorkerService: Service {
                             try await pool.acquire()
                             guard let retry = self.limits.tryStart(needs) else { break }
                             pool.release()
-                            try await Task.sleep(until: retry)
+                            try await self.context.clock.sleep(until: retry)
                         }
                     } catch {
                         StoreLimits.leave(needs)
@@ -177,10 +179,10 @@ final class WorkerService: Service {
                 continue
             }
             context.metrics.inFlight.increment()
-            let started = ContinuousClock.now
+            let started = context.clock.now
             let result = await context.router.delete(location, permit: permit)
             context.metrics.inFlight.decrement()
-            context.metrics.record(result, duration: .now - started)
+            context.metrics.record(result, duration: started.duration(to: context.clock.now))
             if case .failed(let message) = result.outcome {
                 context.logger.debug("location failed", metadata: ["image": "\(image.imageID)", "location": "\(location.id)", "error": "\(message)"])
             }
@@ -197,19 +199,21 @@ final class WorkerService: Service {
 
     private func report(_ committer: Committer) async throws {
         var last = RunSummary()
-        var lastLog = ContinuousClock.now
+        let clock = context.clock
+        var lastLog = clock.now
         while true {
-            try await Task.sleep(for: .seconds(1))
+            try await clock.sleep(for: .seconds(1))
             let current = await committer.totals
             totals.withLock { $0 = current }
             progress?(current)
             // One line per 10 s of work at info, in both modes; each image only at debug.
-            if ContinuousClock.now - lastLog >= .seconds(10), current != last {
-                context.logger.info("scrubbed \(current.imagesDeleted - last.imagesDeleted) images in the last \(Int((ContinuousClock.now - lastLog).seconds)) s", metadata: [
+            let elapsed = lastLog.duration(to: clock.now)
+            if elapsed >= .seconds(10), current != last {
+                context.logger.info("scrubbed \(current.imagesDeleted - last.imagesDeleted) images in the last \(Int(elapsed.seconds)) s", metadata: [
                     "images_deleted_total": "\(current.imagesDeleted)", "images_failing": "\(current.failedImages.count)",
                 ])
                 last = current
-                lastLog = .now
+                lastLog = clock.now
             }
         }
     }

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import TestFixtures
+import TestSupport
 
 /// Runs the real `scrubber` binary, the one built beside this test bundle.
 enum CLI {

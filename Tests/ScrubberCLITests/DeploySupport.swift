@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import PostgresTestServer
+import TestSupport
 import ScrubberCore
 import Yams
 

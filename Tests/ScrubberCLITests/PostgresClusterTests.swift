@@ -1,5 +1,5 @@
 import Foundation
-import PostgresTestServer
+import TestSupport
 import Testing
 
 /// Real `scrubber run --daemon` processes on one PostgreSQL server of the test's own (Glance's

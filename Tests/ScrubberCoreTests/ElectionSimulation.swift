@@ -1,3 +1,4 @@
+import TestSupport
 import ScrubberCore
 
 /// A discrete-event simulation of the leader election: N ``Elector``s driven the way

@@ -1,6 +1,6 @@
 import Foundation
 import ScrubberCore
-import TestFixtures
+import TestSupport
 import Testing
 
 /// One `metadata_encryption_key` vector made by Glance 33's `glance.common.crypt`.

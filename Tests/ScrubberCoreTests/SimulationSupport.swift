@@ -1,34 +1,7 @@
-/// Deterministic randomness and a discrete-event queue for the simulation tests: the same seed
-/// gives the same run on every platform, so a failing seed reproduces exactly.
-
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, seedable, well mixed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1), from the top 53 bits (no platform-dependent library code involved).
-    mutating func unit() -> Double { Double(next() >> 11) / 9_007_199_254_740_992.0 }
-
-    /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * unit() }
-
-    mutating func chance(_ p: Double) -> Bool { unit() < p }
-
-    /// Uniform in 0..<n.
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
+import TestSupport
 
 /// A min-heap of events by (time, insertion order): ties run in the order they were scheduled,
-/// so a run is a pure function of its seed.
+/// so a run is a pure function of its seed (drawn from TestSupport's `SplitMix64`).
 struct EventQueue<Payload> {
     private var heap: [(time: Double, seq: Int, payload: Payload)] = []
     private var seq = 0

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresTestServer
+import TestSupport
 import ScrubberCore
 import ScrubberPostgres
 import ScrubberSQLite
@@ -17,31 +17,22 @@ enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
 
     var testDescription: String { rawValue }
 
-    /// A fresh, upgraded catalog with Glance's tables, plus a way to seed it.
+    /// A fresh, upgraded catalog with Glance's tables, plus a way to seed it. Its store clock is
+    /// the fixture's, moved by ``BackendFixture/advance(by:)``.
     func make() async throws -> BackendFixture {
+        let clock = StoreClock()
         switch self {
         case .sqlite:
-            let box = try await Sandbox()
-            return BackendFixture(catalog: box.catalog, keepAlive: box, execute: { sql in try box.queue().write { try $0.execute(sql: sql) } },
-                                  count: { sql in try box.count(sql) }) { spec in
-                var spec = spec
-                spec.storeDirectory = box.storeRoot
-                return try await box.catalog.seed(spec)
-            }
+            return try await Sandbox(clock: clock).fixture()
         case .service:
-            let box = try await Sandbox()
+            let box = try await Sandbox(clock: clock)
             let served = try await ServedCatalog.start(fronting: box.catalog)
-            return BackendFixture(catalog: served.client, keepAlive: [box, served] as [any Sendable],
-                                  execute: { sql in try box.queue().write { try $0.execute(sql: sql) } },
-                                  count: { sql in try box.count(sql) }) { spec in
-                var spec = spec
-                spec.storeDirectory = box.storeRoot
-                return try await box.catalog.seed(spec)
-            }
+            return try box.fixture(through: served.client, keepAlive: served)
         case .postgresql:
-            let db = try await PostgresDatabase.make()
-            return BackendFixture(catalog: db.catalog, keepAlive: db, execute: { sql in _ = try db.scalar(sql) },
-                                  count: { sql in try Int(db.scalar(sql)).unwrap(sql) }) { spec in
+            let db = try await PostgresDatabase.make(clock: clock)
+            return BackendFixture(catalog: db.catalog, clock: clock, keepAlive: db, execute: { sql in _ = try db.scalar(sql) },
+                                  count: { sql in try Int(db.scalar(sql)).unwrap(sql) },
+                                  clockMoved: { _ = try db.scalar(clock.postgresqlUpdate) }) { spec in
                 var spec = spec
                 spec.storeDirectory = db.storeRoot
                 return try await db.catalog.seed(spec)
@@ -60,16 +51,23 @@ final class PostgresDatabase: Sendable {
     let directory: String
     var storeRoot: String { directory + "/images" }
 
-    /// - Parameter operationTimeout: generous by default: the whole suite shares one server and
-    ///   two cores, and a setup that waits is not a failure of what a test checks.
-    static func make(server: PostgresTestServer? = nil, operationTimeout: Double = 30) async throws -> PostgresDatabase {
+    /// - Parameters:
+    ///   - operationTimeout: generous by default: the whole suite shares one server and two
+    ///     cores, and a setup that waits is not a failure of what a test checks.
+    ///   - clock: the store clock the catalog reads (through `scrub_clock()` over a table that
+    ///     follows it, see ``StoreClock/postgresqlSchema``); nil: the server's own.
+    static func make(server: PostgresTestServer? = nil, operationTimeout: Double = 30, clock: StoreClock? = nil) async throws -> PostgresDatabase {
         let shared = server == nil ? try await PostgresTestServer.shared() : nil
         let server = server ?? shared!
         let name = try await server.createGlanceDatabase()
-        return try await PostgresDatabase(server: server, name: name, operationTimeout: operationTimeout)
+        if let clock {
+            try server.psql(database: name, command: StoreClock.postgresqlSchema + ";" + clock.postgresqlUpdate)
+        }
+        return try await PostgresDatabase(server: server, name: name, operationTimeout: operationTimeout,
+                                          clockFunction: clock == nil ? nil : StoreClock.postgresqlFunction)
     }
 
-    private init(server: PostgresTestServer, name: String, operationTimeout: Double) async throws {
+    private init(server: PostgresTestServer, name: String, operationTimeout: Double, clockFunction: String?) async throws {
         self.server = server
         self.name = name
         url = server.url(database: name)
@@ -77,7 +75,7 @@ final class PostgresDatabase: Sendable {
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         guard case .postgresql(let endpoint) = try DatabaseURL(parsing: url) else { throw TestFailure("not a PostgreSQL URL: \(url)") }
         catalog = PostgresCatalog(endpoint: endpoint, operationTimeout: operationTimeout,
-                                  logger: Logger(label: "pg-test") { _ in SwiftLogNoOpLogHandler() })
+                                  logger: Logger(label: "pg-test") { _ in SwiftLogNoOpLogHandler() }, clockFunction: clockFunction)
         try await catalog.connect()
         try await catalog.upgrade()
     }
@@ -96,6 +94,10 @@ final class PostgresDatabase: Sendable {
 /// A backend under test, seen only through ``ScrubCatalog`` (and a seeder).
 struct BackendFixture: Sendable {
     let catalog: TestCatalog
+    /// The store clock: TTLs, expiries and backoff windows pass when a test moves it.
+    let clock: StoreClock
+    /// Tells the database behind the catalog that ``clock`` moved (PostgreSQL keeps a copy).
+    private let clockMoved: @Sendable () throws -> Void
     let keepAlive: any Sendable
     /// Runs SQL on the database behind the catalog (states no protocol call produces).
     var execute: @Sendable (String) throws -> Void
@@ -103,15 +105,24 @@ struct BackendFixture: Sendable {
     var count: @Sendable (String) throws -> Int
     let seeder: @Sendable (SeedSpec) async throws -> [SeededImage]
 
-    init(catalog: any ScrubCatalog, keepAlive: any Sendable,
+    init(catalog: any ScrubCatalog, clock: StoreClock, keepAlive: any Sendable,
          execute: @escaping @Sendable (String) throws -> Void = { _ in throw TestFailure("this fixture has no SQL access") },
          count: @escaping @Sendable (String) throws -> Int = { _ in throw TestFailure("this fixture has no SQL access") },
+         clockMoved: @escaping @Sendable () throws -> Void = {},
          seeder: @escaping @Sendable (SeedSpec) async throws -> [SeededImage]) {
         self.catalog = TestCatalog(catalog)
+        self.clock = clock
+        self.clockMoved = clockMoved
         self.keepAlive = keepAlive
         self.execute = execute
         self.count = count
         self.seeder = seeder
+    }
+
+    /// Moves the store clock forward: memberships, leases and backoffs run out without waiting.
+    func advance(by seconds: Double) throws {
+        clock.advance(by: seconds)
+        try clockMoved()
     }
 
     func seed(_ count: Int, configure: (inout SeedSpec) -> Void = { _ in }) async throws -> [SeededImage] {

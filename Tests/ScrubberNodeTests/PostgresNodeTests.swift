@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresTestServer
+import TestSupport
 import ScrubberCore
 import ScrubberNode
 import ScrubberPostgres

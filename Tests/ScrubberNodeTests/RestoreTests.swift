@@ -4,6 +4,7 @@ import ScrubberCore
 import ScrubberNode
 import ScrubberSQLite
 import ScrubberStores
+import TestSupport
 import Testing
 
 /// Restore (DESIGN §3.5): a compare-and-set that brings back the image and its locations.
@@ -40,9 +41,9 @@ import Testing
     }
 
     @Test func restoreRefusesWhileTheImageIsBeingScrubbed() async throws {
-        let box = try await Sandbox()
+        let box = try await Sandbox(clock: StoreClock())
         let image = try await box.seed(1)[0]
-        let b = BackendFixture(catalog: box.catalog, keepAlive: box) { _ in [] }
+        let b = try box.fixture()
         try await b.join("worker")
         try await b.leadAndAssign("worker")
         #expect(try await b.claimAll("worker").count == 1)

@@ -7,6 +7,7 @@ import ScrubberCore
 import ScrubberNode
 import ScrubberRemote
 import ScrubberStores
+import TestSupport
 import Testing
 
 /// The lease service's own contract, beyond the conformance suite it also passes: who may call
@@ -77,13 +78,9 @@ import Testing
     }
 
     @Test func aRetriedWriteGetsItsFirstAnswerAndIsAppliedOnce() async throws {
-        let box = try await Sandbox()
+        let box = try await Sandbox(clock: StoreClock())
         let served = try await ServedCatalog.start(fronting: box.catalog)
-        let b = BackendFixture(catalog: served.client, keepAlive: box) { spec in
-            var spec = spec
-            spec.storeDirectory = box.storeRoot
-            return try await box.catalog.seed(spec)
-        }
+        let b = try box.fixture(through: served.client)
         _ = try await b.seed(3)
         try await b.join("w")
         try await b.leadAndAssign("leader", to: ["w"])
@@ -159,12 +156,8 @@ import Testing
     /// With only the shared token, a client can act for no node: every node-scoped operation
     /// sent for a live node under a wrong or no incarnation is refused and changes nothing.
     @Test func theTokenAloneCannotActForANode() async throws {
-        let box = try await Sandbox()
-        let b = BackendFixture(catalog: box.catalog, keepAlive: box) { spec in
-            var spec = spec
-            spec.storeDirectory = box.storeRoot
-            return try await box.catalog.seed(spec)
-        }
+        let box = try await Sandbox(clock: StoreClock())
+        let b = try box.fixture()
         let served = try await ServedCatalog.start(fronting: box.catalog)
         _ = try await b.seed(4)
         try await b.join("victim")

@@ -5,7 +5,7 @@ import ScrubberCore
 import ScrubberNode
 import ScrubberSQLite
 import ScrubberStores
-import TestFixtures
+import TestSupport
 
 
 /// A scratch directory with a copy of Glance's own database and a file store root.
@@ -15,9 +15,13 @@ final class Sandbox: Sendable {
     let storeRoot: String
     let catalog: SQLiteCatalog
     let busyRetries = BusyCounter()
+    /// The store clock the catalog reads, when the test moves it.
+    let clock: StoreClock?
 
-    /// - Parameter fresh: start from an empty file instead of the Glance fixture.
-    init(fresh: Bool = false, busyTimeout: Double = 5) async throws {
+    /// - Parameters:
+    ///   - fresh: start from an empty file instead of the Glance fixture.
+    ///   - clock: the store clock the catalog reads, for tests that move it; nil: the machine's.
+    init(fresh: Bool = false, busyTimeout: Double = 5, clock: StoreClock? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrubber-test-\(UUID().uuidString)").path
         storeRoot = directory + "/images"
         databasePath = directory + "/glance.sqlite"
@@ -26,13 +30,29 @@ final class Sandbox: Sendable {
             try FileManager.default.copyItem(atPath: GlanceFixtures.sqlite, toPath: databasePath)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: databasePath)
         }
+        self.clock = clock
         let counter = busyRetries
-        catalog = try SQLiteCatalog(path: databasePath, busyTimeout: busyTimeout) { _, _ in counter.increment() }
+        var storeClock: (@Sendable () -> Double)?
+        if let clock { storeClock = { clock.now } }
+        catalog = try SQLiteCatalog(path: databasePath, busyTimeout: busyTimeout, onBusy: { _, _ in counter.increment() }, clock: storeClock)
         try await catalog.upgrade()
     }
 
     deinit {
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// This database as a conformance fixture, seen through `catalog` (a client of a service
+    /// fronting it, say) or directly; its store clock must be the test's (``init(fresh:busyTimeout:clock:)``).
+    func fixture(through catalog: (any ScrubCatalog)? = nil, keepAlive: any Sendable = ()) throws -> BackendFixture {
+        guard let clock else { throw TestFailure("a fixture's sandbox needs a store clock of the test's") }
+        return BackendFixture(catalog: catalog ?? self.catalog, clock: clock, keepAlive: [self, keepAlive] as [any Sendable],
+                              execute: { sql in try self.queue().write { try $0.execute(sql: sql) } },
+                              count: { sql in try self.count(sql) }) { spec in
+            var spec = spec
+            spec.storeDirectory = self.storeRoot
+            return try await self.catalog.seed(spec)
+        }
     }
 
     func configuration(scrubTime: Double = 0, pool: Int = 4) -> ScrubberConfiguration {

@@ -100,15 +100,8 @@ struct SQLiteSimDatabase: SimDatabase {
 
 /// PostgreSQL: the catalog reads the store clock through `scrub_clock()`
 /// (``SQLDialect/postgresql(clockFunction:)``), a function over the one-row table
-/// `scrub_sim_clock` of the simulation's own database, which ``setClock(_:)`` updates.
+/// `scrub_test_clock` of the simulation's own database (``StoreClock/postgresqlSchema``), which ``setClock(_:)`` updates.
 final class PostgresSimDatabase: SimDatabase {
-    static let clockFunction = "scrub_clock"
-    /// Creates the clock the catalog reads; run once on a fresh database.
-    static let clockSchema = """
-        CREATE TABLE scrub_sim_clock (now double precision NOT NULL);
-        INSERT INTO scrub_sim_clock VALUES (0);
-        CREATE FUNCTION scrub_clock() RETURNS double precision LANGUAGE sql STABLE AS 'SELECT now FROM scrub_sim_clock';
-        """
 
     private let connection: PostgresConnection
     private let logger = Logger(label: "sim-pg") { _ in SwiftLogNoOpLogHandler() }
@@ -164,6 +157,6 @@ final class PostgresSimDatabase: SimDatabase {
     }
 
     func setClock(_ now: Double) async throws {
-        try await execute("UPDATE scrub_sim_clock SET now = ?", [.real(now)])
+        try await execute("UPDATE scrub_test_clock SET now = ?", [.real(now)])
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import ScrubberCore
+import TestSupport
 import ScrubberSQLite
 
 extension WorkSimulation {
@@ -27,8 +28,8 @@ extension WorkSimulation {
     /// One simulation's state: the real catalog, the modelled nodes, the store's data.
     struct Run {
         let options: Options
-        var rng: SimRNG
-        let clock: SimClock
+        var rng: SplitMix64
+        let clock: StoreClock
         let catalog: any ScrubCatalog
         let db: any SimDatabase
         var report = Report()
@@ -46,7 +47,7 @@ extension WorkSimulation {
         let start: Double
         let backoff = Backoff(base: 0.5, max: 4)
 
-        init(options: Options, rng: SimRNG, clock: SimClock, catalog: any ScrubCatalog, db: any SimDatabase) {
+        init(options: Options, rng: SplitMix64, clock: StoreClock, catalog: any ScrubCatalog, db: any SimDatabase) {
             self.options = options
             self.rng = rng
             self.clock = clock

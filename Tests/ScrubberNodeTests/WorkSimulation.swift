@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import ScrubberCore
+import TestSupport
 import ScrubberPostgres
 import ScrubberSQLite
 import Synchronization
@@ -9,7 +10,7 @@ import Synchronization
 /// A deterministic simulation of the work protocol against a real catalog.
 ///
 /// The catalog (claims, completions, membership, leases, leader rounds, restores) is the real
-/// ``SQLiteCatalog`` on a temporary file, its store clock injected (``SimClock``), called
+/// ``SQLiteCatalog`` on a temporary file, its store clock injected (``StoreClock``), called
 /// directly or through the lease service (``Backend/service``: a `CatalogService` on loopback
 /// and its `RemoteCatalog`, so every call crosses HTTP and the wire format), or the real
 /// ``PostgresCatalog`` on a database of its own whose clock is a table the run moves
@@ -132,7 +133,7 @@ struct WorkSimulation {
     }
 
     func run() async throws -> Report {
-        let clock = SimClock(start: 1_800_000_000)
+        let clock = StoreClock(start: 1_800_000_000)
         switch options.backend {
         case .sqlite, .service:
             // In memory when the host has it: thousands of small commits, no disk to wait on.
@@ -148,21 +149,20 @@ struct WorkSimulation {
             return try await run(catalog: served?.client ?? store, db: SQLiteSimDatabase(queue: try DatabaseQueue(path: path)), clock: clock)
         case .postgresql:
             // A database of its own on the shared test server, whose clock is a table the run moves.
-            let database = try await PostgresDatabase.make()
-            _ = try database.scalar(PostgresSimDatabase.clockSchema)
+            let database = try await PostgresDatabase.make(clock: clock)
             let db = try await PostgresSimDatabase.connect(database.catalog.endpoint)
             try await db.setClock(clock.now)
             let catalog = PostgresCatalog(endpoint: database.catalog.endpoint, connections: 2, operationTimeout: 30,
                                           logger: Logger(label: "sim") { _ in SwiftLogNoOpLogHandler() },
-                                          clockFunction: PostgresSimDatabase.clockFunction)
+                                          clockFunction: StoreClock.postgresqlFunction)
             try await catalog.connect()
             defer { catalog.shutdown() }
             return try await run(catalog: catalog, db: db, clock: clock)
         }
     }
 
-    private func run(catalog: any ScrubCatalog, db: any SimDatabase, clock: SimClock) async throws -> Report {
-        var run = Run(options: options, rng: SimRNG(seed: seed), clock: clock, catalog: catalog, db: db)
+    private func run(catalog: any ScrubCatalog, db: any SimDatabase, clock: StoreClock) async throws -> Report {
+        var run = Run(options: options, rng: SplitMix64(seed: seed), clock: clock, catalog: catalog, db: db)
         try await run.seed()
         try await run.simulate()
         if run.report.violations.isEmpty { try await run.quiesce() }
@@ -173,32 +173,4 @@ struct WorkSimulation {
         }
         return run.report
     }
-}
-
-/// The store clock of a simulation: seconds since 1970, moved only by the simulation.
-final class SimClock: Sendable {
-    private let value: Mutex<Double>
-
-    init(start: Double) { value = Mutex(start) }
-
-    var now: Double { value.withLock { $0 } }
-
-    func advance(by seconds: Double) { value.withLock { $0 += seconds } }
-}
-
-/// SplitMix64: a small generator whose sequence is fixed by its seed.
-struct SimRNG: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import ScrubberCore
 import ScrubberSQLite
+import TestSupport
 import Testing
 
 /// The work protocol under a seeded scheduler (``WorkSimulation``): every seed replays exactly;
@@ -101,7 +102,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrubber-clock-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let clock = SimClock(start: 1_800_000_000)
+        let clock = StoreClock(start: 1_800_000_000)
         let catalog = try SQLiteCatalog(path: directory + "/glance.sqlite", clock: { clock.now })
         try await catalog.upgrade()
         let node = NodeRegistration(nodeID: "a", host: "h", pid: 1, version: "v", capacity: 1, leaderEligible: true)

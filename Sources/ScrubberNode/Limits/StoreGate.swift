@@ -19,14 +19,16 @@ final class StoreGate: Sendable {
     /// `1 / max_deletes_per_second`, if paced.
     let interval: Duration?
     /// The earliest start the next reservation gets.
-    private let nextStart: Mutex<ContinuousClock.Instant>
+    private let nextStart: Mutex<NodeClock.Instant>
+    private let clock: NodeClock
 
-    init?(_ backend: BackendConfiguration) {
+    init?(_ backend: BackendConfiguration, clock: NodeClock) {
         guard backend.maxConcurrentDeletes != nil || backend.maxDeletesPerSecond != nil else { return nil }
         store = backend.name
         slots = backend.maxConcurrentDeletes.map { AsyncSemaphore(permits: $0) }
         interval = backend.maxDeletesPerSecond.map { .seconds(1 / $0) }
-        nextStart = Mutex(.now)
+        self.clock = clock
+        nextStart = Mutex(clock.now)
     }
 
     /// Waits until `deletes` deletes (one image's locations on this store, done one after the
@@ -36,12 +38,12 @@ final class StoreGate: Sendable {
         try await slots?.acquire()
         guard let interval else { return }
         let start = nextStart.withLock { next in
-            let start = max(next, .now)
+            let start = max(next, clock.now)
             next = start + interval * deletes
             return start
         }
         do {
-            if start > .now { try await Task.sleep(until: start) }
+            if start > clock.now { try await clock.sleep(until: start) }
         } catch {
             slots?.release()
             throw error
@@ -58,10 +60,12 @@ final class StoreGate: Sendable {
 struct StoreLimits: Sendable {
     private let gates: [String: StoreGate]
     /// Per paced store, the earliest next start as deletes actually started.
-    private let started = SharedMutex<[String: ContinuousClock.Instant]>([:])
+    private let started = SharedMutex<[String: NodeClock.Instant]>([:])
+    private let clock: NodeClock
 
-    init(_ stores: StoresConfiguration) {
-        gates = Dictionary(uniqueKeysWithValues: stores.backends.compactMap { StoreGate($0) }.map { ($0.store, $0) })
+    init(_ stores: StoresConfiguration, clock: NodeClock) {
+        self.clock = clock
+        gates = Dictionary(uniqueKeysWithValues: stores.backends.compactMap { StoreGate($0, clock: clock) }.map { ($0.store, $0) })
     }
 
     var isEmpty: Bool { gates.isEmpty }
@@ -91,10 +95,10 @@ struct StoreLimits: Sendable {
     /// Counts `needs`' deletes as starting now if every paced store among them allows a start
     /// (`1 / rate` since the last delete that actually started there, times its deletes).
     /// - Returns: nil when counted; else when to try again (nothing counted).
-    func tryStart(_ needs: [(gate: StoreGate, deletes: Int)]) -> ContinuousClock.Instant? {
+    func tryStart(_ needs: [(gate: StoreGate, deletes: Int)]) -> NodeClock.Instant? {
         // One lock for every store: an image on several paced stores starts on all or waits.
         started.withLock { started in
-            let now = ContinuousClock.now
+            let now = clock.now
             let blocked = needs.compactMap { need in started[need.gate.store].flatMap { $0 > now ? $0 : nil } }.max()
             if let blocked { return blocked }
             for need in needs {

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import TestFixtures
+
 
 /// A throwaway PostgreSQL server for tests: `initdb` into a temp directory, listening on
 /// 127.0.0.1 only, on a free port, with a private socket directory, `fsync=off`, SCRAM

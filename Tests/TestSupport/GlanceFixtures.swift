@@ -13,8 +13,8 @@ public enum GlanceFixtures {
 
     /// The resource's path; a missing one is a broken build, not a skipped test.
     public static func path(_ name: String) -> String {
-        guard let url = Bundle.module.url(forResource: name, withExtension: nil) else {
-            fatalError("fixture \(name) is missing from the TestFixtures resources (Package.swift)")
+        guard let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures") else {
+            fatalError("fixture \(name) is missing from the TestSupport resources (Package.swift)")
         }
         return url.path
     }
