@@ -47,26 +47,28 @@ enum CLI {
         var env = ProcessInfo.processInfo.environment
         env["SCRUBBER_DB"] = nil
         env["SCRUBBER_NODE_ID"] = nil
+        env.merge(ChildWatchdog.environment) { $1 }
         env.merge(environment) { $1 }
         process.environment = env
         try process.run()
         return (process, out, err)
     }
 
-    /// Runs `scrubber ARGS` to completion (killed after `timeout` seconds).
-    static func run(_ arguments: [String], in directory: String, timeout: Double = 120) async throws -> Result {
+    /// Runs `scrubber ARGS` to completion (killed after `timeout` seconds: a hang guard).
+    static func run(_ arguments: [String], in directory: String, timeout: Double = patienceSeconds) async throws -> Result {
         let (process, out, err) = try start(arguments, in: directory)
         return try await wait(process, stdout: out, stderr: err, timeout: timeout)
     }
 
     /// Runs `scrubber ARGS` as a user without root's power over file permissions: `nobody`
     /// (through runuser) when the tests run as root, as CI does; as the current user otherwise.
-    static func runUnprivileged(_ arguments: [String], in directory: String, timeout: Double = 60) async throws -> Result {
+    static func runUnprivileged(_ arguments: [String], in directory: String, timeout: Double = patienceSeconds) async throws -> Result {
         let command = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "nobody", "--", binary] : [binary]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst()) + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("scrubber-\(UUID().uuidString).err").path
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         chmod(errPath, 0o666)
@@ -76,7 +78,9 @@ enum CLI {
         return try await wait(process, stdout: "/dev/null", stderr: errPath, timeout: timeout)
     }
 
-    static func wait(_ process: Process, stdout: String, stderr: String, timeout: Double) async throws -> Result {
+    /// Waits for `process` to end; after `timeout` seconds (a hang guard, not a bound: the
+    /// default is the suite's patience) it is killed, and its status says so.
+    static func wait(_ process: Process, stdout: String, stderr: String, timeout: Double = patienceSeconds) async throws -> Result {
         let deadline = ContinuousClock.now + .seconds(timeout)
         var killedAt: ContinuousClock.Instant?
         var zombieSince: ContinuousClock.Instant?

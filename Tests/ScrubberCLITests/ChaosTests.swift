@@ -1,9 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A short pass of `cluster/chaos` (kills, pauses past the lease, restarts and restores against
 /// a live 3-node cluster), so every change meets faults in CI. Long runs: RELIABILITY.md.
-@Suite struct ChaosTests {
+@Suite(.tags(.spawnsProcesses)) struct ChaosTests {
     static let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("cluster/chaos").path

@@ -1,106 +1,16 @@
 import Foundation
 import GRDB
+import TestSupport
 import Testing
-
-/// A local cluster of real `scrubber run --daemon` processes on one SQLite file.
-final class LocalCluster {
-    let ws: Workspace
-    let config: String
-    var nodes: [String: (process: Process, stdout: String, stderr: String)] = [:]
-
-    /// - Parameter latency: seconds per delete of the simulated backend (keeps work in flight).
-    init(leaseTTL: Double = 2, nodeTTL: Double = 2, latency: Double = 0.02, pool: Int = 2) throws {
-        ws = try Workspace()
-        config = try ws.write("cluster.conf", """
-            [DEFAULT]
-            scrub_pool_size = \(pool)
-            enabled_backends = sim:simulated
-            [database]
-            connection = sqlite:///glance.sqlite
-            [glance_store]
-            default_backend = sim
-            [sim]
-            simulated_latency = \(latency)
-            [cluster]
-            lease_ttl = \(leaseTTL)
-            node_ttl = \(nodeTTL)
-            heartbeat_interval = 0.25
-            claim_batch = 16
-            assign_window = 32
-            """)
-    }
-
-    /// A test that fails half-way must not leave its nodes running.
-    deinit {
-        for (_, node) in nodes where node.process.isRunning {
-            kill(node.process.processIdentifier, SIGCONT)
-            kill(node.process.processIdentifier, SIGKILL)
-        }
-    }
-
-    func seed(_ count: Int) async throws -> [String] {
-        try await ws.seed(["--store", ws.directory + "/none", "--images", "\(count)", "--bytes", "0"], config: config, idsFile: "ids")
-    }
-
-    func start(_ id: String) throws {
-        nodes[id] = try CLI.start(["run", "--daemon", "--config-file", config, "--node-id", id], in: ws.directory)
-    }
-
-    func signal(_ id: String, _ sig: Int32) {
-        if let node = nodes[id] { kill(node.process.processIdentifier, sig) }
-    }
-
-    func stopAll() async throws -> [String: CLI.Result] {
-        var results: [String: CLI.Result] = [:]
-        for (_, node) in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGCONT); kill(node.process.processIdentifier, SIGTERM) }
-        for (id, node) in nodes {
-            results[id] = try await CLI.wait(node.process, stdout: node.stdout, stderr: node.stderr, timeout: 20)
-        }
-        return results
-    }
-
-    /// (holder, term, seconds left) of the leader lease, by the store clock.
-    func lease() throws -> (holder: String?, term: Int64, remaining: Double) {
-        try ws.queue().read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT node_id, term, expires_at - ((julianday('now') - 2440587.5) * 86400.0) FROM scrub_leader")!
-            return (row[0], row[1], row[2])
-        }
-    }
-
-    /// Waits until `condition` holds (polling every 20 ms), up to `timeout` seconds.
-    func waitFor(_ timeout: Double, _ what: String, _ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(timeout)
-        while ContinuousClock.now < deadline {
-            if try condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw TimedOut(what: what)
-    }
-
-    func liveLeader() throws -> (holder: String, term: Int64)? {
-        let l = try lease()
-        guard let holder = l.holder, l.remaining > 0 else { return nil }
-        return (holder, l.term)
-    }
-
-    func pending() throws -> Int {
-        try ws.count("SELECT count(*) FROM images WHERE status = 'pending_delete'")
-    }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
 
 /// Leader election, failover and fencing with real processes. They assert events (terms, audit
 /// rows, which process is still running), never how many seconds something took: deadlines
 /// here are generous safety nets against a hang. How fast a failover or a hand-off is, is a
 /// benchmark's question (`cluster/failover-bench`, figures in BENCHMARKS.md).
-@Suite(.serialized) struct ClusterProcessTests {
+@Suite(.serialized, .tags(.spawnsProcesses)) struct ClusterProcessTests {
     /// `from` resigned `term` while it still held it, and `to` was elected to `term + 1` after
     /// that: a hand-over, not a lease left to run out (audit rows, in the store's clock).
-    static func expectHandOver(_ cluster: LocalCluster, from: String, to: String, term: Int64) throws {
+    static func expectHandOver(_ cluster: ProcessCluster, from: String, to: String, term: Int64) throws {
         let (resigned, elected) = try cluster.ws.queue().read { db in
             (try Double.fetchOne(db, sql: "SELECT at FROM scrub_events WHERE action = 'resigned' AND node_id = ? AND term = ?",
                                  arguments: [from, term]),
@@ -113,20 +23,20 @@ struct TimedOut: Error, CustomStringConvertible {
     }
 
     @Test func aKilledLeaderIsReplacedWithAHigherTermAndItsWorkIsFinishedByOthers() async throws {
-        let cluster = try LocalCluster()
+        let cluster = try await ProcessCluster()
         let ids = try await cluster.seed(1500)
         for n in 1...3 { try cluster.start("n\(n)") }
-        try await cluster.waitFor(20, "a leader") { try cluster.liveLeader() != nil }
-        try await cluster.waitFor(20, "work in flight") { try cluster.pending() < 1400 }
+        try await cluster.waitFor("a leader") { try cluster.liveLeader() != nil }
+        try await cluster.waitFor("work in flight") { try cluster.pending() < 1400 }
         let old = try #require(try cluster.liveLeader())
         cluster.signal(old.holder, SIGKILL)
-        try await cluster.waitFor(60, "a new leader") {
+        try await cluster.waitFor("a new leader") {
             guard let now = try cluster.liveLeader() else { return false }
             return now.holder != old.holder && now.term > old.term
         }
         // The dead leader never resigned: its lease had to run out before another took it.
         #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'resigned' AND term = \(old.term)") == 0)
-        try await cluster.waitFor(60, "every image scrubbed") { try cluster.pending() == 0 }
+        try await cluster.waitFor("every image scrubbed") { try cluster.pending() == 0 }
         for id in ids { #expect(try cluster.ws.status(id) == "deleted") }
         #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'reassigned' AND detail LIKE 'from \(old.holder) %'") > 0,
                 "the killed node held work that others finished")
@@ -135,11 +45,11 @@ struct TimedOut: Error, CustomStringConvertible {
     }
 
     @Test func aPausedLeaderIsDeposedAndWhenResumedItsWritesAreRejectedAndItStepsDown() async throws {
-        let cluster = try LocalCluster()
+        let cluster = try await ProcessCluster()
         let ids = try await cluster.seed(3000)
         for n in 1...3 { try cluster.start("p\(n)") }
-        try await cluster.waitFor(20, "a leader") { try cluster.liveLeader() != nil }
-        try await cluster.waitFor(20, "work in flight") { try cluster.pending() < 2900 }
+        try await cluster.waitFor("a leader") { try cluster.liveLeader() != nil }
+        try await cluster.waitFor("work in flight") { try cluster.pending() < 2900 }
         // SQLite has one write lock: a leader paused *inside* a write transaction stalls every
         // writer until it resumes (no one can depose it, and no one writes meanwhile). This test
         // is about a pause outside one, so a pause that stalls the cluster is undone and retried.
@@ -148,25 +58,27 @@ struct TimedOut: Error, CustomStringConvertible {
         for _ in 0..<5 where !deposed {
             old = try #require(try cluster.liveLeader())
             cluster.signal(old.holder, SIGSTOP)
-            do {
-                let paused = old
-                try await cluster.waitFor(8, "a new leader") {
-                    guard let now = try cluster.liveLeader() else { return false }
-                    return now.holder != paused.holder && now.term > paused.term
-                }
-                deposed = true
-            } catch is TimedOut {
+            let paused = old
+            // Deposed: a higher term leads. Stalled: the paused lease ran out two lease TTLs ago
+            // (store clock) and no one could take it: undo the pause and try again.
+            try await cluster.waitFor("a new leader, or a stalled cluster") {
+                if let now = try cluster.liveLeader(), now.holder != paused.holder, now.term > paused.term { deposed = true }
+                return try deposed
+                    || cluster.count("SELECT count(*) FROM scrub_leader WHERE term = \(paused.term) AND expires_at + 4 < {now}") == 1
+            }
+            if !deposed {
                 cluster.signal(old.holder, SIGCONT)
-                try await cluster.waitFor(20, "a live leader again") { try cluster.liveLeader() != nil }
+                try await cluster.waitFor("a live leader again") { try cluster.liveLeader() != nil }
             }
         }
         try #require(deposed, "the paused leader was never deposed in 5 tries")
         let electedAt = try await cluster.ws.queue().read { db in
             try Int64.fetchOne(db, sql: "SELECT max(id) FROM scrub_events WHERE action = 'elected'")!
         }
-        try await Task.sleep(for: .seconds(2.5))  // past the paused node's membership too
+        let paused = old.holder
+        try await cluster.waitFor("the paused node's membership to lapse too") { try cluster.membershipLapsed(paused) }
         cluster.signal(old.holder, SIGCONT)
-        try await cluster.waitFor(60, "every image scrubbed") { try cluster.pending() == 0 }
+        try await cluster.waitFor("every image scrubbed") { try cluster.pending() == 0 }
 
         // Fencing: nothing was written under the old term after the new term began.
         #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE term = ? AND action IN ('reassigned', 'elected') AND id > ?", [old.term, electedAt]) == 0)
@@ -183,15 +95,15 @@ struct TimedOut: Error, CustomStringConvertible {
     }
 
     @Test func sigtermHandsLeadershipToAnotherNodeAtOnce() async throws {
-        let cluster = try LocalCluster(leaseTTL: 6, nodeTTL: 5)
+        let cluster = try await ProcessCluster(.sqlite, leaseTTL: 6, nodeTTL: 5)
         _ = try await cluster.seed(200)
         try cluster.start("t1")
-        try await cluster.waitFor(20, "t1 leads") { try cluster.liveLeader()?.holder == "t1" }
+        try await cluster.waitFor("t1 leads") { try cluster.liveLeader()?.holder == "t1" }
         try cluster.start("t2")
-        try await cluster.waitFor(20, "t2 joined") { try cluster.ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 't2'") == 1 }
+        try await cluster.waitFor("t2 joined") { try cluster.ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 't2'") == 1 }
         let old = try #require(try cluster.liveLeader())
         cluster.signal("t1", SIGTERM)
-        try await cluster.waitFor(60, "t2 leads") {
+        try await cluster.waitFor("t2 leads") {
             guard let now = try cluster.liveLeader() else { return false }
             return now.holder == "t2" && now.term == old.term + 1
         }
@@ -199,17 +111,17 @@ struct TimedOut: Error, CustomStringConvertible {
         // of a lease already taken by another changes nothing and is not audited), and t2 was
         // elected after that resignation.
         try Self.expectHandOver(cluster, from: "t1", to: "t2", term: old.term)
-        let t1 = try await CLI.wait(cluster.nodes["t1"]!.process, stdout: cluster.nodes["t1"]!.stdout, stderr: cluster.nodes["t1"]!.stderr, timeout: 10)
+        let t1 = try await CLI.wait(cluster.nodes["t1"]!.process, stdout: cluster.nodes["t1"]!.stdout, stderr: cluster.nodes["t1"]!.stderr)
         #expect(t1.status == 0, "\(t1.stderr)")
         #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'resigned' AND node_id = 't1'") == 1)
         _ = try await cluster.stopAll()
     }
 
     @Test func statusReportsTheDocumentedJSONAndExitsFiveWithoutALeader() async throws {
-        let cluster = try LocalCluster()
+        let cluster = try await ProcessCluster()
         _ = try await cluster.seed(300)
         for n in 1...3 { try cluster.start("s\(n)") }
-        try await cluster.waitFor(20, "a leader and three nodes") {
+        try await cluster.waitFor("a leader and three nodes") {
             try cluster.liveLeader() != nil && cluster.ws.count("SELECT count(*) FROM scrub_nodes WHERE state = 'active'") == 3
         }
         let result = try await CLI.run(["status", "--json", "--config-file", cluster.config], in: cluster.ws.directory)
@@ -243,15 +155,15 @@ struct TimedOut: Error, CustomStringConvertible {
     /// refused while the first lives, names it and exits 1; the first is untouched. Once the
     /// first is gone, the id is free again.
     @Test func aSecondProcessUnderALiveNodeIDExitsNamingTheFirst() async throws {
-        let cluster = try LocalCluster(nodeTTL: 1.5)
+        let cluster = try await ProcessCluster(.sqlite, nodeTTL: 1.5)
         _ = try await cluster.seed(50)
         try cluster.start("dup")
-        try await cluster.waitFor(20, "dup to join") { try cluster.ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'dup'") == 1 }
+        try await cluster.waitFor("dup to join") { try cluster.ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'dup'") == 1 }
         func incarnation() throws -> String? {
             try cluster.ws.queue().read { db in try String.fetchOne(db, sql: "SELECT incarnation FROM scrub_nodes WHERE node_id = 'dup'") }
         }
         let first = try incarnation()
-        let twin = try await CLI.run(["run", "--once", "--config-file", cluster.config, "--node-id", "dup"], in: cluster.ws.directory, timeout: 60)
+        let twin = try await CLI.run(["run", "--once", "--config-file", cluster.config, "--node-id", "dup"], in: cluster.ws.directory)
         #expect(twin.status == 1, "\(twin.stderr)")
         #expect(twin.stderr.contains("node id dup is in use by a live member"), "\(twin.stderr)")
         let pid = try #require(cluster.nodes["dup"]).process.processIdentifier
@@ -259,20 +171,20 @@ struct TimedOut: Error, CustomStringConvertible {
         #expect(try incarnation() == first)
         let results = try await cluster.stopAll()
         #expect(results["dup"]?.status == 0, "the first process was untouched: \(results["dup"]?.stderr ?? "")")
-        let after = try await CLI.run(["run", "--once", "--config-file", cluster.config, "--node-id", "dup"], in: cluster.ws.directory, timeout: 60)
+        let after = try await CLI.run(["run", "--once", "--config-file", cluster.config, "--node-id", "dup"], in: cluster.ws.directory)
         #expect(after.status == 0, "after the first left, the id is free: \(after.stderr)")
     }
 
     @Test func aNodeThatMayNotLeadNeverLeads() async throws {
-        let cluster = try LocalCluster()
+        let cluster = try await ProcessCluster()
         _ = try await cluster.seed(100)
-        cluster.nodes["follower"] = try CLI.start(["run", "--daemon", "--config-file", cluster.config, "--node-id", "follower", "--no-lead"],
-                                                  in: cluster.ws.directory)
-        try await Task.sleep(for: .seconds(1.5))
+        try cluster.start("follower", ["--no-lead"])
+        // Long enough for a campaign, were it to run one: its loops ran for several heartbeats.
+        try await cluster.heartbeats(of: "follower", 6)
         #expect(try cluster.liveLeader() == nil)
         #expect(try cluster.pending() == 100, "without a leader nothing is assigned")
         try cluster.start("leader")
-        try await cluster.waitFor(30, "every image scrubbed") { try cluster.pending() == 0 }
+        try await cluster.waitFor("every image scrubbed") { try cluster.pending() == 0 }
         #expect(try cluster.liveLeader()?.holder == "leader")
         #expect(try cluster.ws.count("SELECT done FROM scrub_nodes WHERE node_id = 'follower'") > 0, "the follower scrubs its share")
         _ = try await cluster.stopAll()
@@ -281,18 +193,17 @@ struct TimedOut: Error, CustomStringConvertible {
     /// A preferred leader stopped by SIGTERM hands over at once, although its workers still
     /// finish slow deletes for seconds: a stopping node is no longer the preferred one.
     @Test func aPreferredLeaderStoppedGracefullyHandsOverAtOnce() async throws {
-        let cluster = try LocalCluster(leaseTTL: 6, nodeTTL: 5, latency: 10)
+        let cluster = try await ProcessCluster(.sqlite, leaseTTL: 6, nodeTTL: 5, latency: 10)
         _ = try await cluster.seed(40)
         try cluster.start("plain")
-        cluster.nodes["preferred"] = try CLI.start(["run", "--daemon", "--config-file", cluster.config, "--node-id", "preferred",
-                                                    "--leader-priority", "1"], in: cluster.ws.directory)
-        try await cluster.waitFor(20, "the preferred node leads with deletes in flight") {
+        try cluster.start("preferred", ["--leader-priority", "1"])
+        try await cluster.waitFor("the preferred node leads with deletes in flight") {
             try cluster.liveLeader()?.holder == "preferred"
                 && cluster.ws.count("SELECT count(*) FROM scrub_assignments WHERE node_id = 'preferred' AND state = 'scrubbing'") > 0
         }
         let term = try #require(try cluster.liveLeader()).term
         cluster.signal("preferred", SIGTERM)
-        try await cluster.waitFor(60, "plain leads") { try cluster.liveLeader()?.holder == "plain" }
+        try await cluster.waitFor("plain leads") { try cluster.liveLeader()?.holder == "plain" }
         // Handed over while the preferred node still finishes its 10 s deletes: not after them.
         #expect(try #require(cluster.nodes["preferred"]).process.isRunning, "plain leads before the stopping node's deletes end")
         try Self.expectHandOver(cluster, from: "preferred", to: "plain", term: term)
@@ -301,24 +212,24 @@ struct TimedOut: Error, CustomStringConvertible {
     }
 
     @Test func thePreferredNodeTakesOverWhileAliveAndALowerOneLeadsWhenItDies() async throws {
-        let cluster = try LocalCluster()
+        let cluster = try await ProcessCluster()
         _ = try await cluster.seed(50)
         try cluster.start("plain")
-        try await cluster.waitFor(15, "plain leads") { try cluster.liveLeader()?.holder == "plain" }
+        try await cluster.waitFor("plain leads") { try cluster.liveLeader()?.holder == "plain" }
         let before = try #require(try cluster.liveLeader()).term
-        cluster.nodes["preferred"] = try CLI.start(["run", "--daemon", "--config-file", cluster.config, "--node-id", "preferred",
-                                                    "--leader-priority", "10"], in: cluster.ws.directory)
+        try cluster.start("preferred", ["--leader-priority", "10"])
         // Handed over at plain's next renewal (every lease_ttl / 3), not at its lease's expiry.
-        try await cluster.waitFor(15, "the preferred node leads") { try cluster.liveLeader()?.holder == "preferred" }
+        try await cluster.waitFor("the preferred node leads") { try cluster.liveLeader()?.holder == "preferred" }
         let preferred = try #require(try cluster.liveLeader()).term
         #expect(preferred > before)
-        try await Task.sleep(for: .seconds(1))
+        // Plain campaigns and renews every lease_ttl / 3 (0.67 s): six heartbeats (1.5 s) see it try.
+        try await cluster.heartbeats(of: "plain", 6)
         #expect(try cluster.liveLeader()?.holder == "preferred", "plain does not take it back while the preferred node lives")
 
         cluster.signal("preferred", SIGKILL)
-        try await cluster.waitFor(20, "plain leads again") { try cluster.liveLeader()?.holder == "plain" }
+        try await cluster.waitFor("plain leads again") { try cluster.liveLeader()?.holder == "plain" }
         #expect(try #require(try cluster.liveLeader()).term > preferred)
-        try await cluster.waitFor(30, "every image scrubbed") { try cluster.pending() == 0 }
+        try await cluster.waitFor("every image scrubbed") { try cluster.pending() == 0 }
         let results = try await cluster.stopAll()
         #expect(results["plain"]?.status == 0, "\(results["plain"]?.stderr ?? "")")
     }

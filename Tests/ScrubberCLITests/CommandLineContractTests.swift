@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 /// Exit codes and messages that scripts and later issues rely on.
-@Suite struct CommandLineContractTests {
+@Suite(.tags(.spawnsProcesses)) struct CommandLineContractTests {
     @Test func badConfigValuesExitTwoNamingFileLineAndOption() async throws {
         let ws = try Workspace()
         let config = try ws.write("bad.conf", """
@@ -83,7 +84,7 @@ import Testing
 }
 
 /// Bad input that must fail clearly and lose nothing.
-@Suite struct BadInputTests {
+@Suite(.tags(.spawnsProcesses)) struct BadInputTests {
     @Test func permissionDeniedOnDeleteIsRecordedAndTheFileSurvives() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images"

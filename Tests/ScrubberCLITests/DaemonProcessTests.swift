@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 /// `run --daemon` as a real process: waking, and stopping gracefully on SIGTERM.
-@Suite struct DaemonProcessTests {
+@Suite(.tags(.spawnsProcesses)) struct DaemonProcessTests {
     @Test func theDaemonScrubsNewWorkAndExitsZeroOnSIGTERM() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images"
@@ -22,15 +23,12 @@ import Testing
         let (process, out, err) = try CLI.start(["run", "--config-file", config], in: ws.directory)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let ids = try await ws.seed(["--store", root, "--images", "100"], config: config, idsFile: "ids")
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try ws.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") > 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await eventually("every image scrubbed") { try ws.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") == 0 }
         for id in ids { #expect(try ws.status(id) == "deleted") }
         #expect(process.isRunning)
 
         kill(process.processIdentifier, SIGTERM)
-        let result = try await CLI.wait(process, stdout: out, stderr: err, timeout: 10)
+        let result = try await CLI.wait(process, stdout: out, stderr: err)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try await ws.queue().read { try String.fetchOne($0, sql: "SELECT state FROM scrub_nodes WHERE node_id = 'daemon-1'") } == "left")
     }
@@ -53,12 +51,9 @@ import Testing
         let ids = try await ws.seed(["--store", ws.directory + "/none", "--images", "200", "--bytes", "0"], config: config, idsFile: "ids")
         let (process, out, err) = try CLI.start(["run", "--daemon", "--config-file", config, "--node-id", "slow"], in: ws.directory)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try ws.count("SELECT count(*) FROM images WHERE status = 'deleted'") < 10, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await eventually("10 images scrubbed") { (try? ws.count("SELECT count(*) FROM images WHERE status = 'deleted'")) ?? 0 >= 10 }
         kill(process.processIdentifier, SIGTERM)
-        let result = try await CLI.wait(process, stdout: out, stderr: err, timeout: 10)
+        let result = try await CLI.wait(process, stdout: out, stderr: err)
         #expect(result.status == 0, "\(result.stderr)")
         // It finished what was in flight, not the backlog (how fast it stops is a benchmark's
         // question, not this test's: a loaded machine stretches any bound).

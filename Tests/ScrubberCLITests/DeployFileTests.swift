@@ -1,5 +1,6 @@
 import Foundation
 import ScrubberCore
+import TestSupport
 import Testing
 
 /// What the Containerfile's runtime stage runs as.
@@ -19,7 +20,7 @@ enum Containerfile {
 
 /// deploy/glance-scrubber.conf and deploy/Containerfile. (No container engine runs here: the
 /// Containerfile is checked as text, not built.)
-@Suite struct DeployFileTests {
+@Suite(.tags(.spawnsProcesses)) struct DeployFileTests {
     @Test func theExampleConfigurationLoadsWithItsStoresAndClusterSettings() throws {
         let text = try Deploy.text("glance-scrubber.conf")
         let config = try Deploy.configuration(text, file: "glance-scrubber.conf")

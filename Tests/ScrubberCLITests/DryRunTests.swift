@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 
 /// `run --once --dry-run` lists what would be deleted and changes nothing at all.
-@Suite struct DryRunTests {
+@Suite(.tags(.spawnsProcesses)) struct DryRunTests {
     @Test func aDryRunListsTheBacklogAndLeavesCatalogAndFilesByteIdentical() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images", outside = ws.directory + "/outside"

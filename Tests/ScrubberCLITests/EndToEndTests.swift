@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 /// The real binary on a copy of Glance's own database, as an operator runs it from cron.
-@Suite struct EndToEndTests {
+@Suite(.tags(.spawnsProcesses)) struct EndToEndTests {
     @Test func runOnceScrubsAThousandMixedImagesAndTouchesNothingElse() async throws {
         let ws = try Workspace()
         let fast = ws.directory + "/fast", slow = ws.directory + "/slow"

@@ -1,10 +1,11 @@
 import Foundation
 import ScrubberCore
+import TestSupport
 import Testing
 
 /// deploy/kubernetes: the objects parse, refer to each other by the right names and ports,
 /// and the Deployment's container, given its ConfigMap and environment, starts a real node.
-@Suite struct KubernetesManifestTests {
+@Suite(.tags(.spawnsProcesses)) struct KubernetesManifestTests {
     let deployment: K8s.Deployment
     let configMap: K8s.ConfigMap
     let secret: K8s.Secret
@@ -145,8 +146,8 @@ import Testing
 
     /// The container as the kubelet starts it: its args, its ConfigMap's conf at the mounted
     /// path, SCRUBBER_DB as the Secret would give it (here a SQLite catalog), SCRUBBER_NODE_ID
-    /// a pod name. The node joins under the pod's name and stops within the grace period.
-    @Test func theContainerStartsANodeThatJoinsUnderThePodNameAndStopsWithinTheGracePeriod() async throws {
+    /// a pod name. The node joins under the pod's name and SIGTERM stops it gracefully.
+    @Test func theContainerStartsANodeThatJoinsUnderThePodNameAndStopsGracefully() async throws {
         let ws = try Workspace()
         let (path, text) = try mountedConfiguration()
         let local = ws.directory + path
@@ -154,9 +155,6 @@ import Testing
         try text.write(toFile: local, atomically: true, encoding: .utf8)
         let arguments = container.args.map { $0 == path ? local : $0 } + ["--config-file", try Deploy.loopbackMetrics(in: ws)]
         let pod = "scrubber-6f7c9d8b5-q2xkz"
-        let grace = Double(try #require(deployment.spec.template.spec.terminationGracePeriodSeconds))
-        let took = try await Deploy.joinAndStop(arguments, environment: ["SCRUBBER_DB": ws.database, "SCRUBBER_NODE_ID": pod],
-                                                node: pod, in: ws, stopWithin: grace)
-        #expect(took < .seconds(grace / 2), "a graceful stop took \(took)")
+        try await Deploy.joinAndStop(arguments, environment: ["SCRUBBER_DB": ws.database, "SCRUBBER_NODE_ID": pod], node: pod, in: ws)
     }
 }

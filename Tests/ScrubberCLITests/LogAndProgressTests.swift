@@ -1,9 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `--log-format json`, the default level's volume, and `run --once`'s progress line, on the
 /// real binary (its stderr is a file here: not a terminal).
-@Suite struct LogAndProgressTests {
+@Suite(.tags(.spawnsProcesses)) struct LogAndProgressTests {
     /// A workspace whose backlog of `images` goes to a simulated store paced at `perSecond`.
     private func backlog(_ images: Int, perSecond: Int? = nil) async throws -> (Workspace, config: String) {
         let ws = try Workspace()
@@ -142,7 +143,7 @@ import Testing
             process.standardOutput = FileHandle(forWritingAtPath: out)
             process.standardInput = FileHandle.nullDevice
             try process.run()
-            let result = try await CLI.wait(process, stdout: out, stderr: "/dev/null", timeout: 60)
+            let result = try await CLI.wait(process, stdout: out, stderr: "/dev/null")
             #expect(result.status == 0, "\(format): \(result.stdout)")
             outputs.append(result.stdout)
             _ = try await ws.seed(["--store", ws.directory + "/images", "--images", "100", "--bytes", "0", "--store-id", "sim"],

@@ -2,11 +2,12 @@ import AsyncHTTPClient
 import Foundation
 import GRDB
 import Synchronization
+import TestSupport
 import Testing
 
 /// `run --metrics-listen`: Prometheus text on /metrics, /healthz and /readyz, scraped from the
 /// real binary and parsed; the figures must agree with the audit table.
-@Suite struct MetricsTests {
+@Suite(.tags(.spawnsProcesses)) struct MetricsTests {
     @Test func aScrapeParsesAndAgreesWithTheAuditTable() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images"
@@ -28,19 +29,18 @@ import Testing
         defer { node.kill() }
 
         #expect(try await node.get("/healthz").status == 200)
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try ws.count("SELECT count(*) FROM images WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending_delete'",
-                           [String(data: JSONEncoder().encode(ids), encoding: .utf8)!]) > 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
+        try await eventually("every image scrubbed", poll: .milliseconds(100)) {
+            try ws.count("SELECT count(*) FROM images WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending_delete'",
+                         [String(data: JSONEncoder().encode(ids), encoding: .utf8)!]) == 0
         }
         #expect(try await node.get("/readyz").status == 200)
         // Completions are committed in batches; the counters follow the commit.
         var scrape = try await node.scrape()
         let imagesDeleted = try ws.count("SELECT count(*) FROM scrub_events WHERE action = 'image_deleted'")
         #expect(imagesDeleted >= ids.count)
-        while scrape.value("scrubber_images_total", ["outcome": "deleted"]) != Double(imagesDeleted), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(200))
+        try await eventually("the counters to follow the commit", poll: .milliseconds(200)) {
             scrape = try await node.scrape()
+            return scrape.value("scrubber_images_total", ["outcome": "deleted"]) == Double(imagesDeleted)
         }
 
         // Every family is there, typed.
@@ -73,7 +73,7 @@ import Testing
         #expect(scrape.value("scrubber_lease_renew_failures_total", ["lease": "membership"]) == 0)
 
         kill(node.process.processIdentifier, SIGTERM)
-        let result = try await CLI.wait(node.process, stdout: node.out, stderr: node.err, timeout: 15)
+        let result = try await CLI.wait(node.process, stdout: node.out, stderr: node.err)
         #expect(result.status == 0, "\(result.stderr)")
     }
 
@@ -94,16 +94,17 @@ import Testing
             """)
         let node = try await MetricsNode.start(["run", "--daemon", "--config-file", config, "--metrics-listen", "127.0.0.1:0"], in: ws)
         defer { node.kill() }
-        try await node.waitFor("/readyz", status: 200, within: .seconds(20))
+        try await node.waitFor("/readyz", status: 200)
 
         // Another connection takes SQLite's write lock and keeps it past node_ttl (on a thread
         // of its own: the lock is held inside one blocking database access).
         let lock = try WriteLockHolder(path: ws.database)
         do {
-            try await node.waitFor("/readyz", status: 503, within: .seconds(10))
+            try await node.waitFor("/readyz", status: 503)
             #expect(try await node.get("/healthz").status == 200)
             #expect(try await node.scrape().value("scrubber_node_ready", [:]) == 0)
-            // Past node_ttl in the store's clock too, so the next heartbeat finds it expired.
+            // Past node_ttl in the store's clock too, so the next heartbeat finds it expired (a
+            // lower bound: a slower machine only lengthens it; the lock keeps the store unread).
             try await Task.sleep(for: .seconds(1.5))
         } catch {
             try await lock.release()
@@ -111,7 +112,7 @@ import Testing
         }
         try await lock.release()
 
-        try await node.waitFor("/readyz", status: 200, within: .seconds(20))
+        try await node.waitFor("/readyz", status: 200)
         // It found its membership expired and rejoined: a failed renewal, counted.
         #expect((try await node.scrape().value("scrubber_lease_renew_failures_total", ["lease": "membership"]) ?? 0) >= 1)
     }
@@ -184,18 +185,21 @@ struct MetricsNode {
 
     static func start(_ arguments: [String], in ws: Workspace) async throws -> MetricsNode {
         let (process, out, err) = try CLI.start(arguments, in: ws.directory)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            let log = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
-            if let range = log.range(of: #"metrics listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-               let port = Int(log[range].split(separator: ":").last ?? "") {
-                return MetricsNode(process: process, out: out, err: err, port: port)
+        var port: Int?
+        do {
+            try await eventually("a 'metrics listening' line") {
+                let log = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+                if let range = log.range(of: #"metrics listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                    port = Int(log[range].split(separator: ":").last ?? "")
+                }
+                guard port != nil || process.isRunning else { throw CLIError("the node exited before it listened: \(log)") }
+                return port != nil
             }
-            guard process.isRunning else { throw CLIError("the node exited before it listened: \(log)") }
-            try await Task.sleep(for: .milliseconds(50))
+        } catch {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            throw error
         }
-        Glibc.kill(process.processIdentifier, SIGKILL)
-        throw CLIError("no 'metrics listening' line within 30 s")
+        return MetricsNode(process: process, out: out, err: err, port: try #require(port))
     }
 
     func kill() {
@@ -203,20 +207,17 @@ struct MetricsNode {
     }
 
     func get(_ path: String) async throws -> (status: Int, body: String) {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(Int64(patienceSeconds)))
         let body = try await response.body.collect(upTo: 4 << 20)
         return (Int(response.status.code), String(buffer: body))
     }
 
-    func waitFor(_ path: String, status: Int, within limit: Duration) async throws {
-        let deadline = ContinuousClock.now + limit
+    func waitFor(_ path: String, status: Int) async throws {
         var last = -1
-        while ContinuousClock.now < deadline {
+        try await eventually("\(path) to answer \(status) (last \(last))", poll: .milliseconds(100)) {
             last = try await get(path).status
-            if last == status { return }
-            try await Task.sleep(for: .milliseconds(100))
+            return last == status
         }
-        throw CLIError("\(path) answered \(last), not \(status), for \(limit)")
     }
 
     func scrape() async throws -> Exposition {

@@ -1,23 +1,27 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `scrubber serve` with real node, status and restore processes on loopback.
-@Suite struct ServiceCLITests {
+@Suite(.tags(.spawnsProcesses, .startsServers)) struct ServiceCLITests {
     /// A running `scrubber serve` for `ws`'s database, with its URL.
     static func serve(_ ws: Workspace, config: String, token: String, port: Int = 0, options: [String] = [],
                       launcher: [String] = []) async throws -> (process: Process, url: String) {
         let (process, stdout, stderr) = try CLI.start(["serve", "--config-file", config, "--token-file", token, "--listen", "127.0.0.1:\(port)"]
                                                           + options, in: ws.directory, launcher: launcher)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, process.isRunning {
-            let text = (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening ") }) {
-                return (process, String(line.dropFirst("listening ".count)))
+        var url: String?
+        do {
+            try await eventually("serve to listen", poll: .milliseconds(20)) {
+                guard process.isRunning else { throw CLIError("serve exited: " + ((try? String(contentsOfFile: stderr, encoding: .utf8)) ?? "")) }
+                let text = (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? ""
+                url = text.split(separator: "\n").first { $0.hasPrefix("listening ") }.map { String($0.dropFirst("listening ".count)) }
+                return url != nil
             }
-            try await Task.sleep(for: .milliseconds(20))
+        } catch {
+            process.terminate()
+            throw error
         }
-        process.terminate()
-        throw TimedOut(what: "serve to listen: " + ((try? String(contentsOfFile: stderr, encoding: .utf8)) ?? ""))
+        return (process, try #require(url))
     }
 
     @Test func nodesDecryptLocationsThemselvesTheServiceNeverHasTheKey() async throws {
@@ -71,14 +75,12 @@ import Testing
         // The service holds as many as its cap (1,024 less 64 for itself); the rest wait in its backlog.
         let descriptors = "/proc/\(service.process.processIdentifier)/fd"
         func open() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: descriptors).count) ?? 0 }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while open() < 960, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(open() >= 960, "the flood fills the service's connections: \(open()) descriptors")
+        try await eventually("the flood to fill the service's connections (\(open()) descriptors)", poll: .milliseconds(100)) { open() >= 960 }
 
         // A valid client, through the flood: its retries within its deadline reach the service
         // once idle connections are closed.
         let status = try await CLI.run(["status", "--json", "--coordinator", service.url, "--token-file", token, "--config-file", config],
-                                       in: ws.directory, timeout: 90)
+                                       in: ws.directory)
         #expect(status.status == 5, "answered (no leader yet): \(status.stderr)")
         #expect(status.stdout.contains(#""backlog""#))
         #expect(service.process.isRunning, "the service survived the flood")
@@ -107,7 +109,7 @@ import Testing
         defer { service.process.terminate(); service.process.waitUntilExit() }
         for command in [["run", "--daemon"], ["status"]] {
             let result = try await CLI.run(command + ["--config-file", config, "--coordinator", service.url, "--token-file", wrong],
-                                           in: ws.directory, timeout: 90)
+                                           in: ws.directory)
             #expect(result.status == 1, "\(command[0]): \(result.stderr)")
             #expect(result.stderr.contains("refused our token (401)"), "\(command[0]) must not retry a 401")
         }
@@ -141,10 +143,7 @@ import Testing
         let node = try CLI.start(["run", "--daemon", "--config-file", config, "--coordinator", first.url, "--token-file", old, "--node-id", "revoked"],
                                  in: ws.directory)
         defer { if node.0.isRunning { kill(node.0.processIdentifier, SIGKILL) } }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'revoked'") == 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await eventually("the node to join") { try ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'revoked'") > 0 }
         // The service comes back with another token.
         kill(first.process.processIdentifier, SIGKILL)
         first.process.waitUntilExit()
@@ -153,7 +152,7 @@ import Testing
         defer { second.process.terminate(); second.process.waitUntilExit() }
         // A daemon retries what it can ride out forever: that it exits at all, with the 401, shows
         // the 401 ended it.
-        let result = try await CLI.wait(node.0, stdout: node.stdout, stderr: node.stderr, timeout: 90)
+        let result = try await CLI.wait(node.0, stdout: node.stdout, stderr: node.stderr)
         #expect(result.status == 1, "\(result.stderr)")
         #expect(result.stderr.contains("refused our token (401): check the token file \(old)"), "a 401 ends the node: \(result.stderr)")
     }
@@ -176,7 +175,7 @@ import Testing
         // The message names the deadline it gave up at; the run's own deadline only guards a hang.
         for command in [["status"], ["run", "--daemon"], ["restore", "some-image"]] {
             let result = try await CLI.run(command + ["--config-file", config, "--coordinator", "http://127.0.0.1:\(port)", "--token-file", token],
-                                           in: ws.directory, timeout: 60)
+                                           in: ws.directory)
             #expect(result.status == 1, "\(command[0]): \(result.stderr)")
             #expect(result.stderr.contains("lease service at http://127.0.0.1:\(port): ping did not succeed within 2.0 s"), "\(result.stderr)")
         }

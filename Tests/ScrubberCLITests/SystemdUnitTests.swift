@@ -1,10 +1,11 @@
 import Foundation
 import ScrubberCore
+import TestSupport
 import Testing
 
 /// deploy/*.service: systemd accepts them, they are hardened, and what they start is a node
 /// that joins and leaves.
-@Suite struct SystemdUnitTests {
+@Suite(.tags(.spawnsProcesses)) struct SystemdUnitTests {
     static let units = ["scrubber.service", "scrubber@.service", "scrubber-serve.service"]
     static let nodeUnits = ["scrubber.service", "scrubber@.service"]
 
@@ -71,7 +72,7 @@ import Testing
 
     /// The node units' ExecStart, run for real (specifiers filled in as systemd would, /etc
     /// moved into a scratch directory, the database from SCRUBBER_DB): a node joins under the
-    /// id the unit gives it, and SIGTERM stops it gracefully well within TimeoutStopSec.
+    /// id the unit gives it, and SIGTERM stops it gracefully (exit 0, membership left).
     @Test(arguments: nodeUnits)
     func theUnitStartsANodeThatJoinsAndStopsOnSIGTERM(unit: String) async throws {
         let file = try UnitFile(unit)
@@ -88,10 +89,7 @@ import Testing
         #expect(!arguments.contains { $0.contains("%") }, "\(unit): a specifier the test does not fill in: \(arguments)")
         if !arguments.contains(etc + "/scrubber.d/2.conf") { arguments += ["--config-file", metrics] }
         let node = unit.contains("@") ? "host-2" : "host"
-        let stopTimeout = try #require(file.values("Service", "TimeoutStopSec").last.flatMap(Double.init))
-        let took = try await Deploy.joinAndStop(arguments, environment: ["SCRUBBER_DB": ws.database], node: node, in: ws,
-                                                stopWithin: stopTimeout)
-        #expect(took < .seconds(stopTimeout / 2), "\(unit): a graceful stop took \(took)")
+        try await Deploy.joinAndStop(arguments, environment: ["SCRUBBER_DB": ws.database], node: node, in: ws)
     }
 
     /// A restart cannot mend a configuration error (exit 2): systemd must not loop on one.

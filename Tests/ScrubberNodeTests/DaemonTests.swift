@@ -3,6 +3,7 @@ import Logging
 import ScrubberCore
 import ScrubberNode
 import ScrubberStores
+import TestSupport
 import Testing
 
 @Suite struct DaemonTests {
@@ -19,10 +20,7 @@ import Testing
 
         for round in 0..<3 {
             let images = try await box.seed(20) { $0.namePrefix = "round-\(round)" }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") > 0, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await eventually("round \(round) scrubbed") { try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") == 0 }
             for image in images { #expect(try box.status(of: image.id) == "deleted") }
         }
         #expect(try box.row("SELECT state FROM scrub_nodes WHERE node_id = 'daemon'")?[0] as String? == "active")

@@ -3,6 +3,7 @@ import GRDB
 import ScrubberCore
 import ScrubberSQLite
 import ScrubberStores
+import TestSupport
 import Testing
 
 /// The scrub pipeline on copies of Glance's own database.
@@ -183,15 +184,19 @@ import Testing
         let holder = try DatabaseQueue(path: box.databasePath)
         let locked = AsyncStream<Void>.makeStream()
         let retries = box.busyRetries
-        let blocker = Task.detached {
-            try holder.inDatabase { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                locked.continuation.yield()
-                // Hold the lock until the run has met it, then for several more busy timeouts.
-                let deadline = Date().addingTimeInterval(20)
-                while retries.count == 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-                Thread.sleep(forTimeInterval: 0.5)
-                try db.execute(sql: "COMMIT")
+        // On a thread of its own: the lock is held inside one blocking database access, which
+        // must not take one of the test process's two cooperative threads.
+        let blocker = Task {
+            try await PostgresTestServer.offload {
+                try holder.inDatabase { db in
+                    try db.execute(sql: "BEGIN IMMEDIATE")
+                    locked.continuation.yield()
+                    // Hold the lock until the run has met it, then for several more busy timeouts.
+                    let deadline = Date().addingTimeInterval(patienceSeconds)
+                    while retries.count == 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+                    Thread.sleep(forTimeInterval: 0.5)
+                    try db.execute(sql: "COMMIT")
+                }
             }
         }
         var iterator = locked.stream.makeAsyncIterator()

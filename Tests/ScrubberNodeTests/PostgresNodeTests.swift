@@ -9,7 +9,7 @@ import Testing
 
 /// Nodes on PostgreSQL (Glance's own schema, from the fixture dump): the pipeline, a restore
 /// racing a scrub, and what happens when the server goes away and comes back.
-@Suite struct PostgresNodeTests {
+@Suite(.tags(.startsServers)) struct PostgresNodeTests {
     static let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     static func configuration(_ db: PostgresDatabase, scrubTime: Double = 0, pool: Int = 4) -> ScrubberConfiguration {
@@ -106,11 +106,11 @@ import Testing
             """) == "0", "a restored image gets its locations back")
     }
 
-    @Test func aWrongPasswordAndAnAbsentServerAreClearErrorsNotHangs() async throws {
+    /// Not hangs: each connect returns within its timeout; one that hung would meet the time limit.
+    @Test(.timeLimit(.minutes(3))) func aWrongPasswordAndAnAbsentServerAreClearErrorsNotHangs() async throws {
         let server = try await PostgresTestServer.shared()
         let name = try await server.createEmptyDatabase()
         guard case .postgresql(let wrong) = try DatabaseURL(parsing: server.url(database: name, password: "not-the-password")) else { return }
-        let started = ContinuousClock.now
         await #expect(throws: CatalogError.self) { try await PostgresCatalog(endpoint: wrong, logger: Self.quiet).connect(timeout: 5) }
         do {
             try await PostgresCatalog(endpoint: wrong, logger: Self.quiet).connect(timeout: 5)
@@ -125,7 +125,6 @@ import Testing
         } catch {
             #expect("\(error)".contains("127.0.0.1:\(port)"), "\(error)")
         }
-        #expect(ContinuousClock.now - started < .seconds(30), "bounded by the connect timeouts")
     }
 
     @Test func aUnixSocketURLAsLibpqSpellsItConnects() async throws {
@@ -143,7 +142,7 @@ import Testing
 
     /// The server is stopped under a running daemon node and started again: operations fail
     /// within their deadline meanwhile (no hang), the node keeps running, rejoins, and finishes.
-    @Test func aDaemonNodeRidesOutADatabaseRestartAndFinishesTheBacklog() async throws {
+    @Test(.timeLimit(.minutes(5))) func aDaemonNodeRidesOutADatabaseRestartAndFinishesTheBacklog() async throws {
         let server = try await PostgresTestServer.start()
         defer { server.destroy() }
         // The test sets up and observes through a catalog with a patient deadline; the node's
@@ -167,26 +166,26 @@ import Testing
         defer { daemon.cancel() }
 
         func pending() async throws -> Int { try await observer.backlog(scrubTime: 0, failureLimit: 0).eligible }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while (try? await pending()).map({ $0 > 300 }) ?? true, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await eventually("100 images scrubbed") { (try? await pending()).map { $0 <= 300 } ?? false }
         #expect(try await pending() > 0, "the restart must happen mid-run")
 
+        let joinedBefore = try db.scalar("SELECT joined_at FROM scrub_nodes WHERE node_id = 'survivor'")
         try await PostgresTestServer.offload { try server.stop(mode: "fast") }
-        let asked = ContinuousClock.now
+        // An operation on a stopped server fails (within its 3 s deadline: a hang meets the time limit).
         await #expect(throws: CatalogError.self) { try await nodeCatalog.heartbeat(NodeIdentity(nodeID: "survivor", incarnation: "any"), ttl: 2) }
-        #expect(ContinuousClock.now - asked < .seconds(3 + 3), "an operation on a stopped server fails within its deadline (3 s)")
-        try await Task.sleep(for: .seconds(3))  // longer than node_ttl: the membership lapses
+        // The outage lasts at least node_ttl, so the membership lapses (a slower machine only
+        // lengthens it): the scenario, not a bound.
+        try await Task.sleep(for: .seconds(3))
         #expect(!daemon.isCancelled)
         try await PostgresTestServer.offload { try server.startServer() }
 
         // The pool reconnects with its own backoff: until it has, the test's reads may time out too.
-        while (try? await pending()) != 0, ContinuousClock.now < deadline + .seconds(60) { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(try await pending() == 0, "the node finished the backlog after the restart")
+        try await eventually("the node to finish the backlog after the restart", poll: .milliseconds(100)) { (try? await pending()) == 0 }
         let ids = images.map { "'\($0.id)'" }.joined(separator: ",")
         #expect(try db.scalar("SELECT count(*) FROM images WHERE status = 'deleted' AND id IN (\(ids))") == "\(images.count)")
         #expect(try db.scalar("SELECT count(*) FROM scrub_assignments") == "0")
         #expect(try db.scalar("SELECT state FROM scrub_nodes WHERE node_id = 'survivor'") == "active")
+        let rejoined = try db.scalar("SELECT joined_at FROM scrub_nodes WHERE node_id = 'survivor'")
+        #expect(Double(rejoined) ?? 0 > Double(joinedBefore) ?? .infinity, "its membership lapsed in the outage and it rejoined")
     }
 }

@@ -12,7 +12,7 @@ import Testing
 
 /// The lease service's own contract, beyond the conformance suite it also passes: who may call
 /// it, what it refuses, and that retries and restarts change nothing.
-@Suite struct ServiceTests {
+@Suite(.tags(.startsServers)) struct ServiceTests {
     struct Reply {
         var status: Int
         var body: String
@@ -25,7 +25,7 @@ import Testing
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let requestID { request.headers.add(name: CatalogWire.requestIDHeader, value: requestID) }
         request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(patienceSeconds)))
         let bytes = try await response.body.collect(upTo: 1 << 24)
         return Reply(status: Int(response.status.code), body: String(buffer: bytes))
     }
@@ -33,7 +33,7 @@ import Testing
     @Test func theHealthCheckNeedsNoTokenAndEveryOperationDoes() async throws {
         let box = try await Sandbox()
         let served = try await ServedCatalog.start(fronting: box.catalog)
-        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: served.url + "/healthz"), timeout: .seconds(10))
+        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: served.url + "/healthz"), timeout: .seconds(Int64(patienceSeconds)))
         #expect(health.status.code == 200)
 
         let join = #"{"node":{"nodeID":"intruder","host":"h","pid":1,"version":"v","capacity":1,"leaderEligible":true},"ttl":30}"#
@@ -245,13 +245,13 @@ import Testing
         let legacy = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: old))
         var ping = HTTPClientRequest(url: served.url + "/healthz")
         ping.method = .GET
-        await #expect(throws: (any Error).self, "a TLS 1.1 client is refused") { _ = try await legacy.execute(ping, timeout: .seconds(5)) }
+        await #expect(throws: (any Error).self, "a TLS 1.1 client is refused") { _ = try await legacy.execute(ping, timeout: .seconds(Int64(patienceSeconds))) }
         try await legacy.shutdown()
         var modern = TLSConfiguration.makeClientConfiguration()
         modern.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cert))
         modern.maximumTLSVersion = .tlsv12
         let current = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: modern))
-        let served12 = try await current.execute(ping, timeout: .seconds(5)).status.code
+        let served12 = try await current.execute(ping, timeout: .seconds(Int64(patienceSeconds))).status.code
         try await current.shutdown()
         #expect(served12 == 200, "TLS 1.2 is served")
     }

@@ -7,7 +7,7 @@ import Testing
 /// The work protocol under a seeded scheduler (``WorkSimulation``): every seed replays exactly;
 /// a failure names its seed and the tail of its step log. Serialized: one core at a time, so
 /// the timing-sensitive suites running beside it are not starved.
-@Suite(.serialized) struct WorkSimulationTests {
+@Suite(.serialized, .tags(.startsServers)) struct WorkSimulationTests {
     static let seeds: ClosedRange<UInt64> = 1...30
 
     /// Every backend runs the same simulation: SQLite 30 seeds; the lease service 10 (every call

@@ -6,9 +6,10 @@ import Synchronization
 ///
 /// Every process a test starts carries ``environment`` (`SCRUBBER_TEST_RUNNER=<runner pid>`),
 /// which its own children inherit. The first use starts one watchdog, a shell in a session of
-/// its own that polls the runner's pid once a second; once the runner is gone it SIGKILLs every
-/// process still carrying the runner's mark, then exits. The mark is checked in each process's
-/// environment, so a reused pid is never hit.
+/// its own that polls the runner's pid once a second. Once the runner is gone it sends every
+/// process still carrying the runner's mark SIGQUIT (PostgreSQL's immediate shutdown, which
+/// frees its shared memory; the end of anything else), SIGKILL two seconds later to any left,
+/// and exits. The mark is read from each process's environment, so a reused pid is never hit.
 public enum ChildWatchdog {
     public static let variable = "SCRUBBER_TEST_RUNNER"
 
@@ -22,11 +23,16 @@ public enum ChildWatchdog {
     public static let script = """
         runner=$1
         while kill -0 "$runner" 2>/dev/null; do sleep 1; done
-        for f in /proc/[0-9]*/environ; do
-            if tr '\\000' '\\n' < "$f" 2>/dev/null | grep -qx "\(variable)=$runner"; then
-                pid=${f#/proc/}; kill -KILL "${pid%/environ}" 2>/dev/null
-            fi
-        done
+        signal_marked() {
+            for f in /proc/[0-9]*/environ; do
+                if tr '\\000' '\\n' < "$f" 2>/dev/null | grep -qx "\(variable)=$runner"; then
+                    pid=${f#/proc/}; kill "-$1" "${pid%/environ}" 2>/dev/null
+                fi
+            done
+        }
+        signal_marked QUIT
+        sleep 2
+        signal_marked KILL
         """
 
     private static let started: Bool = {

@@ -5,7 +5,8 @@ import Synchronization
 /// A throwaway PostgreSQL server for tests: `initdb` into a temp directory, listening on
 /// 127.0.0.1 only, on a free port, with a private socket directory, `fsync=off`, SCRAM
 /// passwords. As root, the server's programs run as the `postgres` user (they refuse root).
-/// Stopped when the test process exits; a server left by a crashed run is stopped by the next.
+/// Stopped when the test process exits; when it dies instead, ``ChildWatchdog`` stops the
+/// server, and a directory left behind is removed by the next run.
 public final class PostgresTestServer: Sendable {
     public static let user = "postgres"
     public static let password = "scrub-test-pw"
@@ -148,7 +149,7 @@ public final class PostgresTestServer: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0)=\($1)" }
+        let env = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }.merging(environment) { $1 }.map { "\($0)=\($1)" }
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup($0) } + [nil]
         defer {
