@@ -18,6 +18,11 @@ actor ClaimQueue {
     /// database cannot make the node hoard claims.
     private var outstanding = 0
     private let limit: Int
+    /// Claims in a row that found nothing, and until when the workers wait before the next
+    /// look (``idlePause(after:cap:)`` after the last): one look per pause however many
+    /// workers wait.
+    private var emptyClaims = 0
+    private var idleUntil: NodeClock.Instant?
 
     init(context: NodeContext, once: Bool) {
         self.context = context
@@ -68,13 +73,29 @@ actor ClaimQueue {
                 if once, outstanding == 0, lastRemainingCheck.duration(to: context.clock.now) >= .milliseconds(500), try await nothingLeft() {
                     exhausted = true
                 } else {
-                    // The leader assigns within a round; look again soon.
-                    try await context.clock.sleep(for: .milliseconds(100))
+                    // The leader assigns within a round: look again soon, then less often while
+                    // nothing comes (idle_poll_interval). The first worker to see this answer
+                    // sets the pause; the others, given the same answer, wait with it.
+                    let now = context.clock.now
+                    if idleUntil.map({ $0 <= now }) ?? true {
+                        emptyClaims += 1
+                        idleUntil = now + Self.idlePause(after: emptyClaims, cap: context.config.idlePoll)
+                    }
+                    try await context.clock.sleep(until: idleUntil ?? now)
                 }
             default:
+                emptyClaims = 0
+                idleUntil = nil
                 continue
             }
         }
+    }
+
+    /// The wait after `emptyClaims` claims in a row found nothing: 100 ms, doubling, at most
+    /// `cap` seconds (and never more than `cap`, however small).
+    static func idlePause(after emptyClaims: Int, cap: Double) -> Duration {
+        let doubled = 0.1 * Double(1 << min(max(emptyClaims - 1, 0), 16))
+        return .seconds(min(doubled, cap))
     }
 
     private var lastWaitLog: NodeClock.Instant

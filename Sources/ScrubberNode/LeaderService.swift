@@ -5,7 +5,7 @@ import ServiceLifecycle
 /// While this node leads: each round reads the live nodes, the work of dead or draining
 /// nodes and a page of eligible unassigned images, shares them out with the ``Partitioner``
 /// within each node's window, and writes the round fenced by its term. Rounds follow each
-/// other at once while there is backlog, and every `leader_interval` when idle.
+/// other at once while there is backlog, and every `leader_interval` when idle (at most `wakeup_time`).
 struct LeaderService: Service {
     let context: NodeContext
 
@@ -27,7 +27,7 @@ struct LeaderService: Service {
                         // but more is known to be waiting, look again as they drain (a full window
                         // lasts claim_batch × 4 / rate: well under a second on a fast store); idle, rest.
                         let pause: Duration = placed > 0 ? .milliseconds(20)
-                            : candidates.hasMore ? .milliseconds(50) : .seconds(context.config.cluster.leaderInterval)
+                            : candidates.hasMore ? .milliseconds(50) : .seconds(context.config.idleLeaderInterval)
                         try await context.clock.sleep(for: pause)
                     } catch is CancellationError {
                         throw CancellationError()
@@ -35,7 +35,7 @@ struct LeaderService: Service {
                         try CatalogError.rethrowIfFatal(error)
                         context.logger.warning("leader round failed: \(error)")
                         candidates = Candidates()
-                        try await context.clock.sleep(for: .seconds(context.config.cluster.leaderInterval))
+                        try await context.clock.sleep(for: .seconds(context.config.idleLeaderInterval))
                     }
                 }
             }

@@ -33,6 +33,10 @@ public final class ManualClock: Clock, Sendable {
     /// How many tasks sleep on this clock now.
     public var sleepers: Int { state.withLock { $0.sleepers.count } }
 
+    /// The deadlines of the sleeping tasks: a test waits for one before it moves the clock past
+    /// it, so that the sleeper it means to wake is asleep by then.
+    public var deadlines: [Instant] { state.withLock { $0.sleepers.values.map(\.deadline) } }
+
     /// The earliest deadline of a sleeping task, if any sleeps.
     public var nextDeadline: Instant? { state.withLock { $0.sleepers.values.map(\.deadline).min() } }
 

@@ -9,7 +9,8 @@ public struct ScrubberConfiguration: Sendable, Hashable {
     public var scrubTime: Double = 0
     /// `[DEFAULT] scrub_pool_size`: deletes in flight at most, per node; also the node's capacity.
     public var poolSize: Int = 1
-    /// `[DEFAULT] wakeup_time`: the longest an idle daemon sleeps between scans.
+    /// `[DEFAULT] wakeup_time`: the longest an idle daemon sleeps between looks for work: it
+    /// caps `idle_poll_interval` and `leader_interval` (``idlePoll``, ``idleLeaderInterval``).
     public var wakeupTime: Double = 300
     /// `[DEFAULT] daemon`.
     public var daemon: Bool = false
@@ -26,6 +27,12 @@ public struct ScrubberConfiguration: Sendable, Hashable {
     public var databaseTimeout: Double = 10
     /// The storage backends.
     public var stores = StoresConfiguration()
+
+    /// How long an idle node waits at most between claims that find nothing: its claims back
+    /// off from 100 ms to this (`idle_poll_interval`, at most `wakeup_time`).
+    public var idlePoll: Double { min(cluster.idlePollInterval, wakeupTime) }
+    /// How long an idle leader waits between rounds (`leader_interval`, at most `wakeup_time`).
+    public var idleLeaderInterval: Double { min(cluster.leaderInterval, wakeupTime) }
     /// `[cluster]`: ours.
     public var cluster = ClusterConfiguration()
 
@@ -111,7 +118,8 @@ public struct ClusterConfiguration: Sendable, Hashable {
     public var leaderInterval: Double = 0.25
     /// `retry_backoff_base` / `retry_backoff_max`: backoff of a failed image.
     public var backoff = Backoff()
-    /// `idle_poll_interval`: how often an idle daemon looks for newly eligible images (≤ `wakeup_time`).
+    /// `idle_poll_interval`: how often at least an idle node asks for work: claims that find
+    /// nothing back off from 100 ms to this (capped at `wakeup_time`).
     public var idlePollInterval: Double = 1
     /// `busy_timeout`: how long one SQLite statement waits on a lock before the write is retried.
     public var busyTimeout: Double = 5
