@@ -1,7 +1,7 @@
 import ScrubberCore
 
 /// Schema knowledge for PostgreSQL: Glance's two tables (created only when absent, as
-/// `glance-manage db_sync` makes them on PostgreSQL: `Tests/Fixtures/glance-33-postgresql-schema.sql`)
+/// `glance-manage db_sync` makes them on PostgreSQL: `Tests/TestSupport/Fixtures/glance-33-postgresql-schema.sql`)
 /// and our `scrub_*` migrations, under the same names as on SQLite.
 enum PostgresSchema {
     /// Serialises concurrent upgrades from several nodes (`pg_advisory_xact_lock` key: "scrub").

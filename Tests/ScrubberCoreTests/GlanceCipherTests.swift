@@ -21,7 +21,7 @@ struct GlanceCryptVector: Decodable, Sendable, CustomTestStringConvertible {
         "\(key.utf8.count * 8)-bit key, blocksize \(blocksize), \(pinned ? "pinned" : "random"), \(plaintext.debugDescription)"
     }
 
-    /// Loads the vectors Glance's own cipher made (`Tests/Fixtures/glance-crypt-vectors.json`).
+    /// Loads the vectors Glance's own cipher made (`Tests/TestSupport/Fixtures/glance-crypt-vectors.json`).
     static func load() throws -> [GlanceCryptVector] {
         let url = URL(fileURLWithPath: GlanceFixtures.cryptVectors)
         struct File: Decodable { var vectors: [GlanceCryptVector] }
