@@ -73,13 +73,15 @@ actor ClaimQueue {
                 if once, outstanding == 0, lastRemainingCheck.duration(to: context.clock.now) >= .milliseconds(500), try await nothingLeft() {
                     exhausted = true
                 } else {
-                    // The leader assigns within a round: look again soon, then less often while
-                    // nothing comes (idle_poll_interval). The first worker to see this answer
-                    // sets the pause; the others, given the same answer, wait with it.
+                    // The leader assigns within a round: look again soon, then, in a daemon,
+                    // less often while nothing comes (idle_poll_interval; a one-shot run is busy
+                    // until it ends). The first worker to see this answer sets the pause; the
+                    // others, given the same answer, wait with it.
                     let now = context.clock.now
                     if idleUntil.map({ $0 <= now }) ?? true {
                         emptyClaims += 1
-                        idleUntil = now + Self.idlePause(after: emptyClaims, cap: context.config.idlePoll)
+                        let cap = once ? min(0.1, context.config.idlePoll) : context.config.idlePoll
+                        idleUntil = now + Self.idlePause(after: emptyClaims, cap: cap)
                     }
                     try await context.clock.sleep(until: idleUntil ?? now)
                 }

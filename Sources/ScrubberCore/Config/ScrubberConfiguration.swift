@@ -28,7 +28,7 @@ public struct ScrubberConfiguration: Sendable, Hashable {
     /// The storage backends.
     public var stores = StoresConfiguration()
 
-    /// How long an idle node waits at most between claims that find nothing: its claims back
+    /// How long an idle daemon waits at most between claims that find nothing: its claims back
     /// off from 100 ms to this (`idle_poll_interval`, at most `wakeup_time`).
     public var idlePoll: Double { min(cluster.idlePollInterval, wakeupTime) }
     /// How long an idle leader waits between rounds (`leader_interval`, at most `wakeup_time`).
