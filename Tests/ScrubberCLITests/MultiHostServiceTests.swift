@@ -11,7 +11,8 @@ import Testing
         let cluster = try await ProcessCluster(.sqlite, leaseTTL: 3, nodeTTL: 3, latency: 0.01, pool: 4)
         let ids = try await cluster.seed(3000)
         let token = try cluster.ws.write("token", "multi-host-secret\n")
-        let listen = "\(hosts.serverAddress):\(Int.random(in: 20_000...40_000))"
+        // Below the ephemeral range (32768 and up here): the service restarts on it.
+        let listen = "\(hosts.serverAddress):\(Int.random(in: 20_000..<32_000))"
         // A private test network: plain HTTP must be asked for off loopback.
         let serve = ["serve", "--config-file", cluster.config, "--token-file", token, "--listen", listen, "--insecure-http"]
 

@@ -134,12 +134,8 @@ import Testing
         let old = try ws.write("old-token", "old\n")
         let new = try ws.write("new-token", "new\n")
         // A port below the kernel's ephemeral range, so nothing else takes it while the service
-        // is down (tried until one is free).
-        var service: (process: Process, url: String)?
-        for _ in 0..<20 where service == nil {
-            service = try? await Self.serve(ws, config: config, token: old, port: Int.random(in: 20_000..<30_000))
-        }
-        let first = try #require(service)
+        // is down.
+        let first = try await Self.serve(ws, config: config, token: old, port: Ports.stable())
         let node = try CLI.start(["run", "--daemon", "--config-file", config, "--coordinator", first.url, "--token-file", old, "--node-id", "revoked"],
                                  in: ws.directory)
         defer { if node.0.isRunning { kill(node.0.processIdentifier, SIGKILL) } }
@@ -163,7 +159,7 @@ import Testing
         let config = try ws.write("node.conf", "[database]\npool_timeout = 2\n")
         let token = try ws.write("token", "t\n")
         // A port nothing listens on: bind one, note it, close it.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -209,7 +205,7 @@ final class IdleFlood: Sendable {
         }
         var opened: [Int32] = []
         for _ in 0..<connections {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { break }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             var address = sockaddr_in()

@@ -105,8 +105,8 @@ final class MeteredStore: ImageStore {
             }
             // Move the clock only when every unfinished task sleeps on it (no I/O here: a task
             // that is not asleep is about to be, or done).
-            while done.withLock { $0 } < images.count {
-                if time.sleepers + done.withLock { $0 } == images.count {
+            while done.withLock({ $0 }) < images.count {
+                if time.sleepers + done.withLock({ $0 }) == images.count {
                     time.advanceToNextDeadline(limit: .seconds(1))
                 } else {
                     await Task.yield()

@@ -56,6 +56,7 @@ public enum ChildWatchdog {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        try closeInheritedDescriptors(&actions)  // it outlives the runner: hold none of its sockets
         // Not marked itself: the environment without the mark.
         let env = ProcessInfo.processInfo.environment.filter { $0.key != variable }.map { "\($0)=\($1)" }
         let words: [String] = ["/bin/sh", "-c", script, "scrubber-test-watchdog", "\(pid)"]

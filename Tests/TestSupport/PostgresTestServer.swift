@@ -46,7 +46,9 @@ public final class PostgresTestServer: Sendable {
         }
         binaries = bin
         directory = "/tmp/scrubber-pg-\(getpid())-\(UUID().uuidString.prefix(8))"
-        port = try Self.freePort()
+        // Below the ephemeral range: a restart must find its port free, and a client's
+        // outgoing connection may take any ephemeral one while the server is down.
+        port = try Ports.stable()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o777])
         let pwfile = directory + "/pw"
@@ -149,6 +151,9 @@ public final class PostgresTestServer: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the test process: its descriptors (a flood test holds a thousand) would
+        // count against the server's own limit ("insufficient file descriptors", seen).
+        try closeInheritedDescriptors(&actions)
         let env = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }.merging(environment) { $1 }.map { "\($0)=\($1)" }
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup($0) } + [nil]
@@ -180,24 +185,7 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// A port no one listens on now, for tests of an absent server.
-    public static func freePortForTests() throws -> Int { try freePort() }
-
-    /// A port no one listens on now (the kernel's choice for an ephemeral bind).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestServerError("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestServerError("cannot bind a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    public static func freePortForTests() throws -> Int { try Ports.ephemeral() }
 
     /// Stops servers whose test process is gone (a crashed or killed run).
     static func sweepAbandoned() {
