@@ -36,10 +36,11 @@ let package = Package(
             dependencies: [.product(name: "_CryptoExtras", package: "swift-crypto")],
             swiftSettings: strict
         ),
-        // Storage backends behind one protocol: file://, and a simulated one for tests/benchmarks.
+        // Storage backends behind one protocol: file://, and a simulated one for tests/benchmarks;
+        // the S3 request signer (SigV4).
         .target(
             name: "ScrubberStores",
-            dependencies: ["ScrubberCore"],
+            dependencies: ["ScrubberCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // The catalog protocol on SQLite (GRDB, linking the system libsqlite3).
