@@ -135,7 +135,16 @@ let package = Package(
             name: "TestSupport", path: "Tests/TestSupport", resources: [.copy("Fixtures")],
             swiftSettings: strict),
         .testTarget(name: "ScrubberCoreTests", dependencies: ["ScrubberCore", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ScrubberStoresTests", dependencies: ["ScrubberCore", "ScrubberStores", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ScrubberStoresTests",
+            dependencies: [
+                "ScrubberCore", "ScrubberStores", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ScrubberNodeTests",
             dependencies: [

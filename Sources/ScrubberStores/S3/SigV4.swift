@@ -109,7 +109,7 @@ public struct SigV4Signer: Sendable {
 
     /// RFC 3986 percent-encoding of everything but the unreserved characters (and `/` when
     /// `keepSlash`), byte by byte of the UTF-8, upper-case hex.
-    static func encode(_ text: String, keepSlash: Bool = false) -> String {
+    public static func encode(_ text: String, keepSlash: Bool = false) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {
@@ -130,6 +130,11 @@ public struct SigV4Signer: Sendable {
     static func trimmed(_ value: String) -> String {
         value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
             .trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The hex SHA-256 of a payload: what `x-amz-content-sha256` and the signature carry.
+    public static func hexSHA256(_ payload: Data) -> String {
+        hex(SHA256.hash(data: payload))
     }
 
     static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {

@@ -1,0 +1,271 @@
+import Foundation
+import Synchronization
+
+/// A throwaway OpenStack Swift All-In-One for tests, from Debian's packages (`swift`,
+/// `swift-proxy`, `swift-object`, `swift-container`, `swift-account`, `python3-swift`,
+/// `memcached`), on 127.0.0.1 in a temp directory: memcached; account, container and object
+/// servers on one device (`mount_check = false`, rings of 64 partitions, one replica); a
+/// proxy with tempauth, s3api (region us-east-1), slo and dlo. Each server is one process
+/// (`workers = 0`), marked for ``ChildWatchdog``, stopped when the test process exits.
+///
+/// Nothing outside its directory is written: Swift reads `/etc/swift/swift.conf` unless its
+/// `SWIFT_CONF_FILE` is pointed elsewhere, so the servers start through a small launcher
+/// that does that first.
+public final class SwiftTestServer: Sendable {
+    /// tempauth accounts, `account:user` and key (all `.admin` of their account).
+    public static let admin = (user: "admin:admin", key: "saio-admin-key")
+    public static let glance = (user: "service:glance", key: "gl4nce-ref1-key")
+    /// S3 through s3api: the access key is tempauth's `account:user`, the secret its key.
+    public static let s3 = (accessKey: "s3acct:glance", secretKey: "s3cr3t-s3-key")
+    public static let s3Region = "us-east-1"
+
+    public let directory: String
+    public let proxyPort: Int
+    private let ports: (account: Int, container: Int, object: Int, memcached: Int)
+    private let pids = Mutex<[(name: String, pid: pid_t)]>([])
+
+    /// `http://127.0.0.1:PORT`: Swift's API under `/v1/AUTH_<account>`, tempauth at
+    /// `/auth/v1.0`, S3 at the root.
+    public var proxyURL: String { "http://127.0.0.1:\(proxyPort)" }
+
+    /// Starts a server of the caller's own and waits until every piece answers.
+    public static func start() async throws -> SwiftTestServer {
+        let server = try SwiftTestServer()
+        Registry.all.withLock { $0.append(server) }
+        do {
+            try await PostgresTestServer.offload { try server.startServers() }
+            return server
+        } catch {
+            server.destroy()
+            throw error
+        }
+    }
+
+    private init() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/memcached"),
+              FileManager.default.isExecutableFile(atPath: "/usr/bin/swift-ring-builder") else {
+            throw TestServerError("Swift is not installed: apt-get install swift swift-proxy swift-object swift-container swift-account python3-swift memcached (./test does)")
+        }
+        directory = "/tmp/scrubber-saio-\(getpid())-\(UUID().uuidString.prefix(8))"
+        proxyPort = try Ports.stable()
+        ports = (try Ports.stable(), try Ports.stable(), try Ports.stable(), try Ports.stable())
+        for sub in ["etc", "srv/node/sdb1", "log"] {
+            try FileManager.default.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
+        }
+        try writeConfiguration()
+    }
+
+    /// Kills every server (a throwaway: nothing to shut down cleanly; the WSGI servers sit
+    /// out a SIGTERM for seconds) and deletes the directory.
+    public func destroy() {
+        let all = pids.withLock { pids in
+            defer { pids = [] }
+            return pids
+        }
+        for (_, pid) in all { kill(pid, SIGKILL) }
+        for (_, pid) in all {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: Set-up
+
+    private var etc: String { directory + "/etc" }
+
+    private func writeConfiguration() throws {
+        let hash = UUID().uuidString
+        try write("swift.conf", """
+            [swift-hash]
+            swift_hash_path_prefix = p-\(hash)
+            swift_hash_path_suffix = s-\(hash)
+
+            [storage-policy:0]
+            name = Policy-0
+            default = yes
+            """)
+        for (kind, port) in [("account", ports.account), ("container", ports.container), ("object", ports.object)] {
+            try write("\(kind)-server.conf", """
+                [DEFAULT]
+                devices = \(directory)/srv/node
+                mount_check = false
+                disable_fallocate = true
+                bind_ip = 127.0.0.1
+                bind_port = \(port)
+                workers = 0
+                swift_dir = \(etc)
+                log_name = \(kind)-server
+                log_level = WARNING
+
+                [pipeline:main]
+                pipeline = healthcheck \(kind)-server
+
+                [app:\(kind)-server]
+                use = egg:swift#\(kind)
+
+                [filter:healthcheck]
+                use = egg:swift#healthcheck
+                """)
+        }
+        let filters = [("catch_errors", "catch_errors"), ("gatekeeper", "gatekeeper"), ("healthcheck", "healthcheck"),
+                       ("proxy-logging", "proxy_logging"), ("listing_formats", "listing_formats"), ("bulk", "bulk"),
+                       ("copy", "copy"), ("slo", "slo"), ("dlo", "dlo")]
+        try write("proxy-server.conf", """
+            [DEFAULT]
+            bind_ip = 127.0.0.1
+            bind_port = \(proxyPort)
+            workers = 0
+            swift_dir = \(etc)
+            log_name = proxy-server
+            log_level = WARNING
+
+            [pipeline:main]
+            pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk s3api tempauth copy slo dlo proxy-logging proxy-server
+
+            [app:proxy-server]
+            use = egg:swift#proxy
+            account_autocreate = true
+            allow_account_management = true
+            # One device per ring: never error-limit it (ten errors while a server is still
+            # starting would bench it for 60 s, every request a 503).
+            error_suppression_interval = 1
+            error_suppression_limit = 1000000
+            conn_timeout = 2
+            node_timeout = 30
+
+            [filter:tempauth]
+            use = egg:swift#tempauth
+            token_life = 3600
+            user_admin_admin = \(Self.admin.key) .admin .reseller_admin
+            user_service_glance = \(Self.glance.key) .admin
+            user_s3acct_glance = \(Self.s3.secretKey) .admin
+
+            [filter:s3api]
+            use = egg:swift#s3api
+            location = \(Self.s3Region)
+
+            [filter:cache]
+            use = egg:swift#memcache
+            memcache_servers = 127.0.0.1:\(ports.memcached)
+
+            \(filters.map { "[filter:\($0.0)]\nuse = egg:swift#\($0.1)" }.joined(separator: "\n"))
+            """)
+        // Swift reads its hash settings and policies through the module global SWIFT_CONF_FILE.
+        try write("launch.py", """
+            import sys
+            from swift.common import utils
+            utils.SWIFT_CONF_FILE = sys.argv[1]
+            from swift.common.wsgi import run_wsgi
+            sys.exit(run_wsgi(sys.argv[2], sys.argv[3], verbose=True))
+            """)
+        // What swift-ring-builder create / add / rebalance do, in one process.
+        try write("rings.py", """
+            import sys
+            from swift.common.ring import RingBuilder
+            d = sys.argv[1]
+            for kind, port in zip(('account', 'container', 'object'), map(int, sys.argv[2:5])):
+                b = RingBuilder(6, 1, 1)
+                b.add_dev({'region': 1, 'zone': 1, 'ip': '127.0.0.1', 'port': port, 'device': 'sdb1', 'weight': 1.0,
+                           'replication_ip': '127.0.0.1', 'replication_port': port, 'meta': ''})
+                b.rebalance()
+                b.save('%s/%s.builder' % (d, kind))
+                b.get_ring().save('%s/%s.ring.gz' % (d, kind))
+            """)
+        // Every piece answers: the servers' healthchecks, tempauth, and a container round trip.
+        try write("probe.py", """
+            import sys, urllib.request, urllib.error
+            ports, user, key = sys.argv[1:5], sys.argv[5], sys.argv[6]
+            def req(method, url, headers={}, data=None):
+                r = urllib.request.Request(url, method=method, headers=headers, data=data)
+                try:
+                    with urllib.request.urlopen(r, timeout=5) as resp:
+                        return resp.status, resp.headers
+                except urllib.error.HTTPError as e:
+                    return e.code, e.headers
+            for port in ports:
+                assert req('GET', 'http://127.0.0.1:%s/healthcheck' % port)[0] == 200, port
+            proxy = 'http://127.0.0.1:%s' % ports[0]
+            st, h = req('GET', proxy + '/auth/v1.0', {'X-Auth-User': user, 'X-Auth-Key': key})
+            assert st == 200, ('tempauth', st)
+            t, url = {'X-Auth-Token': h['X-Auth-Token']}, h['X-Storage-Url']
+            assert req('PUT', url + '/probe', t)[0] in (201, 202)
+            assert req('PUT', url + '/probe/o', t, b'probe')[0] == 201
+            assert req('DELETE', url + '/probe/o', t)[0] == 204
+            assert req('DELETE', url + '/probe', t)[0] == 204
+            """)
+    }
+
+    private func write(_ name: String, _ text: String) throws {
+        try text.write(toFile: etc + "/" + name, atomically: true, encoding: .utf8)
+    }
+
+    /// Blocking: rings, then the processes, then the probe until it passes.
+    private func startServers() throws {
+        try PostgresTestServer.exec("/usr/bin/python3", ["-s", etc + "/rings.py", etc, "\(ports.account)", "\(ports.container)", "\(ports.object)"])
+        try spawn("memcached", "/usr/bin/memcached", ["-l", "127.0.0.1", "-p", "\(ports.memcached)", "-U", "0", "-m", "64", "-c", "1024", "-u", "nobody"])
+        for kind in ["account", "container", "object", "proxy"] {
+            try spawn(kind, "/usr/bin/python3", ["-s", etc + "/launch.py", etc + "/swift.conf", etc + "/\(kind)-server.conf", "\(kind)-server"])
+        }
+        let deadline = Date().addingTimeInterval(patienceSeconds)
+        var last = ""
+        while Date() < deadline {
+            do {
+                try PostgresTestServer.exec("/usr/bin/python3", ["-s", etc + "/probe.py", "\(proxyPort)", "\(ports.account)", "\(ports.container)",
+                                                                 "\(ports.object)", Self.admin.user, Self.admin.key])
+                return
+            } catch {
+                last = "\(error)"
+            }
+            let exited = pids.withLock { $0 }.filter { kill($0.pid, 0) != 0 || Self.isZombie($0.pid) }.map(\.name)
+            if !exited.isEmpty {
+                throw TestServerError("Swift's \(exited.joined(separator: ", ")) exited: \(log(exited[0]))")
+            }
+            usleep(300_000)
+        }
+        throw TestServerError("Swift did not answer within \(patienceSeconds) s: \(last)")
+    }
+
+    /// The tail of a server's log.
+    public func log(_ name: String) -> String {
+        String(((try? String(contentsOfFile: directory + "/log/\(name).log", encoding: .utf8)) ?? "").suffix(2000))
+    }
+
+    private static func isZombie(_ pid: pid_t) -> Bool {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == pid
+    }
+
+    /// Starts `program` in the background, output to `log/NAME.log`, marked for the watchdog.
+    private func spawn(_ name: String, _ program: String, _ arguments: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let logPath = directory + "/log/\(name).log"
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        try closeInheritedDescriptors(&actions)
+        var environment = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }
+        environment["PYTHONPATH"] = nil
+        let env = environment.map { "\($0)=\($1)" }
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw TestServerError("cannot start \(program): \(String(cString: strerror(spawned)))") }
+        pids.withLock { $0.append((name, pid)) }
+    }
+}
+
+/// Every Swift server this process started, stopped at exit.
+private enum Registry {
+    static let all: Mutex<[SwiftTestServer]> = {
+        atexit { Registry.all.withLock { servers in servers.forEach { $0.destroy() } } }
+        return Mutex([])
+    }()
+}
