@@ -37,10 +37,14 @@ let package = Package(
             swiftSettings: strict
         ),
         // Storage backends behind one protocol: file://, and a simulated one for tests/benchmarks;
-        // the S3 request signer (SigV4).
+        // S3 (its SigV4 signer, on async-http-client).
         .target(
             name: "ScrubberStores",
-            dependencies: ["ScrubberCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "ScrubberCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // The catalog protocol on SQLite (GRDB, linking the system libsqlite3).

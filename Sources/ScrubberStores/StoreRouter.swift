@@ -32,6 +32,8 @@ public struct StoreRouter: Sendable {
             switch backend.type {
             case "file":
                 backends[backend.name] = .store(FileStore(roots: backend.fileRoots.map(\.path)))
+            case "s3":
+                backends[backend.name] = .store(S3Store(name: backend.name, options: backend.s3))
             case "simulated":
                 backends[backend.name] = .store(SimulatedStore(latency: backend.simulatedLatency, failureRate: backend.simulatedFailureRate,
                                                                   remembersDeletes: backend.simulatedRemembersDeletes))

@@ -239,6 +239,30 @@ struct ScrubberConfigurationTests {
         ])
     }
 
+    @Test("an s3 backend's s3_store_* options, as glance_store 5.7.0 names them; a bad bucket_url_format is an error")
+    func s3Backend() throws {
+        let config = try configuration("""
+            [DEFAULT]
+            enabled_backends = objects:s3
+
+            [objects]
+            s3_store_host = https://s3-eu-west-1.amazonaws.com
+            s3_store_access_key = AKIAEXAMPLE
+            s3_store_secret_key = se/cret+key
+            s3_store_bucket = glance
+            s3_store_bucket_url_format = virtual
+            max_concurrent_deletes = 8
+            """)
+        let s3 = try #require(config.stores.backend(named: "objects"))
+        #expect(s3.type == "s3" && s3.maxConcurrentDeletes == 8)
+        #expect(s3.s3.host == "https://s3-eu-west-1.amazonaws.com" && s3.s3.accessKey == "AKIAEXAMPLE" && s3.s3.secretKey == "se/cret+key")
+        #expect(s3.s3.bucketURLFormat == "virtual" && s3.s3.regionName == nil)
+        let bad = #expect(throws: ConfigError.self) {
+            try configuration("[DEFAULT]\nenabled_backends = o:s3\n[o]\ns3_store_bucket_url_format = sideways\n")
+        }
+        #expect(bad?.description.contains("expected path, virtual or auto, got 'sideways'") == true)
+    }
+
     @Test("multi-store: enabled_backends order and types, default_backend, per-backend datadir and datadirs with :priority")
     func multiStore() throws {
         let config = try configuration("""

@@ -15,6 +15,7 @@ import Testing
         var body: String
     }
 
+    /// A request signed by `signer`, sent to the SAIO's S3 endpoint (path style).
     static func send(_ server: SwiftTestServer, _ signer: SigV4Signer, _ method: String, _ path: String,
                      body: String = "") async throws -> Answer {
         let payload = Data(body.utf8)
@@ -32,11 +33,13 @@ import Testing
         return Answer(status: Int(response.status.code), body: String(buffer: text))
     }
 
+    static let signer = SigV4Signer(credentials: .init(accessKey: SwiftTestServer.s3.accessKey, secretKey: SwiftTestServer.s3.secretKey),
+                                    region: SwiftTestServer.s3Region)
+
     @Test func aRealEndpointAcceptsWhatTheSignerSignsAndRefusesAWrongSecret() async throws {
         let server = try await SwiftTestServer.start()
         defer { server.destroy() }
-        let signer = SigV4Signer(credentials: .init(accessKey: SwiftTestServer.s3.accessKey, secretKey: SwiftTestServer.s3.secretKey),
-                                 region: SwiftTestServer.s3Region)
+        let signer = Self.signer
 
         let list = try await Self.send(server, signer, "GET", "/")
         #expect(list.status == 200 && list.body.contains("ListAllMyBucketsResult"), "\(list)")

@@ -175,6 +175,21 @@ extension BackendConfiguration {
                 simulatedFailureRate = r
             }
             simulatedRemembersDeletes = try reader.bool(section, "simulated_remember_deletes") ?? true
+        case "s3":
+            func text(_ option: String) -> String? {
+                reader.ini.value(section, option).map(\.text).flatMap { $0.isEmpty ? nil : $0 }
+            }
+            s3.host = text("s3_store_host")
+            s3.accessKey = text("s3_store_access_key")
+            s3.secretKey = text("s3_store_secret_key")
+            s3.regionName = text("s3_store_region_name")
+            if let format = reader.ini.value(section, "s3_store_bucket_url_format") {
+                guard ["path", "virtual", "auto"].contains(format.text) else {
+                    throw ConfigError(format, section: section, option: "s3_store_bucket_url_format",
+                                      message: "expected path, virtual or auto, got '\(format.text)'")
+                }
+                s3.bucketURLFormat = format.text
+            }
         default:
             break
         }

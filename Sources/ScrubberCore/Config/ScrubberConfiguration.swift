@@ -59,8 +59,8 @@ public struct StoresConfiguration: Sendable, Hashable {
 public struct BackendConfiguration: Sendable, Hashable {
     /// The backend's id (`meta_data.store`).
     public var name: String
-    /// Glance's store type: `file`; `simulated` (ours, for tests and benchmarks); anything else
-    /// (`rbd`, `swift`, `http`, `cinder`, `s3`) is recognised but not deletable by this scrubber.
+    /// Glance's store type: `file`, `s3`; `simulated` (ours, for tests and benchmarks); anything
+    /// else (`rbd`, `swift`, `http`, `cinder`) is recognised but not deletable by this scrubber.
     public var type: String
     /// `filesystem_store_datadir(s)` for `file`.
     public var fileRoots: [FileRoot] = []
@@ -77,12 +77,32 @@ public struct BackendConfiguration: Sendable, Hashable {
     /// `max_deletes_per_second`: deletes started on this backend per second at most, per node,
     /// evenly spaced (no burst); nil: unlimited.
     public var maxDeletesPerSecond: Double?
+    /// For `s3`: glance_store's `s3_store_*` options.
+    public var s3 = S3Options()
 
     public init(name: String, type: String, fileRoots: [FileRoot] = []) {
         self.name = name
         self.type = type
         self.fileRoots = fileRoots
     }
+}
+
+/// glance_store's S3 options (5.7.0): the endpoint and keys every delete uses; the bucket and
+/// key come from each location's URL. A missing one fails each of the store's locations as a
+/// configuration error, which the image keeps as its last error.
+public struct S3Options: Sendable, Hashable {
+    /// `s3_store_host`: `host[:port]`, `http://…` or `https://…` (plain `host` means http).
+    public var host: String?
+    /// `s3_store_access_key`, `s3_store_secret_key`.
+    public var accessKey: String?
+    public var secretKey: String?
+    /// `s3_store_region_name`; when unset, the region of an `s3-REGION.amazonaws.com` host, else us-east-1.
+    public var regionName: String?
+    /// `s3_store_bucket_url_format`: `path` (`host/bucket/key`), `virtual` (`bucket.host/key`), or
+    /// `auto` (virtual on amazonaws.com for a DNS-safe bucket, path elsewhere).
+    public var bucketURLFormat = "auto"
+
+    public init() {}
 }
 
 /// A `filesystem_store_datadir`, or one `filesystem_store_datadirs = PATH:PRIORITY`.

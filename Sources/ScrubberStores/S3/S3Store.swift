@@ -1,0 +1,153 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ScrubberCore
+
+/// Deletes what glance_store's S3 driver wrote: `s3://…/BUCKET/KEY`, `s3+http://…`,
+/// `s3+https://…` (an old URL's `access:secret@host` is not used: like glance_store 5.7.0,
+/// the endpoint and keys come from the store's options, the bucket and key from the URL).
+///
+/// A delete is glance_store's: HEAD the object (404: already gone), then DELETE it. A
+/// completed multipart upload is one object. Requests are signed with ``SigV4Signer``, over
+/// one HTTP client whose connections are reused across deletes.
+///
+/// Failures say their class first, so the operator reads what to do:
+/// - `misconfigured`: 401/403, or an option missing (fix the configuration; nothing deleted);
+/// - `throttled`: 429, 503, or S3's `SlowDown` (retried with the image's backoff);
+/// - `transient`: any other 5xx, a timeout, a connection refused or reset (retried).
+public final class S3Store: ImageStore {
+    public let name: String
+    private let options: S3Options
+    private let http: HTTPClient
+    private let timeout: TimeAmount
+
+    /// - Parameter timeout: for each request.
+    public init(name: String, options: S3Options, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)) {
+        self.name = name
+        self.options = options
+        self.http = http
+        self.timeout = timeout
+    }
+
+    /// The bucket and key of an S3 location URL, as glance_store's `parse_uri` reads them: the
+    /// last path part is the key, the one before it the bucket, and there must be something
+    /// (the service URL) before that.
+    public static func parse(_ url: LocationURL) throws -> (bucket: String, key: String) {
+        guard ["s3", "s3+http", "s3+https"].contains(url.scheme) else {
+            throw LocationError.unsupportedScheme(url.scheme, url: url.description)
+        }
+        guard !url.remainder.contains("://") else { throw StoreError("\(url): a URL with two schemes (glance_store refuses it too)") }
+        let parts = url.remainder.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count >= 3 else {
+            throw StoreError("\(url.scheme)://…: not an S3 location (expected \(url.scheme)://HOST/BUCKET/KEY); not deleted")
+        }
+        return (String(parts[parts.count - 2]), String(parts[parts.count - 1]))
+    }
+
+    public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+        let (bucket, key) = try Self.parse(url)
+        let endpoint = try self.endpoint()
+        switch try await send("HEAD", endpoint, bucket: bucket, key: key) {
+        case 404: return .notFound
+        case 200...299: break
+        case let status: throw failure(status, "HEAD", bucket, key)
+        }
+        guard permit() else { throw StoreError.permitWithdrawn }
+        switch try await send("DELETE", endpoint, bucket: bucket, key: key) {
+        case 200...299: return .deleted
+        case 404: return .notFound
+        case let status: throw failure(status, "DELETE", bucket, key)
+        }
+    }
+
+    public func exists(_ url: LocationURL) async throws -> Bool {
+        let (bucket, key) = try Self.parse(url)
+        switch try await send("HEAD", try endpoint(), bucket: bucket, key: key) {
+        case 404: return false
+        case 200...299: return true
+        case let status: throw failure(status, "HEAD", bucket, key)
+        }
+    }
+
+    // MARK: Requests
+
+    struct Endpoint {
+        var scheme: String
+        var host: String
+        var signer: SigV4Signer
+        var virtual: (String) -> Bool
+    }
+
+    private func endpoint() throws -> Endpoint {
+        var missing: [String] = []
+        if options.host == nil { missing.append("s3_store_host") }
+        if options.accessKey == nil { missing.append("s3_store_access_key") }
+        if options.secretKey == nil { missing.append("s3_store_secret_key") }
+        guard let host = options.host, let access = options.accessKey, let secret = options.secretKey else {
+            throw StoreError("misconfigured: store \(name) (s3) has no \(missing.joined(separator: ", ")); not deleted")
+        }
+        var scheme = "http", bare = host
+        if host.hasPrefix("https://") { scheme = "https"; bare = String(host.dropFirst(8)) }
+        else if host.hasPrefix("http://") { bare = String(host.dropFirst(7)) }
+        while bare.hasSuffix("/") { bare.removeLast() }
+        let region = options.regionName ?? Self.region(ofHost: bare) ?? "us-east-1"
+        let format = options.bucketURLFormat
+        let amazon = bare.hasSuffix(".amazonaws.com") || bare.hasSuffix(".amazonaws.com.cn")
+        return Endpoint(scheme: scheme, host: bare,
+                        signer: SigV4Signer(credentials: .init(accessKey: access, secretKey: secret), region: region),
+                        virtual: { bucket in format == "virtual" || (format == "auto" && amazon && Self.isDNSSafe(bucket)) })
+    }
+
+    /// glance_store's `get_s3_location`: the region an `s3-REGION.amazonaws.com` host names.
+    static func region(ofHost host: String) -> String? {
+        let name = host.split(separator: ":").first.map(String.init) ?? host
+        guard name.hasPrefix("s3-"), let dot = name.firstIndex(of: ".") else { return nil }
+        let rest = name[dot...]
+        guard rest == ".amazonaws.com" || rest == ".amazonaws.com.cn" else { return nil }
+        return String(name[name.index(name.startIndex, offsetBy: 3)..<dot])
+    }
+
+    static func isDNSSafe(_ bucket: String) -> Bool {
+        (3...63).contains(bucket.count) && !bucket.contains("..")
+            && bucket.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" || $0 == "." }
+            && bucket.first.map { $0.isLetter || $0.isNumber } == true
+    }
+
+    /// One signed request; returns the status (a body is read and dropped).
+    private func send(_ method: String, _ endpoint: Endpoint, bucket: String, key: String) async throws -> Int {
+        let virtual = endpoint.virtual(bucket)
+        let host = virtual ? "\(bucket).\(endpoint.host)" : endpoint.host
+        let path = virtual ? "/\(key)" : "/\(bucket)/\(key)"
+        let signing = SigV4Signer.Request(method: method, path: path,
+                                          headers: [("Host", host), ("x-amz-content-sha256", SigV4Signer.emptyPayloadHash)])
+        var request = HTTPClientRequest(url: "\(endpoint.scheme)://\(host)\(SigV4Signer.encode(path, keepSlash: true))")
+        request.method = HTTPMethod(rawValue: method)
+        for (name, value) in signing.headers + endpoint.signer.sign(signing, at: Date()) where name != "Host" {
+            request.headers.add(name: name, value: value)
+        }
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: 64 << 10)
+            let status = Int(response.status.code)
+            if status == 503 || String(buffer: body).contains("<Code>SlowDown</Code>") { return 503 }
+            return status
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw StoreError("transient: \(method) \(bucket)/\(key) on \(name) timed out; not deleted")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw StoreError("transient: \(method) \(bucket)/\(key) on \(name) failed (\(error)); not deleted")
+        }
+    }
+
+    private func failure(_ status: Int, _ method: String, _ bucket: String, _ key: String) -> StoreError {
+        let what = "\(method) \(bucket)/\(key) on \(name) answered \(status)"
+        switch status {
+        case 401, 403: return StoreError("misconfigured: \(what) (check s3_store_access_key and s3_store_secret_key); not deleted")
+        case 429, 503: return StoreError("throttled: \(what); not deleted")
+        case 500...599: return StoreError("transient: \(what); not deleted")
+        default: return StoreError("\(what); not deleted")
+        }
+    }
+}
