@@ -17,6 +17,8 @@ public final class SwiftTestServer: Sendable {
     public static let glance = (user: "service:glance", key: "gl4nce-ref1-key")
     /// S3 through s3api: the access key is tempauth's `account:user`, the secret its key.
     public static let s3 = (accessKey: "s3acct:glance", secretKey: "s3cr3t-s3-key")
+    /// The tempauth user behind the S3 keys: its account's containers are the S3 buckets.
+    public static let s3User = (user: "s3acct:glance", key: "s3cr3t-s3-key")
     public static let s3Region = "us-east-1"
 
     public let directory: String
@@ -172,6 +174,31 @@ public final class SwiftTestServer: Sendable {
                 b.save('%s/%s.builder' % (d, kind))
                 b.get_ring().save('%s/%s.ring.gz' % (d, kind))
             """)
+        // Objects through Swift's API as a tempauth user (what the tests set up and check).
+        try write("objects.py", """
+            import sys, urllib.parse, urllib.request, urllib.error
+            port, user, key, command, container = sys.argv[1:6]
+            def req(method, url, headers, data=None):
+                r = urllib.request.Request(url, method=method, headers=headers, data=data)
+                try:
+                    with urllib.request.urlopen(r, timeout=60) as resp:
+                        return resp.status, resp.read()
+                except urllib.error.HTTPError as e:
+                    return e.code, e.read()
+            r = urllib.request.Request('http://127.0.0.1:%s/auth/v1.0' % port, headers={'X-Auth-User': user, 'X-Auth-Key': key})
+            with urllib.request.urlopen(r, timeout=60) as resp:
+                t, url = {'X-Auth-Token': resp.headers['X-Auth-Token']}, resp.headers['X-Storage-Url']
+            c = url + '/' + urllib.parse.quote(container)
+            if command == 'put':
+                assert req('PUT', c, t)[0] in (201, 202)
+                for name in sys.argv[6:]:
+                    st = req('PUT', c + '/' + urllib.parse.quote(name), t, name.encode())[0]
+                    assert st == 201, (name, st)
+            elif command == 'list':
+                st, body = req('GET', c, t)
+                assert st in (200, 204, 404), st
+                sys.stdout.write(body.decode() if st == 200 else '')
+            """)
         // Every piece answers: the servers' healthchecks, tempauth, and a container round trip.
         try write("probe.py", """
             import sys, urllib.request, urllib.error
@@ -194,6 +221,25 @@ public final class SwiftTestServer: Sendable {
             assert req('DELETE', url + '/probe/o', t)[0] == 204
             assert req('DELETE', url + '/probe', t)[0] == 204
             """)
+    }
+
+    // MARK: Objects, through Swift's own API (tempauth)
+
+    /// Runs `objects.py` as `user`: `put CONTAINER NAME…` (creating the container; each object's
+    /// data is its name), or `list CONTAINER` (one name a line).
+    private func objects(_ user: (user: String, key: String), _ arguments: [String]) throws -> String {
+        try PostgresTestServer.exec("/usr/bin/python3", ["-s", etc + "/objects.py", "\(proxyPort)", user.user, user.key] + arguments)
+    }
+
+    /// Puts objects named `names` into `container` of `user`'s account (created if need be).
+    public func put(_ names: [String], in container: String, as user: (user: String, key: String)) async throws {
+        _ = try await PostgresTestServer.offload { try self.objects(user, ["put", container] + names) }
+    }
+
+    /// The object names in `container` of `user`'s account, sorted.
+    public func list(_ container: String, as user: (user: String, key: String)) async throws -> [String] {
+        let text = try await PostgresTestServer.offload { try self.objects(user, ["list", container]) }
+        return text.split(separator: "\n").map(String.init).sorted()
     }
 
     private func write(_ name: String, _ text: String) throws {
