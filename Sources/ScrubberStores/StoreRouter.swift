@@ -48,10 +48,29 @@ public struct StoreRouter: Sendable {
     /// The configured backends' names.
     public var storeNames: [String] { configuration.backends.map(\.name) }
 
+    ///
+    /// Legacy (no `enabled_backends`) with several stores: the store of the URL's scheme, as
+    /// glance_store picks it (`file`, `s3`, `swift`, `rbd`, `http`, `cinder`, `vmware`); a value
+    /// that cannot be read goes to the default store, which then reports why.
     public func storeName(for location: PendingLocation) -> String {
-        configuration.multiStore
-            ? (LocationMetadata.storeName(in: location.metaData) ?? configuration.defaultBackend)
-            : configuration.defaultBackend
+        if configuration.multiStore {
+            return LocationMetadata.storeName(in: location.metaData) ?? configuration.defaultBackend
+        }
+        guard configuration.backends.count > 1,
+              let text = cipher.map({ try? $0.decrypt(location.value) }) ?? location.value,
+              let scheme = try? LocationURL(text).scheme else { return configuration.defaultBackend }
+        return Self.legacyStore(ofScheme: scheme)
+    }
+
+    /// The glance_store store type that owns a URL scheme (legacy routing).
+    static func legacyStore(ofScheme scheme: String) -> String {
+        switch scheme {
+        case "s3", "s3+http", "s3+https": "s3"
+        case "swift", "swift+http", "swift+https", "swift+config": "swift"
+        case "http", "https": "http"
+        case "vsphere": "vmware"
+        default: scheme  // file, rbd, cinder
+        }
     }
 
     /// The store name and backend for `location`, and its plaintext URL.

@@ -263,6 +263,25 @@ struct ScrubberConfigurationTests {
         #expect(bad?.description.contains("expected path, virtual or auto, got 'sideways'") == true)
     }
 
+    @Test("legacy [glance_store] stores and default_store: one backend per type, named by it, configured in [glance_store]")
+    func legacyStores() throws {
+        let config = try configuration("""
+            [glance_store]
+            stores = file, http,s3
+            default_store = file
+            filesystem_store_datadir = /srv/images
+            s3_store_host = s3.example.com:8080
+            """)
+        #expect(!config.stores.multiStore)
+        #expect(config.stores.backends.map(\.name) == ["file", "http", "s3"])
+        #expect(config.stores.backends.map(\.type) == ["file", "http", "s3"])
+        #expect(config.stores.defaultBackend == "file")
+        #expect(config.stores.backend(named: "file")?.fileRoots == [FileRoot(path: "/srv/images", priority: 0)])
+        #expect(config.stores.backend(named: "s3")?.s3.host == "s3.example.com:8080")
+        let only = try configuration("[glance_store]\ndefault_store = s3\n")
+        #expect(only.stores.backends.map(\.name) == ["file", "s3"] && only.stores.defaultBackend == "s3")
+    }
+
     @Test("multi-store: enabled_backends order and types, default_backend, per-backend datadir and datadirs with :priority")
     func multiStore() throws {
         let config = try configuration("""

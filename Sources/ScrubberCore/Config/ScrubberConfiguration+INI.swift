@@ -116,9 +116,22 @@ extension StoresConfiguration {
                                   message: "must be set when enabled_backends lists more than one backend")
             }
         } else {
-            // Legacy single store: the filesystem store configured in [glance_store].
-            backends = [try BackendConfiguration(name: "file", type: "file", section: gs, reader: reader)]
-            defaultBackend = "file"
+            // Legacy: the stores of `[glance_store] stores` (and `default_store`), each named by
+            // its type and configured in [glance_store]; a location goes to the one its URL's
+            // scheme belongs to. Without either option, the one filesystem store.
+            var types: [String] = []
+            for item in (reader.ini.value(gs, "stores")?.text ?? "file").split(separator: ",") {
+                let type = String(item.trimmingWhitespace()).lowercased()
+                if !type.isEmpty, !types.contains(type) { types.append(type) }
+            }
+            let chosen = reader.ini.value(gs, "default_store").map { $0.text.trimmingWhitespace().lowercased() }.flatMap { $0.isEmpty ? nil : String($0) }
+            if let chosen, !types.contains(chosen) { types.append(chosen) }
+            if types.isEmpty { types = ["file"] }
+            backends = []
+            for type in types {
+                backends.append(try BackendConfiguration(name: type, type: type, section: gs, reader: reader))
+            }
+            defaultBackend = chosen ?? types[0]
         }
     }
 }

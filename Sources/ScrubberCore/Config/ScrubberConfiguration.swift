@@ -41,9 +41,10 @@ public struct ScrubberConfiguration: Sendable, Hashable {
 
 /// The storage backends: Glance's legacy single `[glance_store]`, or `enabled_backends`.
 public struct StoresConfiguration: Sendable, Hashable {
-    /// Backends in `enabled_backends` order (legacy: one backend named `file`).
+    /// Backends in `enabled_backends` order (legacy: one per type in `[glance_store] stores`,
+    /// named by its type; by default one, `file`).
     public var backends: [BackendConfiguration] = [.init(name: "file", type: "file", fileRoots: [.init(path: "/var/lib/glance/images", priority: 0)])]
-    /// The backend for locations whose `meta_data` names no store.
+    /// The backend for locations whose `meta_data` names no store (legacy: `default_store`).
     public var defaultBackend: String = "file"
     /// Whether `enabled_backends` is in use (then `meta_data.store` picks the backend).
     public var multiStore: Bool = false
