@@ -48,27 +48,9 @@ public enum ChildWatchdog {
     /// Starts a watchdog of `pid` (in a session of its own, so the runner's death and its
     /// terminal's signals do not reach it). Returns the watchdog's pid.
     public static func watch(pid: pid_t) throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID (glibc; hidden without _GNU_SOURCE)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
-        try closeInheritedDescriptors(&actions)  // it outlives the runner: hold none of its sockets
-        // Not marked itself: the environment without the mark.
-        let env = ProcessInfo.processInfo.environment.filter { $0.key != variable }.map { "\($0)=\($1)" }
-        let words: [String] = ["/bin/sh", "-c", script, "scrubber-test-watchdog", "\(pid)"]
-        let argv = words.map { strdup($0) } + [nil]
-        let envp = env.map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, "/bin/sh", &actions, &attributes, argv, envp)
-        guard spawned == 0 else { throw TestServerError("cannot start the test watchdog: \(String(cString: strerror(spawned)))") }
+        // It outlives the runner: none of its sockets; and not marked itself.
+        let env = ProcessInfo.processInfo.environment.filter { $0.key != variable }
+        let child = try spawnProcess("/bin/sh", ["-c", script, "scrubber-test-watchdog", "\(pid)"], environment: env, output: nil, newSession: true)
         return child
     }
 }

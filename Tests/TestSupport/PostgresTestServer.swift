@@ -145,25 +145,8 @@ public final class PostgresTestServer: Sendable {
     static func exec(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let outputPath = NSTemporaryDirectory() + "scrubber-exec-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Nothing else of the test process: its descriptors (a flood test holds a thousand) would
-        // count against the server's own limit ("insufficient file descriptors", seen).
-        try closeInheritedDescriptors(&actions)
-        let env = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }.merging(environment) { $1 }.map { "\($0)=\($1)" }
-        let argv = ([program] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, program, &actions, nil, argv, envp)
-        guard spawned == 0 else { throw TestServerError("cannot start \(program): \(String(cString: strerror(spawned)))") }
+        let env = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }.merging(environment) { $1 }
+        let pid = try spawnProcess(program, arguments, environment: env, output: outputPath)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { throw TestServerError("waitpid failed for \(program)") }

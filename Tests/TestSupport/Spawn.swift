@@ -1,5 +1,36 @@
 import Foundation
 
+/// Starts `program` in the background with posix_spawn and returns its pid: stdin from
+/// /dev/null, stdout and stderr both to `output` (appended; /dev/null when nil), and none of
+/// the test process's other descriptors (a flood test holds a thousand, which would count
+/// against a server's own limit: "insufficient file descriptors", seen). `environment` is the
+/// whole environment the process gets.
+/// - Parameter newSession: in a session of its own (what outlives the runner).
+func spawnProcess(_ program: String, _ arguments: [String], environment: [String: String], output: String?,
+                  newSession: Bool = false) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    try closeInheritedDescriptors(&actions)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    if newSession { posix_spawnattr_setflags(&attributes, 0x80) }  // POSIX_SPAWN_SETSID (glibc; hidden without _GNU_SOURCE)
+    let argv = ([program] + arguments).map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0)=\($1)") } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+    guard spawned == 0 else { throw TestServerError("cannot start \(program): \(String(cString: strerror(spawned)))") }
+    return pid
+}
+
 /// Adds a file action that closes every descriptor from 3 up in the spawned process: glibc's
 /// `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift does not see
 /// (it is declared for `_GNU_SOURCE` only), looked up at run time.

@@ -284,26 +284,9 @@ public final class SwiftTestServer: Sendable {
 
     /// Starts `program` in the background, output to `log/NAME.log`, marked for the watchdog.
     private func spawn(_ name: String, _ program: String, _ arguments: [String]) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        let logPath = directory + "/log/\(name).log"
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        try closeInheritedDescriptors(&actions)
         var environment = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }
         environment["PYTHONPATH"] = nil
-        let env = environment.map { "\($0)=\($1)" }
-        let argv = ([program] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, program, &actions, nil, argv, envp)
-        guard spawned == 0 else { throw TestServerError("cannot start \(program): \(String(cString: strerror(spawned)))") }
+        let pid = try spawnProcess(program, arguments, environment: environment, output: directory + "/log/\(name).log")
         pids.withLock { $0.append((name, pid)) }
     }
 }
