@@ -33,7 +33,9 @@ public struct StoreRouter: Sendable {
             case "file":
                 backends[backend.name] = .store(FileStore(roots: backend.fileRoots.map(\.path)))
             case "s3":
-                backends[backend.name] = .store(S3Store(name: backend.name, options: backend.s3))
+                backends[backend.name] = .store(S3Store(name: backend.name, options: backend.s3, connections: backend.maxConcurrentDeletes ?? 32))
+            case "swift":
+                backends[backend.name] = .store(SwiftStore(name: backend.name, options: backend.swift, connections: backend.maxConcurrentDeletes ?? 32))
             case "simulated":
                 backends[backend.name] = .store(SimulatedStore(latency: backend.simulatedLatency, failureRate: backend.simulatedFailureRate,
                                                                   remembersDeletes: backend.simulatedRemembersDeletes))

@@ -1,3 +1,4 @@
+import Foundation
 import ScrubberCore
 import Testing
 
@@ -261,6 +262,82 @@ struct ScrubberConfigurationTests {
             try configuration("[DEFAULT]\nenabled_backends = o:s3\n[o]\ns3_store_bucket_url_format = sideways\n")
         }
         #expect(bad?.description.contains("expected path, virtual or auto, got 'sideways'") == true)
+    }
+
+    @Test("a swift backend's account references come from swift_store_config_file (quoted values, domains), beside the config file when relative")
+    func swiftBackendReferences() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swift-conf-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            [ref1]
+            user = service:glance
+            key = "se:cr#et"
+            auth_address = 'http://keystone:5000/v3'
+
+            [ref2]
+            user = other:glance
+            key = k2
+            auth_address = http://keystone-2:5000/v3
+            user_domain_id = d1
+            project_domain_name = Projects
+            """.write(toFile: dir + "/glance-swift.conf", atomically: true, encoding: .utf8)
+        let config = try configuration("""
+            [DEFAULT]
+            enabled_backends = swift1:swift
+
+            [swift1]
+            swift_store_config_file = glance-swift.conf
+            default_swift_reference = ref1
+            swift_store_container = glance
+            swift_store_endpoint_type = internalURL
+            swift_store_region = RegionTwo
+            max_concurrent_deletes = 4
+            """, file: dir + "/glance-api.conf")
+        let swift = try #require(config.stores.backend(named: "swift1")).swift
+        #expect(swift.configFile == dir + "/glance-swift.conf")
+        #expect(swift.endpointType == "internalURL")
+        #expect(swift.region == "RegionTwo")
+        #expect(swift.references.keys.sorted() == ["ref1", "ref2"])
+        #expect(swift.references["ref1"] == SwiftReference(authAddress: "http://keystone:5000/v3", user: "service:glance", key: "se:cr#et"))
+        var second = SwiftReference(authAddress: "http://keystone-2:5000/v3", user: "other:glance", key: "k2")
+        second.userDomainID = "d1"
+        second.projectDomainName = "Projects"
+        #expect(swift.references["ref2"] == second)
+    }
+
+    @Test("without swift_store_config_file, swift_store_user/key/auth_address form default_swift_reference (ref1 unless named)")
+    func swiftBackendSingleReference() throws {
+        let config = try configuration("""
+            [glance_store]
+            stores = file, swift
+            default_store = swift
+            swift_store_user = service:glance
+            swift_store_key = secret
+            swift_store_auth_address = https://keystone.example.com:5000/v3
+            """)
+        let swift = try #require(config.stores.backend(named: "swift")).swift
+        #expect(swift.references == ["ref1": SwiftReference(authAddress: "https://keystone.example.com:5000/v3", user: "service:glance", key: "secret")])
+        #expect(swift.endpointType == "publicURL")
+        #expect(config.stores.defaultBackend == "swift")
+    }
+
+    @Test("a missing swift_store_config_file, a reference without a key, or user not PROJECT:USER is an error naming it",
+          arguments: [
+              ("", "cannot read"),
+              ("[ref1]\nuser = service:glance\nauth_address = http://k/v3\n", "account reference ref1 has no key"),
+              ("[ref1]\nuser = glance\nkey = k\nauth_address = http://k/v3\n", "expected PROJECT:USER, got 'glance'"),
+              ("[ref1]\napplication_credential_id = x\napplication_credential_secret = y\nauth_address = http://k/v3\n", "application credentials are not supported"),
+          ])
+    func swiftBackendBadReferences(file: String, message: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swift-conf-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        if !file.isEmpty { try file.write(toFile: dir + "/refs.conf", atomically: true, encoding: .utf8) }
+        let error = #expect(throws: ConfigError.self) {
+            try configuration("[DEFAULT]\nenabled_backends = s:swift\n[s]\nswift_store_config_file = \(dir)/refs.conf\n")
+        }
+        #expect(error?.description.contains(message) == true, "\(String(describing: error))")
     }
 
     @Test("legacy [glance_store] stores and default_store: one backend per type, named by it, configured in [glance_store]")

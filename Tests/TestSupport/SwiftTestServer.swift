@@ -11,6 +11,15 @@ import Synchronization
 /// Nothing outside its directory is written: Swift reads `/etc/swift/swift.conf` unless its
 /// `SWIFT_CONF_FILE` is pointed elsewhere, so the servers start through a small launcher
 /// that does that first.
+///
+/// Keystone v3 is a stand-in (`keystone.py`, written here, stdlib only): Debian's `keystone`
+/// needs a WSGI server, a database and a bootstrap, and glance_store 5.7.0 speaks nothing but
+/// v3 to Swift. It answers `POST /v3/auth/tokens` for the password method with a project
+/// scope, exactly as Keystone shapes the answer (`X-Subject-Token`, `token.expires_at`, the
+/// catalog), by logging in to tempauth as `PROJECT:USER` and handing out that token. The
+/// catalog's object-store endpoint is tempauth's storage URL for `public` in `RegionOne`; the
+/// `internal` and `admin` ones, and `RegionTwo`'s, point at a closed port, so a client that
+/// ignores `swift_store_endpoint_type` or the region fails.
 public final class SwiftTestServer: Sendable {
     /// tempauth accounts, `account:user` and key (all `.admin` of their account).
     public static let admin = (user: "admin:admin", key: "saio-admin-key")
@@ -23,7 +32,12 @@ public final class SwiftTestServer: Sendable {
 
     public let directory: String
     public let proxyPort: Int
-    private let ports: (account: Int, container: Int, object: Int, memcached: Int)
+    /// The Keystone v3 stand-in (see `keystone.py`): `http://127.0.0.1:PORT/v3`.
+    public let keystonePort: Int
+    public var keystoneURL: String { "http://127.0.0.1:\(keystonePort)/v3" }
+    /// tempauth's v1 auth URL.
+    public var tempauthURL: String { "\(proxyURL)/auth/v1.0" }
+    private let ports: (account: Int, container: Int, object: Int, memcached: Int, closed: Int)
     private let pids = Mutex<[(name: String, pid: pid_t)]>([])
 
     /// `http://127.0.0.1:PORT`: Swift's API under `/v1/AUTH_<account>`, tempauth at
@@ -50,7 +64,8 @@ public final class SwiftTestServer: Sendable {
         }
         directory = "/tmp/scrubber-saio-\(getpid())-\(UUID().uuidString.prefix(8))"
         proxyPort = try Ports.stable()
-        ports = (try Ports.stable(), try Ports.stable(), try Ports.stable(), try Ports.stable())
+        keystonePort = try Ports.stable()
+        ports = (try Ports.stable(), try Ports.stable(), try Ports.stable(), try Ports.stable(), try Ports.stable())
         for sub in ["etc", "srv/node/sdb1", "log"] {
             try FileManager.default.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
         }
@@ -176,7 +191,7 @@ public final class SwiftTestServer: Sendable {
             """)
         // Objects through Swift's API as a tempauth user (what the tests set up and check).
         try write("objects.py", """
-            import sys, urllib.parse, urllib.request, urllib.error
+            import json, sys, urllib.parse, urllib.request, urllib.error
             port, user, key, command, container = sys.argv[1:6]
             def req(method, url, headers, data=None):
                 r = urllib.request.Request(url, method=method, headers=headers, data=data)
@@ -189,20 +204,119 @@ public final class SwiftTestServer: Sendable {
             with urllib.request.urlopen(r, timeout=60) as resp:
                 t, url = {'X-Auth-Token': resp.headers['X-Auth-Token']}, resp.headers['X-Storage-Url']
             c = url + '/' + urllib.parse.quote(container)
-            if command == 'put':
+            def segments(seg_container, prefix, n):
+                assert req('PUT', url + '/' + seg_container, t)[0] in (201, 202)
+                names = ['%s%05d' % (prefix, i + 1) for i in range(n)]
+                for name in names:
+                    assert req('PUT', url + '/' + seg_container + '/' + urllib.parse.quote(name), t, b'x' * 1024)[0] == 201
+                return names
+            if command in ('put', 'slo', 'dlo'):
                 assert req('PUT', c, t)[0] in (201, 202)
+            if command == 'put':
                 for name in sys.argv[6:]:
                     st = req('PUT', c + '/' + urllib.parse.quote(name), t, name.encode())[0]
                     assert st == 201, (name, st)
+            elif command == 'slo':  # NAME SEGMENT_CONTAINER N: N segments NAME/seg00001…, then the manifest
+                name, seg_container, n = sys.argv[6], sys.argv[7], int(sys.argv[8])
+                names = segments(seg_container, name + '/seg', n)
+                manifest = json.dumps([{'path': '/%s/%s' % (seg_container, s)} for s in names]).encode()
+                st = req('PUT', c + '/' + urllib.parse.quote(name) + '?multipart-manifest=put', t, manifest)[0]
+                assert st == 201, st
+            elif command == 'dlo':  # NAME SEGMENT_CONTAINER PREFIX N: N segments PREFIX00001…, then the manifest
+                name, seg_container, prefix, n = sys.argv[6], sys.argv[7], sys.argv[8], int(sys.argv[9])
+                segments(seg_container, prefix, n)
+                h = dict(t, **{'X-Object-Manifest': seg_container + '/' + prefix})
+                assert req('PUT', c + '/' + urllib.parse.quote(name), h, b'')[0] == 201
             elif command == 'list':
                 st, body = req('GET', c, t)
                 assert st in (200, 204, 404), st
                 sys.stdout.write(body.decode() if st == 200 else '')
+            elif command == 'everything':  # {container: [object, …]} of the whole account
+                st, body = req('GET', url + '?format=json', t)
+                out = {}
+                for item in (json.loads(body) if st == 200 else []):
+                    st, body = req('GET', url + '/' + urllib.parse.quote(item['name']) + '?format=json', t)
+                    out[item['name']] = sorted(o['name'] for o in json.loads(body)) if st == 200 else []
+                sys.stdout.write(json.dumps(out))
+            """)
+        try write("keystone.py", """
+            import json, sys, threading, urllib.request, urllib.error, uuid, datetime, http.server, socketserver
+            port, tempauth, closed = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+            stats = {'tokens': 0, 'refused': 0, 'invalid_next': 0}
+            lock = threading.Lock()
+            class H(http.server.BaseHTTPRequestHandler):
+                protocol_version = 'HTTP/1.1'
+                def log_message(self, *a): pass
+                def reply(self, code, body, headers={}):
+                    data = json.dumps(body).encode()
+                    self.send_response(code)
+                    self.send_header('Content-Type', 'application/json')
+                    self.send_header('Content-Length', str(len(data)))
+                    for k, v in headers.items(): self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                def refuse(self):
+                    with lock: stats['refused'] += 1
+                    self.reply(401, {'error': {'code': 401, 'title': 'Unauthorized', 'message': 'The request you have made requires authentication.'}})
+                def do_GET(self):
+                    if self.path == '/_stats':
+                        with lock: return self.reply(200, stats)
+                    self.reply(404, {'error': {'code': 404, 'title': 'Not Found', 'message': 'The resource could not be found.'}})
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                    if self.path == '/_invalid_next':
+                        with lock: stats['invalid_next'] += 1
+                        return self.reply(200, stats)
+                    if self.path != '/v3/auth/tokens':
+                        return self.reply(404, {'error': {'code': 404, 'title': 'Not Found', 'message': 'The resource could not be found.'}})
+                    try:
+                        auth = json.loads(body)['auth']
+                        assert auth['identity']['methods'] == ['password']
+                        user = auth['identity']['password']['user']
+                        project = auth['scope']['project']
+                        name, password, account = user['name'], user['password'], project['name']
+                        for d in (user['domain'], project['domain']):
+                            assert d.get('id') == 'default' or d.get('name') == 'Default', d
+                    except Exception:
+                        return self.refuse()
+                    r = urllib.request.Request(tempauth, headers={'X-Auth-User': account + ':' + name, 'X-Auth-Key': password})
+                    try:
+                        with urllib.request.urlopen(r, timeout=30) as resp:
+                            token, storage = resp.headers['X-Auth-Token'], resp.headers['X-Storage-Url']
+                            life = int(resp.headers.get('X-Auth-Token-Expires') or 3600)
+                    except urllib.error.HTTPError as e:
+                        if e.code == 401: return self.refuse()
+                        return self.reply(503, {'error': {'code': 503, 'title': 'Service Unavailable', 'message': str(e)}})
+                    with lock:
+                        stats['tokens'] += 1
+                        if stats['invalid_next'] > 0:
+                            stats['invalid_next'] -= 1
+                            token = 'AUTH_tk' + uuid.uuid4().hex
+                    closed_url = storage.replace(storage.split('/')[2], '127.0.0.1:%d' % closed)
+                    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+                    iso = lambda t: t.strftime('%Y-%m-%dT%H:%M:%S.%f') + 'Z'
+                    ep = lambda i, u, region='RegionOne': {'id': uuid.uuid4().hex, 'interface': i, 'region': region, 'region_id': region, 'url': u}
+                    me = 'http://127.0.0.1:%d/v3' % port
+                    self.reply(201, {'token': {
+                        'methods': ['password'], 'issued_at': iso(now), 'expires_at': iso(now + datetime.timedelta(seconds=life)),
+                        'user': {'id': uuid.uuid5(uuid.NAMESPACE_URL, name).hex, 'name': name, 'domain': {'id': 'default', 'name': 'Default'}},
+                        'project': {'id': uuid.uuid5(uuid.NAMESPACE_URL, account).hex, 'name': account, 'domain': {'id': 'default', 'name': 'Default'}},
+                        'roles': [{'id': 'r1', 'name': 'admin'}], 'audit_ids': [uuid.uuid4().hex[:22]],
+                        'catalog': [
+                            {'id': 'k', 'type': 'identity', 'name': 'keystone', 'endpoints': [ep(i, me) for i in ('public', 'internal', 'admin')]},
+                            {'id': 's', 'type': 'object-store', 'name': 'swift', 'endpoints': [
+                                ep('public', storage), ep('internal', closed_url), ep('admin', closed_url), ep('public', closed_url, 'RegionTwo')]},
+                        ]}}, {'X-Subject-Token': token})
+            class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+                daemon_threads = True
+                allow_reuse_address = True
+            S(('127.0.0.1', port), H).serve_forever()
             """)
         // Every piece answers: the servers' healthchecks, tempauth, and a container round trip.
         try write("probe.py", """
             import sys, urllib.request, urllib.error
-            ports, user, key = sys.argv[1:5], sys.argv[5], sys.argv[6]
+            ports, user, key, keystone = sys.argv[1:5], sys.argv[5], sys.argv[6], sys.argv[7]
+            assert urllib.request.urlopen('http://127.0.0.1:%s/_stats' % keystone, timeout=5).status == 200
             def req(method, url, headers={}, data=None):
                 r = urllib.request.Request(url, method=method, headers=headers, data=data)
                 try:
@@ -242,6 +356,62 @@ public final class SwiftTestServer: Sendable {
         return text.split(separator: "\n").map(String.init).sorted()
     }
 
+    /// Puts a static large object `name` into `container`: `count` segments of 1 KiB named
+    /// `NAME/seg00001…` in `segments`, then its manifest.
+    public func putStaticLargeObject(_ name: String, in container: String, segments: String, count: Int, as user: (user: String, key: String)) async throws {
+        _ = try await PostgresTestServer.offload { try self.objects(user, ["slo", container, name, segments, "\(count)"]) }
+    }
+
+    /// Puts a dynamic large object `name` into `container`: `count` segments of 1 KiB named
+    /// `PREFIX00001…` in `segments`, then the manifest (`X-Object-Manifest: SEGMENTS/PREFIX`).
+    public func putDynamicLargeObject(_ name: String, in container: String, segments: String, prefix: String, count: Int,
+                                      as user: (user: String, key: String)) async throws {
+        _ = try await PostgresTestServer.offload { try self.objects(user, ["dlo", container, name, segments, prefix, "\(count)"]) }
+    }
+
+    /// Every container of `user`'s account with its objects' names, sorted.
+    public func everything(as user: (user: String, key: String)) async throws -> [String: [String]] {
+        let text = try await PostgresTestServer.offload { try self.objects(user, ["everything", "-"]) }
+        return try JSONDecoder().decode([String: [String]].self, from: Data(text.utf8))
+    }
+
+    /// The Keystone stand-in's counts: tokens issued, logins refused.
+    public func keystoneStats() async throws -> (tokens: Int, refused: Int) {
+        let text = try await PostgresTestServer.offload {
+            try PostgresTestServer.exec("/usr/bin/python3", ["-s", "-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:\(self.keystonePort)/_stats').read().decode())"])
+        }
+        let stats = try JSONDecoder().decode([String: Int].self, from: Data(text.utf8))
+        return (stats["tokens"] ?? -1, stats["refused"] ?? -1)
+    }
+
+    /// Makes the stand-in's next token one Swift does not know (as an expired or revoked one).
+    public func invalidateNextToken() async throws {
+        _ = try await PostgresTestServer.offload {
+            try PostgresTestServer.exec("/usr/bin/python3", ["-s", "-c", "import urllib.request; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:\(self.keystonePort)/_invalid_next', data=b''))"])
+        }
+    }
+
+    /// Kills the proxy (connections are refused until ``startProxy()``).
+    public func stopProxy() {
+        let proxy = pids.withLock { pids in
+            defer { pids.removeAll { $0.name == "proxy" } }
+            return pids.filter { $0.name == "proxy" }
+        }
+        for (_, pid) in proxy {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+    }
+
+    /// Starts the proxy again and waits until it answers.
+    public func startProxy() async throws {
+        try await PostgresTestServer.offload {
+            try self.spawn("proxy", "/usr/bin/python3", ["-s", self.etc + "/launch.py", self.etc + "/swift.conf", self.etc + "/proxy-server.conf", "proxy-server"])
+            try self.waitUntilReady()
+        }
+    }
+
     private func write(_ name: String, _ text: String) throws {
         try text.write(toFile: etc + "/" + name, atomically: true, encoding: .utf8)
     }
@@ -253,12 +423,18 @@ public final class SwiftTestServer: Sendable {
         for kind in ["account", "container", "object", "proxy"] {
             try spawn(kind, "/usr/bin/python3", ["-s", etc + "/launch.py", etc + "/swift.conf", etc + "/\(kind)-server.conf", "\(kind)-server"])
         }
+        try spawn("keystone", "/usr/bin/python3", ["-s", etc + "/keystone.py", "\(keystonePort)", tempauthURL, "\(ports.closed)"])
+        try waitUntilReady()
+    }
+
+    /// Blocking: the probe until it passes (or a server exits).
+    private func waitUntilReady() throws {
         let deadline = Date().addingTimeInterval(patienceSeconds)
         var last = ""
         while Date() < deadline {
             do {
                 try PostgresTestServer.exec("/usr/bin/python3", ["-s", etc + "/probe.py", "\(proxyPort)", "\(ports.account)", "\(ports.container)",
-                                                                 "\(ports.object)", Self.admin.user, Self.admin.key])
+                                                                 "\(ports.object)", Self.admin.user, Self.admin.key, "\(keystonePort)"])
                 return
             } catch {
                 last = "\(error)"

@@ -1,3 +1,5 @@
+import Foundation
+
 extension ScrubberConfiguration {
     /// Reads the options the scrubber knows from merged `--config-file`s (unknown options are
     /// ignored, as oslo.config does).
@@ -203,9 +205,92 @@ extension BackendConfiguration {
                 }
                 s3.bucketURLFormat = format.text
             }
+        case "swift":
+            swift = try SwiftOptions(section: section, reader: reader)
         default:
             break
         }
+    }
+}
+
+extension SwiftOptions {
+    init(section: String, reader: OptionReader) throws(ConfigError) {
+        self.init()
+        func text(_ option: String) -> String? {
+            reader.ini.value(section, option).map(\.text).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        if let type = reader.ini.value(section, "swift_store_endpoint_type") {
+            guard ["publicURL", "internalURL", "adminURL", "public", "internal", "admin"].contains(type.text) else {
+                throw ConfigError(type, section: section, option: "swift_store_endpoint_type",
+                                  message: "expected publicURL, internalURL or adminURL, got '\(type.text)'")
+            }
+            endpointType = type.text
+        }
+        serviceType = text("swift_store_service_type") ?? serviceType
+        region = text("swift_store_region")
+        endpoint = text("swift_store_endpoint")
+        multiTenant = try reader.bool(section, "swift_store_multi_tenant") ?? false
+        insecure = try reader.bool(section, "swift_store_auth_insecure") ?? false
+        caFile = text("swift_store_cacert")
+        if let version = reader.ini.value(section, "swift_store_auth_version"), !["1", "2", "3"].contains(version.text) {
+            throw ConfigError(version, section: section, option: "swift_store_auth_version", message: "expected 1, 2 or 3, got '\(version.text)'")
+        }
+        let defaultReference = text("default_swift_reference") ?? "ref1"
+        if let file = reader.ini.value(section, "swift_store_config_file"), !file.text.isEmpty {
+            var path = file.text
+            if !path.hasPrefix("/") {  // oslo.config's find_file: beside the configuration file
+                path = (file.file as NSString).deletingLastPathComponent + "/" + path
+            }
+            configFile = path
+            references = try Self.references(inFile: path, named: file)
+        } else if let user = text("swift_store_user"), let key = text("swift_store_key"), let auth = text("swift_store_auth_address") {
+            references[defaultReference] = SwiftReference(authAddress: auth, user: user, key: key)
+        }
+    }
+
+    /// The account references of a `swift_store_config_file`, read as glance_store's
+    /// `SwiftParams` reads them: every section with `auth_address`, `user` and `key` (values
+    /// may be quoted), and the optional domains (both default to the `default` domain id).
+    static func references(inFile path: String, named option: INIDocument.Value) throws(ConfigError) -> [String: SwiftReference] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(option, section: "glance_store", option: "swift_store_config_file",
+                              message: "cannot read \(path): \((error as NSError).localizedDescription)")
+        }
+        let document: INIDocument
+        do {
+            document = try INIDocument(parsing: text, file: path)
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw ConfigError(file: path, message: "\(error)")
+        }
+        var references: [String: SwiftReference] = [:]
+        for (name, options) in document.sections where name != "DEFAULT" {
+            func value(_ key: String) -> String? { options[key]?.last?.text }
+            if value("application_credential_id") != nil {
+                throw ConfigError(file: path, section: name, option: "application_credential_id",
+                                  message: "application credentials are not supported by this scrubber yet; give user and key")
+            }
+            var missing: [String] = []
+            for key in ["auth_address", "user", "key"] where (value(key) ?? "").isEmpty { missing.append(key) }
+            guard missing.isEmpty, let auth = value("auth_address"), let user = value("user"), let key = value("key") else {
+                throw ConfigError(file: path, section: name, message: "account reference \(name) has no \(missing.joined(separator: ", "))")
+            }
+            guard user.contains(":") else {
+                throw ConfigError(file: options["user"]?.last?.file ?? path, line: options["user"]?.last?.line, section: name, option: "user",
+                                  message: "expected PROJECT:USER, got '\(user)'")
+            }
+            var reference = SwiftReference(authAddress: auth, user: user, key: key)
+            reference.userDomainID = value("user_domain_id")
+            reference.userDomainName = value("user_domain_name")
+            reference.projectDomainID = value("project_domain_id")
+            reference.projectDomainName = value("project_domain_name")
+            references[name] = reference
+        }
+        return references
     }
 }
 

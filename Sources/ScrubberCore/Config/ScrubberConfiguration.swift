@@ -80,6 +80,8 @@ public struct BackendConfiguration: Sendable, Hashable {
     public var maxDeletesPerSecond: Double?
     /// For `s3`: glance_store's `s3_store_*` options.
     public var s3 = S3Options()
+    /// For `swift`: glance_store's `swift_store_*` options and account references.
+    public var swift = SwiftOptions()
 
     public init(name: String, type: String, fileRoots: [FileRoot] = []) {
         self.name = name
@@ -104,6 +106,55 @@ public struct S3Options: Sendable, Hashable {
     public var bucketURLFormat = "auto"
 
     public init() {}
+}
+
+/// glance_store's Swift options (5.7.0, single tenant): how to log in for a location's account
+/// reference or URL credentials, and which object-store endpoint to use. The container and
+/// object come from each location's URL.
+public struct SwiftOptions: Sendable, Hashable {
+    /// The account references a `swift+config://REF/…` location names: the sections of
+    /// `swift_store_config_file`, or, without one, `default_swift_reference` formed of
+    /// `swift_store_user`, `swift_store_key` and `swift_store_auth_address`.
+    public var references: [String: SwiftReference] = [:]
+    /// `swift_store_config_file` (for errors that name it).
+    public var configFile: String?
+    /// `swift_store_endpoint_type`: `publicURL` (default), `internalURL` or `adminURL`.
+    public var endpointType = "publicURL"
+    /// `swift_store_service_type`.
+    public var serviceType = "object-store"
+    /// `swift_store_region`: the catalog endpoint's region; nil takes the first.
+    public var region: String?
+    /// `swift_store_endpoint`: a storage URL used instead of the catalog's.
+    public var endpoint: String?
+    /// `swift_store_multi_tenant`: locations in users' own accounts, which only their tokens
+    /// can delete; refused.
+    public var multiTenant = false
+    /// `swift_store_auth_insecure`: no TLS certificate check (Keystone and Swift).
+    public var insecure = false
+    /// `swift_store_cacert`: a CA bundle for TLS.
+    public var caFile: String?
+
+    public init() {}
+}
+
+/// One account reference (a section of `swift_store_config_file`).
+public struct SwiftReference: Sendable, Hashable {
+    /// `auth_address`: Keystone's v3 URL (`…/v3`), or a v1 auth URL (`…/auth/v1.0`, tempauth).
+    public var authAddress: String
+    /// `user`: `project:user` (v1: `account:user`).
+    public var user: String
+    /// `key`: the password.
+    public var key: String
+    public var userDomainID: String?
+    public var userDomainName: String?
+    public var projectDomainID: String?
+    public var projectDomainName: String?
+
+    public init(authAddress: String, user: String, key: String) {
+        self.authAddress = authAddress
+        self.user = user
+        self.key = key
+    }
 }
 
 /// A `filesystem_store_datadir`, or one `filesystem_store_datadirs = PATH:PRIORITY`.

@@ -19,15 +19,15 @@ import ScrubberCore
 public final class S3Store: ImageStore {
     public let name: String
     private let options: S3Options
-    private let http: HTTPClient
-    private let timeout: TimeAmount
+    private let client: HTTPStoreClient
 
-    /// - Parameter timeout: for each request.
-    public init(name: String, options: S3Options, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)) {
+    /// - Parameters:
+    ///   - connections: connections to the endpoint at most (its `max_concurrent_deletes`).
+    ///   - timeout: for each request.
+    public init(name: String, options: S3Options, connections: Int = 32, timeout: TimeAmount = .seconds(30)) {
         self.name = name
         self.options = options
-        self.http = http
-        self.timeout = timeout
+        client = HTTPStoreClient(store: name, connections: connections, timeout: timeout)
     }
 
     /// The bucket and key of an S3 location URL, as glance_store's `parse_uri` reads them: the
@@ -46,24 +46,30 @@ public final class S3Store: ImageStore {
     }
 
     public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+        try await deleteMeasuring(url, permit: permit).outcome
+    }
+
+    public func deleteMeasuring(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let (bucket, key) = try Self.parse(url)
         let endpoint = try self.endpoint()
-        switch try await send("HEAD", endpoint, bucket: bucket, key: key) {
-        case 404: return .notFound
+        let head = try await send("HEAD", endpoint, bucket: bucket, key: key)
+        switch head.status {
+        case 404: return (.notFound, nil)
         case 200...299: break
         case let status: throw failure(status, "HEAD", bucket, key)
         }
+        let bytes = head.headers.first(name: "Content-Length").flatMap(Int64.init)
         guard permit() else { throw StoreError.permitWithdrawn }
-        switch try await send("DELETE", endpoint, bucket: bucket, key: key) {
-        case 200...299: return .deleted
-        case 404: return .notFound
+        switch try await send("DELETE", endpoint, bucket: bucket, key: key).status {
+        case 200...299: return (.deleted, bytes)
+        case 404: return (.notFound, bytes)
         case let status: throw failure(status, "DELETE", bucket, key)
         }
     }
 
     public func exists(_ url: LocationURL) async throws -> Bool {
         let (bucket, key) = try Self.parse(url)
-        switch try await send("HEAD", try endpoint(), bucket: bucket, key: key) {
+        switch try await send("HEAD", try endpoint(), bucket: bucket, key: key).status {
         case 404: return false
         case 200...299: return true
         case let status: throw failure(status, "HEAD", bucket, key)
@@ -114,8 +120,8 @@ public final class S3Store: ImageStore {
             && bucket.first.map { $0.isLetter || $0.isNumber } == true
     }
 
-    /// One signed request; returns the status (a body is read and dropped).
-    private func send(_ method: String, _ endpoint: Endpoint, bucket: String, key: String) async throws -> Int {
+    /// One signed request; S3's `SlowDown` (whatever its status) comes back as a 503.
+    private func send(_ method: String, _ endpoint: Endpoint, bucket: String, key: String) async throws -> HTTPStoreClient.Response {
         let virtual = endpoint.virtual(bucket)
         let host = virtual ? "\(bucket).\(endpoint.host)" : endpoint.host
         let path = virtual ? "/\(key)" : "/\(bucket)/\(key)"
@@ -126,28 +132,12 @@ public final class S3Store: ImageStore {
         for (name, value) in signing.headers + endpoint.signer.sign(signing, at: Date()) where name != "Host" {
             request.headers.add(name: name, value: value)
         }
-        do {
-            let response = try await http.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: 64 << 10)
-            let status = Int(response.status.code)
-            if status == 503 || String(buffer: body).contains("<Code>SlowDown</Code>") { return 503 }
-            return status
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw StoreError("transient: \(method) \(bucket)/\(key) on \(name) timed out; not deleted")
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw StoreError("transient: \(method) \(bucket)/\(key) on \(name) failed (\(error)); not deleted")
-        }
+        var response = try await client.send(request, what: "\(method) \(bucket)/\(key)", limit: 64 << 10)
+        if String(buffer: response.body).contains("<Code>SlowDown</Code>") { response.status = 503 }
+        return response
     }
 
     private func failure(_ status: Int, _ method: String, _ bucket: String, _ key: String) -> StoreError {
-        let what = "\(method) \(bucket)/\(key) on \(name) answered \(status)"
-        switch status {
-        case 401, 403: return StoreError("misconfigured: \(what) (check s3_store_access_key and s3_store_secret_key); not deleted")
-        case 429, 503: return StoreError("throttled: \(what); not deleted")
-        case 500...599: return StoreError("transient: \(what); not deleted")
-        default: return StoreError("\(what); not deleted")
-        }
+        StoreFailureClass.error(status: status, what: "\(method) \(bucket)/\(key) on \(name)", hint: "check s3_store_access_key and s3_store_secret_key")
     }
 }
