@@ -227,6 +227,10 @@ public final class SwiftTestServer: Sendable {
                 segments(seg_container, prefix, n)
                 h = dict(t, **{'X-Object-Manifest': seg_container + '/' + prefix})
                 assert req('PUT', c + '/' + urllib.parse.quote(name), h, b'')[0] == 201
+            elif command == 'delete':
+                for name in sys.argv[6:]:
+                    st = req('DELETE', c + '/' + urllib.parse.quote(name), t)[0]
+                    assert st in (204, 404), (name, st)
             elif command == 'list':
                 st, body = req('GET', c, t)
                 assert st in (200, 204, 404), st
@@ -354,6 +358,11 @@ public final class SwiftTestServer: Sendable {
     public func list(_ container: String, as user: (user: String, key: String)) async throws -> [String] {
         let text = try await PostgresTestServer.offload { try self.objects(user, ["list", container]) }
         return text.split(separator: "\n").map(String.init).sorted()
+    }
+
+    /// Deletes objects `names` from `container` (plain DELETEs; an absent one is fine).
+    public func remove(_ names: [String], from container: String, as user: (user: String, key: String)) async throws {
+        _ = try await PostgresTestServer.offload { try self.objects(user, ["delete", container] + names) }
     }
 
     /// Puts a static large object `name` into `container`: `count` segments of 1 KiB named
