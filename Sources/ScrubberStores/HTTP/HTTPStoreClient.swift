@@ -22,6 +22,10 @@ public final class HTTPStoreClient: Sendable {
     public init(store: String, connections: Int = 32, timeout: TimeAmount = .seconds(30), insecure: Bool = false, caFile: String? = nil) {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections))
+        // A refused connection fails its request at once (transient): the image is retried
+        // with its own backoff, instead of every delete waiting out its timeout in the pool's
+        // reconnect loop while the store is down.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout = .init(connect: .seconds(10), read: timeout)
         configuration.httpVersion = .http1Only
         if insecure || caFile != nil {
