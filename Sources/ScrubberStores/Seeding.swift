@@ -22,6 +22,9 @@ public struct SeedSpec: Sendable {
     /// Encrypt `value` as Glance does with `metadata_encryption_key`.
     public var encryptionKey: String?
     public var namePrefix = "scrub-seed"
+    /// Locations `PREFIX + ID` (`…/ID.K` for further ones) instead of files: no file is written
+    /// and ``SeededImage/paths`` holds the URLs (`scrubber bench` on an object store uploads them).
+    public var objectURLPrefix: String?
 
     public init(images: Int, storeDirectory: String) {
         self.images = images
@@ -57,6 +60,7 @@ public struct ImageState: Sendable, Hashable {
 /// One seeded image and its files.
 public struct SeededImage: Sendable, Hashable {
     public var id: String
+    /// Its locations' files (with ``SeedSpec/objectURLPrefix``, their URLs).
     public var paths: [String]
 }
 
@@ -108,7 +112,13 @@ extension SeedSpec {
                 var paths: [String] = []
                 var values: [String] = []
                 for k in 0..<locationsPerImage {
-                    let path = storeDirectory + "/" + (k == 0 ? id : "\(id).\(k)")
+                    let name = k == 0 ? id : "\(id).\(k)"
+                    if let objectURLPrefix {
+                        paths.append(objectURLPrefix + name)
+                        values.append(try cipher?.encrypt(objectURLPrefix + name) ?? objectURLPrefix + name)
+                        continue
+                    }
+                    let path = storeDirectory + "/" + name
                     if fileBytes > 0 { try Self.write(payload, to: path) }
                     paths.append(path)
                     let url = "file://" + path

@@ -9,8 +9,10 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Prints one line: images/s end to end (from starting the nodes to their exit), the \
             nodes' claim-to-completion latency (p50, p99), the peak RSS of the largest node process, \
-            and, with the file store, the machine's own limit measured in the same run: a reference \
-            loop that only unlinks as many files and marks their rows deleted, 1,000 per transaction.
+            and the limit measured in the same run: with the file store, a reference loop that only \
+            unlinks as many files and marks their rows deleted, 1,000 per transaction; with swift or \
+            s3, the store's own: HEAD and DELETE of as many objects through the same client, \
+            --pool at a time, no catalog.
             """)
 
     @Option(help: "Pending images.") var images: Int = 20_000
@@ -21,6 +23,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("claim-batch"), help: "Images per claim transaction.") var claimBatch: Int = 512
     @Option(name: .customLong("simulated-latency"), help: "Use the simulated backend with this many seconds per delete.")
     var simulatedLatency: Double?
+    @Option(help: "file, swift or s3: the store the images' data is in (swift and s3 need --store-options).") var store: String = "file"
+    @Option(name: .customLong("store-options"), help: """
+        A file of the object store's options, as in its glance-api.conf section (swift: swift_store_config_file or \
+        swift_store_user/key/auth_address, swift_store_container; s3: s3_store_host, s3_store_access_key, \
+        s3_store_secret_key, s3_store_bucket); the images' objects are uploaded there first.
+        """)
+    var storeOptions: String?
+    @Flag(name: .customLong("prepare-only"), help: "Seed the catalog and store, print the config's path, and stop (to run another scrubber on them).")
+    var prepareOnly = false
     @Option(help: "Work directory (default: a new temporary one, removed afterwards).") var dir: String?
     @Option(help: "Catalog database (default: a new SQLite file in the work directory); a PostgreSQL URL must name an empty database.")
     var db: String?
@@ -40,13 +51,29 @@ struct BenchCommand: AsyncParsableCommand {
         rehearsal.claimBatch = claimBatch
         rehearsal.viaService = viaService
         rehearsal.syncFiles = syncFiles
+        switch store {
+        case "file": break
+        case "swift", "s3":
+            guard let storeOptions else { throw ValidationError("--store \(store) needs --store-options FILE") }
+            let options: String
+            do { options = try String(contentsOfFile: storeOptions, encoding: .utf8) } catch {
+                throw ValidationError("--store-options: cannot read \(storeOptions): \(error.localizedDescription)")
+            }
+            rehearsal.objectStore = (store, options)
+        default: throw ValidationError("--store: expected file, swift or s3, got '\(store)'")
+        }
         let measureReference = reference && simulatedLatency == nil
         if measureReference { rehearsal.referenceImages = images }
         if let db {
             do { rehearsal.database = try DatabaseURL(parsing: db) } catch { throw ValidationError("--db: \(error.message)") }
         }
         let seeded = try await rehearsal.prepare()
-        let referenceSeconds = measureReference ? try await rehearsal.referenceLoop(seeded.reference) : nil
+        if prepareOnly {
+            print("bench: prepared \(images) pending images in \(directory); config \(rehearsal.configPath)")
+            return
+        }
+        let referenceSeconds = measureReference
+            ? try await (rehearsal.objectStore == nil ? rehearsal.referenceLoop(seeded.reference) : rehearsal.objectReferenceLoop(seeded.reference)) : nil
         let result = try await rehearsal.run()
         let verdict = try await rehearsal.verify(seeded)
         let ok = verdict.problems.isEmpty && verdict.imagesDeleted == images && result.exitCodes.allSatisfy { $0 == 0 }
@@ -54,7 +81,7 @@ struct BenchCommand: AsyncParsableCommand {
         func ms(_ seconds: Double?) -> String { seconds.map { String(format: "%.1f", $0 * 1000) } ?? "-" }
         var line = "bench: images=\(images) locations/image=\(locations) bytes=\(bytes) nodes=\(nodes) pool=\(pool) "
             + "db=\(rehearsal.database.map { "\($0)" } ?? "sqlite")\(viaService ? " via=service" : "") "
-            + "store=\(simulatedLatency.map { "simulated(\($0)s)" } ?? "file")\(syncFiles ? " synced" : "") "
+            + "store=\(simulatedLatency.map { "simulated(\($0)s)" } ?? store)\(syncFiles ? " synced" : "") "
             + "seconds=\(String(format: "%.2f", result.seconds)) images/s=\(String(format: "%.0f", rate)) "
             + "latency_p50_ms=\(ms(result.latency.quantile(0.5))) latency_p99_ms=\(ms(result.latency.quantile(0.99))) "
             + "peak_rss_mb=\(String(format: "%.0f", Double(result.peakRSS) / 1_048_576))"

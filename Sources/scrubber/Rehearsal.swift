@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import ScrubberCore
 import ScrubberStores
+import Synchronization
+import ArgumentParser
 
 /// A throwaway catalog and store with a backlog, scrubbed by real node processes and then
 /// checked: what `scrubber demo` shows and `scrubber bench` measures.
@@ -17,6 +19,9 @@ struct Rehearsal {
     var waitingImages = 0
     /// When set, a simulated backend with this latency per delete replaces the file store.
     var simulatedLatency: Double?
+    /// When set, an object store (`swift` or `s3`) replaces the file store: its options are the
+    /// text of the `[bench]` backend section, and each image's object is uploaded there.
+    var objectStore: (type: String, options: String)?
     var claimBatch = 512
     /// The catalog: a new SQLite file in `directory` when nil; else an existing (empty) database.
     var database: DatabaseURL?
@@ -56,7 +61,19 @@ struct Rehearsal {
             claim_batch = \(claimBatch)
 
             """
-        if let simulatedLatency {
+        if let objectStore {
+            conf += """
+                [DEFAULT]
+                enabled_backends = bench:\(objectStore.type)
+
+                [glance_store]
+                default_backend = bench
+
+                [bench]
+                \(objectStore.options)
+
+                """
+        } else if let simulatedLatency {
             conf += """
                 [DEFAULT]
                 enabled_backends = sim:simulated
@@ -78,35 +95,101 @@ struct Rehearsal {
         }
         try conf.write(toFile: configPath, atomically: true, encoding: .utf8)
         let catalog = try await openCatalog()
-        var spec = SeedSpec(images: images, storeDirectory: storePath)
-        spec.locationsPerImage = locationsPerImage
-        spec.fileBytes = simulatedLatency == nil ? fileBytes : 0
-        spec.deletedAgo = 3600
-        let pending = try await catalog.seed(spec)
+        let objects = try objectStoreAccess()
+        func spec(_ count: Int) -> SeedSpec {
+            var spec = SeedSpec(images: count, storeDirectory: storePath)
+            spec.fileBytes = simulatedLatency == nil ? fileBytes : 0
+            spec.objectURLPrefix = objects?.prefix
+            spec.storeID = objects == nil ? nil : "bench"
+            return spec
+        }
+        var pendingSpec = spec(images)
+        pendingSpec.locationsPerImage = locationsPerImage
+        pendingSpec.deletedAgo = 3600
+        let pending = try await catalog.seed(pendingSpec)
         var survivors: [SeededImage] = []
         if activeImages > 0 {
-            var active = SeedSpec(images: activeImages, storeDirectory: storePath)
+            var active = spec(activeImages)
             active.status = .active
             active.namePrefix = "active"
             survivors += try await catalog.seed(active)
         }
         if waitingImages > 0 {
-            var waiting = SeedSpec(images: waitingImages, storeDirectory: storePath)
+            var waiting = spec(waitingImages)
             waiting.deletedAgo = 5
             waiting.namePrefix = "waiting"
             survivors += try await catalog.seed(waiting)
         }
         var reference: [SeededImage] = []
         if referenceImages > 0 {
-            var spec = SeedSpec(images: referenceImages, storeDirectory: storePath)
-            spec.fileBytes = simulatedLatency == nil ? fileBytes : 0
-            spec.locationsPerImage = locationsPerImage
-            spec.deletedAgo = 5
-            spec.namePrefix = "reference"
-            reference = try await catalog.seed(spec)
+            var referenceSpec = spec(referenceImages)
+            referenceSpec.locationsPerImage = locationsPerImage
+            referenceSpec.deletedAgo = 5
+            referenceSpec.namePrefix = "reference"
+            reference = try await catalog.seed(referenceSpec)
+        }
+        if let objects {
+            let payload = [UInt8](repeating: 0x5a, count: fileBytes)
+            try await Self.forEach((pending + survivors + reference).flatMap(\.paths), at: pool) { url in
+                try await objects.upload(LocationURL(url), payload)
+            }
         }
         if syncFiles { sync() }
         return Seeded(pending: pending, survivors: survivors, reference: reference)
+    }
+
+    /// The object store's location prefix, its upload, and the store, from the written config.
+    struct ObjectStoreAccess: Sendable {
+        var prefix: String
+        var upload: @Sendable (LocationURL, [UInt8]) async throws -> Void
+        var store: any ImageStore
+    }
+
+    func objectStoreAccess() throws -> ObjectStoreAccess? {
+        guard let objectStore else { return nil }
+        let ini = try INIDocument(parsing: try String(contentsOfFile: configPath, encoding: .utf8), file: configPath)
+        let config = try ScrubberConfiguration(ini: ini)
+        guard let backend = config.stores.backend(named: "bench") else { return nil }
+        func option(_ name: String) -> String? { ini.value("bench", name).map(\.text).flatMap { $0.isEmpty ? nil : $0 } }
+        switch objectStore.type {
+        case "swift":
+            let store = SwiftStore(name: "bench", options: backend.swift, connections: pool)
+            let prefix = "swift+config://\(option("default_swift_reference") ?? "ref1")/\(option("swift_store_container") ?? "glance")/"
+            return ObjectStoreAccess(prefix: prefix, upload: { try await store.upload($0, bytes: $1) }, store: store)
+        case "s3":
+            let store = S3Store(name: "bench", options: backend.s3, connections: pool)
+            var host = backend.s3.host ?? "s3"
+            for scheme in ["http://", "https://"] where host.hasPrefix(scheme) { host.removeFirst(scheme.count) }
+            let prefix = "s3://\(host)/\(option("s3_store_bucket") ?? "glance")/"
+            return ObjectStoreAccess(prefix: prefix, upload: { try await store.upload($0, bytes: $1) }, store: store)
+        default:
+            throw ValidationError("--store \(objectStore.type): expected file, swift or s3")
+        }
+    }
+
+    /// Runs `body` on every item, `width` at a time.
+    static func forEach(_ items: [String], at width: Int, _ body: @escaping @Sendable (String) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = items.makeIterator()
+            for _ in 0..<max(1, width) {
+                guard let item = next.next() else { break }
+                group.addTask { try await body(item) }
+            }
+            while try await group.next() != nil {
+                if let item = next.next() { group.addTask { try await body(item) } }
+            }
+        }
+    }
+
+    /// The object store's own limit for this backlog: HEAD and DELETE of every reference
+    /// object through the store, `pool` at a time, no catalog. Returns seconds.
+    func objectReferenceLoop(_ images: [SeededImage]) async throws -> Double {
+        guard let store = try objectStoreAccess()?.store else { return 0 }
+        let started = ContinuousClock.now
+        try await Self.forEach(images.flatMap(\.paths), at: pool) { url in
+            guard try await store.delete(LocationURL(url)) == .deleted else { throw ValidationError("reference object \(url) was not there") }
+        }
+        return (ContinuousClock.now - started).seconds
     }
 
     /// The machine's own limit for this backlog: a loop that only unlinks the files and marks
@@ -219,11 +302,21 @@ struct Rehearsal {
         var problems: [String] = []
     }
 
-    /// Checks the end state through the catalog (in pages) and the filesystem.
+    /// Checks the end state through the catalog (in pages) and the filesystem (or the object
+    /// store: a HEAD per location).
     func verify(_ seeded: Seeded) async throws -> Verdict {
         var verdict = Verdict()
         let catalog = try await openCatalog()
-        func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+        var present = Set<String>()
+        if let store = try objectStoreAccess()?.store {
+            let found = Mutex(Set<String>())
+            try await Self.forEach((seeded.pending + seeded.survivors).flatMap(\.paths), at: pool) { url in
+                if try await store.exists(LocationURL(url)) { found.withLock { _ = $0.insert(url) } }
+            }
+            present = found.withLock { $0 }
+        }
+        let objects = objectStore != nil
+        func exists(_ path: String) -> Bool { objects ? present.contains(path) : access(path, F_OK) == 0 }
         let states = try await catalog.imageStates(seeded.pending.map(\.id) + seeded.survivors.map(\.id))
         for image in seeded.pending {
             let state = states[image.id]

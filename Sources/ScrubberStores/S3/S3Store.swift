@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -120,17 +121,36 @@ public final class S3Store: ImageStore {
             && bucket.first.map { $0.isLetter || $0.isNumber } == true
     }
 
+    /// Writes `bytes` at `url` (making its bucket if need be): `scrubber bench` seeds with it;
+    /// nodes only delete.
+    public func upload(_ url: LocationURL, bytes: [UInt8]) async throws {
+        let (bucket, key) = try Self.parse(url)
+        let endpoint = try self.endpoint()
+        for attempt in 0..<2 {
+            let status = try await send("PUT", endpoint, bucket: bucket, key: key, body: bytes).status
+            if (200...299).contains(status) { return }
+            guard status == 404, attempt == 0 else { throw failure(status, "PUT", bucket, key) }
+            let made = try await send("PUT", endpoint, bucket: bucket, key: "", body: []).status
+            guard (200...299).contains(made) || made == 409 else { throw failure(made, "PUT (bucket)", bucket, "") }
+        }
+    }
+
     /// One signed request; S3's `SlowDown` (whatever its status) comes back as a 503.
-    private func send(_ method: String, _ endpoint: Endpoint, bucket: String, key: String) async throws -> HTTPStoreClient.Response {
+    private func send(_ method: String, _ endpoint: Endpoint, bucket: String, key: String, body: [UInt8] = []) async throws -> HTTPStoreClient.Response {
         let virtual = endpoint.virtual(bucket)
         let host = virtual ? "\(bucket).\(endpoint.host)" : endpoint.host
-        let path = virtual ? "/\(key)" : "/\(bucket)/\(key)"
+        let path = virtual ? "/\(key)" : (key.isEmpty ? "/\(bucket)" : "/\(bucket)/\(key)")
+        let payloadHash = body.isEmpty ? SigV4Signer.emptyPayloadHash : SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
         let signing = SigV4Signer.Request(method: method, path: path,
-                                          headers: [("Host", host), ("x-amz-content-sha256", SigV4Signer.emptyPayloadHash)])
+                                          headers: [("Host", host), ("x-amz-content-sha256", payloadHash)])
         var request = HTTPClientRequest(url: "\(endpoint.scheme)://\(host)\(SigV4Signer.encode(path, keepSlash: true))")
         request.method = HTTPMethod(rawValue: method)
-        for (name, value) in signing.headers + endpoint.signer.sign(signing, at: Date()) where name != "Host" {
+        for (name, value) in signing.headers + endpoint.signer.sign(signing, payloadHash: payloadHash, at: Date()) where name != "Host" {
             request.headers.add(name: name, value: value)
+        }
+        if !body.isEmpty {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.add(name: "Content-Length", value: "\(body.count)")
         }
         var response = try await client.send(request, what: "\(method) \(bucket)/\(key)", limit: 64 << 10)
         if String(buffer: response.body).contains("<Code>SlowDown</Code>") { response.status = 503 }

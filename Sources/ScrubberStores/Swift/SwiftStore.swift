@@ -86,6 +86,20 @@ public final class SwiftStore: ImageStore {
         }
     }
 
+    /// Writes `bytes` at `url` (making its container if need be): `scrubber bench` seeds with
+    /// it; nodes only delete.
+    public func upload(_ url: LocationURL, bytes: [UInt8]) async throws {
+        let location = try locate(url)
+        let object = Object(container: location.container, name: location.object)
+        for attempt in 0..<2 {
+            let status = try await call("PUT", location.credentials, object, body: bytes).status
+            if (200...299).contains(status) { return }
+            guard status == 404, attempt == 0 else { throw failure(status, "PUT", object) }
+            let made = try await call("PUT", location.credentials, Object(container: object.container, name: "")).status
+            guard (200...299).contains(made) else { throw failure(made, "PUT (container)", object) }
+        }
+    }
+
     private func locate(_ url: LocationURL) throws -> SwiftLocation {
         guard !options.multiTenant else {
             throw StoreError("unsupported: store \(name) has swift_store_multi_tenant = true: its objects live in users' own accounts, which only their tokens can delete; not deleted")
@@ -227,7 +241,7 @@ public final class SwiftStore: ImageStore {
 
     /// One request with the account's token; a 401 logs in again and retries once.
     private func call(_ method: String, _ account: SwiftReference, _ object: Object, query: String? = nil,
-                      headers: [(String, String)] = [], limit: Int = 1 << 20) async throws -> HTTPStoreClient.Response {
+                      headers: [(String, String)] = [], body: [UInt8]? = nil, limit: Int = 1 << 20) async throws -> HTTPStoreClient.Response {
         var session = try await authenticator.session(for: account)
         var path = "/" + SigV4Signer.encode(object.container)
         if !object.name.isEmpty { path += "/" + SigV4Signer.encode(object.name, keepSlash: true) }
@@ -238,6 +252,10 @@ public final class SwiftStore: ImageStore {
             request.method = HTTPMethod(rawValue: method)
             request.headers.add(name: "X-Auth-Token", value: session.token)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let body {
+                request.body = .bytes(ByteBuffer(bytes: body))
+                request.headers.add(name: "Content-Length", value: "\(body.count)")
+            }
             let response = try await client.send(request, what: "\(method) \(object)", limit: limit)
             guard response.status == 401, attempt == 0 else { return response }
             attempt += 1
