@@ -74,6 +74,22 @@ import Testing
         #expect(try await Self.exists(server, "/images/kept"), "every failure left the data")
     }
 
+    @Test func aVersionedBucketIsReportedAndNothingDeleted() async throws {
+        let server = try await SwiftTestServer.start()
+        defer { server.destroy() }
+        try await Self.put(server, "/plain")
+        try await Self.put(server, "/plain/one", "data")
+        try await Self.put(server, "/versioned")
+        try await Self.put(server, "/versioned/one", "data")
+        try await server.enableVersioning("versioned", as: SwiftTestServer.s3User)
+        let store = S3Store(name: "s3", options: Self.options(server))
+        #expect(try await store.delete(LocationURL("s3://host/plain/one")) == .deleted, "an unversioned bucket is no trouble")
+        await #expect { try await store.delete(LocationURL("s3://host/versioned/one")) } throws: {
+            ($0 as? StoreError)?.message.hasPrefix("misconfigured: bucket versioned on s3 has versioning enabled: a DELETE would only add a delete marker") == true
+        }
+        #expect(try await Self.exists(server, "/versioned/one"), "the object is still its current version")
+    }
+
     @Test func locationsAreReadAsGlanceStoreReadsThem() throws {
         #expect(try S3Store.parse(LocationURL("s3+https://s3.example.com:8443/path/prefix/bucket/key")) == ("bucket", "key"))
         #expect(throws: StoreError.self) { try S3Store.parse(LocationURL("s3://s3.example.com/key")) }

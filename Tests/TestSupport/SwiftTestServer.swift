@@ -127,7 +127,7 @@ public final class SwiftTestServer: Sendable {
         }
         let filters = [("catch_errors", "catch_errors"), ("gatekeeper", "gatekeeper"), ("healthcheck", "healthcheck"),
                        ("proxy-logging", "proxy_logging"), ("listing_formats", "listing_formats"), ("bulk", "bulk"),
-                       ("copy", "copy"), ("slo", "slo"), ("dlo", "dlo")]
+                       ("copy", "copy"), ("slo", "slo"), ("dlo", "dlo"), ("symlink", "symlink")]
         try write("proxy-server.conf", """
             [DEFAULT]
             bind_ip = 127.0.0.1
@@ -138,7 +138,7 @@ public final class SwiftTestServer: Sendable {
             log_level = WARNING
 
             [pipeline:main]
-            pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk s3api tempauth copy slo dlo proxy-logging proxy-server
+            pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk s3api tempauth copy slo dlo versioned_writes symlink proxy-logging proxy-server
 
             [app:proxy-server]
             use = egg:swift#proxy
@@ -161,6 +161,11 @@ public final class SwiftTestServer: Sendable {
             [filter:s3api]
             use = egg:swift#s3api
             location = \(Self.s3Region)
+
+            # Object versioning (X-Versions-Enabled; S3's bucket versioning through s3api).
+            [filter:versioned_writes]
+            use = egg:swift#versioned_writes
+            allow_object_versioning = true
 
             [filter:cache]
             use = egg:swift#memcache
@@ -231,6 +236,8 @@ public final class SwiftTestServer: Sendable {
                 for name in sys.argv[6:]:
                     st = req('DELETE', c + '/' + urllib.parse.quote(name), t)[0]
                     assert st in (204, 404), (name, st)
+            elif command == 'version':  # turn object versioning on for the container
+                assert req('POST', c, dict(t, **{'X-Versions-Enabled': 'true'}))[0] == 204
             elif command == 'list':
                 st, body = req('GET', c, t)
                 assert st in (200, 204, 404), st
@@ -363,6 +370,11 @@ public final class SwiftTestServer: Sendable {
     /// Deletes objects `names` from `container` (plain DELETEs; an absent one is fine).
     public func remove(_ names: [String], from container: String, as user: (user: String, key: String)) async throws {
         _ = try await PostgresTestServer.offload { try self.objects(user, ["delete", container] + names) }
+    }
+
+    /// Turns object versioning on for `container` (for S3, the bucket of that name).
+    public func enableVersioning(_ container: String, as user: (user: String, key: String)) async throws {
+        _ = try await PostgresTestServer.offload { try self.objects(user, ["version", container]) }
     }
 
     /// Puts a static large object `name` into `container`: `count` segments of 1 KiB named

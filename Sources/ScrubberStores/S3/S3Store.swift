@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import Synchronization
 import NIOCore
 import NIOHTTP1
 import ScrubberCore
@@ -60,6 +61,7 @@ public final class S3Store: ImageStore {
         case let status: throw failure(status, "HEAD", bucket, key)
         }
         let bytes = head.headers.first(name: "Content-Length").flatMap(Int64.init)
+        try await refuseVersioned(bucket, endpoint)
         guard permit() else { throw StoreError.permitWithdrawn }
         switch try await send("DELETE", endpoint, bucket: bucket, key: key).status {
         case 200...299: return (.deleted, bytes)
@@ -121,6 +123,30 @@ public final class S3Store: ImageStore {
             && bucket.first.map { $0.isLetter || $0.isNumber } == true
     }
 
+    // MARK: Versioned buckets
+
+    /// Buckets whose versioning was read, with when (read again after five minutes).
+    private let versioning = Mutex<[String: (enabled: Bool, at: ContinuousClock.Instant)]>([:])
+
+    /// Throws `misconfigured` for a bucket with versioning `Enabled`: a DELETE there only adds
+    /// a delete marker, the data stays as a noncurrent version, and the image would be marked
+    /// deleted with nothing reclaimed. Read with `GET ?versioning` once per bucket per five
+    /// minutes; a bucket whose versioning cannot be read (no permission) is not refused.
+    private func refuseVersioned(_ bucket: String, _ endpoint: Endpoint) async throws {
+        let now = ContinuousClock.now
+        var enabled = versioning.withLock { known in known[bucket].flatMap { now - $0.at < .seconds(300) ? $0.enabled : nil } }
+        if enabled == nil {
+            let answer = try await send("GET", endpoint, bucket: bucket, key: "", query: "versioning")
+            if answer.status == 429 || answer.status >= 500 { throw failure(answer.status, "GET ?versioning", bucket, "") }
+            let read = (200...299).contains(answer.status) && String(buffer: answer.body).contains("<Status>Enabled</Status>")
+            versioning.withLock { $0[bucket] = (read, now) }
+            enabled = read
+        }
+        if enabled == true {
+            throw StoreError("misconfigured: bucket \(bucket) on \(name) has versioning enabled: a DELETE would only add a delete marker and reclaim nothing (suspend versioning, or expire noncurrent versions and delete these by hand); not deleted")
+        }
+    }
+
     /// Writes `bytes` at `url` (making its bucket if need be): `scrubber bench` seeds with it;
     /// nodes only delete.
     public func upload(_ url: LocationURL, bytes: [UInt8]) async throws {
@@ -136,14 +162,15 @@ public final class S3Store: ImageStore {
     }
 
     /// One signed request; S3's `SlowDown` (whatever its status) comes back as a 503.
-    private func send(_ method: String, _ endpoint: Endpoint, bucket: String, key: String, body: [UInt8] = []) async throws -> HTTPStoreClient.Response {
+    private func send(_ method: String, _ endpoint: Endpoint, bucket: String, key: String, query: String? = nil,
+                      body: [UInt8] = []) async throws -> HTTPStoreClient.Response {
         let virtual = endpoint.virtual(bucket)
         let host = virtual ? "\(bucket).\(endpoint.host)" : endpoint.host
         let path = virtual ? "/\(key)" : (key.isEmpty ? "/\(bucket)" : "/\(bucket)/\(key)")
         let payloadHash = body.isEmpty ? SigV4Signer.emptyPayloadHash : SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        let signing = SigV4Signer.Request(method: method, path: path,
+        let signing = SigV4Signer.Request(method: method, path: path, query: query.map { [($0, "")] } ?? [],
                                           headers: [("Host", host), ("x-amz-content-sha256", payloadHash)])
-        var request = HTTPClientRequest(url: "\(endpoint.scheme)://\(host)\(SigV4Signer.encode(path, keepSlash: true))")
+        var request = HTTPClientRequest(url: "\(endpoint.scheme)://\(host)\(SigV4Signer.encode(path, keepSlash: true))\(query.map { "?\($0)" } ?? "")")
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in signing.headers + endpoint.signer.sign(signing, payloadHash: payloadHash, at: Date()) where name != "Host" {
             request.headers.add(name: name, value: value)
