@@ -46,7 +46,7 @@ struct DryRun {
                     action = "would fail: \(error)"
                     failures += 1
                 case .success(let (backend, target)):
-                    url = target.description
+                    url = target.redacted
                     do {
                         if try await backend.exists(target) {
                             action = "would delete"

@@ -17,6 +17,17 @@ struct LocationURLTests {
         #expect(url.description == "\(scheme)://\(remainder)")
     }
 
+    @Test("redacted hides the password of a URL's credentials, and only that")
+    func redacted() throws {
+        #expect(try LocationURL("swift+http://service:glance:s3cr%40t@keystone:5000/v3/glance/id").redacted
+                == "swift+http://service:glance:***@keystone:5000/v3/glance/id")
+        #expect(try LocationURL("s3://AKIA:se/cret@s3.example.com/bucket/id").redacted == "s3://AKIA:***@s3.example.com/bucket/id",
+                "a slash in the secret ends the authority early: the secret is still cut at the last @ before it")
+        #expect(try LocationURL("s3://token@host/b/k").redacted == "s3://***@host/b/k")
+        #expect(try LocationURL("swift+config://ref1/glance/id").redacted == "swift+config://ref1/glance/id")
+        #expect(try LocationURL("file:///srv/a@b/id").redacted == "file:///srv/a@b/id", "an @ in a path is no userinfo")
+    }
+
     @Test("text without a scheme:// is notAURL",
           arguments: ["", "/var/lib/glance/images/x", "file:/x", "://x", "fi le:///x", "images/x"])
     func notAURL(text: String) {

@@ -8,6 +8,18 @@ public struct LocationURL: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(scheme)://\(remainder)" }
 
+    /// The URL with any password in it replaced by `***`: legacy Swift and S3 locations carry
+    /// credentials (`swift+http://PROJECT:USER:KEY@HOST/…`, `s3://ACCESS:SECRET@HOST/…`), which
+    /// must not reach logs, the audit table or a terminal.
+    /// The userinfo ends at the last `@` (an old S3 secret may hold a `/`); over-redacting a
+    /// rare `@` in a container name costs nothing. A `file://` path has no userinfo.
+    public var redacted: String {
+        guard scheme != "file", let at = remainder.lastIndex(of: "@") else { return description }
+        let userinfo = remainder[..<at]
+        let kept = userinfo.lastIndex(of: ":").map { userinfo[...$0] } ?? ""
+        return "\(scheme)://\(kept)***\(remainder[at...])"
+    }
+
     /// Splits `text` at `://`.
     /// - Throws: ``LocationError/notAURL(_:)`` when there is no `scheme://`.
     public init(_ text: String) throws {
@@ -29,7 +41,7 @@ public struct LocationURL: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``LocationError`` when this is not a `file` URL or its path is not absolute,
     ///   contains a NUL byte, or climbs above `/`.
     public func filePath() throws -> String {
-        guard scheme == "file" else { throw LocationError.unsupportedScheme(scheme, url: description) }
+        guard scheme == "file" else { throw LocationError.unsupportedScheme(scheme, url: redacted) }
         var path = remainder
         if path.hasPrefix("localhost/") { path.removeFirst("localhost".count) }
         guard path.hasPrefix("/") else { throw LocationError.relativeFilePath(description) }

@@ -37,9 +37,9 @@ public final class S3Store: ImageStore {
     /// (the service URL) before that.
     public static func parse(_ url: LocationURL) throws -> (bucket: String, key: String) {
         guard ["s3", "s3+http", "s3+https"].contains(url.scheme) else {
-            throw LocationError.unsupportedScheme(url.scheme, url: url.description)
+            throw LocationError.unsupportedScheme(url.scheme, url: url.redacted)
         }
-        guard !url.remainder.contains("://") else { throw StoreError("\(url): a URL with two schemes (glance_store refuses it too)") }
+        guard !url.remainder.contains("://") else { throw StoreError("unsupported: \(url.redacted): a URL with two schemes (glance_store refuses it too); not deleted") }
         let parts = url.remainder.split(separator: "/", omittingEmptySubsequences: true)
         guard parts.count >= 3 else {
             throw StoreError("\(url.scheme)://…: not an S3 location (expected \(url.scheme)://HOST/BUCKET/KEY); not deleted")

@@ -21,7 +21,7 @@ struct SwiftLocation: Equatable {
     ///   with the URL (never its key) or the reference.
     init(_ url: LocationURL, options: SwiftOptions, store: String) throws {
         guard ["swift", "swift+http", "swift+https", "swift+config"].contains(url.scheme) else {
-            throw LocationError.unsupportedScheme(url.scheme, url: url.description)
+            throw LocationError.unsupportedScheme(url.scheme, url: url.redacted)
         }
         guard !url.remainder.contains("://") else {
             throw StoreError("unsupported: a \(url.scheme):// location with two schemes (glance_store refuses it too); not deleted")
