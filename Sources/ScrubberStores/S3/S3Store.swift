@@ -42,7 +42,7 @@ public final class S3Store: ImageStore {
         guard !url.remainder.contains("://") else { throw StoreError("unsupported: \(url.redacted): a URL with two schemes (glance_store refuses it too); not deleted") }
         let parts = url.remainder.split(separator: "/", omittingEmptySubsequences: true)
         guard parts.count >= 3 else {
-            throw StoreError("\(url.scheme)://…: not an S3 location (expected \(url.scheme)://HOST/BUCKET/KEY); not deleted")
+            throw StoreError("unsupported: \(url.scheme)://…: not an S3 location (expected \(url.scheme)://HOST/BUCKET/KEY); not deleted")
         }
         return (String(parts[parts.count - 2]), String(parts[parts.count - 1]))
     }
