@@ -37,14 +37,14 @@ let package = Package(
             swiftSettings: strict
         ),
         // Storage backends behind one protocol: file://, and a simulated one for tests/benchmarks;
-        // S3 (its SigV4 signer, on async-http-client).
+        // S3 (its SigV4 signer) and Swift on async-http-client; RBD on librbd, loaded with dlopen.
         .target(
             name: "ScrubberStores",
             dependencies: [
                 "ScrubberCore", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -34,6 +34,8 @@ public struct StoreRouter: Sendable {
                 backends[backend.name] = .store(FileStore(roots: backend.fileRoots.map(\.path)))
             case "s3":
                 backends[backend.name] = .store(S3Store(name: backend.name, options: backend.s3, connections: backend.maxConcurrentDeletes ?? 32))
+            case "rbd":
+                backends[backend.name] = .store(RBDStore(name: backend.name, options: backend.rbd, threads: backend.maxConcurrentDeletes ?? 16))
             case "swift":
                 backends[backend.name] = .store(SwiftStore(name: backend.name, options: backend.swift, connections: backend.maxConcurrentDeletes ?? 32))
             case "simulated":

@@ -3,8 +3,8 @@ import Foundation
 /// Starts `program` in the background with posix_spawn and returns its pid: stdin from
 /// /dev/null, stdout and stderr both to `output` (appended; /dev/null when nil), and none of
 /// the test process's other descriptors (a flood test holds a thousand, which would count
-/// against a server's own limit: "insufficient file descriptors", seen). `environment` is the
-/// whole environment the process gets.
+/// against a server's own limit: "insufficient file descriptors", seen), and no blocked signal.
+/// `environment` is the whole environment the process gets.
 /// - Parameter newSession: in a session of its own (what outlives the runner).
 func spawnProcess(_ program: String, _ arguments: [String], environment: [String: String], output: String?,
                   newSession: Bool = false) throws -> pid_t {
@@ -18,7 +18,15 @@ func spawnProcess(_ program: String, _ arguments: [String], environment: [String
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
-    if newSession { posix_spawnattr_setflags(&attributes, 0x80) }  // POSIX_SPAWN_SETSID (glibc; hidden without _GNU_SOURCE)
+    // The child starts with no signal blocked: the spawning thread may block some (Swift's and
+    // NIO's threads block SIGTERM, among others), and a child that inherits that mask sleeps
+    // through a polite stop (seen: a Python child ignoring SIGTERM).
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var flags = Int16(POSIX_SPAWN_SETSIGMASK)
+    if newSession { flags |= 0x80 }  // POSIX_SPAWN_SETSID (glibc; hidden without _GNU_SOURCE)
+    posix_spawnattr_setflags(&attributes, flags)
     let argv = ([program] + arguments).map { strdup($0) } + [nil]
     let envp = environment.map { strdup("\($0)=\($1)") } + [nil]
     defer {

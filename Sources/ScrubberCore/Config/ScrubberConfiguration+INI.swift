@@ -207,6 +207,19 @@ extension BackendConfiguration {
             }
         case "swift":
             swift = try SwiftOptions(section: section, reader: reader)
+        case "rbd":
+            func text(_ option: String) -> String? {
+                reader.ini.value(section, option).map(\.text).flatMap { $0.isEmpty ? nil : $0 }
+            }
+            rbd.pool = text("rbd_store_pool") ?? rbd.pool
+            rbd.user = text("rbd_store_user")
+            rbd.cephConf = text("rbd_store_ceph_conf")
+            if let timeout = reader.ini.value(section, "rados_connect_timeout") {
+                guard let seconds = Double(timeout.text), seconds.isFinite else {
+                    throw ConfigError(timeout, section: section, option: "rados_connect_timeout", message: "expected a number of seconds, got '\(timeout.text)'")
+                }
+                if seconds > 0 { rbd.timeout = seconds }
+            }
         default:
             break
         }

@@ -82,6 +82,8 @@ public struct BackendConfiguration: Sendable, Hashable {
     public var s3 = S3Options()
     /// For `swift`: glance_store's `swift_store_*` options and account references.
     public var swift = SwiftOptions()
+    /// For `rbd`: glance_store's `rbd_store_*` options.
+    public var rbd = RBDOptions()
 
     public init(name: String, type: String, fileRoots: [FileRoot] = []) {
         self.name = name
@@ -133,6 +135,23 @@ public struct SwiftOptions: Sendable, Hashable {
     public var insecure = false
     /// `swift_store_cacert`: a CA bundle for TLS.
     public var caFile: String?
+
+    public init() {}
+}
+
+/// glance_store's RBD options (5.7.0): which cluster and user to connect as, and the pool of a
+/// legacy one-part `rbd://IMAGE` location (a four-part URL names its own pool).
+public struct RBDOptions: Sendable, Hashable {
+    /// `rbd_store_pool`.
+    public var pool = "images"
+    /// `rbd_store_user`: the cephx user without `client.`; nil lets librados choose (admin).
+    public var user: String?
+    /// `rbd_store_ceph_conf`: nil lets librados search its default places.
+    public var cephConf: String?
+    /// `rados_connect_timeout` when ≥ 0: seconds for the connect (`client_mount_timeout`) and
+    /// for every monitor and OSD operation (`rados_mon_op_timeout`, `rados_osd_op_timeout`).
+    /// glance_store's default (-1) leaves librados waiting 300 s or for ever; ours is 30 s.
+    public var timeout: Double = 30
 
     public init() {}
 }

@@ -75,6 +75,8 @@ public final class HTTPStoreClient: Sendable {
 /// or reset connections: retried with the image's backoff).
 enum StoreFailureClass: String {
     case misconfigured, throttled, transient, unsupported
+    /// Dependents pin the data (RBD clones, another client's open image).
+    case inUse = "in_use"
 
     /// The class of an HTTP status, nil for one without (a 4xx the store should not send).
     init?(status: Int) {
