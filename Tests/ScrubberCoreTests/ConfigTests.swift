@@ -340,6 +340,37 @@ struct ScrubberConfigurationTests {
         #expect(error?.description.contains(message) == true, "\(String(describing: error))")
     }
 
+    @Test("an rbd backend's rbd_store_* options and rados_connect_timeout (glance_store's -1 keeps our 30 s); a bad timeout is an error")
+    func rbdBackend() throws {
+        let config = try configuration("""
+            [DEFAULT]
+            enabled_backends = ceph1:rbd, ceph2:rbd
+
+            [glance_store]
+            default_backend = ceph1
+
+            [ceph1]
+            rbd_store_pool = glance-images
+            rbd_store_user = glance
+            rbd_store_ceph_conf = /etc/ceph/ceph.conf
+            rados_connect_timeout = 5
+
+            [ceph2]
+            rados_connect_timeout = -1
+            """)
+        let first = try #require(config.stores.backend(named: "ceph1")).rbd
+        #expect(first.pool == "glance-images")
+        #expect(first.user == "glance")
+        #expect(first.cephConf == "/etc/ceph/ceph.conf")
+        #expect(first.timeout == 5)
+        let second = try #require(config.stores.backend(named: "ceph2")).rbd
+        #expect(second == RBDOptions(), "defaults: pool images, librados's user and conf, 30 s")
+        let bad = #expect(throws: ConfigError.self) {
+            try configuration("[DEFAULT]\nenabled_backends = c:rbd\n[c]\nrados_connect_timeout = soon\n")
+        }
+        #expect(bad?.description.contains("rados_connect_timeout: expected a number of seconds, got 'soon'") == true)
+    }
+
     @Test("legacy [glance_store] stores and default_store: one backend per type, named by it, configured in [glance_store]")
     func legacyStores() throws {
         let config = try configuration("""
