@@ -25,6 +25,8 @@ public struct SeedSpec: Sendable {
     /// Locations `PREFIX + ID` (`…/ID.K` for further ones) instead of files: no file is written
     /// and ``SeededImage/paths`` holds the URLs (`scrubber bench` on an object store uploads them).
     public var objectURLPrefix: String?
+    /// After the id in an object URL (`/snap` for glance_store's RBD locations).
+    public var objectURLSuffix = ""
 
     public init(images: Int, storeDirectory: String) {
         self.images = images
@@ -114,8 +116,9 @@ extension SeedSpec {
                 for k in 0..<locationsPerImage {
                     let name = k == 0 ? id : "\(id).\(k)"
                     if let objectURLPrefix {
-                        paths.append(objectURLPrefix + name)
-                        values.append(try cipher?.encrypt(objectURLPrefix + name) ?? objectURLPrefix + name)
+                        let url = objectURLPrefix + name + objectURLSuffix
+                        paths.append(url)
+                        values.append(try cipher?.encrypt(url) ?? url)
                         continue
                     }
                     let path = storeDirectory + "/" + name

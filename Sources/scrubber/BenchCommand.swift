@@ -10,8 +10,8 @@ struct BenchCommand: AsyncParsableCommand {
             Prints one line: images/s end to end (from starting the nodes to their exit), the \
             nodes' claim-to-completion latency (p50, p99), the peak RSS of the largest node process, \
             and the limit measured in the same run: with the file store, a reference loop that only \
-            unlinks as many files and marks their rows deleted, 1,000 per transaction; with swift or \
-            s3, the store's own: HEAD and DELETE of as many objects through the same client, \
+            unlinks as many files and marks their rows deleted, 1,000 per transaction; with swift, \
+            s3 or rbd, the store's own: deletes of as many objects through the same store, \
             --pool at a time, no catalog.
             """)
 
@@ -23,11 +23,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("claim-batch"), help: "Images per claim transaction.") var claimBatch: Int = 512
     @Option(name: .customLong("simulated-latency"), help: "Use the simulated backend with this many seconds per delete.")
     var simulatedLatency: Double?
-    @Option(help: "file, swift or s3: the store the images' data is in (swift and s3 need --store-options).") var store: String = "file"
+    @Option(help: "file, swift, s3 or rbd: the store the images' data is in (the others need --store-options).") var store: String = "file"
     @Option(name: .customLong("store-options"), help: """
         A file of the object store's options, as in its glance-api.conf section (swift: swift_store_config_file or \
         swift_store_user/key/auth_address, swift_store_container; s3: s3_store_host, s3_store_access_key, \
-        s3_store_secret_key, s3_store_bucket); the images' objects are uploaded there first.
+        s3_store_secret_key, s3_store_bucket; rbd: rbd_store_pool, rbd_store_user, rbd_store_ceph_conf); the images' \
+        objects (for rbd: empty images with a protected snapshot, as glance_store makes them) are made there first.
         """)
     var storeOptions: String?
     @Flag(name: .customLong("prepare-only"), help: "Seed the catalog and store, print the config's path, and stop (to run another scrubber on them).")
@@ -53,14 +54,14 @@ struct BenchCommand: AsyncParsableCommand {
         rehearsal.syncFiles = syncFiles
         switch store {
         case "file": break
-        case "swift", "s3":
+        case "swift", "s3", "rbd":
             guard let storeOptions else { throw ValidationError("--store \(store) needs --store-options FILE") }
             let options: String
             do { options = try String(contentsOfFile: storeOptions, encoding: .utf8) } catch {
                 throw ValidationError("--store-options: cannot read \(storeOptions): \(error.localizedDescription)")
             }
             rehearsal.objectStore = (store, options)
-        default: throw ValidationError("--store: expected file, swift or s3, got '\(store)'")
+        default: throw ValidationError("--store: expected file, swift, s3 or rbd, got '\(store)'")
         }
         let measureReference = reference && simulatedLatency == nil
         if measureReference { rehearsal.referenceImages = images }

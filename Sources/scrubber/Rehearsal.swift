@@ -95,11 +95,12 @@ struct Rehearsal {
         }
         try conf.write(toFile: configPath, atomically: true, encoding: .utf8)
         let catalog = try await openCatalog()
-        let objects = try objectStoreAccess()
+        let objects = try await objectStoreAccess()
         func spec(_ count: Int) -> SeedSpec {
             var spec = SeedSpec(images: count, storeDirectory: storePath)
             spec.fileBytes = simulatedLatency == nil ? fileBytes : 0
             spec.objectURLPrefix = objects?.prefix
+            spec.objectURLSuffix = objects?.suffix ?? ""
             spec.storeID = objects == nil ? nil : "bench"
             return spec
         }
@@ -141,11 +142,12 @@ struct Rehearsal {
     /// The object store's location prefix, its upload, and the store, from the written config.
     struct ObjectStoreAccess: Sendable {
         var prefix: String
+        var suffix = ""
         var upload: @Sendable (LocationURL, [UInt8]) async throws -> Void
         var store: any ImageStore
     }
 
-    func objectStoreAccess() throws -> ObjectStoreAccess? {
+    func objectStoreAccess() async throws -> ObjectStoreAccess? {
         guard let objectStore else { return nil }
         let ini = try INIDocument(parsing: try String(contentsOfFile: configPath, encoding: .utf8), file: configPath)
         let config = try ScrubberConfiguration(ini: ini)
@@ -162,8 +164,12 @@ struct Rehearsal {
             for scheme in ["http://", "https://"] where host.hasPrefix(scheme) { host.removeFirst(scheme.count) }
             let prefix = "s3://\(host)/\(option("s3_store_bucket") ?? "glance")/"
             return ObjectStoreAccess(prefix: prefix, upload: { try await store.upload($0, bytes: $1) }, store: store)
+        case "rbd":
+            let store = RBDStore(name: "bench", options: backend.rbd, threads: pool)
+            let prefix = "rbd://\(try await store.clusterFSID())/\(backend.rbd.pool)/"
+            return ObjectStoreAccess(prefix: prefix, suffix: "/snap", upload: { try await store.create($0, bytes: $1.count) }, store: store)
         default:
-            throw ValidationError("--store \(objectStore.type): expected file, swift or s3")
+            throw ValidationError("--store \(objectStore.type): expected file, swift, s3 or rbd")
         }
     }
 
@@ -184,7 +190,7 @@ struct Rehearsal {
     /// The object store's own limit for this backlog: HEAD and DELETE of every reference
     /// object through the store, `pool` at a time, no catalog. Returns seconds.
     func objectReferenceLoop(_ images: [SeededImage]) async throws -> Double {
-        guard let store = try objectStoreAccess()?.store else { return 0 }
+        guard let store = try await objectStoreAccess()?.store else { return 0 }
         let started = ContinuousClock.now
         try await Self.forEach(images.flatMap(\.paths), at: pool) { url in
             guard try await store.delete(LocationURL(url)) == .deleted else { throw ValidationError("reference object \(url) was not there") }
@@ -308,7 +314,7 @@ struct Rehearsal {
         var verdict = Verdict()
         let catalog = try await openCatalog()
         var present = Set<String>()
-        if let store = try objectStoreAccess()?.store {
+        if let store = try await objectStoreAccess()?.store {
             let found = Mutex(Set<String>())
             try await Self.forEach((seeded.pending + seeded.survivors).flatMap(\.paths), at: pool) { url in
                 if try await store.exists(LocationURL(url)) { found.withLock { _ = $0.insert(url) } }

@@ -87,6 +87,38 @@ public final class RBDStore: ImageStore {
         }
     }
 
+    /// Makes an image as glance_store's add does, empty: create it (`bytes` long), then, when the
+    /// URL names one, its snapshot, protected. `scrubber bench` seeds with it; nodes only delete.
+    public func create(_ url: LocationURL, bytes: Int) async throws {
+        let location = try Self.parse(url)
+        try await threads.runIfActive {
+            let (lib, io) = try self.ioctx(location.pool ?? self.options.pool)
+            var order: Int32 = 0
+            let created = lib.create(io, location.image, UInt64(bytes), &order)
+            guard created == 0 else { throw self.failure(created, "create", location) }
+            guard let snapshot = location.snapshot else { return }
+            var image: LibRBD.Handle?
+            let opened = lib.open(io, location.image, &image, nil)
+            guard opened == 0 else { throw self.failure(opened, "open", location) }
+            defer { _ = lib.close(image) }
+            let made = lib.snapCreate(image, snapshot)
+            guard made == 0 else { throw self.failure(made, "snapshot", location) }
+            let protected = lib.snapProtect(image, snapshot)
+            guard protected == 0 else { throw self.failure(protected, "protect the snapshot of", location) }
+        }
+    }
+
+    /// The cluster's fsid (what glance_store writes first in a location).
+    public func clusterFSID() async throws -> String {
+        try await threads.runIfActive {
+            let cluster = try self.connection()
+            var buffer = [CChar](repeating: 0, count: 64)
+            let length = cluster.lib.radosGetFSID(cluster.handle, &buffer, buffer.count)
+            guard length >= 0 else { throw StoreError("transient: reading the fsid of store \(self.name) failed: \(LibRBD.describe(length))") }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
     // MARK: The delete (blocking, on the store's threads)
 
     private func deleteBlocking(_ location: Location) throws -> (outcome: LocationOutcome, bytes: Int64?) {
