@@ -11,13 +11,13 @@ private func legacyStores(root: String) -> StoresConfiguration {
     return stores
 }
 
-/// `enabled_backends = a:file, b:file, ceph:rbd`, default `a`.
+/// `enabled_backends = a:file, b:file, vols:cinder`, default `a`.
 private func multiStores(a: String = "/nonexistent/a", b: String = "/nonexistent/b") -> StoresConfiguration {
     var stores = StoresConfiguration()
     stores.backends = [
         BackendConfiguration(name: "a", type: "file", fileRoots: [FileRoot(path: a, priority: 0)]),
         BackendConfiguration(name: "b", type: "file", fileRoots: [FileRoot(path: b, priority: 0)]),
-        BackendConfiguration(name: "ceph", type: "rbd"),
+        BackendConfiguration(name: "vols", type: "cinder"),
     ]
     stores.defaultBackend = "a"
     stores.multiStore = true
@@ -105,24 +105,24 @@ struct StoreRouterTests {
         #expect(result.store == "nope")
         let message = try #require(failureMessage(result.outcome))
         #expect(message.contains("'nope'"))
-        #expect(message.contains("a, b, ceph"))
+        #expect(message.contains("a, b, vols"))
         #expect(message.contains("not deleted"))
         #expect(a.deletedCount == 0)
-        await #expect(throws: LocationError.unknownStore("nope", known: ["a", "b", "ceph"])) {
+        await #expect(throws: LocationError.unknownStore("nope", known: ["a", "b", "vols"])) {
             try await router.exists(location)
         }
     }
 
-    @Test("a backend of a type this scrubber cannot delete from (rbd) fails the location")
+    @Test("a backend of a type this scrubber cannot delete from (cinder) fails the location")
     func unsupportedBackendFails() async throws {
         let router = try StoreRouter(configuration: multiStores(), encryptionKey: nil)
-        let location = PendingLocation(id: 6, value: "rbd://fsid/images/id/snap", metaData: #"{"store": "ceph"}"#)
+        let location = PendingLocation(id: 6, value: "cinder://0a1b2c3d", metaData: #"{"store": "vols"}"#)
         let result = await router.delete(location)
-        #expect(result.store == "ceph")
+        #expect(result.store == "vols")
         let message = try #require(failureMessage(result.outcome))
         #expect(message.contains("cannot delete from"))
-        #expect(message.contains("rbd"))
-        await #expect(throws: LocationError.unsupportedBackend(store: "ceph", type: "rbd")) {
+        #expect(message.contains("cinder"))
+        await #expect(throws: LocationError.unsupportedBackend(store: "vols", type: "cinder")) {
             try await router.exists(location)
         }
     }
