@@ -9,7 +9,7 @@ import Synchronization
 /// gives its store user). Pools `images` and `vms`, `rbd pool init`ed. `paxos propose interval
 /// = 0.05` brings the start to about 2 s (14 s with the default). Every daemon is marked for
 /// ``ChildWatchdog`` and killed when the test process exits.
-public final class CephTestServer: Sendable {
+public final class CephTestServer: ThrowawayServer {
     public let directory: String
     public let fsid: String
     /// `ceph.conf`: the monitor's address and `keyring = DIR/$cluster.$name.keyring`, so a
@@ -18,11 +18,11 @@ public final class CephTestServer: Sendable {
     public static let glanceUser = "glance"
     public static let pools = ["images", "vms"]
     private let ports: (v2: Int, v1: Int)
-    private let pids = Mutex<[(name: String, pid: pid_t)]>([])
+    private let processes = ServerProcesses()
 
     public static func start() async throws -> CephTestServer {
         let server = try CephTestServer()
-        Registry.all.withLock { $0.append(server) }
+        ThrowawayServers.register(server)
         do {
             try await PostgresTestServer.offload { try server.startDaemons() }
             return server
@@ -44,29 +44,13 @@ public final class CephTestServer: Sendable {
 
     /// Kills the daemons and deletes the directory.
     public func destroy() {
-        let all = pids.withLock { pids in
-            defer { pids = [] }
-            return pids
-        }
-        for (_, pid) in all { kill(pid, SIGKILL) }
-        for (_, pid) in all {
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        processes.killAll()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// Kills the monitor (a client that connects now times out).
     public func killMonitor() {
-        let monitor = pids.withLock { pids in
-            defer { pids.removeAll { $0.name == "mon.a" } }
-            return pids.filter { $0.name == "mon.a" }
-        }
-        for (_, pid) in monitor {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        processes.kill(named: "mon.a")
     }
 
     /// Runs the `rbd` CLI as client.admin (`rbd create`, `snap create`, `clone`, `ls`, …) and
@@ -121,11 +105,7 @@ public final class CephTestServer: Sendable {
             print('open', flush=True)
             time.sleep(3600)
             """
-        let pid = try spawnProcess("/usr/bin/python3", ["-s", "-c", script, conf, pool, image],
-                                   environment: ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 },
-                                   output: directory + "/hold-\(image).out")
-        pids.withLock { $0.append(("hold", pid)) }
-        return pid
+        return try processes.spawn("hold", "/usr/bin/python3", ["-s", "-c", script, conf, pool, image], output: directory + "/hold-\(image).out")
     }
 
     /// Closes the image ``holdOpen(_:pool:)`` holds (its watch ends at once, not after the
@@ -138,7 +118,7 @@ public final class CephTestServer: Sendable {
             kill(holder, SIGKILL)
             waitpid(holder, &status, 0)
         }
-        pids.withLock { $0.removeAll { $0.pid == holder } }
+        processes.forget(holder)
     }
 
     // MARK: Set-up
@@ -287,17 +267,6 @@ public final class CephTestServer: Sendable {
         """
 
     private func spawn(_ name: String, _ program: String, _ arguments: [String]) throws {
-        var environment = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }
-        environment["CEPH_CONF"] = conf
-        let pid = try spawnProcess(program, arguments, environment: environment, output: directory + "/\(name).out")
-        pids.withLock { $0.append((name, pid)) }
+        try processes.spawn(name, program, arguments, environment: ["CEPH_CONF": conf], output: directory + "/\(name).out")
     }
-}
-
-/// Every Ceph cluster this process started, stopped at exit.
-private enum Registry {
-    static let all: Mutex<[CephTestServer]> = {
-        atexit { Registry.all.withLock { servers in servers.forEach { $0.destroy() } } }
-        return Mutex([])
-    }()
 }

@@ -20,7 +20,7 @@ import Synchronization
 /// catalog's object-store endpoint is tempauth's storage URL for `public` in `RegionOne`; the
 /// `internal` and `admin` ones, and `RegionTwo`'s, point at a closed port, so a client that
 /// ignores `swift_store_endpoint_type` or the region fails.
-public final class SwiftTestServer: Sendable {
+public final class SwiftTestServer: ThrowawayServer {
     /// tempauth accounts, `account:user` and key (all `.admin` of their account).
     public static let admin = (user: "admin:admin", key: "saio-admin-key")
     public static let glance = (user: "service:glance", key: "gl4nce-ref1-key")
@@ -38,7 +38,7 @@ public final class SwiftTestServer: Sendable {
     /// tempauth's v1 auth URL.
     public var tempauthURL: String { "\(proxyURL)/auth/v1.0" }
     private let ports: (account: Int, container: Int, object: Int, memcached: Int, closed: Int)
-    private let pids = Mutex<[(name: String, pid: pid_t)]>([])
+    private let processes = ServerProcesses()
 
     /// `http://127.0.0.1:PORT`: Swift's API under `/v1/AUTH_<account>`, tempauth at
     /// `/auth/v1.0`, S3 at the root.
@@ -47,7 +47,7 @@ public final class SwiftTestServer: Sendable {
     /// Starts a server of the caller's own and waits until every piece answers.
     public static func start() async throws -> SwiftTestServer {
         let server = try SwiftTestServer()
-        Registry.all.withLock { $0.append(server) }
+        ThrowawayServers.register(server)
         do {
             try await PostgresTestServer.offload { try server.startServers() }
             return server
@@ -75,15 +75,7 @@ public final class SwiftTestServer: Sendable {
     /// Kills every server (a throwaway: nothing to shut down cleanly; the WSGI servers sit
     /// out a SIGTERM for seconds) and deletes the directory.
     public func destroy() {
-        let all = pids.withLock { pids in
-            defer { pids = [] }
-            return pids
-        }
-        for (_, pid) in all { kill(pid, SIGKILL) }
-        for (_, pid) in all {
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        processes.killAll()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -414,15 +406,7 @@ public final class SwiftTestServer: Sendable {
 
     /// Kills the proxy (connections are refused until ``startProxy()``).
     public func stopProxy() {
-        let proxy = pids.withLock { pids in
-            defer { pids.removeAll { $0.name == "proxy" } }
-            return pids.filter { $0.name == "proxy" }
-        }
-        for (_, pid) in proxy {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        processes.kill(named: "proxy")
     }
 
     /// Starts the proxy again and waits until it answers.
@@ -460,7 +444,7 @@ public final class SwiftTestServer: Sendable {
             } catch {
                 last = "\(error)"
             }
-            let exited = pids.withLock { $0 }.filter { kill($0.pid, 0) != 0 || Self.isZombie($0.pid) }.map(\.name)
+            let exited = processes.exited
             if !exited.isEmpty {
                 throw TestServerError("Swift's \(exited.joined(separator: ", ")) exited: \(log(exited[0]))")
             }
@@ -474,24 +458,8 @@ public final class SwiftTestServer: Sendable {
         String(((try? String(contentsOfFile: directory + "/log/\(name).log", encoding: .utf8)) ?? "").suffix(2000))
     }
 
-    private static func isZombie(_ pid: pid_t) -> Bool {
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == pid
-    }
-
     /// Starts `program` in the background, output to `log/NAME.log`, marked for the watchdog.
     private func spawn(_ name: String, _ program: String, _ arguments: [String]) throws {
-        var environment = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }
-        environment["PYTHONPATH"] = nil
-        let pid = try spawnProcess(program, arguments, environment: environment, output: directory + "/log/\(name).log")
-        pids.withLock { $0.append((name, pid)) }
+        try processes.spawn(name, program, arguments, environment: ["PYTHONPATH": nil], output: directory + "/log/\(name).log")
     }
-}
-
-/// Every Swift server this process started, stopped at exit.
-private enum Registry {
-    static let all: Mutex<[SwiftTestServer]> = {
-        atexit { Registry.all.withLock { servers in servers.forEach { $0.destroy() } } }
-        return Mutex([])
-    }()
 }

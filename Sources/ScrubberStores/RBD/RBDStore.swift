@@ -165,57 +165,48 @@ public final class RBDStore: ImageStore {
 
     /// The clones of `image@snapshot`, as `pool/image` (a clone in the trash says so).
     private func children(_ lib: LibRBD, _ io: LibRBD.Handle, _ image: String, _ snapshot: String, _ pool: String) -> [String] {
+        Self.list(lib, io, image, at: snapshot, stride: LibRBD.linkedImageSpecSize, call: lib.listChildren, cleanup: lib.listChildrenCleanup) { spec in
+            func text(_ offset: Int) -> String {
+                spec.load(fromByteOffset: offset, as: UnsafePointer<CChar>?.self).map { String(cString: $0) } ?? "?"
+            }
+            let trashed = spec.load(fromByteOffset: LibRBD.linkedImageSpecTrash, as: Bool.self)
+            return "\(text(LibRBD.linkedImageSpecPoolName))/\(text(LibRBD.linkedImageSpecImageName))\(trashed ? " (in the trash)" : "")"
+        }
+    }
+
+    /// The clients that have `image` open, as `client.ID at ADDRESS`.
+    private func watchers(_ lib: LibRBD, _ io: LibRBD.Handle, _ image: String) -> [String] {
+        Self.list(lib, io, image, at: nil, stride: LibRBD.watcherSize, call: lib.listWatchers, cleanup: lib.listWatchersCleanup) { watcher in
+            let address = watcher.load(as: UnsafePointer<CChar>?.self).map { String(cString: $0) } ?? "?"
+            return "client.\(watcher.load(fromByteOffset: 8, as: Int64.self)) at \(address)"
+        }
+    }
+
+    /// Runs one of librbd's list calls on `image` (at `snapshot`), opened read-only: it fills an
+    /// array of `stride`-byte structs and answers `ERANGE` with the count it needs when the
+    /// array is too small. Each filled struct is read by `read`, then freed by `cleanup`.
+    /// Best effort: the names only explain an in-use image, so a failure lists nothing.
+    private static func list(_ lib: LibRBD, _ io: LibRBD.Handle, _ image: String, at snapshot: String?, stride: Int,
+                             call: (LibRBD.Handle?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>) -> Int32,
+                             cleanup: (UnsafeMutableRawPointer?, Int) -> Void,
+                             read: (UnsafeMutableRawPointer) -> String) -> [String] {
         var handle: LibRBD.Handle?
         guard lib.openReadOnly(io, image, &handle, snapshot) == 0 else { return [] }
         defer { _ = lib.close(handle) }
         var count = 16
         for _ in 0..<4 {
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * LibRBD.linkedImageSpecSize, alignment: 8)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * stride, alignment: 8)
             defer { buffer.deallocate() }
-            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: count * LibRBD.linkedImageSpecSize)
-            var max = count
-            let listed = lib.listChildren(handle, buffer, &max)
+            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: count * stride)
+            var filled = count
+            let listed = call(handle, buffer, &filled)
             if listed == -ERANGE {
-                count = max
+                count = filled
                 continue
             }
             guard listed == 0 else { return [] }
-            defer { lib.listChildrenCleanup(buffer, max) }
-            return (0..<max).map { i in
-                let spec = buffer + i * LibRBD.linkedImageSpecSize
-                func text(_ offset: Int) -> String {
-                    spec.load(fromByteOffset: offset, as: UnsafePointer<CChar>?.self).map { String(cString: $0) } ?? "?"
-                }
-                let trashed = spec.load(fromByteOffset: LibRBD.linkedImageSpecTrash, as: Bool.self)
-                return "\(text(LibRBD.linkedImageSpecPoolName))/\(text(LibRBD.linkedImageSpecImageName))\(trashed ? " (in the trash)" : "")"
-            }
-        }
-        return []
-    }
-
-    /// The clients that have `image` open, as their addresses.
-    private func watchers(_ lib: LibRBD, _ io: LibRBD.Handle, _ image: String) -> [String] {
-        var handle: LibRBD.Handle?
-        guard lib.openReadOnly(io, image, &handle, nil) == 0 else { return [] }
-        defer { _ = lib.close(handle) }
-        var count = 16
-        for _ in 0..<4 {
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * LibRBD.watcherSize, alignment: 8)
-            defer { buffer.deallocate() }
-            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: count * LibRBD.watcherSize)
-            var max = count
-            let listed = lib.listWatchers(handle, buffer, &max)
-            if listed == -ERANGE {
-                count = max
-                continue
-            }
-            guard listed == 0 else { return [] }
-            defer { lib.listWatchersCleanup(buffer, max) }
-            return (0..<max).map { i in
-                let watcher = buffer + i * LibRBD.watcherSize
-                let address = watcher.load(as: UnsafePointer<CChar>?.self).map { String(cString: $0) } ?? "?"
-                return "client.\(watcher.load(fromByteOffset: 8, as: Int64.self)) at \(address)"
-            }
+            defer { cleanup(buffer, filled) }
+            return (0..<filled).map { read(buffer + $0 * stride) }
         }
         return []
     }
