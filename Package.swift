@@ -139,6 +139,8 @@ let package = Package(
         .target(
             name: "TestSupport", path: "Tests/TestSupport", resources: [.copy("Fixtures")],
             swiftSettings: strict),
+        // The tests' Swift All-In-One or one-node Ceph, by hand, for the object-store benchmarks.
+        .executableTarget(name: "bench-servers", dependencies: ["TestSupport"], path: "Tests/BenchServers", swiftSettings: strict),
         .testTarget(name: "ScrubberCoreTests", dependencies: ["ScrubberCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ScrubberStoresTests",
