@@ -74,7 +74,7 @@ struct BenchCommand: AsyncParsableCommand {
             return
         }
         let referenceSeconds = measureReference
-            ? try await (rehearsal.objectStore == nil ? rehearsal.referenceLoop(seeded.reference) : rehearsal.objectReferenceLoop(seeded.reference)) : nil
+            ? try await (rehearsal.objectStore == nil ? rehearsal.referenceLoop(seeded.reference) : rehearsal.objectReferenceLoop(seeded)) : nil
         let result = try await rehearsal.run()
         let verdict = try await rehearsal.verify(seeded)
         let ok = verdict.problems.isEmpty && verdict.imagesDeleted == images && result.exitCodes.allSatisfy { $0 == 0 }

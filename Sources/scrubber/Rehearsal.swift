@@ -44,6 +44,8 @@ struct Rehearsal {
         var pending: [SeededImage]
         var survivors: [SeededImage]
         var reference: [SeededImage] = []
+        /// The object store's access, made once (one connection or login per bench run).
+        var objects: ObjectStoreAccess?
     }
 
     /// Writes the config and seeds the catalog and files.
@@ -136,7 +138,7 @@ struct Rehearsal {
             }
         }
         if syncFiles { sync() }
-        return Seeded(pending: pending, survivors: survivors, reference: reference)
+        return Seeded(pending: pending, survivors: survivors, reference: reference, objects: objects)
     }
 
     /// The object store's location prefix, its upload, and the store, from the written config.
@@ -147,7 +149,7 @@ struct Rehearsal {
         var store: any ImageStore
     }
 
-    func objectStoreAccess() async throws -> ObjectStoreAccess? {
+    private func objectStoreAccess() async throws -> ObjectStoreAccess? {
         guard let objectStore else { return nil }
         let ini = try INIDocument(parsing: try String(contentsOfFile: configPath, encoding: .utf8), file: configPath)
         let config = try ScrubberConfiguration(ini: ini)
@@ -189,10 +191,10 @@ struct Rehearsal {
 
     /// The object store's own limit for this backlog: HEAD and DELETE of every reference
     /// object through the store, `pool` at a time, no catalog. Returns seconds.
-    func objectReferenceLoop(_ images: [SeededImage]) async throws -> Double {
-        guard let store = try await objectStoreAccess()?.store else { return 0 }
+    func objectReferenceLoop(_ seeded: Seeded) async throws -> Double {
+        guard let store = seeded.objects?.store else { return 0 }
         let started = ContinuousClock.now
-        try await Self.forEach(images.flatMap(\.paths), at: pool) { url in
+        try await Self.forEach(seeded.reference.flatMap(\.paths), at: pool) { url in
             guard try await store.delete(LocationURL(url)) == .deleted else { throw ValidationError("reference object \(url) was not there") }
         }
         return (ContinuousClock.now - started).seconds
@@ -314,7 +316,7 @@ struct Rehearsal {
         var verdict = Verdict()
         let catalog = try await openCatalog()
         var present = Set<String>()
-        if let store = try await objectStoreAccess()?.store {
+        if let store = seeded.objects?.store {
             let found = Mutex(Set<String>())
             try await Self.forEach((seeded.pending + seeded.survivors).flatMap(\.paths), at: pool) { url in
                 if try await store.exists(LocationURL(url)) { found.withLock { _ = $0.insert(url) } }

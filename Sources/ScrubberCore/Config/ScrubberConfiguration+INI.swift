@@ -191,13 +191,10 @@ extension BackendConfiguration {
             }
             simulatedRemembersDeletes = try reader.bool(section, "simulated_remember_deletes") ?? true
         case "s3":
-            func text(_ option: String) -> String? {
-                reader.ini.value(section, option).map(\.text).flatMap { $0.isEmpty ? nil : $0 }
-            }
-            s3.host = text("s3_store_host")
-            s3.accessKey = text("s3_store_access_key")
-            s3.secretKey = text("s3_store_secret_key")
-            s3.regionName = text("s3_store_region_name")
+            s3.host = reader.text(section, "s3_store_host")
+            s3.accessKey = reader.text(section, "s3_store_access_key")
+            s3.secretKey = reader.text(section, "s3_store_secret_key")
+            s3.regionName = reader.text(section, "s3_store_region_name")
             if let format = reader.ini.value(section, "s3_store_bucket_url_format") {
                 guard ["path", "virtual", "auto"].contains(format.text) else {
                     throw ConfigError(format, section: section, option: "s3_store_bucket_url_format",
@@ -208,12 +205,9 @@ extension BackendConfiguration {
         case "swift":
             swift = try SwiftOptions(section: section, reader: reader)
         case "rbd":
-            func text(_ option: String) -> String? {
-                reader.ini.value(section, option).map(\.text).flatMap { $0.isEmpty ? nil : $0 }
-            }
-            rbd.pool = text("rbd_store_pool") ?? rbd.pool
-            rbd.user = text("rbd_store_user")
-            rbd.cephConf = text("rbd_store_ceph_conf")
+            rbd.pool = reader.text(section, "rbd_store_pool") ?? rbd.pool
+            rbd.user = reader.text(section, "rbd_store_user")
+            rbd.cephConf = reader.text(section, "rbd_store_ceph_conf")
             if let timeout = reader.ini.value(section, "rados_connect_timeout") {
                 guard let seconds = Double(timeout.text), seconds.isFinite else {
                     throw ConfigError(timeout, section: section, option: "rados_connect_timeout", message: "expected a number of seconds, got '\(timeout.text)'")
@@ -229,9 +223,7 @@ extension BackendConfiguration {
 extension SwiftOptions {
     init(section: String, reader: OptionReader) throws(ConfigError) {
         self.init()
-        func text(_ option: String) -> String? {
-            reader.ini.value(section, option).map(\.text).flatMap { $0.isEmpty ? nil : $0 }
-        }
+        func text(_ option: String) -> String? { reader.text(section, option) }
         if let type = reader.ini.value(section, "swift_store_endpoint_type") {
             guard ["publicURL", "internalURL", "adminURL", "public", "internal", "admin"].contains(type.text) else {
                 throw ConfigError(type, section: section, option: "swift_store_endpoint_type",
@@ -314,6 +306,11 @@ struct OptionReader {
     func error(_ section: String, _ option: String, _ message: String) -> ConfigError {
         guard let value = ini.value(section, option) else { return ConfigError(section: section, option: option, message: message) }
         return ConfigError(value, section: section, option: option, message: message)
+    }
+
+    /// The option's text; nil when it is absent or empty.
+    func text(_ section: String, _ option: String) -> String? {
+        ini.value(section, option).map(\.text).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func seconds(_ section: String, _ option: String, positive: Bool = false) throws(ConfigError) -> Double? {
