@@ -3,9 +3,11 @@ import ScrubberCore
 import ServiceLifecycle
 
 /// While this node leads: each round reads the live nodes, the work of dead or draining
-/// nodes and a page of eligible unassigned images, shares them out with the ``Partitioner``
-/// within each node's window, and writes the round fenced by its term. Rounds follow each
-/// other at once while there is backlog, and every `leader_interval` when idle (at most `wakeup_time`).
+/// nodes and a page of eligible unassigned images (found by the ``LeaderSweep``: what was
+/// updated since its mark, and a full sweep once per `wakeup_time`), shares them out with the
+/// ``Partitioner`` within each node's window, and writes the round, with the sweep's state,
+/// fenced by its term. Rounds follow each other at once while there is backlog, and every
+/// `leader_interval` when idle (at most `wakeup_time`).
 struct LeaderService: Service {
     let context: NodeContext
 
@@ -14,10 +16,10 @@ struct LeaderService: Service {
         // from the lease service) end the node.
         do {
             try await cancelWhenGracefulShutdown {
-                var candidates = Candidates()
+                var candidates = newSweep()
                 while true {
                     guard let term = context.leadership.term(at: context.now()) else {
-                        candidates = Candidates()  // another leader may have assigned them meanwhile
+                        candidates = newSweep()  // another leader may have assigned them meanwhile
                         try await context.clock.sleep(for: .milliseconds(50))
                         continue
                     }
@@ -34,7 +36,7 @@ struct LeaderService: Service {
                     } catch {
                         try CatalogError.rethrowIfFatal(error)
                         context.logger.warning("leader round failed: \(error)")
-                        candidates = Candidates()
+                        candidates = newSweep()
                         try await context.clock.sleep(for: .seconds(context.config.idleLeaderInterval))
                     }
                 }
@@ -42,53 +44,21 @@ struct LeaderService: Service {
         } catch is CancellationError {}
     }
 
-    /// The leader's sweep of the catalog: eligible unassigned image ids read ahead a keyset
-    /// page at a time, so no round scans the backlog. Bounded: at most about two pages are held.
-    struct Candidates {
-        var ids: [String] = []
-        var head = 0
-        /// Where the sweep's next page starts (nil: at the start, or after the end).
-        var next: String?
-        /// The sweep reached the end of the catalog: there is nothing else unassigned right now.
-        var exhausted = false
-        var count: Int { ids.count - head }
-        /// Whether more unassigned work is known (read ahead, or beyond the last full page).
-        var hasMore: Bool { count > 0 || next != nil }
-        /// Whether a page should be read now: the sweep goes on, or a finished one has been
-        /// used up and a new one starts (reading from the start while some of the last page is
-        /// left would list those images twice).
-        var canRead: Bool { next != nil || count == 0 }
-
-        mutating func append(_ page: LeaderView) {
-            if count == 0 {
-                ids = page.unassigned
-            } else {
-                ids = Array(ids[head...]) + page.unassigned
-            }
-            head = 0
-            next = page.next
-            exhausted = page.next == nil
-        }
-
-        mutating func take(_ n: Int) -> ArraySlice<String> {
-            let taken = ids[head..<min(ids.count, head + n)]
-            return taken
-        }
-
-        mutating func remove(_ placed: Set<String>) {
-            ids = ids[head...].filter { !placed.contains($0) }
-            head = 0
-        }
+    func newSweep() -> LeaderSweep {
+        var sweep = LeaderSweep(wakeupTime: context.config.wakeupTime, slack: context.config.cluster.sweepSlack)
+        sweep.fullSweepFirst = context.options.once
+        return sweep
     }
 
     /// The most candidates one page reads.
     static let maxPage = 16_384
 
     /// One round: returns how many images it placed.
-    func round(term: Int64, candidates: inout Candidates) async throws -> Int {
+    func round(term: Int64, candidates: inout LeaderSweep) async throws -> Int {
         let cluster = context.config.cluster
         let partitioner = Partitioner(window: cluster.assignWindow)
-        var view = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: 0, after: nil)
+        var view = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: 0, scan: .full(after: nil))
+        candidates.load(view)
         let targets = view.nodes.filter { $0.alive && !$0.draining }
             .map { Partitioner.Node(id: $0.id, capacity: $0.capacity, queued: $0.queued) }
         guard !targets.isEmpty else { return 0 }
@@ -96,8 +66,9 @@ struct LeaderService: Service {
         if candidates.count < room, candidates.canRead {
             // Bounded whatever the windows add up to: the leader's memory must not grow with them.
             let limit = min(max(4 * room, 4096), Self.maxPage)
-            let page = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: limit, after: candidates.next)
-            candidates.append(page)
+            let scan = candidates.nextScan(now: view.storeNow)
+            let page = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: limit, scan: scan)
+            candidates.append(page, from: scan)
             view.orphans = page.orphans
         }
         let orphanOwner = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })
@@ -117,6 +88,7 @@ struct LeaderService: Service {
             plan.rebalances = partitioner.rebalance(Array(after.values), batch: cluster.claimBatch)
                 .map { LeaderPlan.Rebalance(from: $0.from, to: $0.to, count: $0.count) }
         }
+        plan.sweep = candidates.stateToKeep(placing: plan.assignments.count)
         guard !plan.isEmpty else { return 0 }
         // Trust the lease only inside its window, checked right before the write; the store
         // checks the term again in the write's own transaction.
@@ -127,6 +99,7 @@ struct LeaderService: Service {
             return 0
         }
         candidates.remove(Set(plan.assignments.map(\.image)))
+        if let sweep = plan.sweep { candidates.didKeep(sweep) }
         if !plan.moves.isEmpty {
             context.logger.info("moved \(plan.moves.count) images off dead or draining nodes", metadata: ["term": "\(term)"])
         }

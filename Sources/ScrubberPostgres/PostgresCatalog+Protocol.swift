@@ -139,8 +139,9 @@ extension PostgresCatalog {
 
     // MARK: Leader
 
-    public func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView {
+    public func leaderView(scrubTime: Double, limit: Int, scan: CandidateScan) async throws -> LeaderView {
         let q = queries
+        let position = try scan.after.map { try ScanPosition(parsing: $0, recent: scan.isRecent) }
         return try await read { tx in
             let nodes = try await tx.rows(q.leaderNodes).map { row in
                 let (id, capacity, state, alive, queued) = try row.decode((String, Int, String, Bool, Int).self)
@@ -150,12 +151,40 @@ extension PostgresCatalog {
                 let (image, node, state) = try row.decode((String, String?, String).self)
                 return LeaderView.Orphan(imageID: image, node: node, scrubbing: state == "scrubbing")
             }
+            let storeNow = try await tx.rows(q.storeNow).first?.decode(Double.self) ?? 0
+            let sweep = try await tx.rows(q.sweepState).first.map { row in
+                let (mark, started, position, completed) = try row.decode((String?, Double?, String?, Double?).self)
+                return SweepState(mark: mark, fullStartedAt: started, fullPosition: position, fullCompletedAt: completed)
+            } ?? SweepState()
             // The scan key is the id: every id sorts after ''.
-            let page = limit > 0
-                ? try await tx.rows(q.eligibleUnassigned, [scrubTime, after ?? "", limit]).map { try $0.decode((String, String).self) }
-                : []
-            return LeaderView(nodes: nodes, orphans: orphans, unassigned: page.map(\.1),
-                              next: page.count == limit ? page.last?.0 : nil)
+            var unassigned: [String] = []
+            var next: String?
+            if limit > 0 {
+                switch scan {
+                case .full:
+                    var last: String?
+                    for row in try await tx.rows(q.eligibleUnassigned, [scrubTime, position?.key ?? "", limit]) {
+                        let (key, id) = try row.decode((String, String).self)
+                        last = key
+                        unassigned.append(id)
+                    }
+                    next = unassigned.count == limit ? last : nil
+                case .recent(let since, _):
+                    let ranges = try ScanPosition.recentRanges(since: since, now: storeNow, scrubTime: scrubTime)
+                    let time = position?.time ?? ranges[0].after
+                    var pages: [[(position: ScanPosition, id: String)]] = []
+                    for range in ranges {
+                        pages.append(try await tx.rows(q.recentUnassigned, [range.after, range.upTo, time, time, position?.key ?? "", scrubTime, limit])
+                            .map { row in
+                                let (updated, key, id) = try row.decode((String, String, String).self)
+                                return (position: ScanPosition(time: updated, key: key), id: id)
+                            })
+                    }
+                    (unassigned, next) = ScanPosition.joinRecent(pages, limit: limit)
+                }
+            }
+            return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned, next: next,
+                              scannedTo: ScanPosition.stamp(storeNow), storeNow: storeNow, sweep: sweep)
         }
     }
 
@@ -168,6 +197,9 @@ extension PostgresCatalog {
         return try await transaction { tx in
             // Share-locks the lease row: no campaign can take it before this round commits.
             guard try await !tx.rows(q.fence, [plan.leader, plan.incarnation, plan.term]).isEmpty else { return false }
+            if let sweep = plan.sweep {
+                try await tx.execute(q.recordSweep, [sweep.mark, sweep.fullStartedAt, sweep.fullPosition, sweep.fullCompletedAt])
+            }
             for chunk in plan.assignments.chunks(of: CatalogQueries.rowsPerStatement(columns: 3)) {
                 var values: [(any PostgresDynamicTypeEncodable)?] = []
                 for (image, node) in chunk { values += [image, node, plan.term] }

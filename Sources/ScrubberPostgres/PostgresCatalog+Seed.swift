@@ -40,6 +40,14 @@ extension PostgresCatalog {
         }
     }
 
+    public func forgetSweep() async throws {
+        try await transaction { tx in _ = try await tx.execute(CatalogQueries.forgetSweep) }
+    }
+
+    public func imagesRowsRead() async throws -> Int? {
+        try await read { tx in try await tx.rows(CatalogQueries.imagesRowsRead).first?.decode(Int.self) }
+    }
+
     public func imageStates(_ ids: [String]) async throws -> [String: ImageState] {
         let q = queries
         var states: [String: ImageState] = [:]

@@ -143,5 +143,13 @@ enum PostgresSchema {
             "ALTER TABLE scrub_leader ADD COLUMN incarnation text",
             "ALTER TABLE scrub_assignments ADD COLUMN claim_request text",
         ]),
+        // The leader's sweep (DESIGN §4, "Finding work"): its high-water mark on Glance's `updated_at` and
+        // its full sweeps, kept so a new leader goes on from them.
+        ("008_scrub_sweep", [
+            "ALTER TABLE scrub_leader ADD COLUMN sweep_mark text",
+            "ALTER TABLE scrub_leader ADD COLUMN sweep_full_started_at double precision",
+            "ALTER TABLE scrub_leader ADD COLUMN sweep_full_position text",
+            "ALTER TABLE scrub_leader ADD COLUMN sweep_full_completed_at double precision",
+        ]),
     ]
 }

@@ -117,8 +117,8 @@ public final class RemoteCatalog: ScrubCatalog {
         let _: CatalogWire.Empty = try await call(.resign, CatalogWire.Term(node, term: term))
     }
 
-    public func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView {
-        try await call(.leaderView, CatalogWire.LeaderViewRequest(scrubTime: scrubTime, limit: limit, after: after))
+    public func leaderView(scrubTime: Double, limit: Int, scan: CandidateScan) async throws -> LeaderView {
+        try await call(.leaderView, CatalogWire.LeaderViewRequest(scrubTime: scrubTime, limit: limit, scan: scan))
     }
 
     public func apply(_ plan: LeaderPlan) async throws -> Bool {

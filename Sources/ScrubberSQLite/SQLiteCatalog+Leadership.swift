@@ -48,16 +48,15 @@ extension SQLiteCatalog {
         return LeaderLease(holder: row[0], term: row[1], remaining: row[2])
     }
 
-    public func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView {
+    public func leaderView(scrubTime: Double, limit: Int, scan: CandidateScan) async throws -> LeaderView {
         let q = queries
         // The scan key is the rowid.
-        let start: Int64
-        if let after {
-            guard let rowid = Int64(after) else { throw CatalogError.rejected("scan position \(after) is not a rowid of this SQLite catalog") }
-            start = rowid
-        } else {
-            start = .min
+        func rowid(_ text: String) throws -> Int64 {
+            guard let rowid = Int64(text) else { throw CatalogError.rejected("scan position \(text) is not a rowid of this SQLite catalog") }
+            return rowid
         }
+        let position = try scan.after.map { try ScanPosition(parsing: $0, recent: scan.isRecent) }
+        let start = try position.map { try rowid($0.key) } ?? .min
         return try await read { db in
             let nodes = try Row.fetchAll(db.cachedStatement(sql: q.leaderNodes)).map { row in
                 LeaderView.Node(id: row[0], capacity: row[1], draining: (row[2] as String) == "draining", alive: row[3], queued: row[4])
@@ -65,17 +64,36 @@ extension SQLiteCatalog {
             let orphans = try Row.fetchAll(db.cachedStatement(sql: q.orphans), arguments: [Self.orphanPage]).map { row in
                 LeaderView.Orphan(imageID: row[0], node: row[1], scrubbing: (row[2] as String) == "scrubbing")
             }
+            let storeNow = try Double.fetchOne(db.cachedStatement(sql: q.storeNow)) ?? 0
+            let sweep = try Row.fetchOne(db.cachedStatement(sql: q.sweepState)).map { row in
+                SweepState(mark: row[0], fullStartedAt: row[1], fullPosition: row[2], fullCompletedAt: row[3])
+            } ?? SweepState()
             var unassigned: [String] = []
-            var last: Int64?
+            var next: String?
             if limit > 0 {
-                let rows = try Row.fetchCursor(db.cachedStatement(sql: q.eligibleUnassigned), arguments: [scrubTime, start, limit])
-                while let row = try rows.next() {
-                    last = row[0]
-                    unassigned.append(row[1])
+                switch scan {
+                case .full:
+                    var last: Int64?
+                    let rows = try Row.fetchCursor(db.cachedStatement(sql: q.eligibleUnassigned), arguments: [scrubTime, start, limit])
+                    while let row = try rows.next() {
+                        last = row[0]
+                        unassigned.append(row[1])
+                    }
+                    next = unassigned.count == limit ? last.map(String.init) : nil
+                case .recent(let since, _):
+                    let ranges = try ScanPosition.recentRanges(since: since, now: storeNow, scrubTime: scrubTime)
+                    let time = position?.time ?? ranges[0].after
+                    let pages = try ranges.map { range in
+                        try Row.fetchAll(db.cachedStatement(sql: q.recentUnassigned),
+                                         arguments: [range.after, range.upTo, time, time, start, scrubTime, limit]).map { row in
+                            (position: ScanPosition(time: row[0], key: String(row[1] as Int64)), id: row[2] as String)
+                        }
+                    }
+                    (unassigned, next) = ScanPosition.joinRecent(pages, limit: limit)
                 }
             }
-            return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned,
-                              next: unassigned.count == limit ? last.map(String.init) : nil)
+            return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned, next: next,
+                              scannedTo: ScanPosition.stamp(storeNow), storeNow: storeNow, sweep: sweep)
         }
     }
 
@@ -88,6 +106,11 @@ extension SQLiteCatalog {
         return try await write { db in
             guard try Row.fetchOne(db.cachedStatement(sql: q.fence), arguments: [plan.leader, plan.incarnation, plan.term]) != nil else {
                 return false
+            }
+            if let sweep = plan.sweep {
+                try db.cachedStatement(sql: q.recordSweep).execute(arguments: [
+                    sweep.mark, sweep.fullStartedAt, sweep.fullPosition, sweep.fullCompletedAt,
+                ])
             }
             if !plan.assignments.isEmpty {
                 var rows = JSONList(capacity: plan.assignments.count * 64)

@@ -41,6 +41,13 @@ extension SQLiteCatalog {
         }
     }
 
+    public func forgetSweep() async throws {
+        try await write { db in try db.execute(sql: CatalogQueries.forgetSweep) }
+    }
+
+    /// SQLite keeps no count of rows read.
+    public func imagesRowsRead() async throws -> Int? { nil }
+
     public func imageStates(_ ids: [String]) async throws -> [String: ImageState] {
         let q = queries
         var states: [String: ImageState] = [:]

@@ -128,5 +128,13 @@ enum Schema {
             ALTER TABLE scrub_leader ADD COLUMN incarnation TEXT;
             ALTER TABLE scrub_assignments ADD COLUMN claim_request TEXT;
             """),
+        // The leader's sweep (DESIGN §4, "Finding work"): its high-water mark on Glance's `updated_at` and
+        // its full sweeps, kept so a new leader goes on from them.
+        ("008_scrub_sweep", """
+            ALTER TABLE scrub_leader ADD COLUMN sweep_mark TEXT;
+            ALTER TABLE scrub_leader ADD COLUMN sweep_full_started_at REAL;
+            ALTER TABLE scrub_leader ADD COLUMN sweep_full_position TEXT;
+            ALTER TABLE scrub_leader ADD COLUMN sweep_full_completed_at REAL;
+            """),
     ]
 }

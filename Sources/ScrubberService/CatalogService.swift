@@ -202,7 +202,7 @@ public struct CatalogService: Sendable {
         case .leaderView:
             let r = try input.decode(W.LeaderViewRequest.self)
             return .ok(try await catalog.leaderView(scrubTime: try nonNegative(r.scrubTime, "scrubTime"), limit: try nonNegative(r.limit, "limit"),
-                                                    after: r.after))
+                                                    scan: r.candidateScan))
         case .apply:
             return .ok(W.Value(try await catalog.apply(try input.decode(LeaderPlan.self))))
         case .claim:

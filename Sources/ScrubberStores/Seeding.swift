@@ -10,7 +10,13 @@ public struct SeedSpec: Sendable {
     public var fileBytes = 1024
     /// `deleted_at = now − deletedAgo` (Glance's clock: this machine's, in UTC).
     public var deletedAgo: Double = 3600
-    /// `pending_delete` (a delayed delete) or `active` (an image that must survive).
+    /// `updated_at = now − updatedAgo`. Nil: now for `pending_delete` and `active` rows (a row
+    /// written now was last written now, as a change feed sees it; Glance sets `updated_at` at
+    /// every write), and `deleted_at` for `deleted` history.
+    public var updatedAgo: Double?
+    /// `pending_delete` (a delayed delete), `active` (an image that must survive) or `deleted`
+    /// (history: an image scrubbed long ago, soft-deleted with its locations, as Glance keeps it
+    /// until `glance-manage db purge`).
     public var status: ImageStatus = .pendingDelete
     public var visibility: ImageVisibility = .shared
     /// Where the files go (a store root, or anywhere for tests of escapes).
@@ -46,6 +52,15 @@ public protocol SeedableCatalog: ScrubCatalog {
     /// Each image's status and count of `pending_delete` locations, read in pages (how a
     /// benchmark verifies its end state without a query per image). Unknown ids are absent.
     func imageStates(_ ids: [String]) async throws -> [String: ImageState]
+
+    /// The idle benchmark's reset: forgets the leader's sweep (mark and full sweeps), so the
+    /// next leader starts as on a fresh cluster, with a full sweep.
+    func forgetSweep() async throws
+
+    /// Rows of Glance's `images` the database has read so far (PostgreSQL's
+    /// `pg_stat_user_tables`: `seq_tup_read + idx_tup_fetch`), or nil where it keeps no such
+    /// count (SQLite).
+    func imagesRowsRead() async throws -> Int?
 }
 
 /// What ``SeedableCatalog/imageStates(_:)`` reads of one image.
@@ -96,15 +111,23 @@ extension SeedSpec {
         try FileManager.default.createDirectory(atPath: storeDirectory, withIntermediateDirectories: true)
         let cipher = try encryptionKey.map(GlanceCipher.init(key:))
         let now = Date()
-        let pending = status == .pendingDelete
-        let deletedAt = pending ? GlanceTimestamp.string(from: now.addingTimeInterval(-deletedAgo)) : nil
+        let softDeleted = status == .pendingDelete || status == .deleted
+        let deletedAt = softDeleted ? GlanceTimestamp.string(from: now.addingTimeInterval(-deletedAgo)) : nil
         let created = GlanceTimestamp.string(from: now.addingTimeInterval(-deletedAgo - 3600))
-        let payload = [UInt8](repeating: 0x5a, count: fileBytes)
+        // History has no data left to write.
+        let payload = [UInt8](repeating: 0x5a, count: status == .deleted ? 0 : fileBytes)
+        let locationStatus: LocationStatus = switch status {
+        case .pendingDelete: .pendingDelete
+        case .deleted: .deleted
+        default: .active
+        }
         let template = SeedBatch(
-            images: [], size: fileBytes, status: status.rawValue, created: created, updated: deletedAt ?? created,
-            deletedAt: deletedAt, deleted: pending, visibility: visibility.rawValue,
+            images: [], size: fileBytes, status: status.rawValue, created: created,
+            updated: updatedAgo.map { GlanceTimestamp.string(from: now.addingTimeInterval(-$0)) }
+                ?? (status == .deleted ? deletedAt ?? created : GlanceTimestamp.string(from: now)),
+            deletedAt: deletedAt, deleted: softDeleted, visibility: visibility.rawValue,
             metaData: nullMetaData ? nil : (storeID.map { #"{"store": "\#($0)"}"# } ?? "{}"),
-            locationStatus: pending ? LocationStatus.pendingDelete.rawValue : LocationStatus.active.rawValue)
+            locationStatus: locationStatus.rawValue)
         var all: [SeededImage] = []
         all.reserveCapacity(images)
         for start in stride(from: 0, to: images, by: size) {
@@ -122,7 +145,7 @@ extension SeedSpec {
                         continue
                     }
                     let path = storeDirectory + "/" + name
-                    if fileBytes > 0 { try Self.write(payload, to: path) }
+                    if !payload.isEmpty { try Self.write(payload, to: path) }
                     paths.append(path)
                     let url = "file://" + path
                     values.append(try cipher?.encrypt(url) ?? url)

@@ -155,7 +155,7 @@ struct BackendFixture: Sendable {
             term = retry.term
         }
         for _ in 0..<100 {
-            let view = try await catalog.leaderView(scrubTime: scrubTime, limit: window, after: nil)
+            let view = try await catalog.leaderView(scrubTime: scrubTime, limit: window, scan: .full(after: nil))
             let targets = view.nodes.filter { $0.alive && !$0.draining && (only?.contains($0.id) ?? true) }
                 .map { Partitioner.Node(id: $0.id, capacity: $0.capacity, queued: 0) }
             let owners = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })

@@ -118,11 +118,11 @@ import Testing
         #expect(new.term == old.term + 1)
 
         // The deposed leader's round is rejected and writes nothing.
-        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil)
+        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100, scan: .full(after: nil))
         #expect(view.unassigned.count == 5)
         let stale = LeaderPlan(leader: "old", term: old.term, assignments: view.unassigned.map { ($0, "old") }, moves: [])
         #expect(try await b.catalog.apply(stale) == false)
-        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil).unassigned.count == 5)
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 100, scan: .full(after: nil)).unassigned.count == 5)
         #expect(try await b.catalog.claim(ClaimRequest(nodeID: "old", limit: 10)).isEmpty)
     }
 
@@ -146,7 +146,7 @@ import Testing
             var after: String?
             var pages = 0
             repeat {
-                let view = try await b.catalog.leaderView(scrubTime: 600, limit: pageSize, after: after)
+                let view = try await b.catalog.leaderView(scrubTime: 600, limit: pageSize, scan: .full(after: after))
                 #expect(view.unassigned.count <= pageSize)
                 seen += view.unassigned
                 after = view.next
@@ -159,8 +159,92 @@ import Testing
         }
         // A scan position SQLite did not make (its positions are rowids) is refused, not misread.
         if backend != .postgresql {
-            await #expect(throws: CatalogError.self) { try await b.catalog.leaderView(scrubTime: 600, limit: 5, after: "not-a-rowid") }
+            await #expect(throws: CatalogError.self) {
+                try await b.catalog.leaderView(scrubTime: 600, limit: 5, scan: .full(after: "not-a-rowid"))
+            }
         }
+    }
+
+    /// The leader's fast path lists the eligible unassigned images updated after its bound, in
+    /// pages, each once, and those updated `scrub_time` earlier, which become eligible now;
+    /// what was updated before is left to the full sweep.
+    @Test(arguments: CatalogBackend.allCases)
+    func aRecentScanListsWhatWasUpdatedSinceItsBoundOnce(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        let old = try await b.seed(3) { $0.deletedAgo = 3600; $0.updatedAgo = 3600; $0.namePrefix = "old" }
+        let recent = try await b.seed(7) { $0.deletedAgo = 200; $0.updatedAgo = 200 }
+        // Deleted long ago, touched since (written by hand, restored and deleted again).
+        let touched = try await b.seed(2) { $0.deletedAgo = 3600; $0.updatedAgo = 10; $0.namePrefix = "touched" }
+        let waiting = try await b.seed(2) { $0.deletedAgo = 30; $0.updatedAgo = 30; $0.namePrefix = "waiting" }
+        _ = try await b.seed(2) { $0.status = .active; $0.namePrefix = "active" }
+        try await b.join("leader")
+        let term = try await b.catalog.campaign(nodeID: "leader", ttl: 300).term
+        let taken = recent[0].id
+        #expect(try await b.catalog.apply(LeaderPlan(leader: "leader", term: term, assignments: [(taken, "leader")], moves: [])))
+
+        // The seeds are stamped by this machine's clock, which ran on while the store's stood still.
+        try b.advance(by: max(0, Date().timeIntervalSince1970 - b.clock.now))
+        let since = GlanceTimestamp.string(from: Date(timeIntervalSince1970: b.clock.now - 1000))
+        let listed = Set((recent.dropFirst() + touched).map(\.id))
+        var scannedTo = ""
+        for pageSize in [1, 2, 100] {
+            var seen: [String] = []
+            var scan = CandidateScan.recent(since: since, after: nil)
+            var pages = 0
+            while true {
+                let view = try await b.catalog.leaderView(scrubTime: 60, limit: pageSize, scan: scan)
+                #expect(view.scannedTo == ScanPosition.stamp(view.storeNow))
+                #expect(abs(view.storeNow - b.clock.now) < 1, "the view carries the store clock")
+                scannedTo = view.scannedTo
+                seen += view.unassigned
+                pages += 1
+                guard let next = view.next, pages < 100 else { break }
+                scan = scan.continued(after: next)
+            }
+            #expect(seen.count == Set(seen).count, "page size \(pageSize): an image listed twice")
+            #expect(Set(seen) == listed, "page size \(pageSize): not the eligible unassigned images updated since")
+        }
+        #expect(try await b.catalog.apply(LeaderPlan(leader: "leader", term: term, assignments: listed.map { ($0, "leader") }, moves: [])))
+
+        // From the mark on: nothing new is updated, but the images deleted `scrub_time` before
+        // become eligible and are listed.
+        #expect(try await b.catalog.leaderView(scrubTime: 60, limit: 100, scan: .recent(since: scannedTo, after: nil)).unassigned.isEmpty)
+        try b.advance(by: 40)
+        let later = try await b.catalog.leaderView(scrubTime: 60, limit: 100, scan: .recent(since: scannedTo, after: nil))
+        #expect(Set(later.unassigned) == Set(waiting.map(\.id)))
+        #expect(Set(old.map(\.id)).isDisjoint(with: later.unassigned), "updated before the bound: the full sweep's")
+
+        // A bound or position the catalog did not make is refused, not misread.
+        await #expect(throws: CatalogError.self) {
+            try await b.catalog.leaderView(scrubTime: 60, limit: 5, scan: .recent(since: "yesterday", after: nil))
+        }
+        await #expect(throws: CatalogError.self) {
+            try await b.catalog.leaderView(scrubTime: 60, limit: 5, scan: .recent(since: scannedTo, after: "not-a-position"))
+        }
+    }
+
+    /// The sweep's state is kept by the leader's fenced round: a new leader reads what the last
+    /// one wrote, and a deposed leader's state is not written.
+    @Test(arguments: CatalogBackend.allCases)
+    func theSweepStateIsKeptByTheFencedRound(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        try await b.join("a")
+        try await b.join("b")
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).sweep == SweepState())
+        let a = try await b.catalog.campaign(nodeID: "a", ttl: 1).term
+        let kept = SweepState(mark: "2026-12-05 06:00:00.250000", fullStartedAt: 1_000_000.5, fullPosition: "42",
+                              fullCompletedAt: nil)
+        #expect(try await b.catalog.apply(LeaderPlan(leader: "a", term: a, assignments: [], moves: [], sweep: kept)))
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).sweep == kept)
+        try b.advance(by: 2)
+        let bTerm = try await b.catalog.campaign(nodeID: "b", ttl: 30).term
+        #expect(bTerm > a)
+        let stale = SweepState(mark: "2026-12-05 07:00:00.000000")
+        #expect(try await b.catalog.apply(LeaderPlan(leader: "a", term: a, assignments: [], moves: [], sweep: stale)) == false)
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).sweep == kept)
+        let done = SweepState(mark: "2026-12-05 06:01:00.000000", fullStartedAt: 1_000_000.5, fullPosition: nil, fullCompletedAt: 1_000_002)
+        #expect(try await b.catalog.apply(LeaderPlan(leader: "b", term: bTerm, assignments: [], moves: [], sweep: done)))
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).sweep == done)
     }
 
     @Test(arguments: CatalogBackend.allCases)
@@ -255,11 +339,11 @@ import Testing
 
         // While its membership is live, its claims stay put: up to the end of its TTL.
         try b.advance(by: 19.9)
-        let early = try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil)
+        let early = try await b.catalog.leaderView(scrubTime: 0, limit: 100, scan: .full(after: nil))
         #expect(early.orphans.isEmpty)
 
         try b.advance(by: 0.2)
-        let late = try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil)
+        let late = try await b.catalog.leaderView(scrubTime: 0, limit: 100, scan: .full(after: nil))
         #expect(Set(late.orphans.map(\.imageID)) == Set(images.map(\.id)))
         #expect(late.orphans.allSatisfy { $0.node == "crashed" && $0.scrubbing })
         try await b.leadAndAssign("leader", to: ["survivor"])
@@ -347,9 +431,9 @@ import Testing
         #expect(claimed.count == 6)
         let handedBack = Array(claimed.prefix(4).map(\.imageID))
         try await b.catalog.release(imageIDs: handedBack, nodeID: "other")
-        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, after: nil).orphans.isEmpty, "another node cannot release them")
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).orphans.isEmpty, "another node cannot release them")
         try await b.catalog.release(imageIDs: handedBack, nodeID: "holder")
-        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0, after: nil).orphans
+        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).orphans
         #expect(Set(orphans.map(\.imageID)) == Set(handedBack))
         #expect(orphans.allSatisfy { $0.node == nil && !$0.scrubbing })
         let report = try await b.completeAll(Array(claimed.suffix(2)), node: "holder")
@@ -365,7 +449,7 @@ import Testing
         try await b.leadAndAssign("leader", to: ["leaving"])
         let inFlight = try await b.catalog.claim(ClaimRequest(nodeID: "leaving", limit: 3))
         try await b.catalog.drain(nodeID: "leaving")
-        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100, after: nil)
+        let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100, scan: .full(after: nil))
         #expect(view.orphans.count == 7)
         #expect(view.nodes.first { $0.id == "leaving" }?.draining == true)
         try await b.leadAndAssign("leader", to: ["staying"])
@@ -396,7 +480,7 @@ import Testing
         _ = try await b.catalog.heartbeat(nodeID: "crashed", ttl: 0.05)
         try b.advance(by: 0.3)
 
-        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0, after: nil).orphans
+        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).orphans
         let byImage = Dictionary(orphans.map { ($0.imageID, $0) }, uniquingKeysWith: { a, _ in a })
         #expect(orphans.count == byImage.count, "each orphan once")
         let leavingQueued = Set(images["leaving"]!).subtracting(scrubbing["leaving"]!)
@@ -432,7 +516,7 @@ import Testing
         try b.execute("UPDATE scrub_nodes SET state = 'left' WHERE node_id = 'quitter'")
         try b.execute("UPDATE scrub_nodes SET state = 'draining' WHERE node_id = 'drainer'")
 
-        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0, after: nil).orphans
+        let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).orphans
         let expected = Set(ids[0..<6] + ids[8..<10])
         #expect(Set(orphans.map(\.imageID)) == expected, "not the draining node's started work, not the keeper's")
         #expect(orphans.count == expected.count)
@@ -613,7 +697,7 @@ import Testing
         }
         let plan = LeaderPlan(leader: impostor, term: lease.term, assignments: images.map { ($0.id, "l") }, moves: [])
         #expect(try await b.catalog.raw.apply(plan) == false, "a round under another incarnation writes nothing")
-        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 10, after: nil).unassigned.count == 2)
+        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 10, scan: .full(after: nil)).unassigned.count == 2)
         #expect(try await b.catalog.raw.renewLeadership(l, term: lease.term, ttl: 30))
         #expect(try await b.catalog.raw.apply(LeaderPlan(leader: l, term: lease.term, assignments: images.map { ($0.id, "l") }, moves: [])))
     }

@@ -16,6 +16,7 @@ final class ObservedCatalog: ScrubCatalog {
     private let now: @Sendable () -> Duration
     private let calls = Mutex<[Operation: [Duration]]>([:])
     private let failures = Mutex<Set<Operation>>([])
+    private let listings = Mutex<[(at: Duration, scan: CandidateScan)]>([])
 
     /// - Parameter now: the clock the calls are recorded by.
     init(_ base: any ScrubCatalog, now: @escaping @Sendable () -> Duration = { .zero }) {
@@ -28,6 +29,9 @@ final class ObservedCatalog: ScrubCatalog {
 
     /// When each call of `operation` was made, in order.
     func times(_ operation: Operation) -> [Duration] { calls.withLock { $0[operation] ?? [] } }
+
+    /// The scans of the leader views that listed images (`limit` > 0), in order, with when.
+    func scans() -> [(at: Duration, scan: CandidateScan)] { listings.withLock { $0 } }
 
     /// The operations that fail from now on.
     var failing: Set<Operation> {
@@ -52,8 +56,12 @@ final class ObservedCatalog: ScrubCatalog {
         try await call(.renewLeadership) { try await base.renewLeadership(node, term: term, ttl: ttl) }
     }
     func resign(_ node: NodeIdentity, term: Int64) async throws { try await call(.resign) { try await base.resign(node, term: term) } }
-    func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView {
-        try await call(.leaderView) { try await base.leaderView(scrubTime: scrubTime, limit: limit, after: after) }
+    func leaderView(scrubTime: Double, limit: Int, scan: CandidateScan) async throws -> LeaderView {
+        if limit > 0 {
+            let at = now()
+            listings.withLock { $0.append((at, scan)) }
+        }
+        return try await call(.leaderView) { try await base.leaderView(scrubTime: scrubTime, limit: limit, scan: scan) }
     }
     func apply(_ plan: LeaderPlan) async throws -> Bool { try await call(.apply) { try await base.apply(plan) } }
     func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] { try await call(.claim) { try await base.claim(request) } }

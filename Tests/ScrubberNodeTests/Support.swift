@@ -89,8 +89,11 @@ final class Sandbox: Sendable {
         return node.summary
     }
 
+    /// A connection of the test's own, which waits out the nodes' write transactions.
     func queue() throws -> DatabaseQueue {
-        try DatabaseQueue(path: databasePath)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        return try DatabaseQueue(path: databasePath, configuration: configuration)
     }
 
     func status(of image: String) throws -> String? {

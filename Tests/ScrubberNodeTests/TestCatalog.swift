@@ -45,8 +45,8 @@ final class TestCatalog: Sendable {
     }
     func resign(nodeID: String, term: Int64) async throws { try await raw.resign(identity(nodeID), term: term) }
 
-    func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView {
-        try await raw.leaderView(scrubTime: scrubTime, limit: limit, after: after)
+    func leaderView(scrubTime: Double, limit: Int, scan: CandidateScan) async throws -> LeaderView {
+        try await raw.leaderView(scrubTime: scrubTime, limit: limit, scan: scan)
     }
 
     /// A plan with no incarnation gets its leader's.
@@ -98,9 +98,10 @@ final class TestCatalog: Sendable {
 
 extension LeaderPlan {
     /// A plan by leader id: ``TestCatalog/apply(_:)`` names the leader's incarnation.
-    init(leader: String, term: Int64, assignments: [(image: String, node: String)], moves: [Move], rebalances: [Rebalance] = []) {
+    init(leader: String, term: Int64, assignments: [(image: String, node: String)], moves: [Move], rebalances: [Rebalance] = [],
+         sweep: SweepState? = nil) {
         self.init(leader: NodeIdentity(nodeID: leader, incarnation: ""), term: term, assignments: assignments, moves: moves,
-                  rebalances: rebalances)
+                  rebalances: rebalances, sweep: sweep)
     }
 }
 

@@ -364,7 +364,7 @@ extension WorkSimulation {
         mutating func round(_ i: Int, term: Int64) async throws {
             let id = nodes[i].id
             let limit = options.window * options.nodes
-            let view = try await catalog.leaderView(scrubTime: 0, limit: limit, after: nil)
+            let view = try await catalog.leaderView(scrubTime: 0, limit: limit, scan: .full(after: nil))
             let targets = view.nodes.filter { $0.alive && !$0.draining }
                 .map { Partitioner.Node(id: $0.id, capacity: $0.capacity, queued: $0.queued) }
             guard !targets.isEmpty else { return }

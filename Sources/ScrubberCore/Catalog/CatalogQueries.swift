@@ -178,6 +178,20 @@ public struct CatalogQueries: Sendable {
     /// A keyset page costs its own rows only, and consecutive pages touch neighbouring pages
     /// of Glance's tables, which every later write of the batch then shares (BENCHMARKS.md).
     public let eligibleUnassigned: String
+    /// (after, up_to, position_time, position_time, position_key, scrub_time, limit) →
+    /// updated_at (as text), scan key, id of eligible images with no assignment whose
+    /// `updated_at` is in (after, up_to] and after the position (position_time, position_key),
+    /// in that order: one range of the leader's fast path (``CandidateScan/recent(since:after:)``,
+    /// ``ScanPosition/recentRanges(since:now:scrubTime:)``).
+    ///
+    /// It reads Glance's `updated_at_image_idx` over the range only, so an idle catalog costs
+    /// nothing however long its history (on SQLite a `+` keeps `ix_images_deleted`, which
+    /// would read every soft-deleted row, out of the plan).
+    public let recentUnassigned: String
+    /// () → mark, full_started_at, full_position, full_completed_at (``SweepState``).
+    public let sweepState: String
+    /// (mark, full_started_at, full_position, full_completed_at)
+    public let recordSweep: String
     /// (scrub_time, after_id, limit) → ids of eligible images by id, assigned or not (dry run)
     public let eligiblePage: String
     /// (image_id, node_id, term) × count; with ``SQLDialect/jsonLists`` (term, a JSON array of
@@ -255,6 +269,17 @@ public struct CatalogQueries: Sendable {
     }
 
     // MARK: Benchmark (the reference loop and verification of `scrubber bench`)
+
+    /// (): the idle benchmark's reset of the leader's sweep.
+    public static let forgetSweep = """
+        UPDATE scrub_leader SET sweep_mark = NULL, sweep_full_started_at = NULL, sweep_full_position = NULL,
+          sweep_full_completed_at = NULL WHERE id = 1
+        """
+    /// () → rows of `images` read by scans and index fetches (PostgreSQL only).
+    public static let imagesRowsRead = """
+        SELECT CAST(seq_tup_read + coalesce(idx_tup_fetch, 0) AS bigint) FROM pg_stat_user_tables
+        WHERE relname = 'images' AND schemaname = current_schema()
+        """
 
     /// (image_id × count): the reference loop's write, with none of the scrubber's checks.
     public func referenceLocationsDeleted(_ count: Int) -> String {
@@ -419,6 +444,22 @@ public struct CatalogQueries: Sendable {
               AND NOT EXISTS (SELECT 1 FROM scrub_assignments a WHERE a.image_id = i.id)
             ORDER BY {scan_key}
             LIMIT ?
+            """)
+        recentUnassigned = d.render("""
+            SELECT CAST(i.updated_at AS TEXT), {scan_key}, i.id FROM images i
+            WHERE i.updated_at > CAST(? AS {timestamp}) AND i.updated_at <= CAST(? AS {timestamp})
+              AND i.updated_at >= CAST(? AS {timestamp}) AND (i.updated_at > CAST(? AS {timestamp}) OR {scan_key} > ?)
+              AND i.status = 'pending_delete' AND {sqlite +}i.deleted = {true} AND i.deleted_at IS NOT NULL AND i.deleted_at <= {cutoff}
+              AND NOT EXISTS (SELECT 1 FROM scrub_assignments a WHERE a.image_id = i.id)
+            ORDER BY i.updated_at, {scan_key}
+            LIMIT ?
+            """)
+        sweepState = d.render("""
+            SELECT sweep_mark, sweep_full_started_at, sweep_full_position, sweep_full_completed_at FROM scrub_leader WHERE id = 1
+            """)
+        recordSweep = d.render("""
+            UPDATE scrub_leader SET sweep_mark = ?, sweep_full_started_at = ?, sweep_full_position = ?, sweep_full_completed_at = ?
+            WHERE id = 1
             """)
         eligiblePage = d.render("""
             SELECT i.id FROM images i WHERE \(pendingImage) AND i.deleted_at <= {cutoff} AND i.id > ? ORDER BY i.id LIMIT ?

@@ -79,8 +79,18 @@ public enum CatalogWire {
     public struct LeaderViewRequest: Codable, Sendable {
         public var scrubTime: Double
         public var limit: Int
+        /// A full scan's position, as every version sends it (a service of an earlier version
+        /// reads only this, and sweeps in full).
         public var after: String?
-        public init(scrubTime: Double, limit: Int, after: String?) { self.scrubTime = scrubTime; self.limit = limit; self.after = after }
+        /// The scan (absent from a node of an earlier version: a full scan after ``after``).
+        public var scan: CandidateScan?
+        public init(scrubTime: Double, limit: Int, scan: CandidateScan) {
+            self.scrubTime = scrubTime
+            self.limit = limit
+            self.scan = scan
+            if case .full(let after) = scan { self.after = after }
+        }
+        public var candidateScan: CandidateScan { scan ?? .full(after: after) }
     }
 
     public struct Complete: Codable, Sendable {

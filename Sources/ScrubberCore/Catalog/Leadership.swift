@@ -17,7 +17,7 @@ public struct LeaderLease: Sendable, Hashable, Codable {
     public var liveHolder: String? { remaining > 0 ? holder : nil }
 }
 
-/// What ``ScrubCatalog/leaderView(scrubTime:limit:after:)`` returns: one round's input.
+/// What ``ScrubCatalog/leaderView(scrubTime:limit:scan:)`` returns: one round's input.
 public struct LeaderView: Sendable, Hashable, Codable {
     public struct Node: Sendable, Hashable, Codable {
         public var id: String
@@ -51,17 +51,41 @@ public struct LeaderView: Sendable, Hashable, Codable {
 
     public var nodes: [Node]
     public var orphans: [Orphan]
-    /// Eligible images with no assignment, in catalog order (one page of the leader's sweep).
+    /// Eligible images with no assignment, in the scan's order (one page of the leader's sweep).
     public var unassigned: [String]
-    /// Where the sweep's next page starts (an opaque scan position), or nil when this page
-    /// reached the end of the catalog: the sweep is over.
+    /// Where the scan's next page starts (an opaque scan position), or nil when this page
+    /// reached the end of the scan.
     public var next: String?
+    /// The store clock as a Glance timestamp: a ``CandidateScan/recent(since:after:)`` scan
+    /// read what was updated up to it (and up to `scrub_time` before it); the next one starts here.
+    public var scannedTo: String
+    /// The store clock when the view was read (seconds since 1970).
+    public var storeNow: Double
+    /// The sweep as the catalog keeps it (``ScrubCatalog/apply(_:)`` writes it).
+    public var sweep: SweepState
 
-    public init(nodes: [Node], orphans: [Orphan], unassigned: [String], next: String? = nil) {
+    public init(nodes: [Node], orphans: [Orphan], unassigned: [String], next: String? = nil, scannedTo: String = "",
+                storeNow: Double = 0, sweep: SweepState = SweepState()) {
         self.nodes = nodes
         self.orphans = orphans
         self.unassigned = unassigned
         self.next = next
+        self.scannedTo = scannedTo
+        self.storeNow = storeNow
+        self.sweep = sweep
+    }
+
+    enum CodingKeys: String, CodingKey { case nodes, orphans, unassigned, next, scannedTo, storeNow, sweep }
+
+    /// A lease service of an earlier version sends no bound, clock or sweep: the leader then
+    /// sweeps in full, as that version did.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(nodes: try c.decode([Node].self, forKey: .nodes), orphans: try c.decode([Orphan].self, forKey: .orphans),
+                  unassigned: try c.decode([String].self, forKey: .unassigned), next: try c.decodeIfPresent(String.self, forKey: .next),
+                  scannedTo: try c.decodeIfPresent(String.self, forKey: .scannedTo) ?? "",
+                  storeNow: try c.decodeIfPresent(Double.self, forKey: .storeNow) ?? 0,
+                  sweep: try c.decodeIfPresent(SweepState.self, forKey: .sweep) ?? SweepState())
     }
 }
 
@@ -100,20 +124,24 @@ public struct LeaderPlan: Sendable, Hashable {
     public var assignments: [(image: String, node: String)]
     public var moves: [Move]
     public var rebalances: [Rebalance]
+    /// The sweep's state to keep, when it moved on (nil: leave it as it is).
+    public var sweep: SweepState?
 
-    public init(leader: NodeIdentity, term: Int64, assignments: [(image: String, node: String)], moves: [Move], rebalances: [Rebalance] = []) {
+    public init(leader: NodeIdentity, term: Int64, assignments: [(image: String, node: String)], moves: [Move], rebalances: [Rebalance] = [],
+                sweep: SweepState? = nil) {
         self.leader = leader.nodeID
         self.incarnation = leader.incarnation
         self.term = term
         self.assignments = assignments
         self.moves = moves
         self.rebalances = rebalances
+        self.sweep = sweep
     }
 
-    public var isEmpty: Bool { assignments.isEmpty && moves.isEmpty && rebalances.isEmpty }
+    public var isEmpty: Bool { assignments.isEmpty && moves.isEmpty && rebalances.isEmpty && sweep == nil }
 
     public static func == (a: LeaderPlan, b: LeaderPlan) -> Bool {
-        a.leader == b.leader && a.incarnation == b.incarnation && a.term == b.term && a.moves == b.moves && a.rebalances == b.rebalances
+        a.leader == b.leader && a.incarnation == b.incarnation && a.term == b.term && a.moves == b.moves && a.rebalances == b.rebalances && a.sweep == b.sweep
             && a.assignments.map(\.image) == b.assignments.map(\.image) && a.assignments.map(\.node) == b.assignments.map(\.node)
     }
 
@@ -132,7 +160,7 @@ extension LeaderPlan: Codable {
         var node: String
     }
 
-    private enum CodingKeys: String, CodingKey { case leader, incarnation, term, assignments, moves, rebalances }
+    private enum CodingKeys: String, CodingKey { case leader, incarnation, term, assignments, moves, rebalances, sweep }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -140,7 +168,8 @@ extension LeaderPlan: Codable {
                                        incarnation: try c.decode(String.self, forKey: .incarnation)),
                   term: try c.decode(Int64.self, forKey: .term),
                   assignments: try c.decode([Assignment].self, forKey: .assignments).map { ($0.image, $0.node) },
-                  moves: try c.decode([Move].self, forKey: .moves), rebalances: try c.decode([Rebalance].self, forKey: .rebalances))
+                  moves: try c.decode([Move].self, forKey: .moves), rebalances: try c.decode([Rebalance].self, forKey: .rebalances),
+                  sweep: try c.decodeIfPresent(SweepState.self, forKey: .sweep))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -151,6 +180,7 @@ extension LeaderPlan: Codable {
         try c.encode(assignments.map { Assignment(image: $0.image, node: $0.node) }, forKey: .assignments)
         try c.encode(moves, forKey: .moves)
         try c.encode(rebalances, forKey: .rebalances)
+        try c.encodeIfPresent(sweep, forKey: .sweep)
     }
 }
 

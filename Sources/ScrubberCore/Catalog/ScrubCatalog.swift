@@ -13,7 +13,7 @@
 /// - Schema: ``upgrade()``
 /// - Membership: ``join(_:ttl:)``, ``heartbeat(_:ttl:)``, ``leave(_:)``
 /// - Election: ``campaign(_:ttl:)``, ``renewLeadership(_:term:ttl:)``, ``resign(_:term:)``
-/// - Leader: ``leaderView(scrubTime:limit:after:)``, ``apply(_:)``
+/// - Leader: ``leaderView(scrubTime:limit:scan:)``, ``apply(_:)``
 /// - Work: ``claim(_:)``, ``complete(_:node:backoff:)``, ``release(_:node:)``,
 ///   ``drain(_:)``, ``remainingWork(scrubTime:node:runStartedAt:)``
 /// - Restore: ``restorePlan(imageID:)``, ``commitRestore(_:)``
@@ -61,12 +61,15 @@ public protocol ScrubCatalog: Sendable {
     func resign(_ node: NodeIdentity, term: Int64) async throws
 
     /// What the leader needs for one round: live nodes with their unclaimed queues, work to
-    /// move off dead or draining nodes (a page of it), and up to `limit` eligible unassigned
-    /// images in catalog order after the scan position `after` (nil: from the start), with
-    /// the position the next page starts at (``LeaderView/next``). `limit` 0 skips that scan.
-    func leaderView(scrubTime: Double, limit: Int, after: String?) async throws -> LeaderView
+    /// move off dead or draining nodes (a page of it), the sweep's kept state and the store
+    /// clock, and up to `limit` eligible unassigned images listed by `scan` (a page of the
+    /// safety sweep or of the images updated recently), with the position the next page starts
+    /// at (``LeaderView/next``). `limit` 0 skips the listing.
+    /// - Throws: ``CatalogError/rejected(_:)`` for a scan position or timestamp this catalog did not make.
+    func leaderView(scrubTime: Double, limit: Int, scan: CandidateScan) async throws -> LeaderView
 
-    /// Writes a leader's round: new assignments and moves, in one transaction that first checks
+    /// Writes a leader's round: new assignments and moves (and the sweep's state, when the plan
+    /// carries it), in one transaction that first checks
     /// the plan's term is current, its lease unexpired and held by the plan's incarnation
     /// (**one leader per term**, DESIGN §3.2). A move happens only if the work is still where
     /// the plan saw it (compare-and-set).

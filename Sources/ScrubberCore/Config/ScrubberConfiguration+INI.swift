@@ -53,6 +53,7 @@ extension ScrubberConfiguration {
             cluster.assignWindow = window
         }
         cluster.leaderInterval = try reader.seconds(c, "leader_interval", positive: true) ?? cluster.leaderInterval
+        cluster.sweepSlack = try reader.seconds(c, "sweep_slack", positive: true) ?? cluster.sweepSlack
         cluster.backoff.base = try reader.seconds(c, "retry_backoff_base", positive: true) ?? cluster.backoff.base
         cluster.backoff.max = try reader.seconds(c, "retry_backoff_max", positive: true) ?? cluster.backoff.max
         cluster.idlePollInterval = try reader.seconds(c, "idle_poll_interval", positive: true) ?? cluster.idlePollInterval

@@ -207,6 +207,11 @@ public struct ClusterConfiguration: Sendable, Hashable {
     public var assignWindow: Int = 1024
     /// `leader_interval`: how often an idle leader looks for new work.
     public var leaderInterval: Double = 0.25
+    /// `sweep_slack`: how late (by Glance's `updated_at`) an image may become visible as
+    /// `pending_delete` and still be found by the leader's fast path (clock skew between
+    /// glance-api hosts and the database, a slow commit); anything later waits for the full
+    /// sweep, once per `wakeup_time`.
+    public var sweepSlack: Double = 60
     /// `retry_backoff_base` / `retry_backoff_max`: backoff of a failed image.
     public var backoff = Backoff()
     /// `idle_poll_interval`: how often at least an idle node asks for work: claims that find
