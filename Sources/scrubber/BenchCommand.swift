@@ -18,7 +18,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Pending images.") var images: Int = 20_000
     @Option(help: "Locations per image.") var locations: Int = 1
     @Option(help: "Bytes per file.") var bytes: Int = 1024
-    @Option(help: "Node processes.") var nodes: Int = 1
+    @Option(help: "Node processes (default 1; with --idle 3).") var nodes: Int?
     @Option(help: "scrub_pool_size of each node.") var pool: Int = 16
     @Option(name: .customLong("claim-batch"), help: "Images per claim transaction.") var claimBatch: Int = 512
     @Option(name: .customLong("simulated-latency"), help: "Use the simulated backend with this many seconds per delete.")
@@ -42,8 +42,22 @@ struct BenchCommand: AsyncParsableCommand {
     var reference = true
     @Flag(name: .customLong("sync-files"), help: "Write the seeded files to disk before timing (as files long at rest are); default: they may still be in the page cache.")
     var syncFiles = false
+    @Flag(help: """
+        Measure an idle cluster instead: --nodes daemons (default 3) for --seconds on an empty catalog, then on one \
+        with --history scrubbed images; prints each node's CPU seconds, the bytes they read, on PostgreSQL the rows of \
+        images the server read, and the ratios.
+        """)
+    var idle = false
+    @Option(help: "With --idle: already-scrubbed images in the second catalog.") var history: Int = 1_000_000
+    @Option(help: "With --idle: seconds measured in each phase, after the first full sweep.") var seconds: Double = 60
+    @Option(name: .customLong("wakeup-time"), help: "With --idle: the nodes' wakeup_time (the period of the full sweep).")
+    var wakeupTime: Double = 300
+    @Option(name: .customLong("node-executable"), help: "With --idle: the scrubber the nodes run (another build, for an A/B).")
+    var nodeExecutable: String?
 
     func run() async throws {
+        if idle { return try await runIdle() }
+        let nodes = nodes ?? 1
         let directory = dir ?? (NSTemporaryDirectory() + "scrubber-bench-\(UUID().uuidString.prefix(8))")
         var rehearsal = Rehearsal(directory: directory, images: images, nodes: nodes, pool: pool, activeImages: 100)
         rehearsal.locationsPerImage = locations
@@ -96,6 +110,55 @@ struct BenchCommand: AsyncParsableCommand {
             printError("bench: node logs are in \(directory) (kept)")
             throw ExitStatus.fatal
         }
+        if dir == nil { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    func runIdle() async throws {
+        let directory = dir ?? (NSTemporaryDirectory() + "scrubber-idle-\(UUID().uuidString.prefix(8))")
+        let nodeCount = nodes ?? 3
+        var bench = IdleBench(directory: directory, history: history, nodes: nodeCount, seconds: seconds, wakeupTime: wakeupTime,
+                              nodeExecutable: nodeExecutable)
+        if let db {
+            do { bench.database = try DatabaseURL(parsing: db) } catch { throw ValidationError("--db: \(error.message)") }
+        }
+        let dbName = bench.database.map { "\($0)" } ?? "sqlite"
+        print("bench idle: db=\(dbName) nodes=\(nodeCount) history=\(history) seconds=\(seconds) wakeup_time=\(wakeupTime)"
+              + (nodeExecutable.map { " nodes_run=\($0)" } ?? ""))
+        let (empty, full) = try await bench.run { print($0) }
+        func f(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
+        func mb(_ bytes: Int) -> String { f(Double(bytes) / 1_048_576, 1) }
+        func perMinute(_ usage: IdleBench.Usage) -> String {
+            usage.imagesRows.map { f(Double($0) / usage.seconds * 60, 0) } ?? "-"
+        }
+        for phase in [empty, full] {
+            let u = phase.idle
+            print("  catalog=\(phase.catalogImages) start: cpu_s=\(f(phase.start.cpuTotal)) read_MB=\(mb(phase.start.readTotal)) "
+                  + "images_rows=\(phase.start.imagesRows.map(String.init) ?? "-") seconds=\(f(phase.start.seconds, 1))"
+                  + (phase.sweepSeen ? "" : " (no full sweep recorded)"))
+            print("  catalog=\(phase.catalogImages) idle: cpu_s/node=[\(u.cpuSeconds.map { f($0) }.joined(separator: ","))] "
+                  + "cores=\(f(u.cpuTotal / u.seconds, 3)) read_MB/node=[\(u.readBytes.map(mb).joined(separator: ","))] "
+                  + "read_calls=\(u.readCalls.reduce(0, +)) images_rows/min=\(perMinute(u)) seconds=\(f(u.seconds, 1))")
+            print("  catalog=\(phase.catalogImages) an image glance-api deleted, scrubbed \(phase.found.map { f($0) + " s" } ?? "not within 60 s") "
+                  + "after it became eligible (scrub_time \(f(IdleBench.scrubTime, 0)) s)")
+        }
+        func ratio(_ a: Double, _ b: Double) -> String { b > 0 ? f(a / b) : (a > 0 ? "inf" : "1.00") }
+        let (e, h) = (empty.idle, full.idle)
+        var line = "  ratio history/empty (idle window): cpu=\(ratio(h.cpuTotal / h.seconds, e.cpuTotal / e.seconds)) "
+            + "read_bytes=\(ratio(Double(h.readTotal) / h.seconds, Double(e.readTotal) / e.seconds))"
+        if let hr = h.imagesRows, let er = e.imagesRows {
+            line += " images_rows=\(ratio(Double(hr) / h.seconds, Double(er) / e.seconds)) (\(hr) vs \(er) rows)"
+        }
+        print(line)
+        // The full sweep's cost (the start phases' difference), spread over wakeup_time.
+        let sweepCPU = full.start.cpuTotal - empty.start.cpuTotal
+        let sweepBytes = full.start.readTotal - empty.start.readTotal
+        var sweep = "  full sweep of \(history) (start, history − empty): cpu_s=\(f(sweepCPU)) read_MB=\(mb(sweepBytes))"
+        if let hr = full.start.imagesRows, let er = empty.start.imagesRows { sweep += " images_rows=\(hr - er)" }
+        let idleCPU = e.cpuTotal / e.seconds * wakeupTime
+        let idleBytes = Double(e.readTotal) / e.seconds * wakeupTime
+        sweep += "; with one per wakeup_time: cpu=\(ratio(h.cpuTotal / h.seconds * wakeupTime + sweepCPU, idleCPU))"
+            + " read_bytes=\(ratio(Double(h.readTotal) / h.seconds * wakeupTime + Double(sweepBytes), idleBytes))"
+        print(sweep)
         if dir == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
