@@ -22,7 +22,7 @@ public final class SimulatedStore: ImageStore {
         self.remembersDeletes = remembersDeletes
     }
 
-    public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+    public func delete(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> LocationOutcome {
         if latency > .zero { try await Task.sleep(for: latency) }
         guard permit() else { throw StoreError.permitWithdrawn }
         let key = url.description

@@ -109,7 +109,7 @@ public struct StoreRouter: Sendable {
 
     /// Deletes one location's data if `permit` still holds right before the data is touched;
     /// every failure is captured in the result.
-    public func delete(_ location: PendingLocation, permit: @Sendable () -> Bool = { true }) async -> LocationResult {
+    public func delete(_ location: PendingLocation, permit: @escaping @Sendable () -> Bool = { true }) async -> LocationResult {
         let (store, routed) = route(location)
         switch routed {
         case .failure(let error):

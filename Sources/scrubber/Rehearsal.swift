@@ -109,6 +109,8 @@ struct Rehearsal {
         var pendingSpec = spec(images)
         pendingSpec.locationsPerImage = locationsPerImage
         pendingSpec.deletedAgo = 3600
+        // A backlog built up before the run: Glance wrote each row when it deleted the image.
+        pendingSpec.updatedAgo = 3600
         let pending = try await catalog.seed(pendingSpec)
         var survivors: [SeededImage] = []
         if activeImages > 0 {
@@ -120,6 +122,7 @@ struct Rehearsal {
         if waitingImages > 0 {
             var waiting = spec(waitingImages)
             waiting.deletedAgo = 5
+            waiting.updatedAgo = 5
             waiting.namePrefix = "waiting"
             survivors += try await catalog.seed(waiting)
         }
@@ -128,6 +131,7 @@ struct Rehearsal {
             var referenceSpec = spec(referenceImages)
             referenceSpec.locationsPerImage = locationsPerImage
             referenceSpec.deletedAgo = 5
+            referenceSpec.updatedAgo = 5
             referenceSpec.namePrefix = "reference"
             reference = try await catalog.seed(referenceSpec)
         }

@@ -17,7 +17,7 @@ final class MeteredStore: ImageStore {
         self.latency = .seconds(latency)
     }
 
-    func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+    func delete(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> LocationOutcome {
         state.withLock { state in
             state.inFlight += 1
             state.maxInFlight = max(state.maxInFlight, state.inFlight)

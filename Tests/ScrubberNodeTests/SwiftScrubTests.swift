@@ -109,7 +109,7 @@ final class StopsAfter: ImageStore {
         self.then = then
     }
 
-    func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+    func delete(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> LocationOutcome {
         let outcome = try await inner.delete(url, permit: permit)
         if done.withLock({ $0 += 1; return $0 == limit }) { then() }
         return outcome

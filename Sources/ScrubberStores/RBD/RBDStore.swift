@@ -62,16 +62,17 @@ public final class RBDStore: ImageStore {
         return Location(pool: decoded[1], image: decoded[2], snapshot: decoded[3])
     }
 
-    public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+    public func delete(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> LocationOutcome {
         try await deleteMeasuring(url, permit: permit).outcome
     }
 
-    public func deleteMeasuring(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
+    public func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let location = try Self.parse(url)
-        // Read right before the blocking calls start (a non-escaping closure cannot go to the
-        // store's thread: the pool may still hold the job an instant after it answered).
-        guard permit() else { throw StoreError.permitWithdrawn }
-        return try await threads.runIfActive { try self.deleteBlocking(location) }
+        // Read on the store's thread, right before the blocking calls start.
+        return try await threads.runIfActive {
+            guard permit() else { throw StoreError.permitWithdrawn }
+            return try self.deleteBlocking(location)
+        }
     }
 
     public func exists(_ url: LocationURL) async throws -> Bool {

@@ -47,11 +47,11 @@ public final class S3Store: ImageStore {
         return (String(parts[parts.count - 2]), String(parts[parts.count - 1]))
     }
 
-    public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+    public func delete(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> LocationOutcome {
         try await deleteMeasuring(url, permit: permit).outcome
     }
 
-    public func deleteMeasuring(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
+    public func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let (bucket, key) = try Self.parse(url)
         let endpoint = try self.endpoint()
         let head = try await send("HEAD", endpoint, bucket: bucket, key: key)

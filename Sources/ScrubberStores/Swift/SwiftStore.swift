@@ -46,11 +46,11 @@ public final class SwiftStore: ImageStore {
         get async { await authenticator.loginCount }
     }
 
-    public func delete(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+    public func delete(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> LocationOutcome {
         try await deleteMeasuring(url, permit: permit).outcome
     }
 
-    public func deleteMeasuring(_ url: LocationURL, permit: @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
+    public func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let location = try locate(url)
         let object = Object(container: location.container, name: location.object)
         let head = try await call("HEAD", location.credentials, object)
@@ -116,7 +116,7 @@ public final class SwiftStore: ImageStore {
     }
 
     /// Segments first, then the manifest (see the type's documentation).
-    private func deleteStaticLargeObject(_ manifest: Object, _ account: SwiftReference, permit: @Sendable () -> Bool) async throws -> LocationOutcome {
+    private func deleteStaticLargeObject(_ manifest: Object, _ account: SwiftReference, permit: @escaping @Sendable () -> Bool) async throws -> LocationOutcome {
         let listing = try await call("GET", account, manifest, query: "multipart-manifest=get", limit: 64 << 20)
         switch listing.status {
         case 404: return .notFound
@@ -160,7 +160,7 @@ public final class SwiftStore: ImageStore {
     }
 
     /// Deletes every object under a DLO manifest's prefix (not the manifest itself).
-    private func deleteSegments(ofDynamic manifest: Object, manifest value: String, _ account: SwiftReference, permit: @Sendable () -> Bool) async throws {
+    private func deleteSegments(ofDynamic manifest: Object, manifest value: String, _ account: SwiftReference, permit: @escaping @Sendable () -> Bool) async throws {
         let decoded = value.removingPercentEncoding ?? value
         let parts = decoded.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty else {
@@ -195,7 +195,7 @@ public final class SwiftStore: ImageStore {
 
     /// Deletes `segments`, a few at a time; 404 is gone. Every failure is collected and thrown
     /// as one error of the most pressing class, naming the segments.
-    private func deleteAll(_ segments: [(Object, nested: Bool)], of manifest: Object, _ account: SwiftReference, permit: @Sendable () -> Bool) async throws {
+    private func deleteAll(_ segments: [(Object, nested: Bool)], of manifest: Object, _ account: SwiftReference, permit: @escaping @Sendable () -> Bool) async throws {
         var failures: [(Object, StoreError)] = []
         var withdrawn = false
         try await withThrowingTaskGroup(of: (Object, StoreError?).self) { group in
