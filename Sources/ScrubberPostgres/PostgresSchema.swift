@@ -40,7 +40,15 @@ enum PostgresSchema {
             os_hash_value character varying(128)
         )
         """,
+        // Every index Glance 33 has on `images` (the fixture's schema): the leader's fast path
+        // reads `updated_at_image_idx`, and every write of an image maintains them all.
+        "CREATE INDEX IF NOT EXISTS checksum_image_idx ON images USING btree (checksum)",
+        "CREATE INDEX IF NOT EXISTS created_at_image_idx ON images USING btree (created_at)",
         "CREATE INDEX IF NOT EXISTS ix_images_deleted ON images USING btree (deleted)",
+        "CREATE INDEX IF NOT EXISTS os_hash_value_image_idx ON images USING btree (os_hash_value)",
+        "CREATE INDEX IF NOT EXISTS os_hidden_image_idx ON images USING btree (os_hidden)",
+        "CREATE INDEX IF NOT EXISTS owner_image_idx ON images USING btree (owner)",
+        "CREATE INDEX IF NOT EXISTS updated_at_image_idx ON images USING btree (updated_at)",
         "CREATE INDEX IF NOT EXISTS visibility_image_idx ON images USING btree (visibility)",
         """
         CREATE TABLE IF NOT EXISTS image_locations (

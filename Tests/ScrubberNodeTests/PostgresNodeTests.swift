@@ -106,6 +106,33 @@ import Testing
             """) == "0", "a restored image gets its locations back")
     }
 
+    /// The Glance tables a fresh database gets (demo, bench) are Glance 33's: the same indexes
+    /// as `glance-manage db_sync` makes (the fixture), so what the leader's fast path reads and
+    /// what every write of an image maintains is what production has.
+    @Test func aFreshDatabaseGetsEveryIndexGlanceHasOnItsTables() async throws {
+        let server = try await PostgresTestServer.shared()
+        let name = try await server.createEmptyDatabase()
+        guard case .postgresql(let endpoint) = try DatabaseURL(parsing: server.url(database: name)) else { return }
+        let catalog = PostgresCatalog(endpoint: endpoint, logger: Self.quiet)
+        defer { catalog.shutdown() }
+        try await catalog.connect()
+        try await catalog.upgrade()
+        let ours = try server.psql(database: name, command: """
+            SELECT tablename || ' ' || indexname FROM pg_indexes
+            WHERE tablename IN ('images', 'image_locations') AND indexname NOT LIKE '%pkey' ORDER BY 1
+            """).split(separator: "\n").map(String.init)
+        let schema = try String(contentsOfFile: GlanceFixtures.postgresqlSchema, encoding: .utf8)
+        let glance = schema.split(separator: "\n").compactMap { line -> String? in
+            // CREATE INDEX NAME ON public.TABLE USING …
+            let words = line.split(separator: " ")
+            guard words.count > 5, words[0] == "CREATE", words[1] == "INDEX", words[3] == "ON" else { return nil }
+            let table = words[4].replacingOccurrences(of: "public.", with: "")
+            return ["images", "image_locations"].contains(table) ? "\(table) \(words[2])" : nil
+        }.sorted()
+        #expect(glance.count >= 10, "the fixture's indexes were read")
+        #expect(ours == glance)
+    }
+
     /// Not hangs: each connect returns within its timeout; one that hung would meet the time limit.
     @Test(.timeLimit(.minutes(3))) func aWrongPasswordAndAnAbsentServerAreClearErrorsNotHangs() async throws {
         let server = try await PostgresTestServer.shared()
