@@ -37,7 +37,7 @@ extension PostgresCatalog {
     public func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer {
         let q = queries
         return try await transaction { tx in
-            let row = try await Self.member(node.nodeID, tx, q.memberIdentityForJoin)
+            let row = try await Self.member(node.nodeID, tx, q.memberIdentityForUpdate)
             let incarnation = MemberRow.incarnation(joining: node.incarnation, row: row)
             let joined = try await tx.execute(q.join, [
                 node.nodeID, incarnation, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority,
@@ -63,15 +63,17 @@ extension PostgresCatalog {
     }
 
     /// Refuses a node-scoped operation of any incarnation but the membership's (DESIGN §3.3),
-    /// and share-locks the membership so no join replaces it before the operation commits.
-    static func checkIdentity(_ node: NodeIdentity, _ tx: SQLTransaction, _ q: CatalogQueries) async throws {
-        try MemberRow.check(try await member(node.nodeID, tx, q.memberIdentity), node)
+    /// and share-locks the membership so no join replaces it before the operation commits; an
+    /// operation that then writes the membership row (`updating`) locks it exclusively at once,
+    /// since two that share-locked it and then both wrote it would deadlock.
+    static func checkIdentity(_ node: NodeIdentity, _ tx: SQLTransaction, _ q: CatalogQueries, updating: Bool = false) async throws {
+        try MemberRow.check(try await member(node.nodeID, tx, updating ? q.memberIdentityForUpdate : q.memberIdentity), node)
     }
 
     public func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool {
         let q = queries
         return try await transaction { tx in
-            try await Self.checkIdentity(node, tx, q)
+            try await Self.checkIdentity(node, tx, q, updating: true)
             return try await tx.execute(q.heartbeat, [ttl, node.nodeID]) == 1
         }
     }
@@ -79,7 +81,7 @@ extension PostgresCatalog {
     public func leave(_ node: NodeIdentity) async throws {
         let q = queries
         try await transaction { tx in
-            try await Self.checkIdentity(node, tx, q)
+            try await Self.checkIdentity(node, tx, q, updating: true)
             try await tx.execute(q.handBackAll, [node.nodeID])
             try await tx.execute(q.markLeft, [node.nodeID])
         }
@@ -88,7 +90,7 @@ extension PostgresCatalog {
     public func drain(_ node: NodeIdentity) async throws {
         let q = queries
         try await transaction { tx in
-            try await Self.checkIdentity(node, tx, q)
+            try await Self.checkIdentity(node, tx, q, updating: true)
             try await tx.execute(q.markDraining, [node.nodeID])
             try await tx.execute(q.handBackAssigned, [node.nodeID])
         }
@@ -268,7 +270,7 @@ extension PostgresCatalog {
         let batch = CompletionBatch(outcomes, nodeID: nodeID, backoff: backoff)
         let limit = CatalogQueries.maxListLength
         return try await transaction { tx in
-            try await Self.checkIdentity(node, tx, q)
+            try await Self.checkIdentity(node, tx, q, updating: true)  // it adds to the node's counts
             var held: [String: CompletionBatch.HeldClaim] = [:]
             for ids in batch.imageIDs.chunks(of: limit) {
                 for row in try await tx.rows(q.heldClaims(ids.count), [nodeID] + ids.map { $0 }) {

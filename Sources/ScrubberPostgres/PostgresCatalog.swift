@@ -21,6 +21,7 @@ public final class PostgresCatalog: ScrubCatalog {
     let logger: Logger
     /// How long one operation (a transaction, with waiting for a connection) may take.
     let operationTimeout: Duration
+    private let retries = Atomic<Int>(0)
     private let runner: Mutex<Task<Void, Never>?> = Mutex(nil)
 
     /// - Parameters:
@@ -159,6 +160,10 @@ public final class PostgresCatalog: ScrubCatalog {
 
     // MARK: Running SQL
 
+    /// Transactions retried after a serialization failure or a deadlock, since the catalog was
+    /// made: each is a wait PostgreSQL imposed (a deadlock costs its 1 s `deadlock_timeout`).
+    public var transientRetries: Int { retries.load(ordering: .relaxed) }
+
     /// Runs `body` in one transaction on a pooled connection, within the operation deadline;
     /// retries serialization failures and deadlocks.
     func transaction<T: Sendable>(_ name: String = #function, _ body: @escaping @Sendable (SQLTransaction) async throws -> T) async throws -> T {
@@ -182,6 +187,7 @@ public final class PostgresCatalog: ScrubCatalog {
                 }
             } catch let error as PSQLError where Self.isTransient(error) && attempt < 20 {
                 attempt += 1
+                retries.add(1, ordering: .relaxed)
                 try await Task.sleep(for: .milliseconds(5 << min(attempt, 6)))
             } catch {
                 throw Self.explain(error, endpoint: endpoint)

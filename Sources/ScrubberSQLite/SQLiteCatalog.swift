@@ -139,7 +139,7 @@ public final class SQLiteCatalog: ScrubCatalog {
     public func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer {
         let q = queries
         return try await write { db in
-            let row = try Self.member(node.nodeID, db, q.memberIdentityForJoin)
+            let row = try Self.member(node.nodeID, db, q.memberIdentityForUpdate)
             let incarnation = MemberRow.incarnation(joining: node.incarnation, row: row)
             try db.cachedStatement(sql: q.join).execute(arguments: [
                 node.nodeID, incarnation, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority,

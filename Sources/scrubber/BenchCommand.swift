@@ -158,6 +158,9 @@ struct BenchCommand: AsyncParsableCommand {
         let idleBytes = Double(e.readTotal) / e.seconds * wakeupTime
         sweep += "; with one per wakeup_time: cpu=\(ratio(h.cpuTotal / h.seconds * wakeupTime + sweepCPU, idleCPU))"
             + " read_bytes=\(ratio(Double(h.readTotal) / h.seconds * wakeupTime + Double(sweepBytes), idleBytes))"
+        if let hr = h.imagesRows, let sweepRows = full.start.imagesRows.flatMap({ x in empty.start.imagesRows.map { x - $0 } }) {
+            sweep += " images_rows/min=\(f((Double(hr) / h.seconds * wakeupTime + Double(sweepRows)) / wakeupTime * 60, 0))"
+        }
         print(sweep)
         if dir == nil { try? FileManager.default.removeItem(atPath: directory) }
     }

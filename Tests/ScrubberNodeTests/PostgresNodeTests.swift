@@ -133,6 +133,30 @@ import Testing
         #expect(ours == glance)
     }
 
+    /// A node's heartbeats and its completions both write its membership row: were both to
+    /// share-lock it first and then update it, they would deadlock (PostgreSQL found one per
+    /// heartbeat, each after its 1 s `deadlock_timeout`, and the failed heartbeats lapsed the
+    /// membership under load). Run side by side, no transaction of theirs is ever retried.
+    @Test func aNodesHeartbeatsAndCompletionsNeverDeadlock() async throws {
+        let db = try await PostgresDatabase.make()
+        let seeded = try await db.catalog.seed(SeedSpec(images: 30, storeDirectory: db.directory + "/images"))
+        let joined = try await db.catalog.join(BackendFixture.node("n"), ttl: 300)
+        let node = NodeIdentity(nodeID: "n", incarnation: joined.incarnation)
+        let term = try await db.catalog.campaign(node, ttl: 300).term
+        #expect(try await db.catalog.apply(LeaderPlan(leader: node, term: term, assignments: seeded.map { ($0.id, "n") }, moves: [])))
+        let claimed = try await db.catalog.claim(ClaimRequest(node, limit: 30))
+        #expect(claimed.count == 30)
+        let retriesBefore = db.catalog.transientRetries
+        for image in claimed {
+            let outcome = ScrubOutcome(image, locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) })
+            async let beat = db.catalog.heartbeat(node, ttl: 300)
+            async let done = db.catalog.complete([outcome], node: node, backoff: Backoff())
+            #expect(try await beat)
+            #expect(try await done.imagesDeleted == [image.imageID])
+        }
+        #expect(db.catalog.transientRetries == retriesBefore, "a heartbeat or a completion was retried (a deadlock)")
+    }
+
     /// Not hangs: each connect returns within its timeout; one that hung would meet the time limit.
     @Test(.timeLimit(.minutes(3))) func aWrongPasswordAndAnAbsentServerAreClearErrorsNotHangs() async throws {
         let server = try await PostgresTestServer.shared()

@@ -42,8 +42,11 @@ public struct CatalogQueries: Sendable {
     /// (node_id) → incarnation, host, pid, seconds until expiry, state of a node's membership
     /// (PostgreSQL: share-locked, so it cannot change before the operation commits).
     public let memberIdentity: String
-    /// (node_id) → as ``memberIdentity``, locked for the join that replaces it.
-    public let memberIdentityForJoin: String
+    /// (node_id) → as ``memberIdentity``, locked for an operation that writes the membership
+    /// (a join replacing it, a heartbeat, a completion's counts, a leave or drain). Two
+    /// transactions that share-lock the row and then both update it deadlock (PostgreSQL
+    /// found one every heartbeat, each after its 1 s `deadlock_timeout`), so those take it exclusively.
+    public let memberIdentityForUpdate: String
     /// (node_id): a rejoining node's previous incarnation is dead: its claims go back to `assigned`.
     public let resetOwnClaims: String
     /// (ttl, node_id) → changes == 1 when the membership was still live.
@@ -331,7 +334,7 @@ public struct CatalogQueries: Sendable {
         memberIdentity = d.render("""
             SELECT incarnation, host, pid, expires_at - {now}, state FROM scrub_nodes WHERE node_id = ? {lock FOR SHARE}
             """)
-        memberIdentityForJoin = d.render("""
+        memberIdentityForUpdate = d.render("""
             SELECT incarnation, host, pid, expires_at - {now}, state FROM scrub_nodes WHERE node_id = ? {lock FOR UPDATE}
             """)
         resetOwnClaims = d.render("UPDATE scrub_assignments SET state = 'assigned' WHERE node_id = ? AND state = 'scrubbing'")
