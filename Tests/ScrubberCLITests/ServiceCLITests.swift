@@ -188,6 +188,21 @@ import Testing
         #expect(result.stdout.contains("via=service"))
         #expect(result.stdout.contains("verified=PASS"))
     }
+
+    /// `bench --idle` runs both phases (each waits for a leader's first full sweep), measures the
+    /// nodes, and finds the image it deletes as glance-api would.
+    @Test func idleBenchMeasuresBothCatalogsAndFindsTheProbe() async throws {
+        let ws = try Workspace(copyFixture: false)
+        let result = try await CLI.run(["bench", "--idle", "--history", "300", "--seconds", "1", "--nodes", "2",
+                                        "--dir", ws.directory + "/idle"], in: ws.directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.contains("catalog=0 idle: cpu_s/node=[") })
+        #expect(lines.contains { $0.contains("catalog=300 idle: cpu_s/node=[") })
+        #expect(lines.filter { $0.contains("an image glance-api deleted, scrubbed") && !$0.contains("not within") }.count == 2, "\(result.stdout)")
+        #expect(!result.stdout.contains("no full sweep recorded"), "the nodes keep their sweep: \(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("  ratio history/empty") })
+    }
 }
 
 /// Connections opened to a port and left idle, each established before the next is opened (a
