@@ -1,5 +1,4 @@
 import Foundation
-import NIOPosix
 import ScrubberCore
 
 /// Glance's filesystem store: `file://` locations under configured store directories.
@@ -164,22 +163,4 @@ final class OpenDirectory: Sendable {
     }
 
     deinit { close(fd) }
-}
-
-/// A few threads for blocking system calls, shut down when the last store using them goes.
-final class BlockingThreads: Sendable {
-    private let pool: NIOThreadPool
-
-    init(count: Int) {
-        pool = NIOThreadPool(numberOfThreads: max(1, count))
-        pool.start()
-    }
-
-    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await pool.runIfActive(body)
-    }
-
-    deinit {
-        pool.shutdownGracefully { _ in }
-    }
 }

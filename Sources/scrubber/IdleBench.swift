@@ -94,7 +94,7 @@ struct IdleBench {
     }
 
     private func phase(_ catalog: any SeedableCatalog, images: Int) async throws -> Phase {
-        let executable = nodeExecutable ?? ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        let executable = nodeExecutable ?? Rehearsal.thisExecutable
         var processes: [Process] = []
         defer {
             for p in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) }

@@ -242,8 +242,7 @@ struct Rehearsal {
     /// Starts `nodes` `scrubber run --once` processes and waits for them, reporting progress
     /// when asked (the count scans the backlog: a benchmark must not pay for it).
     func run(progress: ((_ catalog: any ScrubCatalog, _ remaining: Int, _ elapsed: Double) async -> Void)? = nil) async throws -> RunResult {
-        let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-                             ?? CommandLine.arguments[0])
+        let executable = URL(fileURLWithPath: Self.thisExecutable)
         let service = viaService ? try await startService(executable) : nil
         defer {
             if let service, service.process.isRunning {
@@ -281,6 +280,11 @@ struct Rehearsal {
             (try? Data(contentsOf: URL(fileURLWithPath: reportPath(n)))).flatMap { try? JSONDecoder().decode(RunReport.self, from: $0) }
         }
         return RunResult(seconds: seconds, exitCodes: processes.map(\.terminationStatus), reports: reports)
+    }
+
+    /// This program's path, for the node processes a rehearsal starts.
+    static var thisExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     private func reportPath(_ node: Int) -> String { directory + "/node-\(node).report.json" }

@@ -1,5 +1,4 @@
 import Foundation
-import NIOPosix
 import ScrubberCore
 import Synchronization
 
@@ -22,7 +21,7 @@ import Synchronization
 public final class RBDStore: ImageStore {
     public let name: String
     private let options: RBDOptions
-    private let threads: NIOThreadPool
+    private let threads: BlockingThreads
     private let cluster = Mutex<Cluster?>(nil)
     /// Serializes connecting (deletes that find no connection wait for one attempt).
     private let connecting = Mutex(())
@@ -31,12 +30,7 @@ public final class RBDStore: ImageStore {
     public init(name: String, options: RBDOptions, threads: Int = 16) {
         self.name = name
         self.options = options
-        self.threads = NIOThreadPool(numberOfThreads: max(1, threads))
-        self.threads.start()
-    }
-
-    deinit {
-        threads.shutdownGracefully { _ in }
+        self.threads = BlockingThreads(count: threads)
     }
 
     /// A location as glance_store's `parse_uri` reads it.
@@ -69,7 +63,7 @@ public final class RBDStore: ImageStore {
     public func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let location = try Self.parse(url)
         // Read on the store's thread, right before the blocking calls start.
-        return try await threads.runIfActive {
+        return try await threads.run {
             guard permit() else { throw StoreError.permitWithdrawn }
             return try self.deleteBlocking(location)
         }
@@ -77,7 +71,7 @@ public final class RBDStore: ImageStore {
 
     public func exists(_ url: LocationURL) async throws -> Bool {
         let location = try Self.parse(url)
-        return try await threads.runIfActive {
+        return try await threads.run {
             let (lib, io) = try self.ioctx(location.pool ?? self.options.pool)
             var image: LibRBD.Handle?
             let opened = lib.openReadOnly(io, location.image, &image, nil)
@@ -92,7 +86,7 @@ public final class RBDStore: ImageStore {
     /// URL names one, its snapshot, protected. `scrubber bench` seeds with it; nodes only delete.
     public func create(_ url: LocationURL, bytes: Int) async throws {
         let location = try Self.parse(url)
-        try await threads.runIfActive {
+        try await threads.run {
             let (lib, io) = try self.ioctx(location.pool ?? self.options.pool)
             var order: Int32 = 0
             let created = lib.create(io, location.image, UInt64(bytes), &order)
@@ -111,7 +105,7 @@ public final class RBDStore: ImageStore {
 
     /// The cluster's fsid (what glance_store writes first in a location).
     public func clusterFSID() async throws -> String {
-        try await threads.runIfActive {
+        try await threads.run {
             let cluster = try self.connection()
             var buffer = [CChar](repeating: 0, count: 64)
             let length = cluster.lib.radosGetFSID(cluster.handle, &buffer, buffer.count)
