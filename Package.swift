@@ -70,7 +70,7 @@ let package = Package(
             name: "ScrubberService",
             dependencies: [
                 "ScrubberCore",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "ScrubberTelemetry", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "ScrubberCLITests",
             dependencies: [
-                "scrubber", "ScrubberCore", "TestSupport",
+                "scrubber", "ScrubberCore", "ScrubberTelemetry", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),

@@ -6,8 +6,8 @@ import ServiceLifecycle
 /// nodes and a page of eligible unassigned images (found by the ``LeaderSweep``: what was
 /// updated since its mark, and a full sweep once per `wakeup_time`), shares them out with the
 /// ``Partitioner`` within each node's window, and writes the round, with the sweep's state,
-/// fenced by its term. Rounds follow each other at once while there is backlog, and every
-/// `leader_interval` when idle (at most `wakeup_time`).
+/// fenced by its term. While the cluster is paused, a round does nothing. Rounds follow each
+/// other at once while there is backlog, and every `leader_interval` when idle (at most `wakeup_time`).
 struct LeaderService: Service {
     let context: NodeContext
 
@@ -59,6 +59,8 @@ struct LeaderService: Service {
         let partitioner = Partitioner(window: cluster.assignWindow)
         var view = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: 0, scan: .full(after: nil))
         candidates.load(view)
+        // Paused (`scrubber pause`): assign and move nothing; the nodes claim nothing either.
+        guard !view.paused else { return 0 }
         let targets = view.nodes.filter { $0.alive && !$0.draining }
             .map { Partitioner.Node(id: $0.id, capacity: $0.capacity, queued: $0.queued) }
         guard !targets.isEmpty else { return 0 }

@@ -19,6 +19,8 @@ final class WorkerService: Service {
     let context: NodeContext
     let once: Bool
     private let totals = Mutex(RunSummary())
+    /// The (class, store) pairs of failures that need an operator already logged this run.
+    private let shouted = Mutex(Set<String>())
     private let progress: (@Sendable (RunSummary) -> Void)?
     private let limits: StoreLimits
 
@@ -35,7 +37,7 @@ final class WorkerService: Service {
         let config = context.config
         let queue = ClaimQueue(context: context, once: once)
         let context = context
-        let committer = Committer(catalog: context.catalog, identity: { context.identity }, backoff: config.cluster.backoff,
+        let committer = Committer(catalog: context.catalog, identity: { context.identity }, backoff: config.failureBackoff,
                                   batchSize: config.cluster.claimBatch, retryForever: !once, metrics: context.metrics,
                                   clock: context.clock, logger: context.logger)
         let reporter = Task { try await report(committer) }
@@ -175,7 +177,7 @@ final class WorkerService: Service {
         for location in image.locations {
             guard permit() else {
                 results.append(LocationResult(locationID: location.id, store: nil,
-                                              outcome: .failed(StoreError.permitWithdrawn.message)))
+                                              outcome: .failed(StoreError.permitWithdrawn.description), failureClass: .transient))
                 continue
             }
             context.metrics.inFlight.increment()
@@ -184,7 +186,7 @@ final class WorkerService: Service {
             context.metrics.inFlight.decrement()
             context.metrics.record(result, duration: started.duration(to: context.clock.now))
             if case .failed(let message) = result.outcome {
-                context.logger.debug("location failed", metadata: ["image": "\(image.imageID)", "location": "\(location.id)", "error": "\(message)"])
+                report(failure: message, of: result, image: image.imageID)
             }
             results.append(result)
         }
@@ -195,6 +197,28 @@ final class WorkerService: Service {
         await committer.add(ScrubOutcome(image, locations: results),
                             claimedAt: claim.claimedAt)
         await queue.finished()
+    }
+
+    /// A failure that needs an operator (misconfigured, unsupported) is logged as an error once
+    /// per run for each class and store, not once per image: every image of a wrong credential
+    /// fails the same way. Others, and the repeats, are logged at debug; all of them are in
+    /// `scrubber status`, the audit and the metrics.
+    private func report(failure message: String, of result: LocationResult, image: String) {
+        let failureClass = result.failureClass ?? FailureClass(classifying: message)
+        let metadata: Logger.Metadata = [
+            "image": "\(image)", "location": "\(result.locationID)", "store": "\(result.store ?? "-")",
+            "class": "\(failureClass.rawValue)", "error": "\(message)",
+        ]
+        let first = failureClass.needsOperator
+            && shouted.withLock { $0.insert("\(failureClass.rawValue) \(result.store ?? "")").inserted }
+        if first {
+            context.logger.error("""
+                store \(result.store ?? "?"): \(message) — images failing this way stay pending_delete and are retried once per \
+                wakeup_time; this is logged once per run (scrubber status lists them)
+                """, metadata: metadata)
+        } else {
+            context.logger.debug("location failed", metadata: metadata)
+        }
     }
 
     private func report(_ committer: Committer) async throws {

@@ -51,6 +51,7 @@ extension PostgresCatalog {
             // The id's previous incarnation (or this one's before its membership lapsed) is
             // gone: its claims are stale, and their outcomes will be lost.
             try await tx.execute(q.resetOwnClaims, [node.nodeID])
+            if incarnation != node.incarnation { try await tx.execute(q.forgetStepDown, [node.nodeID]) }
             return JoinAnswer(incarnation: incarnation, storeTime: try await tx.rows(q.storeNow)[0].decode(Double.self))
         }
     }
@@ -186,7 +187,8 @@ extension PostgresCatalog {
                 }
             }
             return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned, next: next,
-                              scannedTo: ScanPosition.stamp(storeNow), storeNow: storeNow, sweep: sweep)
+                              scannedTo: ScanPosition.stamp(storeNow), storeNow: storeNow, sweep: sweep,
+                              paused: try await Self.pauseState(tx, q) != nil)
         }
     }
 
@@ -230,7 +232,7 @@ extension PostgresCatalog {
         let q = queries
         return try await transaction { tx in
             // Share-locked: the membership cannot change before the claim commits.
-            try MemberRow.checkClaimant(try await Self.member(request.nodeID, tx, q.memberIdentity), request.node)
+            let mayClaim = try MemberRow.checkClaimant(try await Self.member(request.nodeID, tx, q.memberIdentity), request.node)
             // A retry of a claim that committed gets that claim back, and claims nothing more.
             var claimed: [(String, Int, Int64, String)] = []
             if let token = request.token {
@@ -238,7 +240,7 @@ extension PostgresCatalog {
                     try $0.decode((String, Int, Int64, String).self)
                 }
             }
-            if claimed.isEmpty {
+            if claimed.isEmpty, mayClaim {
                 claimed = try await tx.rows(q.claim, [request.token, request.nodeID, request.retryClaimedBefore ?? 0, request.limit]).map {
                     try $0.decode((String, Int, Int64, String).self)
                 }
@@ -298,7 +300,10 @@ extension PostgresCatalog {
                 try await tx.execute(q.deleteAssignments(ids.count), ids.map { $0 })
             }
             for failure in finish.failures {
-                try await tx.execute(q.failAssignment, [failure.message, failure.delay, failure.imageID, nodeID, failure.claimToken])
+                try await tx.execute(q.failAssignment, [
+                    failure.message, failure.failureClass.rawValue, failure.store, DependentsColumn.text(failure.dependents), failure.delay,
+                    failure.imageID, nodeID, failure.claimToken,
+                ])
             }
             try await Self.insert(finish.events, tx, q)
             try await tx.execute(q.countNodeWork, [finish.report.imagesDeleted.count, finish.report.imagesFailed.count, nodeID])
@@ -308,11 +313,11 @@ extension PostgresCatalog {
 
     /// Writes audit rows, many per statement.
     static func insert(_ events: [AuditEvent], _ tx: SQLTransaction, _ q: CatalogQueries) async throws {
-        for chunk in events.chunks(of: CatalogQueries.rowsPerStatement(columns: 7)) {
+        for chunk in events.chunks(of: CatalogQueries.rowsPerStatement(columns: 8)) {
             var values: [(any PostgresDynamicTypeEncodable)?] = []
-            values.reserveCapacity(chunk.count * 7)
+            values.reserveCapacity(chunk.count * 8)
             for e in chunk {
-                values += [e.nodeID, e.term, e.imageID, e.locationID, e.store, e.action.rawValue, e.detail]
+                values += [e.nodeID, e.term, e.imageID, e.locationID, e.store, e.action.rawValue, e.detail, e.failureClass?.rawValue]
             }
             try await tx.execute(q.insertEvents(chunk.count), values)
         }
@@ -391,10 +396,21 @@ extension PostgresCatalog {
             let waiting = try await tx.rows(q.waitingCount, [scrubTime])[0].decode(Int.self)
             let failing = try await tx.rows(q.failingCount)[0].decode(Int.self)
             let failures = try await tx.rows(q.failures, [failureLimit]).map { row in
-                let (image, attempts, error) = try row.decode((String, Int, String?).self)
-                return BacklogSnapshot.Failure(imageID: image, attempts: attempts, lastError: error)
+                let (image, attempts, error, failureClass, store, dependents) = try row.decode((String, Int, String?, String?, String?, String?).self)
+                return BacklogSnapshot.Failure(imageID: image, attempts: attempts, lastError: error,
+                                               failureClass: failureClass.flatMap(FailureClass.init(rawValue:)), store: store,
+                                               dependents: DependentsColumn.list(dependents))
             }
-            return BacklogSnapshot(eligible: eligible, waiting: waiting, oldestAgeSeconds: oldest, failing: failing, failures: failures)
+            let groups = try await tx.rows(q.failingGroups).map { row in
+                let (failureClass, store, images) = try row.decode((String?, String?, Int).self)
+                return FailingGroup(failureClass: failureClass.flatMap(FailureClass.init(rawValue:)) ?? .transient, store: store, images: images)
+            }
+            let stores = try await tx.rows(q.storeBacklog, [scrubTime]).map { row in
+                let (store, images, bytes) = try row.decode((String?, Int, Int64).self)
+                return StoreBacklog(store: store, images: images, bytes: bytes)
+            }
+            return BacklogSnapshot(eligible: eligible, waiting: waiting, oldestAgeSeconds: oldest, failing: failing, failures: failures,
+                                   stores: stores, failingGroups: groups)
         }
     }
 
@@ -407,12 +423,42 @@ extension PostgresCatalog {
                 return (node: node, state: state, count: count)
             }
             let nodes = try await tx.rows(q.statusNodes).map { row in
-                let (id, host, pid, state, age, alive, capacity, done, failed, eligible, uptime) =
-                    try row.decode((String, String, Int, String, Double, Bool, Int, Int, Int, Bool, Double).self)
+                let (id, host, pid, state, age, alive, capacity, done, failed, eligible, uptime, drainedBy) =
+                    try row.decode((String, String, Int, String, Double, Bool, Int, Int, Int, Bool, Double, String?).self)
                 return ClusterStatus.NodeRow(nodeID: id, host: host, pid: pid, state: state, heartbeatAgeSeconds: age, alive: alive,
-                                             capacity: capacity, done: done, failed: failed, leaderEligible: eligible, uptimeSeconds: uptime)
+                                             capacity: capacity, done: done, failed: failed, leaderEligible: eligible, uptimeSeconds: uptime,
+                                             drainedBy: drainedBy)
             }
-            return ClusterStatus(lease: try await Self.lease(tx, q), nodes: nodes, assignments: assignments, backlog: backlog)
+            let minutes = try await tx.rows(q.history).map { row in
+                let (ago, images, bytes) = try row.decode((Int, Int, Int64).self)
+                return (ago: ago, images: images, bytes: bytes)
+            }
+            let changes = try await tx.rows(q.leaderChanges)[0].decode(Int.self)
+            return ClusterStatus(lease: try await Self.lease(tx, q), nodes: nodes, assignments: assignments, backlog: backlog,
+                                 paused: try await Self.pauseState(tx, q), history: .init(rows: minutes, leaderChanges: changes))
+        }
+    }
+
+    static func pauseState(_ tx: SQLTransaction, _ q: CatalogQueries) async throws -> PauseState? {
+        guard let row = try await tx.rows(q.pauseState).first else { return nil }
+        let (since, host, user) = try row.decode((Double?, String?, String?).self)
+        return since.map { PauseState(since: $0, by: Operator(host: host ?? "", user: user ?? "")) }
+    }
+
+    // MARK: Control
+
+    public func control(_ request: ControlRequest) async throws -> ControlAnswer {
+        let q = queries
+        return try await transaction { tx in
+            // The lease row first, locked: a campaign or renewal waits for the command.
+            _ = try await tx.rows(q.lockLeaderRow)
+            var control = ControlStep(request, lease: try await Self.lease(tx, q), paused: try await Self.pauseState(tx, q), queries: q)
+            while let statement = control.next() {
+                control.ran(changes: try await tx.execute(statement.sql, statement.arguments.map { $0 as (any PostgresDynamicTypeEncodable)? }))
+            }
+            let answer = control.answer(paused: try await Self.pauseState(tx, q))
+            try await Self.insert(control.events, tx, q)
+            return answer
         }
     }
 }

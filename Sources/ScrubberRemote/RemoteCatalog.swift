@@ -165,6 +165,10 @@ public final class RemoteCatalog: ScrubCatalog {
         try await call(.status, CatalogWire.Backlog(scrubTime: scrubTime, failureLimit: failureLimit))
     }
 
+    public func control(_ request: ControlRequest) async throws -> ControlAnswer {
+        try await call(.control, request)
+    }
+
     // MARK: Transport
 
     private func value<T: Codable & Sendable>(_ operation: CatalogWire.Operation, _ body: some Encodable) async throws -> T {

@@ -93,7 +93,8 @@ extension SQLiteCatalog {
                 }
             }
             return LeaderView(nodes: nodes, orphans: orphans, unassigned: unassigned, next: next,
-                              scannedTo: ScanPosition.stamp(storeNow), storeNow: storeNow, sweep: sweep)
+                              scannedTo: ScanPosition.stamp(storeNow), storeNow: storeNow, sweep: sweep,
+                              paused: try Self.pauseState(db, q) != nil)
         }
     }
 
@@ -157,9 +158,34 @@ extension SQLiteCatalog {
             let nodes = try Row.fetchAll(db.cachedStatement(sql: q.statusNodes)).map { row in
                 ClusterStatus.NodeRow(nodeID: row[0], host: row[1], pid: row[2], state: row[3], heartbeatAgeSeconds: row[4],
                                       alive: row[5], capacity: row[6], done: row[7], failed: row[8], leaderEligible: row[9],
-                                      uptimeSeconds: row[10])
+                                      uptimeSeconds: row[10], drainedBy: row[11])
             }
-            return ClusterStatus(lease: try Self.lease(db, q), nodes: nodes, assignments: assignments, backlog: backlog)
+            let minutes = try Row.fetchAll(db.cachedStatement(sql: q.history)).map { row in
+                (ago: row[0] as Int, images: row[1] as Int, bytes: row[2] as Int64)
+            }
+            let changes = try Int.fetchOne(db.cachedStatement(sql: q.leaderChanges)) ?? 0
+            return ClusterStatus(lease: try Self.lease(db, q), nodes: nodes, assignments: assignments, backlog: backlog,
+                                 paused: try Self.pauseState(db, q), history: .init(rows: minutes, leaderChanges: changes))
+        }
+    }
+
+    static func pauseState(_ db: Database, _ q: CatalogQueries) throws -> PauseState? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: q.pauseState)), let since = row[0] as Double? else { return nil }
+        return PauseState(since: since, by: Operator(host: row[1] ?? "", user: row[2] ?? ""))
+    }
+
+    public func control(_ request: ControlRequest) async throws -> ControlAnswer {
+        let q = queries
+        return try await write { db in
+            let lease = try Self.lease(db, q)
+            var control = ControlStep(request, lease: lease, paused: try Self.pauseState(db, q), queries: q)
+            while let statement = control.next() {
+                try db.cachedStatement(sql: statement.sql).execute(arguments: StatementArguments(statement.arguments))
+                control.ran(changes: db.changesCount)
+            }
+            let answer = control.answer(paused: try Self.pauseState(db, q))
+            try Self.insert(control.events, db, q)
+            return answer
         }
     }
 }

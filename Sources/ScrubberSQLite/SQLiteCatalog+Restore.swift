@@ -56,10 +56,19 @@ extension SQLiteCatalog {
             let waiting = try Int.fetchOne(db.cachedStatement(sql: q.waitingCount), arguments: [scrubTime]) ?? 0
             let failing = try Int.fetchOne(db.cachedStatement(sql: q.failingCount)) ?? 0
             let failures = try Row.fetchAll(db.cachedStatement(sql: q.failures), arguments: [failureLimit]).map {
-                BacklogSnapshot.Failure(imageID: $0[0], attempts: $0[1], lastError: $0[2])
+                BacklogSnapshot.Failure(imageID: $0[0], attempts: $0[1], lastError: $0[2],
+                                        failureClass: ($0[3] as String?).flatMap(FailureClass.init(rawValue:)), store: $0[4],
+                                        dependents: DependentsColumn.list($0[5]))
+            }
+            let groups = try Row.fetchAll(db.cachedStatement(sql: q.failingGroups)).map {
+                FailingGroup(failureClass: ($0[0] as String?).flatMap(FailureClass.init(rawValue:)) ?? .transient, store: $0[1],
+                             images: $0[2])
+            }
+            let stores = try Row.fetchAll(db.cachedStatement(sql: q.storeBacklog), arguments: [scrubTime]).map {
+                StoreBacklog(store: $0[0], images: $0[1], bytes: $0[2])
             }
             return BacklogSnapshot(eligible: eligible?[0] ?? 0, waiting: waiting, oldestAgeSeconds: eligible?[1],
-                                   failing: failing, failures: failures)
+                                   failing: failing, failures: failures, stores: stores, failingGroups: groups)
         }
     }
 }

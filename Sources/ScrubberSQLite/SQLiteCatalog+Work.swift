@@ -5,13 +5,13 @@ extension SQLiteCatalog {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
         let q = queries
         return try await write { db in
-            try MemberRow.checkClaimant(Self.member(request.nodeID, db, q.memberIdentity), request.node)
+            let mayClaim = try MemberRow.checkClaimant(Self.member(request.nodeID, db, q.memberIdentity), request.node)
             // A retry of a claim that committed gets that claim back, and claims nothing more.
             var claimed: [Row] = []
             if let token = request.token {
                 claimed = try Row.fetchAll(db.cachedStatement(sql: q.claimedUnderToken), arguments: [request.nodeID, token])
             }
-            if claimed.isEmpty {
+            if claimed.isEmpty, mayClaim {
                 claimed = try Row.fetchAll(
                     db.cachedStatement(sql: q.claim),
                     arguments: [request.token, request.nodeID, request.retryClaimedBefore ?? 0, request.limit])
@@ -72,7 +72,10 @@ extension SQLiteCatalog {
             }
             let fail = try db.cachedStatement(sql: q.failAssignment)
             for failure in finish.failures {
-                try fail.execute(arguments: [failure.message, failure.delay, failure.imageID, nodeID, failure.claimToken])
+                try fail.execute(arguments: [
+                    failure.message, failure.failureClass.rawValue, failure.store, DependentsColumn.text(failure.dependents), failure.delay,
+                    failure.imageID, nodeID, failure.claimToken,
+                ])
             }
             try Self.insert(finish.events, db, q)
             try db.cachedStatement(sql: q.countNodeWork).execute(arguments: [
@@ -95,6 +98,7 @@ extension SQLiteCatalog {
                 row.append(e.store)
                 row.append(e.action.rawValue)
                 row.append(e.detail)
+                row.append(e.failureClass?.rawValue)
             }
         }
         try db.cachedStatement(sql: q.insertEvents(events.count)).execute(arguments: [rows.text])

@@ -151,6 +151,7 @@ public final class SQLiteCatalog: ScrubCatalog {
             // The id's previous incarnation (or this one's before its membership lapsed) is
             // gone: its claims are stale, and their outcomes will be lost.
             try db.cachedStatement(sql: q.resetOwnClaims).execute(arguments: [node.nodeID])
+            if incarnation != node.incarnation { try db.cachedStatement(sql: q.forgetStepDown).execute(arguments: [node.nodeID]) }
             return JoinAnswer(incarnation: incarnation, storeTime: try Double.fetchOne(db.cachedStatement(sql: q.storeNow)) ?? 0)
         }
     }

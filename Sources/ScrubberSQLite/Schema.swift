@@ -136,5 +136,21 @@ enum Schema {
             ALTER TABLE scrub_leader ADD COLUMN sweep_full_position TEXT;
             ALTER TABLE scrub_leader ADD COLUMN sweep_full_completed_at REAL;
             """),
+        // Operating the cluster (DESIGN §7): failure classes on assignments and audit rows (the
+        // class of a failure recorded before, from its message), the pause, an operator's drain,
+        // a stepped-down leader, and the last hour of the audit for the status page's history.
+        ("009_scrub_operating", """
+            ALTER TABLE scrub_assignments ADD COLUMN failure_class TEXT;
+            ALTER TABLE scrub_assignments ADD COLUMN failure_store TEXT;
+            ALTER TABLE scrub_assignments ADD COLUMN dependents TEXT;
+            ALTER TABLE scrub_events ADD COLUMN failure_class TEXT;
+            ALTER TABLE scrub_leader ADD COLUMN paused_at REAL;
+            ALTER TABLE scrub_leader ADD COLUMN paused_host TEXT;
+            ALTER TABLE scrub_leader ADD COLUMN paused_user TEXT;
+            ALTER TABLE scrub_leader ADD COLUMN stepped_down TEXT;
+            ALTER TABLE scrub_nodes ADD COLUMN drained_by TEXT;
+            CREATE INDEX scrub_events_action_at ON scrub_events (action, at);
+            UPDATE scrub_assignments SET failure_class = CASE WHEN last_error LIKE 'in_use:%' THEN 'in_use' WHEN last_error LIKE 'throttled:%' THEN 'throttled' WHEN last_error LIKE 'transient:%' THEN 'transient' WHEN last_error LIKE 'misconfigured:%' THEN 'misconfigured' WHEN last_error LIKE 'unsupported:%' THEN 'unsupported' ELSE 'transient' END WHERE last_error IS NOT NULL;
+            """),
     ]
 }

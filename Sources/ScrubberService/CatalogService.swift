@@ -8,13 +8,16 @@ import Logging
 import NIOCore
 import NIOSSL
 import ScrubberCore
+import ScrubberTelemetry
 
 /// `scrubber serve`: the ``ScrubCatalog`` protocol over HTTP/JSON (``CatalogWire``), fronting
 /// a SQLite or PostgreSQL catalog, for nodes that cannot share the SQLite file or reach the
 /// database. Time stays the store's: every operation runs on the catalog it fronts.
 ///
 /// - Every route but `GET /healthz` needs `Authorization: Bearer <token>`, compared in constant
-///   time; without it: 401, nothing read or written.
+///   time; without it: 401, nothing read or written. The status page (`GET /`, `GET
+///   /status.json`, when the service is given a status source) also takes HTTP Basic with the
+///   token as password, so a browser can open it.
 /// - Bodies over `maxBodyBytes`: 413; malformed JSON or out-of-range values (a TTL over
 ///   ``maxTTL``, a request id over ``maxRequestIDBytes``): 400; an unknown operation: 404.
 /// - Retried writes (same ``CatalogWire/requestIDHeader``) get the first answer (``ReplayCache``).
@@ -53,11 +56,17 @@ public struct CatalogService: Sendable {
     public let limits: Limits
     private let replays: ReplayCache
     private let logger: Logger
+    /// The status page's data (nil: no page).
+    private let status: (@Sendable () async throws -> ClusterStatus)?
 
-    /// - Parameter token: the bearer token, already trimmed (see ``TokenFile/read(_:)``).
+    /// - Parameters:
+    ///   - token: the bearer token, already trimmed (see ``TokenFile/read(_:)``).
+    ///   - status: the status page's data; nil serves no page.
     public init(catalog: any ScrubCatalog, token: String, maxBodyBytes: Int = CatalogWire.defaultMaxBodyBytes,
-                limits: Limits = Limits(), replayWindow: Duration = .seconds(120), logger: Logger) {
+                limits: Limits = Limits(), replayWindow: Duration = .seconds(120), logger: Logger,
+                status: (@Sendable () async throws -> ClusterStatus)? = nil) {
         self.catalog = catalog
+        self.status = status
         tokenDigest = SHA256.hash(data: Data(token.utf8))
         self.maxBodyBytes = maxBodyBytes
         self.limits = limits
@@ -76,6 +85,9 @@ public struct CatalogService: Sendable {
         }
         router.post("/v1/:operation") { request, context in
             await self.respond(to: request, operation: context.parameters.get("operation") ?? "")
+        }
+        if let status {
+            StatusPage.addRoutes(to: router, authorise: { self.authorised($0.headers[.authorization], basic: true) }, status: status)
         }
         var server = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(limits.idleTimeout.seconds * 1e9))))
         if var tls {
@@ -122,10 +134,20 @@ public struct CatalogService: Sendable {
         return answer.response
     }
 
-    private func authorised(_ header: String?) -> Bool {
-        guard let header, header.hasPrefix("Bearer ") else { return false }
+    /// `Bearer <token>`, or with `basic` also `Basic base64(<any user>:<token>)`.
+    private func authorised(_ header: String?, basic: Bool = false) -> Bool {
+        guard let header else { return false }
+        let presented: Substring
+        if header.hasPrefix("Bearer ") {
+            presented = header.dropFirst("Bearer ".count)
+        } else if basic, header.hasPrefix("Basic "), let decoded = Data(base64Encoded: String(header.dropFirst("Basic ".count))),
+                  let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") {
+            presented = text[text.index(after: colon)...]
+        } else {
+            return false
+        }
         // Digests have one length whatever the token's, and Digest's == compares in constant time.
-        return SHA256.hash(data: Data(header.dropFirst("Bearer ".count).utf8)) == tokenDigest
+        return SHA256.hash(data: Data(presented.utf8)) == tokenDigest
     }
 
     /// Decodes, runs and encodes one operation.
@@ -229,6 +251,10 @@ public struct CatalogService: Sendable {
         case .status:
             let r = try input.decode(W.Backlog.self)
             return .ok(try await catalog.status(scrubTime: try nonNegative(r.scrubTime, "scrubTime"), failureLimit: try nonNegative(r.failureLimit, "failureLimit")))
+        case .control:
+            let r = try input.decode(ControlRequest.self)
+            if [.drain, .undrain].contains(r.action), (r.nodeID ?? "").isEmpty { throw Self.missing("nodeID") }
+            return .ok(try await catalog.control(r))
         }
     }
 

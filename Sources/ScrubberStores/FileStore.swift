@@ -86,11 +86,11 @@ public struct FileStore: ImageStore {
     private static func unlinkError(_ path: String, _ code: Int32) -> StoreError {
         switch code {
         case EACCES, EPERM:
-            StoreError("permission denied deleting \(path) (\(String(cString: strerror(code)))); check the scrubber's access to the store directory")
+            StoreError(.misconfigured, "permission denied deleting \(path) (\(String(cString: strerror(code)))); check the scrubber's access to the store directory")
         case EISDIR:
-            StoreError("\(path) is a directory, not an image file; not deleted")
+            StoreError(.unsupported, "\(path) is a directory, not an image file; not deleted")
         default:
-            StoreError("cannot delete \(path): \(String(cString: strerror(code)))")
+            StoreError(.transient, "cannot delete \(path): \(String(cString: strerror(code)))")
         }
     }
 
@@ -118,14 +118,14 @@ public struct FileStore: ImageStore {
         var info = stat()
         guard lstat(candidate, &info) == 0 else {
             if errno == ENOENT { return nil }
-            throw StoreError("cannot inspect \(candidate): \(String(cString: strerror(errno)))")
+            throw StoreError(.transient, "cannot inspect \(candidate): \(String(cString: strerror(errno)))")
         }
         if info.st_mode & S_IFMT == S_IFLNK, let target = Self.realPath(candidate),
            !resolvedRoots.contains(where: { LocationURL.path(target, isInside: $0) }) {
             throw LocationError.outsideStoreRoots(url: url.description, resolved: target, roots: roots)
         }
         if info.st_mode & S_IFMT == S_IFDIR {
-            throw StoreError("\(candidate) is a directory, not an image file; not deleted")
+            throw StoreError(.unsupported, "\(candidate) is a directory, not an image file; not deleted")
         }
         return candidate
     }

@@ -22,18 +22,24 @@ public protocol ImageStore: Sendable {
     func exists(_ url: LocationURL) async throws -> Bool
 }
 
-/// A backend failure: the data may still exist.
+/// A backend failure: the data may still exist. Its description is `"CLASS: MESSAGE"`, as the
+/// operator reads it in `scrub_assignments.last_error` and the audit table.
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var failureClass: FailureClass
     public var message: String
+    /// What pins the data, where the store can list it (RBD clones as `pool/image`).
+    public var dependents: [String]
 
-    public init(_ message: String) {
+    public init(_ failureClass: FailureClass, _ message: String, dependents: [String] = []) {
+        self.failureClass = failureClass
         self.message = message
+        self.dependents = dependents
     }
 
-    public var description: String { message }
+    public var description: String { "\(failureClass.rawValue): \(message)" }
 
     /// The delete's permit was withdrawn before the data was touched.
-    public static let permitWithdrawn = StoreError("node membership lapsed before the delete; not deleted")
+    public static let permitWithdrawn = StoreError(.transient, "node membership lapsed before the delete; not deleted")
 }
 
 extension ImageStore {

@@ -27,7 +27,7 @@ public final class SimulatedStore: ImageStore {
         guard permit() else { throw StoreError.permitWithdrawn }
         let key = url.description
         if failing.contains(key) || (failureRate > 0 && Double.random(in: 0..<1) < failureRate) {
-            throw StoreError("simulated backend failure deleting \(key)")
+            throw StoreError(.transient, "simulated backend failure deleting \(key)")
         }
         let remembers = remembersDeletes
         return state.withLock { state in

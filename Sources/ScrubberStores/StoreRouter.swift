@@ -113,15 +113,36 @@ public struct StoreRouter: Sendable {
         let (store, routed) = route(location)
         switch routed {
         case .failure(let error):
-            return LocationResult(locationID: location.id, store: store, outcome: .failed("\(error)"))
+            return Self.failed(location, store: store, error)
         case .success(let (backend, url)):
             do {
                 let (outcome, bytes) = try await backend.deleteMeasuring(url, permit: permit)
                 return LocationResult(locationID: location.id, store: store, outcome: outcome, bytes: bytes)
             } catch {
-                return LocationResult(locationID: location.id, store: store, outcome: .failed("\(error)"))
+                return Self.failed(location, store: store, error)
             }
         }
+    }
+
+    /// A failed location with its class (``StoreError`` and ``LocationError`` carry one; any
+    /// other error is `transient`), the message beginning with it, and its dependents.
+    static func failed(_ location: PendingLocation, store: String, _ error: any Error) -> LocationResult {
+        let failureClass: FailureClass
+        var dependents: [String] = []
+        var text = "\(error)"
+        switch error {
+        case let error as StoreError:
+            failureClass = error.failureClass
+            dependents = error.dependents
+        case let error as LocationError:
+            failureClass = error.failureClass
+            text = "\(failureClass.rawValue): \(error)"
+        default:
+            failureClass = .transient
+            text = "transient: \(error)"
+        }
+        return LocationResult(locationID: location.id, store: store, outcome: .failed(text), failureClass: failureClass,
+                              dependents: dependents)
     }
 
     /// Whether `location`'s data still exists.

@@ -2,10 +2,12 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import ScrubberCore
 
 /// The process's metrics: swift-metrics bootstrapped with a Prometheus registry, served on
 /// `GET /metrics` beside the probes `GET /healthz` (the process answers) and `GET /readyz`
-/// (the node has joined and its membership is current; 503 otherwise).
+/// (the node has joined and its membership is current; 503 otherwise), and the read-only status
+/// page (``StatusPage``) on `GET /` and `GET /status.json`.
 public enum MetricsEndpoint {
     /// Delete latencies from a millisecond (a local unlink) to a minute (a remote store
     /// timing out), roughly ×2.5 apart.
@@ -29,13 +31,16 @@ public enum MetricsEndpoint {
     /// - Parameters:
     ///   - sample: brings state gauges up to date; called before each `/metrics` answer.
     ///   - ready: the `/readyz` answer.
+    ///   - status: the status page's data (nil: no page).
     ///   - onListening: called with the bound port (useful with port 0).
     public static func application(
         host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
         sample: @escaping @Sendable () -> Void, ready: @escaping @Sendable () -> Bool,
+        status: (@Sendable () async throws -> ClusterStatus)? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
+        if let status { StatusPage.addRoutes(to: router, status: status) }
         router.get("/metrics") { _, _ in
             sample()
             var buffer: [UInt8] = []
@@ -50,8 +55,10 @@ public enum MetricsEndpoint {
         router.get("/readyz") { _, _ in
             ready() ? text(.ok, "ready\n") : text(.serviceUnavailable, "not ready: not joined, or membership not current\n")
         }
+        // An idle timeout: a browser keeps the status page's connection open (Hummingbird's
+        // HTTP/1 server has none by default).
         return Application(
-            router: router,
+            router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)

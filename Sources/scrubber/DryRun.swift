@@ -13,7 +13,7 @@ struct DryRun {
     let logger: Logger
 
     /// The eligible backlog, read without writing anything.
-    private func forEachEligible(_ database: DatabaseURL, _ visit: (ClaimedImage) async throws -> Void) async throws {
+    private func forEachEligible(_ database: DatabaseURL, _ visit: (ClaimedImage, Int64?) async throws -> Void) async throws {
         switch database {
         case .sqlite(let path):
             try await SQLiteBacklogPreview.forEachEligible(path: path, scrubTime: config.scrubTime, visit)
@@ -32,7 +32,10 @@ struct DryRun {
         }
         let router = try makeRouter(config)
         var images = 0, deletions = 0, gone = 0, failures = 0
-        try await forEachEligible(database) { image in
+        // Bytes the run would free: an image's size (Glance's `images.size`) for each location
+        // whose data exists and would be deleted (each location holds a whole copy).
+        var bytes: Int64 = 0, unsized = 0
+        try await forEachEligible(database) { image, size in
             images += 1
             if image.locations.isEmpty {
                 print("\(image.imageID)\t-\t-\t-\twould mark deleted (no pending location left)")
@@ -49,8 +52,9 @@ struct DryRun {
                     url = target.redacted
                     do {
                         if try await backend.exists(target) {
-                            action = "would delete"
+                            action = "would delete" + (size.map { " (\(ByteCount.text($0)))" } ?? " (size unknown)")
                             deletions += 1
+                            if let size { bytes += size } else { unsized += 1 }
                         } else {
                             action = "already gone (would record not_found)"
                             gone += 1
@@ -63,6 +67,8 @@ struct DryRun {
                 print("\(image.imageID)\t\(location.id)\t\(store)\t\(url)\t\(action)")
             }
         }
-        print("dry run: \(images) eligible images; \(deletions) locations would be deleted, \(gone) already gone, \(failures) would fail; nothing was changed")
+        let freed = "\(ByteCount.text(bytes)) (\(bytes) bytes)" + (unsized > 0 ? " plus \(unsized) location(s) of unknown size" : "")
+        print("dry run: \(images) eligible images; \(deletions) locations would be deleted, freeing \(freed); "
+              + "\(gone) already gone, \(failures) would fail; nothing was changed")
     }
 }

@@ -11,4 +11,6 @@ enum ExitStatus: Int32, Error {
     case restoreRefused = 4
     /// `status`: no live leader (monitoring alerts on it).
     case noLeader = 5
+    /// `drain`, `undrain`: the node is not in a state the command applies to; nothing changed.
+    case unchanged = 6
 }

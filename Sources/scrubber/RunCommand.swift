@@ -89,9 +89,13 @@ struct RunCommand: AsyncParsableCommand {
             let app = MetricsEndpoint.application(
                 host: address.host, port: address.port, registry: registry, logger: logger,
                 sample: { node.sampleGauges() }, ready: { node.isReady },
+                status: { [scrubTime = config.scrubTime, store = config.stores.defaultBackend] in
+                    try await catalog.status(scrubTime: scrubTime, failureLimit: 100).namingStores(default: store)
+                },
                 onListening: { port in logger.notice("metrics listening on http://\(ListenAddress(host: address.host, port: port))") })
             services.append(.init(service: app))
-            services.append(.init(service: BacklogGauges(catalog: catalog, scrubTime: config.scrubTime, logger: logger)))
+            services.append(.init(service: BacklogGauges(catalog: catalog, scrubTime: config.scrubTime,
+                                                         defaultStore: config.stores.defaultBackend, logger: logger)))
         }
         // The node last: the group stops in reverse order, so the probes answer until it has left.
         services.append(.init(service: node, successTerminationBehavior: .gracefullyShutdownGroup))

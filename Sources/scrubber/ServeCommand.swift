@@ -16,7 +16,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Fronts the configured SQLite or PostgreSQL catalog; nodes, status and restore use it \
             with --coordinator http://HOST:PORT and --token-file. Every route but GET /healthz \
-            needs the bearer token. The service never needs metadata_encryption_key: nodes \
+            needs the bearer token; the status page (GET /) also takes it as the password of \
+            HTTP Basic, so a browser can open it. The service never needs metadata_encryption_key: nodes \
             decrypt location URLs themselves. Stops gracefully on SIGTERM/SIGINT.
 
             Off loopback it serves HTTPS only (--tls-cert/--tls-key, TLS 1.2 at least): the token \
@@ -115,7 +116,11 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("serving plain HTTP off loopback (--insecure-http): the bearer token travels in clear")
         }
         logger.info("connection limits", metadata: ["idle_timeout_s": "\(idleTimeout)", "max_connections": "\(limits.maxConnections)"])
-        let service = CatalogService(catalog: catalog, token: token, maxBodyBytes: maxBodyBytes, limits: limits, logger: logger)
+        let service = CatalogService(
+            catalog: catalog, token: token, maxBodyBytes: maxBodyBytes, limits: limits, logger: logger,
+            status: { [scrubTime = config.scrubTime, store = config.stores.defaultBackend] in
+                try await catalog.status(scrubTime: scrubTime, failureLimit: 100).namingStores(default: store)
+            })
         let scheme = tls == nil ? "http" : "https"
         let app = try service.application(host: host, port: port, tls: tls) { bound in
             logger.notice("lease service listening on \(scheme)://\(host):\(bound)")

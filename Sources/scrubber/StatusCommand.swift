@@ -8,7 +8,8 @@ struct StatusCommand: AsyncParsableCommand {
         abstract: "Show the leader, the nodes, the backlog and failing images.",
         discussion: """
             Exit 0 when a live leader exists, 5 when none. With --json, stdout carries one JSON \
-            object per snapshot (keys: leader, nodes, backlog, failures) and logs go to stderr.
+            object per snapshot (keys: leader, paused, nodes, backlog, failing_by_class, failures, \
+            history; README "status --json") and logs go to stderr.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -27,6 +28,7 @@ struct StatusCommand: AsyncParsableCommand {
         let tty = isatty(STDOUT_FILENO) == 1
         while true {
             let status = try await catalog.status(scrubTime: config.scrubTime, failureLimit: 20)
+                .namingStores(default: config.stores.defaultBackend)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -50,17 +52,36 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             out += "leader: none\n"
         }
+        out += "leader changes in the last hour: \(status.history.leaderChanges)\n"
+        if let paused = status.paused {
+            out += "PAUSED since \(paused.sinceText) by \(paused.by): no new assignments or claims (scrubber resume)\n"
+        }
         let header = ["NODE", "HOST", "PID", "STATE", "HEARTBEAT", "ALIVE", "CAP", "ASSIGNED", "SCRUBBING", "DONE", "FAILED", "RATE/S", "LEAD"]
         let rows = status.nodes.map { n in
-            [n.nodeID, n.host, "\(n.pid)", n.state, "\(format(n.heartbeatAgeSeconds)) s", n.alive ? "yes" : "no", "\(n.capacity)",
+            [n.nodeID, n.host, "\(n.pid)", n.state + (n.drainedBy.map { " (by \($0))" } ?? ""), "\(format(n.heartbeatAgeSeconds)) s", n.alive ? "yes" : "no", "\(n.capacity)",
              "\(n.assigned)", "\(n.scrubbing)", "\(n.done)", "\(n.failed)", format(n.rate), n.leaderEligible ? "yes" : "no"]
         }
         out += columns([header] + rows)
         let b = status.backlog
-        out += "backlog: \(b.eligible) eligible, \(b.waiting) waiting on scrub_time, oldest \(b.oldestAgeSeconds.map { format($0) + " s" } ?? "-"), \(b.failing) failing\n"
-        if !status.failures.isEmpty {
-            out += "failing images:\n"
-            out += columns([["IMAGE", "ATTEMPTS", "LAST ERROR"]] + status.failures.map { [$0.imageID, "\($0.attempts)", $0.lastError ?? ""] })
+        out += "backlog: \(b.eligible) eligible (\(ByteCount.text(b.bytes))), \(b.waiting) waiting on scrub_time, "
+            + "oldest \(b.oldestAgeSeconds.map { format($0) + " s" } ?? "-"), \(b.failing) failing\n"
+        if !b.stores.isEmpty {
+            out += columns([["STORE", "IMAGES", "BYTES"]] + b.stores.map { [$0.store ?? "-", "\($0.images)", ByteCount.text($0.bytes)] })
+        }
+        // Failing images by class, each class with its count over the whole cluster.
+        for failureClass in FailureClass.allCases {
+            let groups = status.failingByClass.filter { $0.failureClass == failureClass }
+            let listed = status.failures.filter { ($0.failureClass ?? .transient) == failureClass }
+            guard !groups.isEmpty || !listed.isEmpty else { continue }
+            let count = groups.reduce(0) { $0 + $1.images }
+            let stores = groups.map { "\($0.store ?? "-") \($0.images)" }.joined(separator: ", ")
+            out += "failing, \(failureClass.rawValue): \(count) image(s) (\(stores))\n"
+            if !listed.isEmpty {
+                out += columns([["  IMAGE", "STORE", "ATTEMPTS", "LAST ERROR"]] + listed.map { f in
+                    ["  " + f.imageID, f.store ?? "-", "\(f.attempts)",
+                     (f.lastError ?? "") + (f.dependents.isEmpty ? "" : " [dependents: \(f.dependents.joined(separator: ", "))]")]
+                })
+            }
         }
         return out
     }

@@ -148,7 +148,8 @@ import Testing
         let after = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])
         #expect(after["leader"] is NSNull)
         let keys = try #require(after["backlog"] as? [String: Any]).keys
-        #expect(Set(keys) == ["eligible", "waiting", "oldest_age_s", "failing"], "every key, null when unknown")
+        #expect(Set(keys) == ["eligible", "waiting", "oldest_age_s", "failing", "bytes", "stores"], "every key, null when unknown")
+        #expect(after["paused"] is NSNull)
     }
 
     /// Two processes under one node id (two containers with one hostname): the second is

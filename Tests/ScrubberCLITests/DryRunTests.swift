@@ -31,7 +31,11 @@ import Testing
         #expect(result.stdout.contains("\(missing[0])\t") && result.stdout.contains("already gone"))
         #expect(result.stdout.contains("\(escaping[0])\t") && result.stdout.contains("outside the store roots"))
         for id in waiting { #expect(!result.stdout.contains(id), "inside scrub_time: not listed") }
-        #expect(result.stdout.contains("dry run: 7 eligible images; 10 locations would be deleted, 1 already gone, 1 would fail; nothing was changed"))
+        // The bytes it would free: Glance's `images.size` (1 KiB each here) of every location it would delete.
+        #expect(result.stdout.contains("""
+            dry run: 7 eligible images; 10 locations would be deleted, freeing 10.0 KiB (10240 bytes); 1 already gone, 1 would fail; \
+            nothing was changed
+            """), "\(result.stdout)")
     }
 
     /// SHA-256 of the database file and of every file under the workspace's image directories.

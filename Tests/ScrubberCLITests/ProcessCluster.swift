@@ -141,10 +141,10 @@ final class ProcessCluster {
 
     /// Waits until `id` has renewed its membership `times` more times (a live node's loops
     /// ran for that many heartbeats): the event to wait for before saying nothing happened.
-    func heartbeats(of id: String, _ times: Int) async throws {
+    func heartbeats(of id: String, _ times: Int, state: String = "active") async throws {
         var seen: Set<String> = []
         try await eventually("\(times) heartbeats of \(id)", poll: .milliseconds(20)) {
-            if let at = try scalar("SELECT heartbeat_at FROM scrub_nodes WHERE node_id = '\(id)' AND state = 'active'") { seen.insert(at) }
+            if let at = try scalar("SELECT heartbeat_at FROM scrub_nodes WHERE node_id = '\(id)' AND state = '\(state)'") { seen.insert(at) }
             return seen.count > times
         }
     }

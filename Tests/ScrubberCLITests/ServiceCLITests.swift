@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import TestSupport
 import Testing
@@ -85,6 +86,55 @@ import Testing
         #expect(status.stdout.contains(#""backlog""#))
         #expect(service.process.isRunning, "the service survived the flood")
         #expect(open() < 1024, "descriptors in use: \(open())")
+    }
+
+    /// Pause, resume, drain and step-down through the service, authorised by its token; the
+    /// status page behind the same token, as HTTP Basic's password so a browser can open it.
+    @Test func operatorCommandsAndTheStatusPageWorkThroughTheServiceWithItsToken() async throws {
+        let ws = try Workspace()
+        let config = try ws.write("service.conf", "[database]\nconnection = sqlite:///glance.sqlite\n")
+        _ = try await ws.seed(["--store", ws.directory + "/none", "--images", "3", "--bytes", "0"], config: config, idsFile: "ids")
+        let token = try ws.write("token", "ops-secret\n")
+        let wrong = try ws.write("wrong", "not-it\n")
+        let service = try await Self.serve(ws, config: config, token: token)
+        defer { service.process.terminate(); service.process.waitUntilExit() }
+        func run(_ arguments: [String], token: String = token) async throws -> CLI.Result {
+            try await CLI.run(arguments + ["--coordinator", service.url, "--token-file", token], in: ws.directory)
+        }
+
+        let refused = try await run(["pause"], token: wrong)
+        #expect(refused.status == 1 && refused.stderr.contains("token"), "\(refused.stderr)")
+        let paused = try await run(["pause"])
+        #expect(paused.status == 0 && paused.stdout.hasPrefix("paused by "), "\(paused.stderr)")
+        let status = try await run(["status", "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect((object["paused"] as? [String: Any])?["since"] is String)
+        #expect(try ws.count("SELECT count(*) FROM scrub_events WHERE action = 'paused'") == 1)
+        #expect(try await run(["resume"]).stdout.hasPrefix("resumed by "))
+        #expect(try await run(["drain", "nosuch"]).status == 6)
+        #expect(try await run(["step-down"]).status == 5, "no leader")
+
+        // The page: 401 with a Basic challenge without the token; the token as Basic's password
+        // (any user) or as a bearer token opens it.
+        /// Status, the headers `WWW-Authenticate` and `Content-Type`, and the body.
+        func get(_ path: String, _ authorization: String?) async throws -> (status: Int, headers: [String: String], body: String) {
+            var request = HTTPClientRequest(url: service.url + path)
+            if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            var headers: [String: String] = [:]
+            for name in ["WWW-Authenticate", "Content-Type"] { headers[name] = response.headers[name].first }
+            return (Int(response.status.code), headers, String(buffer: try await response.body.collect(upTo: 4 << 20)))
+        }
+        let challenged = try await get("/", nil)
+        #expect(challenged.status == 401 && challenged.headers["WWW-Authenticate"]?.hasPrefix("Basic ") == true)
+        #expect(try await get("/", "Basic " + Data("admin:not-it".utf8).base64EncodedString()).status == 401)
+        let page = try await get("/", "Basic " + Data("admin:ops-secret".utf8).base64EncodedString())
+        #expect(page.status == 200 && page.headers["Content-Type"]?.hasPrefix("text/html") == true && page.body.contains("<html"))
+        let document = try await get("/status.json", "Bearer ops-secret")
+        #expect(document.status == 200)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(document.body.utf8)) as? [String: Any])
+        #expect((json["backlog"] as? [String: Any])?["eligible"] as? Int == 3 && json["history"] is [String: Any])
+        #expect(try await get("/status.json", nil).status == 401)
     }
 
     @Test func plainHTTPOffLoopbackMustBeAskedFor() async throws {

@@ -62,12 +62,54 @@ import Testing
         let status = ClusterStatus(leader: nil, nodes: [], backlog: .init(eligible: 0, waiting: 0, oldestAgeSeconds: nil, failing: 1),
                                    failures: [.init(imageID: "i", attempts: 1, lastError: nil)])
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(status)) as? [String: Any])
+        #expect(Set(object.keys) == ["leader", "paused", "nodes", "backlog", "failing_by_class", "failures", "history"])
         #expect(object["leader"] is NSNull)
+        #expect(object["paused"] is NSNull, "running: paused is null")
         let backlog = try #require(object["backlog"] as? [String: Any])
-        #expect(Set(backlog.keys) == ["eligible", "waiting", "oldest_age_s", "failing"])
+        #expect(Set(backlog.keys) == ["eligible", "waiting", "oldest_age_s", "failing", "bytes", "stores"])
         #expect(backlog["oldest_age_s"] is NSNull)
         let failure = try #require((object["failures"] as? [[String: Any]])?.first)
-        #expect(Set(failure.keys) == ["image_id", "attempts", "last_error"])
-        #expect(failure["last_error"] is NSNull)
+        #expect(Set(failure.keys) == ["image_id", "attempts", "last_error", "class", "store", "dependents"])
+        #expect(failure["last_error"] is NSNull && failure["class"] is NSNull)
+        let history = try #require(object["history"] as? [String: Any])
+        #expect(Set(history.keys) == ["minutes", "leader_changes"])
+        #expect((history["minutes"] as? [[String: Any]])?.count == 60)
+    }
+
+    /// A paused cluster's `paused`: an object with `since` (ISO 8601) and `by` (host, user),
+    /// read back as written; a document from a service of an earlier version (no `paused`,
+    /// `history`, classes) still decodes.
+    @Test func statusJSONCarriesThePauseAndReadsOlderDocuments() throws {
+        var status = ClusterStatus(leader: nil, nodes: [], backlog: .init(eligible: 0, waiting: 0, oldestAgeSeconds: nil, failing: 0),
+                                   failures: [])
+        status.paused = PauseState(since: 1_796_462_400, by: Operator(host: "ops", user: "alice"))
+        let data = try JSONEncoder().encode(status)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let paused = try #require(object["paused"] as? [String: Any])
+        #expect(paused["since"] as? String == "2026-12-05T09:20:00Z")
+        #expect(paused["by"] as? [String: String] == ["host": "ops", "user": "alice"])
+        #expect(try JSONDecoder().decode(ClusterStatus.self, from: data) == status)
+        let older = #"{"leader":null,"nodes":[],"backlog":{"eligible":1,"waiting":0,"oldest_age_s":null,"failing":1},"failures":[{"image_id":"i","attempts":2,"last_error":"x"}]}"#
+        let decoded = try JSONDecoder().decode(ClusterStatus.self, from: Data(older.utf8))
+        #expect(decoded.paused == nil && decoded.history == .empty && decoded.failures.first?.attempts == 2)
+    }
+
+    /// The class of a failure a node of an earlier version reports only in its message.
+    @Test func aFailureIsClassedByItsFirstWordAndBacksOffByItsClass() {
+        #expect(FailureClass(classifying: "in_use: rbd image a/b is in use") == .inUse)
+        #expect(FailureClass(classifying: "misconfigured: 403") == .misconfigured)
+        #expect(FailureClass(classifying: "boom") == .transient)
+        #expect(FailureClass(classifying: "weird: a colon") == .transient)
+        let backoff = Backoff(base: 2, max: 600, wakeupTime: 300, throttledMin: 10, inUseBase: 300, inUseMax: 21_600)
+        #expect(backoff.delay(afterAttempts: 3, class: .transient) == 8)
+        #expect(backoff.delay(afterAttempts: 1, class: .throttled) == 10)
+        #expect(backoff.delay(afterAttempts: 10, class: .throttled) == 600)
+        #expect(backoff.delay(afterAttempts: 1, class: .inUse) == 300)
+        #expect(backoff.delay(afterAttempts: 20, class: .inUse) == 21_600, "hours")
+        #expect(backoff.delay(afterAttempts: 1, class: .misconfigured) == 300)
+        #expect(backoff.delay(afterAttempts: 9, class: .unsupported) == 300, "once per wakeup_time, however often it failed")
+        // A node of an earlier version sends base and max only.
+        let old = try? JSONDecoder().decode(Backoff.self, from: Data(#"{"base":1,"max":5}"#.utf8))
+        #expect(old == Backoff(base: 1, max: 5))
     }
 }

@@ -506,6 +506,8 @@ struct ScrubberConfigurationTests {
             claim_batch = 64
             retry_backoff_base = 0.25
             retry_backoff_max = 30
+            retry_in_use_base = 60
+            retry_in_use_max = 7200
             idle_poll_interval = 0.1
             busy_timeout = 1.5
             leader_priority = -3
@@ -519,7 +521,9 @@ struct ScrubberConfigurationTests {
         #expect(config.cluster.leaseTTL == 3)
         #expect(config.cluster.leaderEligible == false)
         #expect(config.cluster.claimBatch == 64)
-        #expect(config.cluster.backoff == Backoff(base: 0.25, max: 30))
+        #expect(config.cluster.backoff == Backoff(base: 0.25, max: 30, inUseBase: 60, inUseMax: 7200))
+        // Failures that need an operator wait `wakeup_time` (default 300).
+        #expect(config.failureBackoff.delay(afterAttempts: 5, class: .misconfigured) == config.wakeupTime)
         #expect(config.cluster.idlePollInterval == 0.1)
         #expect(config.cluster.busyTimeout == 1.5)
     }

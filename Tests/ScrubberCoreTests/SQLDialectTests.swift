@@ -21,11 +21,12 @@ import Testing
     @Test func everyTokenIsRenderedAndNoneIsLeftOver() {
         let queries = CatalogQueries(dialect: .postgresql)
         let all = [queries.claim, queries.remainingWork, queries.eligibleCount, queries.takeLease, queries.fence,
-                   queries.insertEvents(3), queries.seedImages(2), queries.markImagesDeleted(2), queries.heldClaims(4)]
+                   queries.insertEvents(3), queries.seedImages(2), queries.markImagesDeleted(2), queries.heldClaims(4),
+                   queries.storeBacklog, queries.history, queries.pause, queries.drainNode, queries.stepDown, queries.failAssignment]
         for sql in all {
             #expect(!sql.contains("{") && !sql.contains("?"), "\(sql)")
         }
-        #expect(queries.insertEvents(2).contains("$14") && !queries.insertEvents(2).contains("$15"))
+        #expect(queries.insertEvents(2).contains("$16") && !queries.insertEvents(2).contains("$17"))
         #expect(queries.eligibleCount.contains("date_part('epoch', (clock_timestamp() AT TIME ZONE 'UTC') - (deleted_at))"))
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 final class ObservedCatalog: ScrubCatalog {
     enum Operation: String, Sendable, CaseIterable {
         case upgrade, join, heartbeat, leave, drain, campaign, renewLeadership, resign, leaderView, apply, claim, complete, release
-        case restorePlan, commitRestore, backlog, remainingWork, status
+        case restorePlan, commitRestore, backlog, remainingWork, status, control
     }
 
     struct Unreachable: Error {}
@@ -81,5 +81,8 @@ final class ObservedCatalog: ScrubCatalog {
     }
     func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus {
         try await call(.status) { try await base.status(scrubTime: scrubTime, failureLimit: failureLimit) }
+    }
+    func control(_ request: ControlRequest) async throws -> ControlAnswer {
+        try await call(.control) { try await base.control(request) }
     }
 }

@@ -36,7 +36,9 @@ import Testing
         try await ceph.glanceImage("parent")
         try await ceph.rbd(["clone", "images/parent@snap", "vms/child-disk"])
         await #expect { try await store.delete(url("parent")) } throws: {
-            ($0 as? StoreError)?.message == "in_use: rbd image images/parent on ceph1 is in use (its snapshot snap has clones: vms/child-disk); not deleted"
+            guard let error = $0 as? StoreError else { return false }
+            return error.description == "in_use: rbd image images/parent on ceph1 is in use (its snapshot snap has clones: vms/child-disk); not deleted"
+                && error.failureClass == .inUse && error.dependents == ["vms/child-disk"]
         }
         #expect(try await ceph.snapshots(of: "parent") == ["snap"])
         #expect(try await ceph.images(in: "vms") == ["child-disk"])
@@ -46,7 +48,7 @@ import Testing
         let watcher = try ceph.holdOpen("open")
         try await eventually("rbd watch holds the image") { try await ceph.rbd(["status", "images/open"]).contains("watcher=") }
         await #expect { try await store.delete(url("open")) } throws: {
-            guard let message = ($0 as? StoreError)?.message else { return false }
+            guard let message = ($0 as? StoreError)?.description else { return false }
             return message.hasPrefix("in_use: rbd image images/open on ceph1 is in use (it is open by another client: client.") && message.contains(" at 127.0.0.1:")
         }
         #expect(try await ceph.images(in: "images").contains("open"))
@@ -77,10 +79,10 @@ import Testing
         var stranger = Self.options(ceph)
         stranger.user = "nobody"
         await #expect { try await RBDStore(name: "ceph1", options: stranger).delete(url) } throws: {
-            ($0 as? StoreError)?.message.hasPrefix("misconfigured: store ceph1 cannot connect to Ceph as client.nobody") == true
+            ($0 as? StoreError)?.description.hasPrefix("misconfigured: store ceph1 cannot connect to Ceph as client.nobody") == true
         }
         await #expect { try await RBDStore(name: "ceph1", options: Self.options(ceph)).delete(LocationURL("rbd://\(ceph.fsid)/nopool/kept/snap")) } throws: {
-            ($0 as? StoreError)?.message == "misconfigured: pool nopool does not exist in the Ceph cluster of store ceph1; not deleted"
+            ($0 as? StoreError)?.description == "misconfigured: pool nopool does not exist in the Ceph cluster of store ceph1; not deleted"
         }
         await #expect(throws: StoreError.permitWithdrawn) { try await RBDStore(name: "ceph1", options: Self.options(ceph)).delete(url, permit: { false }) }
         #expect(try await ceph.snapshots(of: "kept") == ["snap"], "the permit is read before the snapshot is touched")
@@ -88,7 +90,7 @@ import Testing
         // The monitor dead: a clear error within the timeout, nothing touched.
         ceph.killMonitor()
         await #expect { try await RBDStore(name: "ceph1", options: Self.options(ceph, timeout: 2)).delete(url) } throws: {
-            ($0 as? StoreError)?.message.hasPrefix("transient: store ceph1 cannot connect to Ceph as client.glance") == true
+            ($0 as? StoreError)?.description.hasPrefix("transient: store ceph1 cannot connect to Ceph as client.glance") == true
         }
     }
 

@@ -54,20 +54,20 @@ import Testing
         let url = try LocationURL("s3://127.0.0.1:\(server.proxyPort)/images/kept")
 
         let badKey = S3Store(name: "s3", options: Self.options(server, secret: "not-the-secret"))
-        await #expect { try await badKey.delete(url) } throws: { ($0 as? StoreError)?.message.hasPrefix("misconfigured: HEAD images/kept on s3 answered 403") == true }
+        await #expect { try await badKey.delete(url) } throws: { ($0 as? StoreError)?.description.hasPrefix("misconfigured: HEAD images/kept on s3 answered 403") == true }
 
         var noHost = Self.options(server)
         noHost.host = nil
         noHost.secretKey = nil
         await #expect { try await S3Store(name: "s3", options: noHost).delete(url) } throws: {
-            ($0 as? StoreError)?.message == "misconfigured: store s3 (s3) has no s3_store_host, s3_store_secret_key; not deleted"
+            ($0 as? StoreError)?.description == "misconfigured: store s3 (s3) has no s3_store_host, s3_store_secret_key; not deleted"
         }
 
         var down = Self.options(server)
         down.host = "http://127.0.0.1:\(try Ports.ephemeral())"
         // async-http-client keeps trying to connect until the request's deadline: a short one here.
         await #expect { try await S3Store(name: "s3", options: down, timeout: .seconds(1)).delete(url) } throws: {
-            ($0 as? StoreError)?.message.hasPrefix("transient: HEAD images/kept") == true
+            ($0 as? StoreError)?.description.hasPrefix("transient: HEAD images/kept") == true
         }
 
         await #expect(throws: StoreError.permitWithdrawn) { try await S3Store(name: "s3", options: Self.options(server)).delete(url, permit: { false }) }
@@ -85,7 +85,7 @@ import Testing
         let store = S3Store(name: "s3", options: Self.options(server))
         #expect(try await store.delete(LocationURL("s3://host/plain/one")) == .deleted, "an unversioned bucket is no trouble")
         await #expect { try await store.delete(LocationURL("s3://host/versioned/one")) } throws: {
-            ($0 as? StoreError)?.message.hasPrefix("misconfigured: bucket versioned on s3 has versioning enabled: a DELETE would only add a delete marker") == true
+            ($0 as? StoreError)?.description.hasPrefix("misconfigured: bucket versioned on s3 has versioning enabled: a DELETE would only add a delete marker") == true
         }
         #expect(try await Self.exists(server, "/versioned/one"), "the object is still its current version")
     }

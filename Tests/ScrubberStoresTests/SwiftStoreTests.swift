@@ -85,7 +85,7 @@ import Testing
         try await server.putDynamicLargeObject("img", in: "glance", segments: "glance", prefix: "other-", count: 1, as: Self.glance)
         let before = try await server.everything(as: Self.glance)
         await #expect { try await store.delete(LocationURL("swift+config://ref1/glance/img")) } throws: {
-            ($0 as? StoreError)?.message.hasPrefix("unsupported: the segments of glance/img on swift1 are everything under 'glance/other-'") == true
+            ($0 as? StoreError)?.description.hasPrefix("unsupported: the segments of glance/img on swift1 are everything under 'glance/other-'") == true
         }
         #expect(try await server.everything(as: Self.glance) == before, "nothing deleted")
     }
@@ -97,26 +97,26 @@ import Testing
         let url = try LocationURL("swift+config://ref1/glance/kept")
 
         await #expect { try await SwiftStore(name: "swift1", options: Self.options(server, key: "wrong")).delete(url) } throws: {
-            ($0 as? StoreError)?.message.hasPrefix("misconfigured: Keystone login of service:glance at \(server.keystoneURL)/auth/tokens answered 401") == true
+            ($0 as? StoreError)?.description.hasPrefix("misconfigured: Keystone login of service:glance at \(server.keystoneURL)/auth/tokens answered 401") == true
         }
         await #expect { try await SwiftStore(name: "swift1", options: Self.options(server)).delete(LocationURL("swift+config://nosuch/glance/kept")) } throws: {
-            ($0 as? StoreError)?.message == "misconfigured: store swift1 has no account reference 'nosuch' (no swift_store_config_file; swift_store_user/key/auth_address form default_swift_reference); known: ref1; not deleted"
+            ($0 as? StoreError)?.description == "misconfigured: store swift1 has no account reference 'nosuch' (no swift_store_config_file; swift_store_user/key/auth_address form default_swift_reference); known: ref1; not deleted"
         }
         // The catalog's internal endpoint is a closed port: the option is honoured.
         var inside = Self.options(server)
         inside.endpointType = "internalURL"
         await #expect { try await SwiftStore(name: "swift1", options: inside, timeout: .seconds(1)).delete(url) } throws: {
-            ($0 as? StoreError)?.message.hasPrefix("transient: HEAD glance/kept on swift1") == true
+            ($0 as? StoreError)?.description.hasPrefix("transient: HEAD glance/kept on swift1") == true
         }
         var elsewhere = Self.options(server)
         elsewhere.region = "RegionThree"
         await #expect { try await SwiftStore(name: "swift1", options: elsewhere).delete(url) } throws: {
-            ($0 as? StoreError)?.message == "misconfigured: Keystone's catalog for service:glance has no object-store endpoint of swift_store_endpoint_type publicURL in region RegionThree; not deleted"
+            ($0 as? StoreError)?.description == "misconfigured: Keystone's catalog for service:glance has no object-store endpoint of swift_store_endpoint_type publicURL in region RegionThree; not deleted"
         }
         var multiTenant = Self.options(server)
         multiTenant.multiTenant = true
         await #expect { try await SwiftStore(name: "swift1", options: multiTenant).delete(url) } throws: {
-            ($0 as? StoreError)?.message.hasPrefix("unsupported: store swift1 has swift_store_multi_tenant = true") == true
+            ($0 as? StoreError)?.description.hasPrefix("unsupported: store swift1 has swift_store_multi_tenant = true") == true
         }
         await #expect(throws: StoreError.permitWithdrawn) { try await SwiftStore(name: "swift1", options: Self.options(server)).delete(url, permit: { false }) }
 
@@ -124,7 +124,7 @@ import Testing
         let store = SwiftStore(name: "swift1", options: Self.options(server), timeout: .seconds(2))
         #expect(try await store.exists(url))
         server.stopProxy()
-        await #expect { try await store.delete(url) } throws: { ($0 as? StoreError)?.message.hasPrefix("transient: HEAD glance/kept on swift1") == true }
+        await #expect { try await store.delete(url) } throws: { ($0 as? StoreError)?.description.hasPrefix("transient: HEAD glance/kept on swift1") == true }
         try await server.startProxy()
         #expect(try await server.list("glance", as: Self.glance) == ["kept"], "every failure left the data")
         #expect(try await store.delete(url) == .deleted, "and the store deletes it once Swift is back")
@@ -145,7 +145,7 @@ import Testing
         try await server.invalidateNextToken()
         try await server.invalidateNextToken()
         await #expect { try await other.delete(LocationURL("swift+config://ref1/glance/c")) } throws: {
-            ($0 as? StoreError)?.message.hasPrefix("misconfigured: HEAD glance/c on swift1 answered 401") == true
+            ($0 as? StoreError)?.description.hasPrefix("misconfigured: HEAD glance/c on swift1 answered 401") == true
         }
         #expect(try await server.list("glance", as: Self.glance) == ["c"])
     }

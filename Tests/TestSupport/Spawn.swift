@@ -5,15 +5,23 @@ import Foundation
 /// the test process's other descriptors (a flood test holds a thousand, which would count
 /// against a server's own limit: "insufficient file descriptors", seen), and no blocked signal.
 /// `environment` is the whole environment the process gets.
-/// - Parameter newSession: in a session of its own (what outlives the runner).
+/// - Parameters:
+///   - errors: stderr to this file instead (appended), to read stdout apart from it.
+///   - newSession: in a session of its own (what outlives the runner).
+///   - newProcessGroup: in a process group of its own (pgid = pid), so that `kill(-pid, …)`
+///     reaches the children it starts too.
 func spawnProcess(_ program: String, _ arguments: [String], environment: [String: String], output: String?,
-                  newSession: Bool = false) throws -> pid_t {
+                  errors: String? = nil, newSession: Bool = false, newProcessGroup: Bool = false) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    if let errors {
+        posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    } else {
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
     try closeInheritedDescriptors(&actions)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
@@ -26,6 +34,7 @@ func spawnProcess(_ program: String, _ arguments: [String], environment: [String
     posix_spawnattr_setsigmask(&attributes, &empty)
     var flags = Int16(POSIX_SPAWN_SETSIGMASK)
     if newSession { flags |= 0x80 }  // POSIX_SPAWN_SETSID (glibc; hidden without _GNU_SOURCE)
+    if newProcessGroup { flags |= Int16(POSIX_SPAWN_SETPGROUP) }  // the group 0: its own pid
     posix_spawnattr_setflags(&attributes, flags)
     let argv = ([program] + arguments).map { strdup($0) } + [nil]
     let envp = environment.map { strdup("\($0)=\($1)") } + [nil]

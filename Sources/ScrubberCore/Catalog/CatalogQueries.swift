@@ -119,7 +119,8 @@ public struct CatalogQueries: Sendable {
     public func deleteAssignments(_ count: Int) -> String {
         listShape("deleteAssignments", count) { d in d.render("DELETE FROM scrub_assignments WHERE image_id IN (\(d.list(count)))") }
     }
-    /// (last_error, backoff_seconds, image_id, node_id, claim_token)
+    /// (last_error, failure_class, failure_store, dependents (JSON array), backoff_seconds,
+    /// image_id, node_id, claim_token)
     public let failAssignment: String
     /// (node_id, (image_id, claim_token) × count): hands back claims this node will not scrub,
     /// each only while it is still that claim.
@@ -133,20 +134,21 @@ public struct CatalogQueries: Sendable {
     public let countNodeWork: String
     /// (node_id, term, image_id, location_id, store, action, detail)
     public let insertEvent: String
-    /// (node_id, term, image_id, location_id, store, action, detail) × count; with
+    /// (node_id, term, image_id, location_id, store, action, detail, failure_class) × count; with
     /// ``SQLDialect/jsonLists`` one parameter, a JSON array of those rows as arrays, and the
     /// store clock read once for them all.
     public func insertEvents(_ count: Int) -> String {
         listShape("insertEvents", count) { d in
             d.jsonLists
                 ? d.render("""
-                    INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail)
-                    SELECT t.now, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6
+                    INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail, failure_class)
+                    SELECT t.now, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6,
+                      j.value ->> 7
                     FROM (SELECT {now} AS now) t, json_each(?) j
                     """)
                 : d.render("""
-                    INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail) VALUES
-                    """ + Array(repeating: "({now}, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", "))
+                    INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail, failure_class) VALUES
+                    """ + Array(repeating: "({now}, ?, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", "))
         }
     }
 
@@ -195,7 +197,7 @@ public struct CatalogQueries: Sendable {
     public let sweepState: String
     /// (mark, full_started_at, full_position, full_completed_at)
     public let recordSweep: String
-    /// (scrub_time, after_id, limit) → ids of eligible images by id, assigned or not (dry run)
+    /// (scrub_time, after_id, limit) → id, size of eligible images by id, assigned or not (dry run)
     public let eligiblePage: String
     /// (image_id, node_id, term) × count; with ``SQLDialect/jsonLists`` (term, a JSON array of
     /// [image_id, node_id] rows), inserted in the array's order with one `assigned_at`.
@@ -223,13 +225,40 @@ public struct CatalogQueries: Sendable {
     public let handBackAssigned: String
     /// (scrub_time, node_id, run_started_at) → eligible images a one-shot run still waits on:
     /// unassigned, being scrubbed, claimable now, or failed before the run and held by this
-    /// node or by no live node (the leader will move it, maybe here).
+    /// node or by no live node (the leader will move it, maybe here); none while the cluster is
+    /// paused (nothing would be claimed: the run ends, leaving them for after the resume).
     public let remainingWork: String
 
     // MARK: Status
 
-    /// () → node_id, host, pid, state, heartbeat_age, alive, capacity, done, failed, leader_eligible, uptime
+    /// () → node_id, host, pid, state, heartbeat_age, alive, capacity, done, failed, leader_eligible, uptime, drained_by
     public let statusNodes: String
+    /// () → minutes ago, images, bytes: images marked `deleted` in each minute of the last hour
+    /// (read through `scrub_events_action_at`, the hour's rows only).
+    public let history: String
+    /// () → leader elections in the last hour.
+    public let leaderChanges: String
+
+    // MARK: Control (`scrubber pause`, `drain`, `step-down`, …)
+
+    /// () → paused_at, paused_host, paused_user (NULLs while running).
+    public let pauseState: String
+    /// (): locks the lease row (PostgreSQL) for an operator's command.
+    public let lockLeaderRow: String
+    /// (host, user) → changes == 1 when it was running.
+    public let pause: String
+    /// () → changes == 1 when it was paused.
+    public let resume: String
+    /// (by, node_id) → changes == 1 when the node was a live, active member.
+    public let drainNode: String
+    /// (node_id) → changes == 1 when an operator had drained it.
+    public let undrainNode: String
+    /// () → changes == 1 when a live leader was made to resign; it is recorded as stepped down,
+    /// so it does not simply take the lease again nor preempt another by its priority
+    /// (``takeLease``, ``renewLease``), until it restarts.
+    public let stepDown: String
+    /// (node_id): a node that restarts (joins under a new incarnation) is no longer stepped down.
+    public let forgetStepDown: String
     /// () → node_id, state, count
     public let assignmentCounts: String
 
@@ -313,8 +342,13 @@ public struct CatalogQueries: Sendable {
     public let waitingCount: String
     /// () → count
     public let failingCount: String
-    /// (limit) → image_id, attempts, last_error
+    /// (limit) → image_id, attempts, last_error, failure_class, failure_store, dependents
     public let failures: String
+    /// () → failure_class, failure_store, count of failing images
+    public let failingGroups: String
+    /// (scrub_time) → store (NULL: none named), images, bytes of the eligible backlog, an image
+    /// once per store it has a pending location in.
+    public let storeBacklog: String
 
     public init(dialect d: SQLDialect) {
         dialect = d
@@ -326,7 +360,8 @@ public struct CatalogQueries: Sendable {
               joined_at, heartbeat_at, expires_at)
             VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, {now}, {now}, {now} + ?)
             ON CONFLICT (node_id) DO UPDATE SET incarnation = excluded.incarnation, host = excluded.host, pid = excluded.pid,
-              version = excluded.version, capacity = excluded.capacity, state = 'active', leader_eligible = excluded.leader_eligible,
+              version = excluded.version, capacity = excluded.capacity, state = 'active', drained_by = NULL,
+              leader_eligible = excluded.leader_eligible,
               leader_priority = excluded.leader_priority,
               joined_at = excluded.joined_at, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
             WHERE scrub_nodes.state = 'left' OR scrub_nodes.expires_at <= {now} OR scrub_nodes.incarnation = ?
@@ -356,6 +391,7 @@ public struct CatalogQueries: Sendable {
               SELECT a.image_id FROM scrub_assignments a JOIN images i ON i.id = a.image_id
               WHERE a.node_id = ? AND a.state = 'assigned' AND i.status = 'pending_delete'
                 AND (a.not_before IS NULL OR a.not_before <= {now} OR a.claimed_at IS NULL OR a.claimed_at < ?)
+                AND (SELECT paused_at FROM scrub_leader WHERE id = 1) IS NULL
               ORDER BY a.assigned_at
               LIMIT ? {lock FOR UPDATE OF a SKIP LOCKED FOR SHARE OF i SKIP LOCKED})
             RETURNING image_id, attempts, term, claim_token
@@ -374,7 +410,8 @@ public struct CatalogQueries: Sendable {
             """)
         deleteAssignment = d.render("DELETE FROM scrub_assignments WHERE image_id = ?")
         failAssignment = d.render("""
-            UPDATE scrub_assignments SET state = 'assigned', attempts = attempts + 1, last_error = ?, not_before = {now} + ?
+            UPDATE scrub_assignments SET state = 'assigned', attempts = attempts + 1, last_error = ?, failure_class = ?,
+              failure_store = ?, dependents = ?, not_before = {now} + ?
             WHERE image_id = ? AND node_id = ? AND state = 'scrubbing' AND claim_token = ?
             """)
         countNodeWork = d.render("UPDATE scrub_nodes SET done = done + ?, failed = failed + ? WHERE node_id = ?")
@@ -388,16 +425,27 @@ public struct CatalogQueries: Sendable {
         // simply retake it) only when no live eligible node of a higher priority could take it
         // instead, or when it has stayed vacant or expired for `grace` seconds (the preferred
         // node is alive but not campaigning: better a leader than none).
+        // A node an operator stepped down is preferred to none (until it restarts: ``forgetStepDown``).
         let noPreferred = """
             NOT EXISTS (SELECT 1 FROM scrub_nodes p WHERE p.state = 'active' AND p.leader_eligible = {true}
-                        AND p.expires_at > {now} AND p.leader_priority > n.leader_priority)
+                        AND p.expires_at > {now} AND p.leader_priority > n.leader_priority
+                        AND p.node_id != coalesce((SELECT l.stepped_down FROM scrub_leader l WHERE l.id = 1), ''))
+            """
+        // A leader an operator stepped down waits while another live eligible node could lead
+        // instead (or until the lease has stayed vacant for `grace` seconds, as above), until
+        // it restarts.
+        let noOther = """
+            NOT EXISTS (SELECT 1 FROM scrub_nodes o WHERE o.state = 'active' AND o.leader_eligible = {true}
+                        AND o.expires_at > {now} AND o.node_id != n.node_id)
             """
         takeLease = d.render("""
             UPDATE scrub_leader SET node_id = ?, incarnation = ?, term = term + 1, expires_at = {now} + ?
             WHERE id = 1 AND (node_id IS NULL OR expires_at <= {now} OR node_id = ?)
               AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = ? AND n.incarnation = ? AND n.state = 'active'
                           AND n.leader_eligible = {true} AND n.expires_at > {now}
-                          AND (\(noPreferred) OR scrub_leader.expires_at <= {now} - ?))
+                          AND ((\(noPreferred) AND (scrub_leader.stepped_down IS NULL OR scrub_leader.stepped_down != n.node_id
+                                                    OR \(noOther)))
+                               OR scrub_leader.expires_at <= {now} - ?))
             """)
         // A leader whose renewal finds a live preferred node is refused and resigns, handing over.
         renewLease = d.render("""
@@ -465,7 +513,7 @@ public struct CatalogQueries: Sendable {
             WHERE id = 1
             """)
         eligiblePage = d.render("""
-            SELECT i.id FROM images i WHERE \(pendingImage) AND i.deleted_at <= {cutoff} AND i.id > ? ORDER BY i.id LIMIT ?
+            SELECT i.id, i.size FROM images i WHERE \(pendingImage) AND i.deleted_at <= {cutoff} AND i.id > ? ORDER BY i.id LIMIT ?
             """)
         moveAssignment = d.render("""
             UPDATE scrub_assignments SET node_id = ?, term = ?, state = 'assigned'
@@ -490,14 +538,44 @@ public struct CatalogQueries: Sendable {
                    OR ((a.node_id = ? OR NOT EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = a.node_id
                                                      AND n.state = 'active' AND n.expires_at > {now}))
                        AND (a.claimed_at IS NULL OR a.claimed_at < ?)))
+              AND (SELECT paused_at FROM scrub_leader WHERE id = 1) IS NULL
             """)
 
         statusNodes = d.render("""
             SELECT node_id, host, pid, state, {now} - heartbeat_at, expires_at > {now}, capacity, done, failed,
-              leader_eligible, heartbeat_at - joined_at
+              leader_eligible, heartbeat_at - joined_at, drained_by
             FROM scrub_nodes WHERE state != 'left' OR heartbeat_at > {now} - 600 ORDER BY node_id
             """)
         assignmentCounts = d.render("SELECT node_id, state, count(*) FROM scrub_assignments GROUP BY node_id, state")
+        // Whole seconds, then whole minutes: SQLite's CAST truncates, PostgreSQL's rounds (half a
+        // second either way), and both divide integers exactly.
+        history = d.render("""
+            SELECT CAST({now} - e.at AS bigint) / 60, count(*), CAST(coalesce(sum(i.size), 0) AS bigint)
+            FROM scrub_events e LEFT JOIN images i ON i.id = e.image_id
+            WHERE e.action = 'image_deleted' AND e.at > {now} - 3600
+            GROUP BY 1
+            """)
+        leaderChanges = d.render("SELECT count(*) FROM scrub_events WHERE action = 'elected' AND at > {now} - 3600")
+
+        pauseState = d.render("SELECT paused_at, paused_host, paused_user FROM scrub_leader WHERE id = 1")
+        lockLeaderRow = d.render("SELECT id FROM scrub_leader WHERE id = 1 {lock FOR UPDATE}")
+        pause = d.render("""
+            UPDATE scrub_leader SET paused_at = {now}, paused_host = ?, paused_user = ? WHERE id = 1 AND paused_at IS NULL
+            """)
+        resume = d.render("""
+            UPDATE scrub_leader SET paused_at = NULL, paused_host = NULL, paused_user = NULL WHERE id = 1 AND paused_at IS NOT NULL
+            """)
+        drainNode = d.render("""
+            UPDATE scrub_nodes SET state = 'draining', drained_by = ? WHERE node_id = ? AND state = 'active' AND expires_at > {now}
+            """)
+        undrainNode = d.render("""
+            UPDATE scrub_nodes SET state = 'active', drained_by = NULL WHERE node_id = ? AND state = 'draining' AND drained_by IS NOT NULL
+            """)
+        forgetStepDown = d.render("UPDATE scrub_leader SET stepped_down = NULL WHERE id = 1 AND stepped_down = ?")
+        stepDown = d.render("""
+            UPDATE scrub_leader SET stepped_down = node_id, node_id = NULL, incarnation = NULL, expires_at = {now}
+            WHERE id = 1 AND node_id IS NOT NULL AND expires_at > {now}
+            """)
 
         imageStatus = d.render("SELECT status FROM images WHERE id = ?")
         lockImage = d.render("SELECT status FROM images WHERE id = ? {lock FOR UPDATE}")
@@ -525,9 +603,22 @@ public struct CatalogQueries: Sendable {
             WHERE a.attempts > 0 AND i.status = 'pending_delete'
             """)
         failures = d.render("""
-            SELECT a.image_id, a.attempts, a.last_error FROM scrub_assignments a JOIN images i ON i.id = a.image_id
+            SELECT a.image_id, a.attempts, a.last_error, a.failure_class, a.failure_store, a.dependents
+            FROM scrub_assignments a JOIN images i ON i.id = a.image_id
             WHERE a.attempts > 0 AND i.status = 'pending_delete'
             ORDER BY a.attempts DESC, a.image_id LIMIT ?
+            """)
+        failingGroups = d.render("""
+            SELECT a.failure_class, a.failure_store, count(*) FROM scrub_assignments a JOIN images i ON i.id = a.image_id
+            WHERE a.attempts > 0 AND i.status = 'pending_delete'
+            GROUP BY a.failure_class, a.failure_store
+            """)
+        storeBacklog = d.render("""
+            SELECT s.store, count(*), CAST(coalesce(sum(s.size), 0) AS bigint) FROM (
+              SELECT DISTINCT i.id, i.size, {location_store} AS store FROM images i
+              JOIN image_locations l ON l.image_id = i.id AND l.status = 'pending_delete'
+              WHERE \(pendingImage) AND i.deleted_at <= {cutoff}) s
+            GROUP BY s.store
             """)
     }
 }

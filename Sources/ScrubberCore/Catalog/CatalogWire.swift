@@ -27,6 +27,8 @@ public enum CatalogWire {
         case claim, complete, release
         case restorePlan = "restore-plan", commitRestore = "commit-restore"
         case backlog, remainingWork = "remaining-work", status
+        /// An operator's command (``ControlRequest``): pause, resume, drain, undrain, step-down.
+        case control
 
         public var path: String { "/v1/" + rawValue }
 

@@ -7,9 +7,11 @@ public struct AuditEvent: Sendable, Hashable {
     public var store: String?
     public var action: ScrubAction
     public var detail: String?
+    /// For a `failed` row, the failure's class.
+    public var failureClass: FailureClass?
 
     public init(nodeID: String?, term: Int64, imageID: String?, locationID: Int64? = nil, store: String? = nil,
-                action: ScrubAction, detail: String? = nil) {
+                action: ScrubAction, detail: String? = nil, failureClass: FailureClass? = nil) {
         self.nodeID = nodeID
         self.term = term
         self.imageID = imageID
@@ -17,6 +19,7 @@ public struct AuditEvent: Sendable, Hashable {
         self.store = store
         self.action = action
         self.detail = detail
+        self.failureClass = failureClass
     }
 }
 
@@ -53,11 +56,15 @@ public struct CompletionBatch: Sendable {
         public var imageID: String
     }
 
-    /// A failed image: back to `assigned` with this error and a backoff, under the claim it names.
+    /// A failed image: back to `assigned` with this error (its first failed location's message,
+    /// class, store and dependents) and a backoff for its class, under the claim it names.
     public struct Failure: Sendable, Hashable {
         public var imageID: String
         public var claimToken: String
         public var message: String
+        public var failureClass: FailureClass
+        public var store: String?
+        public var dependents: [String]
         public var delay: Double
     }
 
@@ -124,10 +131,12 @@ public struct CompletionBatch: Sendable {
                 continue
             }
             decision.tokens[outcome.imageID] = token
-            if let error = outcome.firstError {
+            if let failed = outcome.firstFailure, case .failed(let message) = failed.outcome {
+                let failureClass = failed.failureClass ?? FailureClass(classifying: message)
                 decision.failures.append(Failure(
-                    imageID: outcome.imageID, claimToken: token, message: error,
-                    delay: backoff.delay(afterAttempts: outcome.previousAttempts + 1)))
+                    imageID: outcome.imageID, claimToken: token, message: message, failureClass: failureClass,
+                    store: failed.store, dependents: failed.dependents,
+                    delay: backoff.delay(afterAttempts: outcome.previousAttempts + 1, class: failureClass)))
             } else {
                 decision.candidates.append(outcome.imageID)
             }
@@ -146,7 +155,8 @@ public struct CompletionBatch: Sendable {
             // A pending location appeared while we scrubbed: go round again at once.
             failures.append(Failure(
                 imageID: id, claimToken: decision.tokens[id] ?? "",
-                message: "a pending_delete location appeared while the image was being scrubbed; retrying", delay: 0))
+                message: "transient: a pending_delete location appeared while the image was being scrubbed; retrying",
+                failureClass: .transient, store: nil, dependents: [], delay: 0))
         }
         let failed = Set(failures.map(\.imageID))
         // Location failures are recorded only with the failure of a held claim.
@@ -168,7 +178,8 @@ public struct CompletionBatch: Sendable {
                     detail = message
                 }
                 events.append(AuditEvent(nodeID: nodeID, term: term, imageID: outcome.imageID, locationID: result.locationID,
-                                         store: result.store, action: result.outcome.action, detail: detail))
+                                         store: result.store, action: result.outcome.action, detail: detail,
+                                         failureClass: result.failureClass))
             }
             guard completes else { continue }
             if deleted.contains(outcome.imageID) {

@@ -62,11 +62,16 @@ public struct MemberRow: Sendable, Hashable {
     }
 
     /// Lets a claim through only for the membership's incarnation (``check(_:_:)``) while that
-    /// membership is active and unexpired (store clock): one read of the row for both.
+    /// membership is unexpired (store clock) and active or draining: one read of the row for both.
+    /// - Returns: whether it may claim anything new: a draining member (leaving, or drained by
+    ///   an operator) keeps its membership and its claims but claims nothing more.
     /// - Throws: ``CatalogError/wrongIncarnation(_:)``, ``CatalogError/membershipExpired(_:)``.
-    public static func checkClaimant(_ row: MemberRow?, _ node: NodeIdentity) throws {
+    public static func checkClaimant(_ row: MemberRow?, _ node: NodeIdentity) throws -> Bool {
         try check(row, node)
-        guard let row, row.state == "active", row.expiresIn > 0 else { throw CatalogError.membershipExpired(node.nodeID) }
+        guard let row, row.state == "active" || row.state == "draining", row.expiresIn > 0 else {
+            throw CatalogError.membershipExpired(node.nodeID)
+        }
+        return row.state == "active"
     }
 
     /// The incarnation a join answers: the presented one while the store still holds it, else a

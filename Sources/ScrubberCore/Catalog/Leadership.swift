@@ -63,9 +63,11 @@ public struct LeaderView: Sendable, Hashable, Codable {
     public var storeNow: Double
     /// The sweep as the catalog keeps it (``ScrubCatalog/apply(_:)`` writes it).
     public var sweep: SweepState
+    /// The cluster is paused (`scrubber pause`): the leader assigns and moves nothing.
+    public var paused: Bool
 
     public init(nodes: [Node], orphans: [Orphan], unassigned: [String], next: String? = nil, scannedTo: String = "",
-                storeNow: Double = 0, sweep: SweepState = SweepState()) {
+                storeNow: Double = 0, sweep: SweepState = SweepState(), paused: Bool = false) {
         self.nodes = nodes
         self.orphans = orphans
         self.unassigned = unassigned
@@ -73,9 +75,10 @@ public struct LeaderView: Sendable, Hashable, Codable {
         self.scannedTo = scannedTo
         self.storeNow = storeNow
         self.sweep = sweep
+        self.paused = paused
     }
 
-    enum CodingKeys: String, CodingKey { case nodes, orphans, unassigned, next, scannedTo, storeNow, sweep }
+    enum CodingKeys: String, CodingKey { case nodes, orphans, unassigned, next, scannedTo, storeNow, sweep, paused }
 
     /// A lease service of an earlier version sends no bound, clock or sweep: the leader then
     /// sweeps in full, as that version did.
@@ -85,7 +88,8 @@ public struct LeaderView: Sendable, Hashable, Codable {
                   unassigned: try c.decode([String].self, forKey: .unassigned), next: try c.decodeIfPresent(String.self, forKey: .next),
                   scannedTo: try c.decodeIfPresent(String.self, forKey: .scannedTo) ?? "",
                   storeNow: try c.decodeIfPresent(Double.self, forKey: .storeNow) ?? 0,
-                  sweep: try c.decodeIfPresent(SweepState.self, forKey: .sweep) ?? SweepState())
+                  sweep: try c.decodeIfPresent(SweepState.self, forKey: .sweep) ?? SweepState(),
+                  paused: try c.decodeIfPresent(Bool.self, forKey: .paused) ?? false)
     }
 }
 
@@ -181,173 +185,5 @@ extension LeaderPlan: Codable {
         try c.encode(moves, forKey: .moves)
         try c.encode(rebalances, forKey: .rebalances)
         try c.encodeIfPresent(sweep, forKey: .sweep)
-    }
-}
-
-/// Everything `scrubber status` shows; its JSON keys are a documented, stable contract.
-public struct ClusterStatus: Sendable, Hashable, Codable {
-    public struct Leader: Sendable, Hashable, Codable {
-        public var nodeID: String
-        public var term: Int64
-        public var leaseRemainingSeconds: Double
-
-        enum CodingKeys: String, CodingKey {
-            case nodeID = "node_id", term, leaseRemainingSeconds = "lease_remaining_s"
-        }
-
-        public init(nodeID: String, term: Int64, leaseRemainingSeconds: Double) {
-            self.nodeID = nodeID
-            self.term = term
-            self.leaseRemainingSeconds = leaseRemainingSeconds
-        }
-    }
-
-    public struct Node: Sendable, Hashable, Codable {
-        public var nodeID: String
-        public var host: String
-        public var pid: Int
-        public var state: String
-        public var heartbeatAgeSeconds: Double
-        public var alive: Bool
-        public var capacity: Int
-        public var assigned: Int
-        public var scrubbing: Int
-        public var done: Int
-        public var failed: Int
-        public var leaderEligible: Bool
-        /// Images deleted per second since the node joined.
-        public var rate: Double
-
-        enum CodingKeys: String, CodingKey {
-            case nodeID = "node_id", host, pid, state, heartbeatAgeSeconds = "heartbeat_age_s", alive, capacity
-            case assigned, scrubbing, done, failed, leaderEligible = "leader_eligible", rate
-        }
-
-        public init(nodeID: String, host: String, pid: Int, state: String, heartbeatAgeSeconds: Double, alive: Bool,
-                    capacity: Int, assigned: Int, scrubbing: Int, done: Int, failed: Int, leaderEligible: Bool, rate: Double) {
-            self.nodeID = nodeID
-            self.host = host
-            self.pid = pid
-            self.state = state
-            self.heartbeatAgeSeconds = heartbeatAgeSeconds
-            self.alive = alive
-            self.capacity = capacity
-            self.assigned = assigned
-            self.scrubbing = scrubbing
-            self.done = done
-            self.failed = failed
-            self.leaderEligible = leaderEligible
-            self.rate = rate
-        }
-    }
-
-    public struct Backlog: Sendable, Hashable, Codable {
-        public var eligible: Int
-        public var waiting: Int
-        public var oldestAgeSeconds: Double?
-        public var failing: Int
-
-        enum CodingKeys: String, CodingKey {
-            case eligible, waiting, oldestAgeSeconds = "oldest_age_s", failing
-        }
-
-        public init(eligible: Int, waiting: Int, oldestAgeSeconds: Double?, failing: Int) {
-            self.eligible = eligible
-            self.waiting = waiting
-            self.oldestAgeSeconds = oldestAgeSeconds
-            self.failing = failing
-        }
-
-        /// Every key always, `null` when unknown (`oldest_age_s` with nothing eligible).
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(eligible, forKey: .eligible)
-            try c.encode(waiting, forKey: .waiting)
-            try c.encode(oldestAgeSeconds, forKey: .oldestAgeSeconds)
-            try c.encode(failing, forKey: .failing)
-        }
-    }
-
-    public struct Failure: Sendable, Hashable, Codable {
-        public var imageID: String
-        public var attempts: Int
-        public var lastError: String?
-
-        enum CodingKeys: String, CodingKey {
-            case imageID = "image_id", attempts, lastError = "last_error"
-        }
-
-        public init(imageID: String, attempts: Int, lastError: String?) {
-            self.imageID = imageID
-            self.attempts = attempts
-            self.lastError = lastError
-        }
-
-        /// Every key always, `null` when unknown.
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(imageID, forKey: .imageID)
-            try c.encode(attempts, forKey: .attempts)
-            try c.encode(lastError, forKey: .lastError)
-        }
-    }
-
-    public var leader: Leader?
-    public var nodes: [Node]
-    public var backlog: Backlog
-    public var failures: [Failure]
-
-    public init(leader: Leader?, nodes: [Node], backlog: Backlog, failures: [Failure]) {
-        self.leader = leader
-        self.nodes = nodes
-        self.backlog = backlog
-        self.failures = failures
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        // `leader` is always present, as null when there is none.
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(leader, forKey: .leader)
-        try container.encode(nodes, forKey: .nodes)
-        try container.encode(backlog, forKey: .backlog)
-        try container.encode(failures, forKey: .failures)
-    }
-
-    enum CodingKeys: String, CodingKey { case leader, nodes, backlog, failures }
-}
-
-extension ClusterStatus {
-    /// One row of ``CatalogQueries/statusNodes``.
-    public struct NodeRow: Sendable {
-        public var nodeID: String, host: String, pid: Int, state: String, heartbeatAgeSeconds: Double, alive: Bool
-        public var capacity: Int, done: Int, failed: Int, leaderEligible: Bool, uptimeSeconds: Double
-
-        public init(nodeID: String, host: String, pid: Int, state: String, heartbeatAgeSeconds: Double, alive: Bool,
-                    capacity: Int, done: Int, failed: Int, leaderEligible: Bool, uptimeSeconds: Double) {
-            (self.nodeID, self.host, self.pid, self.state, self.heartbeatAgeSeconds, self.alive) = (nodeID, host, pid, state, heartbeatAgeSeconds, alive)
-            (self.capacity, self.done, self.failed, self.leaderEligible, self.uptimeSeconds) = (capacity, done, failed, leaderEligible, uptimeSeconds)
-        }
-    }
-
-    /// What `scrubber status` shows, from the rows every SQL backend reads: the lease, the nodes
-    /// (``CatalogQueries/statusNodes``), the assignments per node and state
-    /// (``CatalogQueries/assignmentCounts``) and the backlog.
-    public init(lease: LeaderLease, nodes: [NodeRow], assignments: [(node: String?, state: String, count: Int)],
-                backlog: BacklogSnapshot) {
-        var counts: [String: (assigned: Int, scrubbing: Int)] = [:]
-        for row in assignments {
-            guard let node = row.node else { continue }
-            if row.state == "scrubbing" { counts[node, default: (0, 0)].scrubbing += row.count } else { counts[node, default: (0, 0)].assigned += row.count }
-        }
-        self.init(
-            leader: lease.liveHolder.map { Leader(nodeID: $0, term: lease.term, leaseRemainingSeconds: lease.remaining) },
-            nodes: nodes.map { n in
-                Node(nodeID: n.nodeID, host: n.host, pid: n.pid, state: n.state, heartbeatAgeSeconds: n.heartbeatAgeSeconds,
-                     alive: n.alive, capacity: n.capacity, assigned: counts[n.nodeID]?.assigned ?? 0,
-                     scrubbing: counts[n.nodeID]?.scrubbing ?? 0, done: n.done, failed: n.failed,
-                     leaderEligible: n.leaderEligible, rate: n.uptimeSeconds > 0 ? Double(n.done) / n.uptimeSeconds : 0)
-            },
-            backlog: .init(eligible: backlog.eligible, waiting: backlog.waiting, oldestAgeSeconds: backlog.oldestAgeSeconds, failing: backlog.failing),
-            failures: backlog.failures.map { .init(imageID: $0.imageID, attempts: $0.attempts, lastError: $0.lastError) })
     }
 }

@@ -78,37 +78,3 @@ public enum RestoreRefusal: Error, Sendable, Equatable, Codable, CustomStringCon
         }
     }
 }
-
-/// Backlog counts for `status` and `--once` progress.
-public struct BacklogSnapshot: Sendable, Hashable, Codable {
-    /// `pending_delete` images past `scrub_time`.
-    public var eligible: Int
-    /// `pending_delete` images still inside `scrub_time`.
-    public var waiting: Int
-    /// Age in seconds of the oldest eligible image's `deleted_at`, store clock.
-    public var oldestAgeSeconds: Double?
-    /// Images with at least one failed attempt that are still pending.
-    public var failing: Int
-    /// The failing images, most attempts first.
-    public var failures: [Failure]
-
-    public struct Failure: Sendable, Hashable, Codable {
-        public var imageID: String
-        public var attempts: Int
-        public var lastError: String?
-
-        public init(imageID: String, attempts: Int, lastError: String?) {
-            self.imageID = imageID
-            self.attempts = attempts
-            self.lastError = lastError
-        }
-    }
-
-    public init(eligible: Int, waiting: Int, oldestAgeSeconds: Double?, failing: Int, failures: [Failure]) {
-        self.eligible = eligible
-        self.waiting = waiting
-        self.oldestAgeSeconds = oldestAgeSeconds
-        self.failing = failing
-        self.failures = failures
-    }
-}

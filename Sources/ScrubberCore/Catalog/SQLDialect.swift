@@ -24,6 +24,9 @@ public struct SQLDialect: Sendable, Hashable {
     /// `{scan_key}`: the key the leader's sweep of `images i` pages by: SQLite's `rowid`
     /// (storage order, so a page's rows share table pages), PostgreSQL's primary key `id`.
     public var scanKey: String
+    /// `{location_store}`: the store a location's `meta_data` names (`meta_data.store` of
+    /// `image_locations l`), NULL when it names none or is not JSON.
+    public var locationStore: String
     /// Whether `{lock …}` clauses are kept (PostgreSQL's row locks). SQLite drops them: its
     /// write transactions (`BEGIN IMMEDIATE`) already exclude every other writer.
     public var rowLocks: Bool
@@ -51,6 +54,7 @@ public struct SQLDialect: Sendable, Hashable {
         timestampType: "TEXT",
         randomToken: "lower(hex(randomblob(16)))",
         scanKey: "i.rowid",
+        locationStore: "(CASE WHEN json_valid(l.meta_data) THEN json_extract(l.meta_data, '$.store') END)",
         rowLocks: false,
         sqliteHints: true,
         jsonLists: true,
@@ -84,6 +88,7 @@ public struct SQLDialect: Sendable, Hashable {
         timestampType: "timestamp",
         randomToken: "CAST(gen_random_uuid() AS text)",
         scanKey: "i.id",
+        locationStore: "substring(l.meta_data from '\"store\"\\s*:\\s*\"([^\"]*)\"')",
         rowLocks: true,
         sqliteHints: false,
         jsonLists: false,
@@ -111,7 +116,7 @@ public struct SQLDialect: Sendable, Hashable {
             ("{now}", now), ("{now_text}", nowText), ("{cutoff}", cutoff), ("{age}", agePrefix),
             ("{true}", trueLiteral), ("{false}", falseLiteral), ("{is}", nullSafeEqual),
             ("{visibility}", visibilityType), ("{timestamp}", timestampType),
-            ("{scan_key}", scanKey), ("{random_token}", randomToken),
+            ("{scan_key}", scanKey), ("{random_token}", randomToken), ("{location_store}", locationStore),
         ].map { (Array($0.0.utf8), Array($0.1.utf8)) }
         // Clauses kept only by one dialect: `{lock …}` (row locks), `{sqlite …}` (planner hints).
         let clauses: [(open: [UInt8], kept: Bool)] = [(Array("{lock ".utf8), rowLocks), (Array("{sqlite ".utf8), sqliteHints)]

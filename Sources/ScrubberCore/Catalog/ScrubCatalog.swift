@@ -17,7 +17,8 @@
 /// - Work: ``claim(_:)``, ``complete(_:node:backoff:)``, ``release(_:node:)``,
 ///   ``drain(_:)``, ``remainingWork(scrubTime:node:runStartedAt:)``
 /// - Restore: ``restorePlan(imageID:)``, ``commitRestore(_:)``
-/// - Status: ``backlog(scrubTime:failureLimit:)``
+/// - Status: ``backlog(scrubTime:failureLimit:)``, ``status(scrubTime:failureLimit:)``
+/// - Control: ``control(_:)``
 public protocol ScrubCatalog: Sendable {
     /// Creates Glance-compatible `images` and `image_locations` when absent and our `scrub_*`
     /// tables; idempotent, safe to run from several processes at once. Never changes Glance's tables.
@@ -121,11 +122,23 @@ public protocol ScrubCatalog: Sendable {
     /// How many eligible images a one-shot run started at `runStartedAt` (store clock) still
     /// waits on: unassigned, being scrubbed, claimable now, or failed before the run and held by
     /// this node or no live node. Images that failed during the run, or wait out their backoff
-    /// on another live node, do not count.
+    /// on another live node, do not count; none does while the cluster is paused.
     func remainingWork(scrubTime: Double, node: NodeIdentity, runStartedAt: Double) async throws -> Int
 
-    /// Everything `scrubber status` shows.
+    /// Everything `scrubber status` shows: the lease, the pause, the nodes, the backlog with its
+    /// bytes per store, failing images by class, and the last hour from the audit.
     func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus
+
+    /// An operator's command to the whole cluster, kept in the catalog and recorded as an audit
+    /// row when it changed something (``ControlStep``):
+    /// - `pause` / `resume`: while paused, ``claim(_:)`` claims nothing and the leader's view
+    ///   says so (``LeaderView/paused``); claims already made finish.
+    /// - `drain` a live, active node: it becomes `draining` (so it claims nothing and the leader
+    ///   moves its queue) and its unclaimed work is handed back at once, until it rejoins or is
+    ///   undrained. `undrain` only undoes an operator's drain.
+    /// - `step-down`: the live leader's lease ends now; that node does not take it again while
+    ///   another live eligible node could (``CatalogQueries/takeLease``).
+    func control(_ request: ControlRequest) async throws -> ControlAnswer
 }
 
 /// Who is joining.

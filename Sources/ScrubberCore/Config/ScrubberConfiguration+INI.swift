@@ -56,6 +56,8 @@ extension ScrubberConfiguration {
         cluster.sweepSlack = try reader.seconds(c, "sweep_slack", positive: true) ?? cluster.sweepSlack
         cluster.backoff.base = try reader.seconds(c, "retry_backoff_base", positive: true) ?? cluster.backoff.base
         cluster.backoff.max = try reader.seconds(c, "retry_backoff_max", positive: true) ?? cluster.backoff.max
+        cluster.backoff.inUseBase = try reader.seconds(c, "retry_in_use_base", positive: true) ?? cluster.backoff.inUseBase
+        cluster.backoff.inUseMax = try reader.seconds(c, "retry_in_use_max", positive: true) ?? cluster.backoff.inUseMax
         cluster.idlePollInterval = try reader.seconds(c, "idle_poll_interval", positive: true) ?? cluster.idlePollInterval
         cluster.busyTimeout = try reader.seconds(c, "busy_timeout", positive: true) ?? cluster.busyTimeout
         if let url = ini.value(c, "coordinator_url")?.text, !url.isEmpty {

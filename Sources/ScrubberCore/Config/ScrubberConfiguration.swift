@@ -31,6 +31,14 @@ public struct ScrubberConfiguration: Sendable, Hashable {
     /// How long an idle daemon waits at most between claims that find nothing: its claims back
     /// off from 100 ms to this (`idle_poll_interval`, at most `wakeup_time`).
     public var idlePoll: Double { min(cluster.idlePollInterval, wakeupTime) }
+
+    /// The backoff of failed images, by class: `[cluster]`'s periods and `wakeup_time` for
+    /// failures that need an operator.
+    public var failureBackoff: Backoff {
+        var backoff = cluster.backoff
+        backoff.wakeupTime = wakeupTime
+        return backoff
+    }
     /// How long an idle leader waits between rounds (`leader_interval`, at most `wakeup_time`).
     public var idleLeaderInterval: Double { min(cluster.leaderInterval, wakeupTime) }
     /// `[cluster]`: ours.
@@ -212,7 +220,9 @@ public struct ClusterConfiguration: Sendable, Hashable {
     /// glance-api hosts and the database, a slow commit); anything later waits for the full
     /// sweep, once per `wakeup_time`.
     public var sweepSlack: Double = 60
-    /// `retry_backoff_base` / `retry_backoff_max`: backoff of a failed image.
+    /// `retry_backoff_base` / `retry_backoff_max`: backoff of a failed image (transient and
+    /// throttled failures); `retry_in_use_base` / `retry_in_use_max`: of one whose data is in
+    /// use. Failures that need an operator wait `wakeup_time` (``ScrubberConfiguration/failureBackoff``).
     public var backoff = Backoff()
     /// `idle_poll_interval`: how often at least an idle node asks for work: claims that find
     /// nothing back off from 100 ms to this (capped at `wakeup_time`).

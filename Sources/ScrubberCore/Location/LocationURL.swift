@@ -119,6 +119,15 @@ public enum LocationError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// What the operator must do about it: fix the configuration (a store root, the key, a
+    /// store name), or nothing will ever delete it as it stands.
+    public var failureClass: FailureClass {
+        switch self {
+        case .outsideStoreRoots, .undecryptable, .unknownStore: .misconfigured
+        case .notAURL, .unsupportedScheme, .relativeFilePath, .badFilePath, .unsupportedBackend: .unsupported
+        }
+    }
+
     private static func quote(_ text: String) -> String {
         let cut = text.count > 120 ? String(text.prefix(120)) + "…" : text
         return "'\(cut)'"

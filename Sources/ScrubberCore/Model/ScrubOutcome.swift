@@ -33,12 +33,44 @@ public struct LocationResult: Sendable, Hashable, Codable {
     public var outcome: LocationOutcome
     /// The bytes of data the delete removed, when the backend knows (metrics only; never stored).
     public var bytes: Int64?
+    /// For a failure, its class (nil otherwise).
+    public var failureClass: FailureClass?
+    /// For a failure, what pins the data where the store can tell (RBD clones as `pool/image`).
+    public var dependents: [String]
 
-    public init(locationID: Int64, store: String?, outcome: LocationOutcome, bytes: Int64? = nil) {
+    public init(locationID: Int64, store: String?, outcome: LocationOutcome, bytes: Int64? = nil,
+                failureClass: FailureClass? = nil, dependents: [String] = []) {
         self.locationID = locationID
         self.store = store
         self.outcome = outcome
         self.bytes = bytes
+        if case .failed(let message) = outcome {
+            self.failureClass = failureClass ?? FailureClass(classifying: message)
+        } else {
+            self.failureClass = nil
+        }
+        self.dependents = dependents
+    }
+
+    enum CodingKeys: String, CodingKey { case locationID, store, outcome, bytes, failureClass, dependents }
+
+    /// A node of an earlier version sends no class: it is read from the message's first word.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(locationID: try c.decode(Int64.self, forKey: .locationID), store: try c.decodeIfPresent(String.self, forKey: .store),
+                  outcome: try c.decode(LocationOutcome.self, forKey: .outcome), bytes: try c.decodeIfPresent(Int64.self, forKey: .bytes),
+                  failureClass: try c.decodeIfPresent(FailureClass.self, forKey: .failureClass),
+                  dependents: try c.decodeIfPresent([String].self, forKey: .dependents) ?? [])
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(locationID, forKey: .locationID)
+        try c.encodeIfPresent(store, forKey: .store)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encodeIfPresent(bytes, forKey: .bytes)
+        try c.encodeIfPresent(failureClass, forKey: .failureClass)
+        if !dependents.isEmpty { try c.encode(dependents, forKey: .dependents) }
     }
 }
 
@@ -66,10 +98,12 @@ public struct ScrubOutcome: Sendable, Hashable, Codable {
 
     /// The first failure's message, if any location failed.
     public var firstError: String? {
-        for result in locations {
-            if case .failed(let message) = result.outcome { return message }
-        }
-        return nil
+        firstFailure.flatMap { if case .failed(let message) = $0.outcome { message } else { nil } }
+    }
+
+    /// The first failed location, if any: its message, class, store and dependents are the image's.
+    public var firstFailure: LocationResult? {
+        locations.first { !$0.outcome.isGone }
     }
 
     /// Whether every location's data is gone, so the image can be marked `deleted`.
@@ -86,4 +120,12 @@ public enum ScrubAction: String, Sendable, Codable, CaseIterable {
     case reassigned
     case elected
     case resigned
+    /// An operator paused the cluster (`scrubber pause`): no assignments, no claims.
+    case paused
+    case resumed
+    /// An operator drained a node (`scrubber drain NODE`): it takes no new work.
+    case drained
+    case undrained
+    /// An operator made the leader resign (`scrubber step-down`).
+    case steppedDown = "stepped_down"
 }

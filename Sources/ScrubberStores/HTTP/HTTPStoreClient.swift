@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import ScrubberCore
 
 /// The HTTP client of one object store (Swift or S3): its own connection pool, reused by every
 /// delete of that store, and the classes its failures fall into.
@@ -62,24 +63,19 @@ public final class HTTPStoreClient: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw StoreError("transient: \(what()) on \(store) timed out; not deleted")
+            throw StoreError(.transient, "\(what()) on \(store) timed out; not deleted")
         } catch {
-            throw StoreError("transient: \(what()) on \(store) failed (\(error)); not deleted")
+            throw StoreError(.transient, "\(what()) on \(store) failed (\(error)); not deleted")
         }
     }
 }
 
-/// What a failed answer means for the operator, as the failure's first word (DESIGN §6):
-/// `misconfigured` (401/403: fix the credentials; nothing was deleted), `throttled` (429, 503,
-/// S3's SlowDown: the store asks us to slow down), `transient` (other 5xx, timeouts, refused
-/// or reset connections: retried with the image's backoff).
-enum StoreFailureClass: String {
-    case misconfigured, throttled, transient, unsupported
-    /// Dependents pin the data (RBD clones, another client's open image).
-    case inUse = "in_use"
-
-    /// The class of an HTTP status, nil for one without (a 4xx the store should not send).
-    init?(status: Int) {
+extension FailureClass {
+    /// The class of a failed HTTP answer (DESIGN §6): `misconfigured` (401/403: fix the
+    /// credentials; nothing was deleted), `throttled` (429, 503, S3's SlowDown: the store asks us
+    /// to slow down), `transient` (other 5xx); nil for a status without one (a 4xx the store
+    /// should not send).
+    init?(httpStatus status: Int) {
         switch status {
         case 401, 403: self = .misconfigured
         case 429, 503: self = .throttled
@@ -87,14 +83,17 @@ enum StoreFailureClass: String {
         default: return nil
         }
     }
+}
 
-    /// `"CLASS: WHAT answered STATUS; not deleted"`, with `hint` for a misconfiguration.
-    static func error(status: Int, what: String, hint: String? = nil) -> StoreError {
+extension StoreError {
+    /// `"CLASS: WHAT answered STATUS; not deleted"`, with `hint` for a misconfiguration; a
+    /// status of no class is `transient`.
+    static func answered(_ status: Int, what: String, hint: String? = nil) -> StoreError {
         let text = "\(what) answered \(status)"
-        switch StoreFailureClass(status: status) {
-        case .misconfigured: return StoreError("misconfigured: \(text)\(hint.map { " (\($0))" } ?? ""); not deleted")
-        case let kind?: return StoreError("\(kind.rawValue): \(text); not deleted")
-        case nil: return StoreError("\(text); not deleted")
+        switch FailureClass(httpStatus: status) {
+        case .misconfigured: return StoreError(.misconfigured, "\(text)\(hint.map { " (\($0))" } ?? ""); not deleted")
+        case let kind?: return StoreError(kind, "\(text); not deleted")
+        case nil: return StoreError(.transient, "\(text); not deleted")
         }
     }
 }

@@ -46,10 +46,10 @@ public final class RBDStore: ImageStore {
         guard url.scheme == "rbd" else { throw LocationError.unsupportedScheme(url.scheme, url: url.redacted) }
         let pieces = url.remainder.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard pieces.count == 1 || pieces.count == 4 else {
-            throw StoreError("unsupported: \(url.redacted) has \(pieces.count) parts; an rbd location has 1 (IMAGE) or 4 (FSID/POOL/IMAGE/SNAP); not deleted")
+            throw StoreError(.unsupported, "\(url.redacted) has \(pieces.count) parts; an rbd location has 1 (IMAGE) or 4 (FSID/POOL/IMAGE/SNAP); not deleted")
         }
         guard !pieces.contains(where: \.isEmpty) else {
-            throw StoreError("unsupported: \(url.redacted) has an empty part; not deleted")
+            throw StoreError(.unsupported, "\(url.redacted) has an empty part; not deleted")
         }
         if pieces.count == 1 { return Location(pool: nil, image: pieces[0], snapshot: nil) }
         let decoded = pieces.map { $0.removingPercentEncoding ?? $0 }
@@ -109,7 +109,7 @@ public final class RBDStore: ImageStore {
             let cluster = try self.connection()
             var buffer = [CChar](repeating: 0, count: 64)
             let length = cluster.lib.radosGetFSID(cluster.handle, &buffer, buffer.count)
-            guard length >= 0 else { throw StoreError("transient: reading the fsid of store \(self.name) failed: \(LibRBD.describe(length))") }
+            guard length >= 0 else { throw StoreError(.transient, "reading the fsid of store \(self.name) failed: \(LibRBD.describe(length))") }
             return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
@@ -208,15 +208,16 @@ public final class RBDStore: ImageStore {
 
     private func inUse(_ location: Location, pool: String, because reason: String, dependents: [String]) -> StoreError {
         let named = dependents.isEmpty ? "" : ": \(dependents.joined(separator: ", "))"
-        return StoreError("in_use: rbd image \(pool)/\(location.image) on \(name) is in use (\(reason)\(named)); not deleted")
+        return StoreError(.inUse, "rbd image \(pool)/\(location.image) on \(name) is in use (\(reason)\(named)); not deleted",
+                          dependents: dependents)
     }
 
     /// The class of a librbd/librados error.
     private func failure(_ code: Int32, _ what: String, _ location: Location) -> StoreError {
         let text = "\(what) rbd image \(location.pool ?? options.pool)/\(location.image) on \(name) failed: \(LibRBD.describe(code))"
         switch -code {
-        case EACCES, EPERM: return StoreError("misconfigured: \(text) (check rbd_store_user's caps); not deleted")
-        default: return StoreError("transient: \(text); not deleted")
+        case EACCES, EPERM: return StoreError(.misconfigured, "\(text) (check rbd_store_user's caps); not deleted")
+        default: return StoreError(.transient, "\(text); not deleted")
         }
     }
 
@@ -247,9 +248,9 @@ public final class RBDStore: ImageStore {
         let created = cluster.lib.radosIoctxCreate(cluster.handle, pool, &io)
         guard created == 0, let io else {
             if created == -ENOENT {
-                throw StoreError("misconfigured: pool \(pool) does not exist in the Ceph cluster of store \(name); not deleted")
+                throw StoreError(.misconfigured, "pool \(pool) does not exist in the Ceph cluster of store \(name); not deleted")
             }
-            throw StoreError("transient: opening pool \(pool) on \(name) failed: \(LibRBD.describe(created)); not deleted")
+            throw StoreError(.transient, "opening pool \(pool) on \(name) failed: \(LibRBD.describe(created)); not deleted")
         }
         let made = IOContext(handle: io)
         let kept = cluster.pools.withLock { pools in
@@ -271,7 +272,7 @@ public final class RBDStore: ImageStore {
             var handle: LibRBD.Handle?
             let created = lib.radosCreate(&handle, options.user)
             guard created == 0, let handle else {
-                throw StoreError("misconfigured: cannot create a Ceph client for store \(name) (user \(options.user ?? "admin")): \(LibRBD.describe(created)); not deleted")
+                throw StoreError(.misconfigured, "cannot create a Ceph client for store \(name) (user \(options.user ?? "admin")): \(LibRBD.describe(created)); not deleted")
             }
             func fail(_ error: StoreError) -> StoreError {
                 lib.radosShutdown(handle)
@@ -279,7 +280,7 @@ public final class RBDStore: ImageStore {
             }
             let read = lib.radosConfReadFile(handle, options.cephConf)
             guard read == 0 else {
-                throw fail(StoreError("misconfigured: store \(name) cannot read its Ceph configuration \(options.cephConf ?? "(the default places)"): \(LibRBD.describe(read)); not deleted"))
+                throw fail(StoreError(.misconfigured, "store \(name) cannot read its Ceph configuration \(options.cephConf ?? "(the default places)"): \(LibRBD.describe(read)); not deleted"))
             }
             let seconds = String(Int(options.timeout.rounded(.up)))
             for option in ["client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout"] {
@@ -290,9 +291,9 @@ public final class RBDStore: ImageStore {
                 let text = "store \(name) cannot connect to Ceph as client.\(options.user ?? "admin"): \(LibRBD.describe(connected))"
                 switch -connected {
                 case EACCES, EPERM, ENOENT, EINVAL:
-                    throw fail(StoreError("misconfigured: \(text) (check rbd_store_user, its keyring and rbd_store_ceph_conf); not deleted"))
+                    throw fail(StoreError(.misconfigured, "\(text) (check rbd_store_user, its keyring and rbd_store_ceph_conf); not deleted"))
                 default:
-                    throw fail(StoreError("transient: \(text) within \(seconds) s; not deleted"))
+                    throw fail(StoreError(.transient, "\(text) within \(seconds) s; not deleted"))
                 }
             }
             let made = Cluster(lib: lib, handle: handle)

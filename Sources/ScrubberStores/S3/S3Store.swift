@@ -39,10 +39,10 @@ public final class S3Store: ImageStore {
         guard ["s3", "s3+http", "s3+https"].contains(url.scheme) else {
             throw LocationError.unsupportedScheme(url.scheme, url: url.redacted)
         }
-        guard !url.remainder.contains("://") else { throw StoreError("unsupported: \(url.redacted): a URL with two schemes (glance_store refuses it too); not deleted") }
+        guard !url.remainder.contains("://") else { throw StoreError(.unsupported, "\(url.redacted): a URL with two schemes (glance_store refuses it too); not deleted") }
         let parts = url.remainder.split(separator: "/", omittingEmptySubsequences: true)
         guard parts.count >= 3 else {
-            throw StoreError("unsupported: \(url.scheme)://…: not an S3 location (expected \(url.scheme)://HOST/BUCKET/KEY); not deleted")
+            throw StoreError(.unsupported, "\(url.scheme)://…: not an S3 location (expected \(url.scheme)://HOST/BUCKET/KEY); not deleted")
         }
         return (String(parts[parts.count - 2]), String(parts[parts.count - 1]))
     }
@@ -94,7 +94,7 @@ public final class S3Store: ImageStore {
         if options.accessKey == nil { missing.append("s3_store_access_key") }
         if options.secretKey == nil { missing.append("s3_store_secret_key") }
         guard let host = options.host, let access = options.accessKey, let secret = options.secretKey else {
-            throw StoreError("misconfigured: store \(name) (s3) has no \(missing.joined(separator: ", ")); not deleted")
+            throw StoreError(.misconfigured, "store \(name) (s3) has no \(missing.joined(separator: ", ")); not deleted")
         }
         var scheme = "http", bare = host
         if host.hasPrefix("https://") { scheme = "https"; bare = String(host.dropFirst(8)) }
@@ -143,7 +143,7 @@ public final class S3Store: ImageStore {
             enabled = read
         }
         if enabled == true {
-            throw StoreError("misconfigured: bucket \(bucket) on \(name) has versioning enabled: a DELETE would only add a delete marker and reclaim nothing (suspend versioning, or expire noncurrent versions and delete these by hand); not deleted")
+            throw StoreError(.misconfigured, "bucket \(bucket) on \(name) has versioning enabled: a DELETE would only add a delete marker and reclaim nothing (suspend versioning, or expire noncurrent versions and delete these by hand); not deleted")
         }
     }
 
@@ -185,6 +185,6 @@ public final class S3Store: ImageStore {
     }
 
     private func failure(_ status: Int, _ method: String, _ bucket: String, _ key: String) -> StoreError {
-        StoreFailureClass.error(status: status, what: "\(method) \(bucket)/\(key) on \(name)", hint: "check s3_store_access_key and s3_store_secret_key")
+        StoreError.answered(status, what: "\(method) \(bucket)/\(key) on \(name)", hint: "check s3_store_access_key and s3_store_secret_key")
     }
 }

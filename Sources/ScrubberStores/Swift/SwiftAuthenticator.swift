@@ -56,7 +56,7 @@ actor SwiftAuthenticator {
     private func login(_ account: SwiftReference) async throws -> Session {
         loginCount += 1
         guard let auth = URL(string: account.authAddress), let scheme = auth.scheme, ["http", "https"].contains(scheme), auth.host != nil else {
-            throw StoreError("misconfigured: auth_address '\(account.authAddress)' of store \(client.store) is not an http(s) URL; not deleted")
+            throw StoreError(.misconfigured, "auth_address '\(account.authAddress)' of store \(client.store) is not an http(s) URL; not deleted")
         }
         let path = auth.path.hasSuffix("/") ? String(auth.path.dropLast()) : auth.path
         if path.hasSuffix("/v1.0") || path.hasSuffix("/v1") {
@@ -91,12 +91,12 @@ actor SwiftAuthenticator {
         let what = "Keystone login of \(account.user) at \(url)"
         let response = try await client.send(request, what: what)
         guard response.status == 201 || response.status == 200 else {
-            throw StoreFailureClass.error(status: response.status, what: what, hint: "check user, key and the domains of the account reference")
+            throw StoreError.answered(response.status, what: what, hint: "check user, key and the domains of the account reference")
         }
         guard let token = response.headers.first(name: "X-Subject-Token"),
               let json = try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any],
               let answer = json["token"] as? [String: Any] else {
-            throw StoreError("transient: \(what) answered \(response.status) without a token; not deleted")
+            throw StoreError(.transient, "\(what) answered \(response.status) without a token; not deleted")
         }
         let expires = (answer["expires_at"] as? String).flatMap(Self.parseDate) ?? Date().addingTimeInterval(3600)
         if let endpoint = options.endpoint {
@@ -105,7 +105,7 @@ actor SwiftAuthenticator {
         let catalog = answer["catalog"] as? [[String: Any]] ?? []
         guard let storage = Self.endpoint(in: catalog, type: options.serviceType, interface: options.endpointType, region: options.region) else {
             let region = options.region.map { " in region \($0)" } ?? ""
-            throw StoreError("misconfigured: Keystone's catalog for \(account.user) has no \(options.serviceType) endpoint of swift_store_endpoint_type \(options.endpointType)\(region); not deleted")
+            throw StoreError(.misconfigured, "Keystone's catalog for \(account.user) has no \(options.serviceType) endpoint of swift_store_endpoint_type \(options.endpointType)\(region); not deleted")
         }
         return Session(token: token, storageURL: storage, expires: expires)
     }
@@ -117,10 +117,10 @@ actor SwiftAuthenticator {
         let what = "v1 login of \(account.user) at \(account.authAddress)"
         let response = try await client.send(request, what: what)
         guard (200...299).contains(response.status) else {
-            throw StoreFailureClass.error(status: response.status, what: what, hint: "check user and key of the account reference")
+            throw StoreError.answered(response.status, what: what, hint: "check user and key of the account reference")
         }
         guard let token = response.headers.first(name: "X-Auth-Token"), let storage = response.headers.first(name: "X-Storage-Url") else {
-            throw StoreError("transient: \(what) answered \(response.status) without a token; not deleted")
+            throw StoreError(.transient, "\(what) answered \(response.status) without a token; not deleted")
         }
         let life = response.headers.first(name: "X-Auth-Token-Expires").flatMap(Double.init) ?? 3600
         return Session(token: token, storageURL: options.endpoint ?? storage, expires: Date().addingTimeInterval(life))
@@ -130,7 +130,7 @@ actor SwiftAuthenticator {
     static func split(_ account: SwiftReference) throws -> (project: String, user: String) {
         let parts = account.user.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-            throw StoreError("misconfigured: user '\(account.user)' is not PROJECT:USER; not deleted")
+            throw StoreError(.misconfigured, "user '\(account.user)' is not PROJECT:USER; not deleted")
         }
         return (String(parts[0]), String(parts[1]))
     }

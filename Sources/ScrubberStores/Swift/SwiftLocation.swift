@@ -24,18 +24,18 @@ struct SwiftLocation: Equatable {
             throw LocationError.unsupportedScheme(url.scheme, url: url.redacted)
         }
         guard !url.remainder.contains("://") else {
-            throw StoreError("unsupported: a \(url.scheme):// location with two schemes (glance_store refuses it too); not deleted")
+            throw StoreError(.unsupported, "a \(url.scheme):// location with two schemes (glance_store refuses it too); not deleted")
         }
         // Query and fragment are not part of a Swift location (urlparse drops them from the path).
         let rest = url.remainder.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
             .split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
         guard let slash = rest.firstIndex(of: "/") else {
-            throw StoreError("unsupported: \(url.scheme)://… names no container and object; not deleted")
+            throw StoreError(.unsupported, "\(url.scheme)://… names no container and object; not deleted")
         }
         let netloc = String(rest[..<slash])
         let path = rest[rest.index(after: slash)...].split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard path.count >= 2 else {
-            throw StoreError("unsupported: \(url.scheme)://… names no container and object (expected …/CONTAINER/OBJECT); not deleted")
+            throw StoreError(.unsupported, "\(url.scheme)://… names no container and object (expected …/CONTAINER/OBJECT); not deleted")
         }
         // As written: glance_store puts the names in unquoted and hands them to swiftclient so.
         container = path[path.count - 2]
@@ -44,24 +44,24 @@ struct SwiftLocation: Equatable {
             guard let reference = options.references[netloc] else {
                 let known = options.references.keys.sorted().joined(separator: ", ")
                 let source = options.configFile.map { "in swift_store_config_file \($0)" } ?? "(no swift_store_config_file; swift_store_user/key/auth_address form default_swift_reference)"
-                throw StoreError("misconfigured: store \(store) has no account reference '\(netloc)' \(source)\(known.isEmpty ? "" : "; known: \(known)"); not deleted")
+                throw StoreError(.misconfigured, "store \(store) has no account reference '\(netloc)' \(source)\(known.isEmpty ? "" : "; known: \(known)"); not deleted")
             }
             credentials = reference
             return
         }
         guard let at = netloc.lastIndex(of: "@") else {
-            throw StoreError("misconfigured: \(url.scheme)://…/\(container)/\(object) carries no credentials (USER:KEY@) and no account reference; not deleted")
+            throw StoreError(.misconfigured, "\(url.scheme)://…/\(container)/\(object) carries no credentials (USER:KEY@) and no account reference; not deleted")
         }
         // glance_store writes `quote(user):quote(key)`, so the one literal colon parts them (it
         // reads them back by unquoting first and splitting at the last colon, which loses a key
         // holding one); a hand-written `PROJECT:USER:KEY` splits at the last colon too.
         let creds = netloc[..<at]
         guard let colon = creds.lastIndex(of: ":") else {
-            throw StoreError("misconfigured: \(url.scheme)://…/\(container)/\(object) has badly formed credentials (expected PROJECT:USER:KEY@); not deleted")
+            throw StoreError(.misconfigured, "\(url.scheme)://…/\(container)/\(object) has badly formed credentials (expected PROJECT:USER:KEY@); not deleted")
         }
         let user = Self.decode(String(creds[..<colon])), key = Self.decode(String(creds[creds.index(after: colon)...]))
         guard user.contains(":") else {
-            throw StoreError("misconfigured: \(url.scheme)://…/\(container)/\(object) names user '\(user)', not PROJECT:USER; not deleted")
+            throw StoreError(.misconfigured, "\(url.scheme)://…/\(container)/\(object) names user '\(user)', not PROJECT:USER; not deleted")
         }
         let host = String(netloc[netloc.index(after: at)...])
         let authPath = path.dropLast(2).joined(separator: "/")

@@ -22,7 +22,7 @@ import ScrubberCore
 /// 4. Anything else: DELETE. A 404 at any step is gone.
 ///
 /// One login per account, reused until it expires; a 401 logs in again once
-/// (``SwiftAuthenticator``). Failures begin with their class (``StoreFailureClass``).
+/// (``SwiftAuthenticator``). Failures begin with their class (``FailureClass``).
 public final class SwiftStore: ImageStore {
     public let name: String
     private let options: SwiftOptions
@@ -102,7 +102,7 @@ public final class SwiftStore: ImageStore {
 
     private func locate(_ url: LocationURL) throws -> SwiftLocation {
         guard !options.multiTenant else {
-            throw StoreError("unsupported: store \(name) has swift_store_multi_tenant = true: its objects live in users' own accounts, which only their tokens can delete; not deleted")
+            throw StoreError(.unsupported, "store \(name) has swift_store_multi_tenant = true: its objects live in users' own accounts, which only their tokens can delete; not deleted")
         }
         return try SwiftLocation(url, options: options, store: name)
     }
@@ -124,7 +124,7 @@ public final class SwiftStore: ImageStore {
         default: throw failure(listing.status, "GET (manifest)", manifest)
         }
         guard let entries = try? JSONSerialization.jsonObject(with: Data(listing.body.readableBytesView)) as? [[String: Any]] else {
-            throw StoreError("transient: the manifest of \(manifest) on \(name) is not a JSON list of segments; not deleted")
+            throw StoreError(.transient, "the manifest of \(manifest) on \(name) is not a JSON list of segments; not deleted")
         }
         var segments: [(Object, nested: Bool)] = []
         for entry in entries {
@@ -147,14 +147,14 @@ public final class SwiftStore: ImageStore {
         default: throw failure(answer.status, "DELETE (manifest)", manifest)
         }
         guard let result = try? JSONSerialization.jsonObject(with: Data(answer.body.readableBytesView)) as? [String: Any] else {
-            throw StoreError("transient: DELETE ?multipart-manifest=delete of \(manifest) on \(name) answered \(answer.status) with no bulk result; not deleted")
+            throw StoreError(.transient, "DELETE ?multipart-manifest=delete of \(manifest) on \(name) answered \(answer.status) with no bulk result; not deleted")
         }
         let errors = (result["Errors"] as? [[Any]] ?? []).map { pair in pair.map { "\($0)" }.joined(separator: ": ") }
         let status = result["Response Status"] as? String ?? ""
         guard status.hasPrefix("2"), errors.isEmpty else {
             let code = Int(status.prefix(3)) ?? 500
-            let kind = StoreFailureClass(status: code) ?? .transient
-            throw StoreError("\(kind.rawValue): DELETE ?multipart-manifest=delete of \(manifest) on \(name): \(status)\(errors.isEmpty ? "" : ", " + errors.joined(separator: "; ")); not deleted")
+            let kind = FailureClass(httpStatus: code) ?? .transient
+            throw StoreError(kind, "DELETE ?multipart-manifest=delete of \(manifest) on \(name): \(status)\(errors.isEmpty ? "" : ", " + errors.joined(separator: "; ")); not deleted")
         }
         return (result["Number Deleted"] as? Int ?? 0) > 0 ? .deleted : .notFound
     }
@@ -164,11 +164,11 @@ public final class SwiftStore: ImageStore {
         let decoded = value.removingPercentEncoding ?? value
         let parts = decoded.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty else {
-            throw StoreError("unsupported: \(manifest) on \(name) has a malformed X-Object-Manifest '\(value)' (expected CONTAINER/PREFIX); not deleted")
+            throw StoreError(.unsupported, "\(manifest) on \(name) has a malformed X-Object-Manifest '\(value)' (expected CONTAINER/PREFIX); not deleted")
         }
         let container = String(parts[0]), prefix = String(parts[1])
         guard prefix.hasPrefix(manifest.name) else {
-            throw StoreError("unsupported: the segments of \(manifest) on \(name) are everything under '\(decoded)', a prefix that does not begin with the object's name and may hold other data; delete them by hand; not deleted")
+            throw StoreError(.unsupported, "the segments of \(manifest) on \(name) are everything under '\(decoded)', a prefix that does not begin with the object's name and may hold other data; delete them by hand; not deleted")
         }
         var segments: [(Object, nested: Bool)] = []
         var marker = ""
@@ -180,7 +180,7 @@ public final class SwiftStore: ImageStore {
             guard (200...299).contains(page.status) else { throw failure(page.status, "GET (segment listing)", Object(container: container, name: "?prefix=\(prefix)")) }
             guard page.body.readableBytes > 0 else { break }
             guard let items = try? JSONSerialization.jsonObject(with: Data(page.body.readableBytesView)) as? [[String: Any]] else {
-                throw StoreError("transient: the listing of \(container) on \(name) is not JSON; not deleted")
+                throw StoreError(.transient, "the listing of \(container) on \(name) is not JSON; not deleted")
             }
             let names = items.compactMap { $0["name"] as? String }
             guard let last = names.last else { break }
@@ -229,10 +229,10 @@ public final class SwiftStore: ImageStore {
             }
         }
         if !failures.isEmpty {
-            let order: [StoreFailureClass] = [.misconfigured, .throttled, .transient, .unsupported]
-            let kind = order.first { kind in failures.contains { $0.1.message.hasPrefix(kind.rawValue + ":") } } ?? .transient
-            let named = failures.prefix(5).map { "\($0.0): \($0.1.message)" }.joined(separator: " | ")
-            throw StoreError("\(kind.rawValue): \(failures.count) of \(segments.count) segments of \(manifest) on \(name) not deleted (\(named)); the manifest is kept for the next attempt; not deleted")
+            let order: [FailureClass] = [.misconfigured, .throttled, .transient, .unsupported]
+            let kind = order.first { kind in failures.contains { $0.1.failureClass == kind } } ?? .transient
+            let named = failures.prefix(5).map { "\($0.0): \($0.1)" }.joined(separator: " | ")
+            throw StoreError(kind, "\(failures.count) of \(segments.count) segments of \(manifest) on \(name) not deleted (\(named)); the manifest is kept for the next attempt; not deleted")
         }
         if withdrawn { throw StoreError.permitWithdrawn }
     }
@@ -267,6 +267,6 @@ public final class SwiftStore: ImageStore {
     private func failure(_ status: Int, _ method: String, _ object: Object) -> StoreError {
         let hint = status == 401 ? "Swift refused a fresh token too: check the account reference's project and roles"
             : "the account may not write \(object.container)"
-        return StoreFailureClass.error(status: status, what: "\(method) \(object) on \(name)", hint: hint)
+        return StoreError.answered(status, what: "\(method) \(object) on \(name)", hint: hint)
     }
 }
