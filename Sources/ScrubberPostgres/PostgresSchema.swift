@@ -172,7 +172,8 @@ enum PostgresSchema {
             "ALTER TABLE scrub_leader ADD COLUMN paused_user text",
             "ALTER TABLE scrub_leader ADD COLUMN stepped_down text",
             "ALTER TABLE scrub_nodes ADD COLUMN drained_by text",
-            "CREATE INDEX scrub_events_action_at ON scrub_events (action, at)",
+            "CREATE INDEX scrub_events_image_deleted_at ON scrub_events (at) WHERE action = 'image_deleted'",
+            "CREATE INDEX scrub_events_elected_at ON scrub_events (at) WHERE action = 'elected'",
             """
             UPDATE scrub_assignments SET failure_class = CASE WHEN last_error LIKE 'in_use:%' THEN 'in_use' WHEN last_error LIKE 'throttled:%' THEN 'throttled' WHEN last_error LIKE 'transient:%' THEN 'transient' WHEN last_error LIKE 'misconfigured:%' THEN 'misconfigured' WHEN last_error LIKE 'unsupported:%' THEN 'unsupported' ELSE 'transient' END WHERE last_error IS NOT NULL
             """,

@@ -65,8 +65,20 @@ import Testing
             let error = try await ws.queue().read { try String.fetchOne($0, sql: "SELECT last_error FROM scrub_assignments WHERE image_id = ?", arguments: [id]) }
             #expect(error == "in_use: rbd image images/\(id) on ceph1 is in use (its snapshot snap has clones: vms/\(id)_disk); not deleted")
         }
-        // status names the pinning clones too.
+        // status names the pinning clones too, under their class, and so does its JSON.
         let status = try await CLI.run(["status", "--config-file", config], in: ws.directory)
         for id in pinned { #expect(status.stdout.contains("vms/\(id)_disk"), "\(status.stdout)") }
+        #expect(status.stdout.contains("failing, in_use: 2 image(s) (ceph1 2)"), "\(status.stdout)")
+        let json = try await CLI.run(["status", "--json", "--config-file", config], in: ws.directory)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let failures = try #require(object["failures"] as? [[String: Any]])
+        for id in pinned {
+            let failure = try #require(failures.first { $0["image_id"] as? String == id })
+            #expect(failure["class"] as? String == "in_use" && failure["store"] as? String == "ceph1")
+            #expect(failure["dependents"] as? [String] == ["vms/\(id)_disk"])
+        }
+        let groups = try #require(object["failing_by_class"] as? [[String: Any]])
+        #expect(groups.count == 1 && groups.first?["class"] as? String == "in_use" && groups.first?["images"] as? Int == 2)
+        #expect(try ws.count("SELECT count(*) FROM scrub_events WHERE action = 'failed' AND failure_class = 'in_use'") == 2)
     }
 }

@@ -234,9 +234,10 @@ public struct CatalogQueries: Sendable {
     /// () → node_id, host, pid, state, heartbeat_age, alive, capacity, done, failed, leader_eligible, uptime, drained_by
     public let statusNodes: String
     /// () → minutes ago, images, bytes: images marked `deleted` in each minute of the last hour
-    /// (read through `scrub_events_action_at`, the hour's rows only).
+    /// (read through the partial index `scrub_events_image_deleted_at`, the hour's rows only:
+    /// partial, so the location rows of the audit cost no index write).
     public let history: String
-    /// () → leader elections in the last hour.
+    /// () → leader elections in the last hour (`scrub_events_elected_at`).
     public let leaderChanges: String
 
     // MARK: Control (`scrubber pause`, `drain`, `step-down`, …)
@@ -548,14 +549,16 @@ public struct CatalogQueries: Sendable {
             """)
         assignmentCounts = d.render("SELECT node_id, state, count(*) FROM scrub_assignments GROUP BY node_id, state")
         // Whole seconds, then whole minutes: SQLite's CAST truncates, PostgreSQL's rounds (half a
-        // second either way), and both divide integers exactly.
+        // second either way), and both divide integers exactly. The hour's bound is a scalar
+        // subquery, computed once: PostgreSQL's clock is volatile, and only a bound computed
+        // once can bound an index scan (else every audit row is read).
         history = d.render("""
-            SELECT CAST({now} - e.at AS bigint) / 60, count(*), CAST(coalesce(sum(i.size), 0) AS bigint)
-            FROM scrub_events e LEFT JOIN images i ON i.id = e.image_id
-            WHERE e.action = 'image_deleted' AND e.at > {now} - 3600
+            SELECT CAST(h.now - e.at AS bigint) / 60, count(*), CAST(coalesce(sum(i.size), 0) AS bigint)
+            FROM (SELECT {now} AS now) h CROSS JOIN scrub_events e LEFT JOIN images i ON i.id = e.image_id
+            WHERE e.action = 'image_deleted' AND e.at > (SELECT {now} - 3600)
             GROUP BY 1
             """)
-        leaderChanges = d.render("SELECT count(*) FROM scrub_events WHERE action = 'elected' AND at > {now} - 3600")
+        leaderChanges = d.render("SELECT count(*) FROM scrub_events WHERE action = 'elected' AND at > (SELECT {now} - 3600)")
 
         pauseState = d.render("SELECT paused_at, paused_host, paused_user FROM scrub_leader WHERE id = 1")
         lockLeaderRow = d.render("SELECT id FROM scrub_leader WHERE id = 1 {lock FOR UPDATE}")
