@@ -59,8 +59,12 @@ struct LeaderService: Service {
         let partitioner = Partitioner(window: cluster.assignWindow)
         var view = try await context.catalog.leaderView(scrubTime: context.config.scrubTime, limit: 0, scan: .full(after: nil))
         candidates.load(view)
-        // Paused (`scrubber pause`): assign and move nothing; the nodes claim nothing either.
-        guard !view.paused else { return 0 }
+        // Paused (`scrubber pause`): assign and move nothing (the nodes claim nothing either),
+        // and forget what was read ahead, so the leader rests between rounds as when idle.
+        guard !view.paused else {
+            candidates = newSweep()
+            return 0
+        }
         let targets = view.nodes.filter { $0.alive && !$0.draining }
             .map { Partitioner.Node(id: $0.id, capacity: $0.capacity, queued: $0.queued) }
         guard !targets.isEmpty else { return 0 }

@@ -231,8 +231,14 @@ extension PostgresCatalog {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
         let q = queries
         return try await transaction { tx in
+            // A paused cluster claims nothing new. The gate first, waiting for a pause being
+            // written: an operator's command locks the lease row and then a member's, so a claim
+            // takes them in that order too (never the other way round: a deadlock).
+            let paused = try await tx.rows(q.claimGate).first.map { try $0.decode(Double?.self) } ?? nil
             // Share-locked: the membership cannot change before the claim commits.
-            let mayClaim = try MemberRow.checkClaimant(try await Self.member(request.nodeID, tx, q.memberIdentity), request.node)
+            let member = try MemberRow.checkClaimant(try await Self.member(request.nodeID, tx, q.memberIdentity), request.node)
+            // A draining member claims nothing new either.
+            let mayClaim = member && paused == nil
             // A retry of a claim that committed gets that claim back, and claims nothing more.
             var claimed: [(String, Int, Int64, String)] = []
             if let token = request.token {
@@ -340,7 +346,7 @@ extension PostgresCatalog {
         let q = queries
         return try await transaction { tx in
             try await Self.checkIdentity(node, tx, q)
-            return try await tx.rows(q.remainingWork, [scrubTime, node.nodeID, runStartedAt])[0].decode(Int.self)
+            return try await tx.rows(q.remainingWork, [scrubTime, node.nodeID, runStartedAt, node.nodeID])[0].decode(Int.self)
         }
     }
 

@@ -5,7 +5,9 @@ extension SQLiteCatalog {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
         let q = queries
         return try await write { db in
-            let mayClaim = try MemberRow.checkClaimant(Self.member(request.nodeID, db, q.memberIdentity), request.node)
+            // A paused cluster, or a draining member, claims nothing new.
+            let paused = try Double.fetchOne(db.cachedStatement(sql: q.claimGate)) != nil
+            let mayClaim = try MemberRow.checkClaimant(Self.member(request.nodeID, db, q.memberIdentity), request.node) && !paused
             // A retry of a claim that committed gets that claim back, and claims nothing more.
             var claimed: [Row] = []
             if let token = request.token {
@@ -117,7 +119,7 @@ extension SQLiteCatalog {
         let q = queries
         return try await read { db in
             try Self.checkIdentity(node, db, q)
-            return try Int.fetchOne(db.cachedStatement(sql: q.remainingWork), arguments: [scrubTime, node.nodeID, runStartedAt]) ?? 0
+            return try Int.fetchOne(db.cachedStatement(sql: q.remainingWork), arguments: [scrubTime, node.nodeID, runStartedAt, node.nodeID]) ?? 0
         }
     }
 

@@ -40,7 +40,10 @@ struct RunCommand: AsyncParsableCommand {
     var scrubTime: Double?
 
     @Option(name: .customLong("metrics-listen"),
-            help: "HOST:PORT to serve Prometheus /metrics, /healthz and /readyz on (port 0: any free port, logged; none: off); overrides [cluster] metrics_listen.")
+            help: """
+                HOST:PORT to serve Prometheus /metrics, /healthz, /readyz and the read-only status page (/, /status.json: image ids, \
+                errors, hosts) on (port 0: any free port, logged; none: off); overrides [cluster] metrics_listen.
+                """)
     var metricsListen: String?
 
     @Option(name: .customLong("report-file"), help: "At exit, write this run's totals and claim-to-completion latencies here as JSON.")
@@ -136,6 +139,15 @@ struct RunCommand: AsyncParsableCommand {
             "latency_p50_s": "\(summary.latency.quantile(0.5).map { String(format: "%.4f", $0) } ?? "-")",
             "latency_p99_s": "\(summary.latency.quantile(0.99).map { String(format: "%.4f", $0) } ?? "-")",
         ])
+        // A one-shot run ends early on a paused cluster or a drained node: say so, not just "finished".
+        if !asDaemon, let status = try? await catalog.status(scrubTime: config.scrubTime, failureLimit: 0) {
+            let drainedBy = status.nodes.first { $0.nodeID == options.nodeID }?.drainedBy
+            if let paused = status.paused {
+                logger.notice("the cluster is paused since \(paused.sinceText) by \(paused.by): \(status.backlog.eligible) eligible images left for after scrubber resume")
+            } else if let drainedBy {
+                logger.notice("node \(options.nodeID) is drained by \(drainedBy): it took no new work; \(status.backlog.eligible) eligible images left to the other nodes")
+            }
+        }
         if !asDaemon && !summary.failedImages.isEmpty {
             for id in summary.failedImages.sorted().prefix(20) {
                 logger.error("image \(id) stays pending_delete: \(summary.lastErrors[id] ?? "failed")")

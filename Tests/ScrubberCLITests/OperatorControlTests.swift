@@ -39,6 +39,10 @@ import Testing
         #expect(by["host"] == ProcessInfo.processInfo.hostName && by["user"]?.isEmpty == false)
         #expect(try await Self.control(cluster, ["status"]).stdout.contains("PAUSED since "))
         #expect(try await Self.control(cluster, ["pause"]).stdout.hasPrefix("already paused since "))
+        // A one-shot run on a paused cluster claims nothing, ends, and says why.
+        let once = try await Self.control(cluster, ["run", "--once", "--node-id", "cron"])
+        #expect(once.status == 0 && once.stderr.contains("the cluster is paused since "), "\(once.stderr)")
+        #expect(try cluster.pending() == left)
 
         let resumed = try await Self.control(cluster, ["resume"])
         #expect(resumed.status == 0 && resumed.stdout.hasPrefix("resumed by "))

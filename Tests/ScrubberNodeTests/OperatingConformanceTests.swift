@@ -159,6 +159,10 @@ import Testing
         #expect(try await b.catalog.claim(ClaimRequest(nodeID: "w1", limit: 10)).isEmpty, "a drained node claims nothing")
         // Its deletes in flight finish; its queue goes to the other node.
         #expect(try await b.completeAll(inFlight, node: "w1").imagesDeleted.count == 1)
+        // The node's own rejoin (its membership lapsed, a claim failed) keeps the drain: only a restart ends it.
+        try await b.join("w1")
+        let rejoined = try await b.catalog.status(scrubTime: 0, failureLimit: 0).nodes.first { $0.nodeID == "w1" }
+        #expect(rejoined?.state == "draining" && rejoined?.drainedBy == "alice@ops-host")
         try await b.leadAndAssign("leader", to: ["w2"])
         #expect(try await b.claimAll("w2").count == images.count - 1)
 
@@ -166,12 +170,23 @@ import Testing
         #expect(try await Self.control(b, .undrain, node: "w1").changed == false, "not drained any more")
         #expect(try await b.catalog.status(scrubTime: 0, failureLimit: 0).nodes.first { $0.nodeID == "w1" }?.state == "active")
 
-        // A restart (a rejoin) ends a drain too.
+        // A restart (a join under a new incarnation) ends a drain, even after a lapsed membership.
         #expect(try await Self.control(b, .drain, node: "w2").changed)
-        try await b.join("w2")
-        let rejoined = try await b.catalog.status(scrubTime: 0, failureLimit: 0).nodes.first { $0.nodeID == "w2" }
-        #expect(rejoined?.state == "active" && rejoined?.drainedBy == nil)
-        #expect(try b.count("SELECT count(*) FROM scrub_events WHERE action = 'drained' AND node_id = 'w1'") == 1)
+        try b.advance(by: 31)
+        try await b.join("w2", ttl: 30)
+        #expect(try await b.catalog.status(scrubTime: 0, failureLimit: 0).nodes.first { $0.nodeID == "w2" }?.state == "draining",
+                "the same process, back after its membership lapsed")
+        try await b.catalog.leave(nodeID: "w2")
+        _ = try await b.catalog.raw.join(BackendFixture.node("w2"), ttl: 30)
+        let restarted = try await b.catalog.status(scrubTime: 0, failureLimit: 0).nodes.first { $0.nodeID == "w2" }
+        #expect(restarted?.state == "active" && restarted?.drainedBy == nil)
+
+        // A node that drains itself (it is stopping) is no operator's to undrain.
+        try await b.join("w1")
+        #expect(try await Self.control(b, .drain, node: "w1").changed)
+        try await b.catalog.drain(nodeID: "w1")
+        #expect(try await Self.control(b, .undrain, node: "w1").changed == false, "undrain never revives a stopping node")
+        #expect(try b.count("SELECT count(*) FROM scrub_events WHERE action = 'drained' AND node_id = 'w1'") == 2)
         #expect(try b.count("SELECT count(*) FROM scrub_events WHERE action = 'undrained' AND node_id = 'w1'") == 1)
     }
 

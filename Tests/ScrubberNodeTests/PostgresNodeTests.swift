@@ -113,7 +113,7 @@ import Testing
         let server = try await PostgresTestServer.shared()
         let name = try await server.createEmptyDatabase()
         guard case .postgresql(let endpoint) = try DatabaseURL(parsing: server.url(database: name)) else { return }
-        let catalog = PostgresCatalog(endpoint: endpoint, logger: Self.quiet)
+        let catalog = PostgresCatalog(endpoint: endpoint, operationTimeout: 30, logger: Self.quiet)
         defer { catalog.shutdown() }
         try await catalog.connect()
         try await catalog.upgrade()
@@ -184,7 +184,7 @@ import Testing
         let url = "postgresql+psycopg2://\(PostgresTestServer.user):\(PostgresTestServer.password)@:\(server.port)/\(name)?host=\(server.directory)"
         guard case .postgresql(let endpoint) = try DatabaseURL(parsing: url) else { throw TestFailure("not PostgreSQL: \(url)") }
         #expect(endpoint.unixSocketPath == "\(server.directory)/.s.PGSQL.\(server.port)")
-        let catalog = PostgresCatalog(endpoint: endpoint, logger: Self.quiet)
+        let catalog = PostgresCatalog(endpoint: endpoint, operationTimeout: 30, logger: Self.quiet)
         defer { catalog.shutdown() }
         try await catalog.connect(timeout: 5)
         try await catalog.upgrade()

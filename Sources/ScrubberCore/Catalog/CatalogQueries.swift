@@ -63,6 +63,10 @@ public struct CatalogQueries: Sendable {
     /// (node_id): drops `assigned` rows whose image is no longer `pending_delete` (restored by
     /// Glance). It reads the node's whole queue, so a claim runs it only when it came back short.
     public let dropStaleAssignments: String
+    /// () → paused_at: read by every claim first, in its transaction, which claims nothing while
+    /// it is set. PostgreSQL: key-share-locked, so a claim waits for a pause being written (its
+    /// `FOR UPDATE`, ``lockLeaderRow``) and then sees it; lease renewals and fences do not wait.
+    public let claimGate: String
     /// (claim_request, node_id, retry_claimed_before, limit) → image_id, attempts, term,
     /// claim_token: the node's oldest assignments, read in index order
     /// (`scrub_assignments_queue`) up to `limit`, each given a fresh claim token.
@@ -223,10 +227,11 @@ public struct CatalogQueries: Sendable {
     public let markDraining: String
     /// (node_id): a draining node hands back its unclaimed work.
     public let handBackAssigned: String
-    /// (scrub_time, node_id, run_started_at) → eligible images a one-shot run still waits on:
-    /// unassigned, being scrubbed, claimable now, or failed before the run and held by this
-    /// node or by no live node (the leader will move it, maybe here); none while the cluster is
-    /// paused (nothing would be claimed: the run ends, leaving them for after the resume).
+    /// (scrub_time, node_id, run_started_at, node_id) → eligible images a one-shot run still
+    /// waits on: unassigned, being scrubbed, claimable now, or failed before the run and held
+    /// by this node or by no live node (the leader will move it, maybe here); none while the
+    /// cluster is paused or an operator has drained this node (it would claim nothing: the run
+    /// ends, leaving them for after the resume or to the others).
     public let remainingWork: String
 
     // MARK: Status
@@ -356,12 +361,19 @@ public struct CatalogQueries: Sendable {
         let pending = "status = 'pending_delete' AND deleted = {true} AND deleted_at IS NOT NULL"
         let pendingImage = "i.status = 'pending_delete' AND i.deleted = {true} AND i.deleted_at IS NOT NULL"
         // A live membership is replaced only by the incarnation that holds it (DESIGN §3.3).
+        // An operator's drain outlives the node's rejoins (a lapsed membership, a claim that
+        // failed) and ends with a restart: a join under a new incarnation.
+        let keepsDrain = """
+            scrub_nodes.state = 'draining' AND scrub_nodes.drained_by IS NOT NULL AND scrub_nodes.incarnation = excluded.incarnation
+            """
         join = d.render("""
             INSERT INTO scrub_nodes (node_id, incarnation, host, pid, version, capacity, state, leader_eligible, leader_priority,
               joined_at, heartbeat_at, expires_at)
             VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, {now}, {now}, {now} + ?)
             ON CONFLICT (node_id) DO UPDATE SET incarnation = excluded.incarnation, host = excluded.host, pid = excluded.pid,
-              version = excluded.version, capacity = excluded.capacity, state = 'active', drained_by = NULL,
+              version = excluded.version, capacity = excluded.capacity,
+              state = CASE WHEN \(keepsDrain) THEN 'draining' ELSE 'active' END,
+              drained_by = CASE WHEN \(keepsDrain) THEN scrub_nodes.drained_by END,
               leader_eligible = excluded.leader_eligible,
               leader_priority = excluded.leader_priority,
               joined_at = excluded.joined_at, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
@@ -386,13 +398,13 @@ public struct CatalogQueries: Sendable {
             DELETE FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'
               AND (SELECT 1 FROM images i WHERE i.id = scrub_assignments.image_id AND i.status = 'pending_delete' LIMIT 1) IS NULL
             """)
+        claimGate = d.render("SELECT paused_at FROM scrub_leader WHERE id = 1 {lock FOR KEY SHARE}")
         claim = d.render("""
             UPDATE scrub_assignments SET state = 'scrubbing', claimed_at = {now}, claim_token = {random_token}, claim_request = ?
             WHERE image_id IN (
               SELECT a.image_id FROM scrub_assignments a JOIN images i ON i.id = a.image_id
               WHERE a.node_id = ? AND a.state = 'assigned' AND i.status = 'pending_delete'
                 AND (a.not_before IS NULL OR a.not_before <= {now} OR a.claimed_at IS NULL OR a.claimed_at < ?)
-                AND (SELECT paused_at FROM scrub_leader WHERE id = 1) IS NULL
               ORDER BY a.assigned_at
               LIMIT ? {lock FOR UPDATE OF a SKIP LOCKED FOR SHARE OF i SKIP LOCKED})
             RETURNING image_id, attempts, term, claim_token
@@ -530,7 +542,10 @@ public struct CatalogQueries: Sendable {
               SELECT image_id FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'
               ORDER BY assigned_at DESC, image_id DESC LIMIT ? {lock FOR UPDATE SKIP LOCKED})
             """)
-        markDraining = d.render("UPDATE scrub_nodes SET state = 'draining' WHERE node_id = ? AND state = 'active'")
+        // The node's own drain (it is stopping): no longer an operator's, so `undrain` cannot revive it.
+        markDraining = d.render("""
+            UPDATE scrub_nodes SET state = 'draining', drained_by = NULL WHERE node_id = ? AND state IN ('active', 'draining')
+            """)
         handBackAssigned = d.render("UPDATE scrub_assignments SET node_id = NULL WHERE node_id = ? AND state = 'assigned'")
         remainingWork = d.render("""
             SELECT count(*) FROM images i LEFT JOIN scrub_assignments a ON a.image_id = i.id
@@ -540,6 +555,7 @@ public struct CatalogQueries: Sendable {
                                                      AND n.state = 'active' AND n.expires_at > {now}))
                        AND (a.claimed_at IS NULL OR a.claimed_at < ?)))
               AND (SELECT paused_at FROM scrub_leader WHERE id = 1) IS NULL
+              AND (SELECT drained_by FROM scrub_nodes WHERE node_id = ?) IS NULL
             """)
 
         statusNodes = d.render("""

@@ -193,7 +193,8 @@ public struct ControlStep: Sendable {
         case (.undrain, true): message = "node \(node) undrained by \(request.by): it takes work again"
         case (.undrain, false): message = "node \(node) is not drained by an operator; nothing changed"
         case (.stepDown, true):
-            message = "leader \(lease.holder ?? "?") (term \(lease.term)) resigned at the request of \(request.by); another eligible node takes over"
+            message = "leader \(lease.holder ?? "?") (term \(lease.term)) resigned at the request of \(request.by); "
+                + "another eligible node takes over (the same one again only if it is the only one)"
         case (.stepDown, false): message = "no live leader to step down"
         }
         return ControlAnswer(changed: changed, message: message, paused: paused)

@@ -122,7 +122,8 @@ public protocol ScrubCatalog: Sendable {
     /// How many eligible images a one-shot run started at `runStartedAt` (store clock) still
     /// waits on: unassigned, being scrubbed, claimable now, or failed before the run and held by
     /// this node or no live node. Images that failed during the run, or wait out their backoff
-    /// on another live node, do not count; none does while the cluster is paused.
+    /// on another live node, do not count; none does while the cluster is paused or an operator
+    /// has drained this node.
     func remainingWork(scrubTime: Double, node: NodeIdentity, runStartedAt: Double) async throws -> Int
 
     /// Everything `scrubber status` shows: the lease, the pause, the nodes, the backlog with its
