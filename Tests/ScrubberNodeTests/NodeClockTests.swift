@@ -61,6 +61,9 @@ import Testing
             $0.cluster.idlePollInterval = idlePoll
             $0.wakeupTime = wakeup
             $0.poolSize = 8
+            // The store's clock is the machine's: a membership of a minute outlasts a stall of
+            // a loaded machine while the test moves the node's clock.
+            $0.cluster.nodeTTL = 60
         }
         let running = Task { try await node.run() }
         defer { running.cancel() }
@@ -73,11 +76,18 @@ import Testing
         }
         let claims = catalog.times(.claim)
         let cap = min(idlePoll, wakeup)
-        for (index, gap) in zip(claims, claims.dropFirst()).map({ $1 - $0 }).enumerated() {
+        // A claim that threw is no empty answer: the node retries it in 250 ms, its back-off
+        // unchanged (seen on a loaded CI machine: the store's real-time membership lapsed while
+        // the test moved the node's clock; the node rejoined and claimed again).
+        let failed = catalog.failedCalls(.claim)
+        var empty = 0
+        for (index, gap) in zip(claims, claims.dropFirst()).map({ $1 - $0 }).enumerated() where !failed.contains(index) {
             // Claim k + 1 waits at least the pause after k empty claims: 100 ms, 200 ms, … cap.
-            let pause = ClaimQueue.idlePause(after: index + 1, cap: cap)
-            #expect(gap >= pause, "claim \(index + 2) came \(gap) after the one before, under the \(pause) pause (\(claims))")
+            empty += 1
+            let pause = ClaimQueue.idlePause(after: empty, cap: cap)
+            #expect(gap >= pause, "claim \(index + 2) came \(gap) after the one before, under the \(pause) pause (\(claims), failed: \(failed))")
         }
+        #expect(failed.count < claims.count / 2, "most claims were answered (\(failed))")
         #expect(ClaimQueue.idlePause(after: 1, cap: 2) == .milliseconds(100))
         #expect(ClaimQueue.idlePause(after: 4, cap: 2) == .milliseconds(800))
         #expect(ClaimQueue.idlePause(after: 6, cap: 2) == .seconds(2))

@@ -15,6 +15,8 @@ final class ObservedCatalog: ScrubCatalog {
     let base: any ScrubCatalog
     private let now: @Sendable () -> Duration
     private let calls = Mutex<[Operation: [Duration]]>([:])
+    /// The indexes (in ``times(_:)``) of the calls that threw.
+    private let thrown = Mutex<[Operation: Set<Int>]>([:])
     private let failures = Mutex<Set<Operation>>([])
     private let listings = Mutex<[(at: Duration, scan: CandidateScan)]>([])
 
@@ -30,6 +32,9 @@ final class ObservedCatalog: ScrubCatalog {
     /// When each call of `operation` was made, in order.
     func times(_ operation: Operation) -> [Duration] { calls.withLock { $0[operation] ?? [] } }
 
+    /// Which calls of `operation` threw, by their index in ``times(_:)``.
+    func failedCalls(_ operation: Operation) -> Set<Int> { thrown.withLock { $0[operation] ?? [] } }
+
     /// The scans of the leader views that listed images (`limit` > 0), in order, with when.
     func scans() -> [(at: Duration, scan: CandidateScan)] { listings.withLock { $0 } }
 
@@ -41,9 +46,17 @@ final class ObservedCatalog: ScrubCatalog {
 
     private func call<T>(_ operation: Operation, _ body: () async throws -> T) async throws -> T {
         let at = now()
-        calls.withLock { $0[operation, default: []].append(at) }
-        if failures.withLock({ $0.contains(operation) }) { throw Unreachable() }
-        return try await body()
+        let index = calls.withLock { calls in
+            calls[operation, default: []].append(at)
+            return calls[operation, default: []].count - 1
+        }
+        do {
+            if failures.withLock({ $0.contains(operation) }) { throw Unreachable() }
+            return try await body()
+        } catch {
+            thrown.withLock { _ = $0[operation, default: []].insert(index) }
+            throw error
+        }
     }
 
     func upgrade() async throws { try await call(.upgrade) { try await base.upgrade() } }
