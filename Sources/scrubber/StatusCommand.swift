@@ -66,7 +66,7 @@ struct StatusCommand: AsyncParsableCommand {
         out += "backlog: \(b.eligible) eligible (\(ByteCount.text(b.bytes))), \(b.waiting) waiting on scrub_time, "
             + "oldest \(b.oldestAgeSeconds.map { format($0) + " s" } ?? "-"), \(b.failing) failing\n"
         if !b.stores.isEmpty {
-            out += columns([["STORE", "IMAGES", "BYTES"]] + b.stores.map { [$0.store ?? "-", "\($0.images)", ByteCount.text($0.bytes)] })
+            out += columns([["STORE", "IMAGES", "BYTES"]] + b.stores.map { [$0.store ?? "(default)", "\($0.images)", ByteCount.text($0.bytes)] })
         }
         // Failing images by class, each class with its count over the whole cluster.
         for failureClass in FailureClass.allCases {
@@ -74,11 +74,11 @@ struct StatusCommand: AsyncParsableCommand {
             let listed = status.failures.filter { ($0.failureClass ?? .transient) == failureClass }
             guard !groups.isEmpty || !listed.isEmpty else { continue }
             let count = groups.reduce(0) { $0 + $1.images }
-            let stores = groups.map { "\($0.store ?? "-") \($0.images)" }.joined(separator: ", ")
+            let stores = groups.map { "\($0.store ?? "(default)") \($0.images)" }.joined(separator: ", ")
             out += "failing, \(failureClass.rawValue): \(count) image(s) (\(stores))\n"
             if !listed.isEmpty {
                 out += columns([["  IMAGE", "STORE", "ATTEMPTS", "LAST ERROR"]] + listed.map { f in
-                    ["  " + f.imageID, f.store ?? "-", "\(f.attempts)",
+                    ["  " + f.imageID, f.store ?? "(default)", "\(f.attempts)",
                      (f.lastError ?? "") + (f.dependents.isEmpty ? "" : " [dependents: \(f.dependents.joined(separator: ", "))]")]
                 })
             }
