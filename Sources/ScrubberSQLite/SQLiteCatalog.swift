@@ -49,10 +49,29 @@ public final class SQLiteCatalog: ScrubCatalog {
                 try db.execute(sql: "PRAGMA cache_size = -32768")
             }
         }
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-        } catch {
-            throw Self.explain(error, path: path)
+        pool = try Self.open(path, config, busyTimeout: busyTimeout, onBusy: onBusy)
+    }
+
+    /// Opens the pool, which switches the file to WAL. Two processes opening a file still in
+    /// rollback-journal mode at once (two nodes starting on a fresh Glance database) can be
+    /// refused at once, the busy handler never called: SQLite will not let one wait for a lock
+    /// the other holds while wanting one it holds (seen: `database is locked` from
+    /// `PRAGMA journal_mode = WAL`, one node in three exiting). So a busy open is retried, for
+    /// up to `busyTimeout`, as a busy statement is.
+    private static func open(_ path: String, _ config: Configuration, busyTimeout: Double,
+                             onBusy: @Sendable (Int, any Error) -> Void) throws -> DatabasePool {
+        let deadline = ContinuousClock.now + .seconds(busyTimeout)
+        var attempt = 0
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: config)
+            } catch let error as DatabaseError where isBusy(error) && ContinuousClock.now < deadline {
+                attempt += 1
+                onBusy(attempt, error)
+                Thread.sleep(forTimeInterval: min(0.5, 0.01 * Double(1 << min(attempt, 6))))
+            } catch {
+                throw explain(error, path: path)
+            }
         }
     }
 
