@@ -185,8 +185,8 @@ final class WorkerService: Service {
             let result = await context.router.delete(location, permit: permit)
             context.metrics.inFlight.decrement()
             context.metrics.record(result, duration: started.duration(to: context.clock.now))
-            if case .failed(let message) = result.outcome {
-                report(failure: message, of: result, image: image.imageID)
+            if let failure = result.failure {
+                report(failure.message, failure.failureClass, of: result, image: image.imageID)
             }
             results.append(result)
         }
@@ -203,8 +203,7 @@ final class WorkerService: Service {
     /// per run for each class and store, not once per image: every image of a wrong credential
     /// fails the same way. Others, and the repeats, are logged at debug; all of them are in
     /// `scrubber status`, the audit and the metrics.
-    private func report(failure message: String, of result: LocationResult, image: String) {
-        let failureClass = result.failureClass ?? FailureClass(classifying: message)
+    private func report(_ message: String, _ failureClass: FailureClass, of result: LocationResult, image: String) {
         let metadata: Logger.Metadata = [
             "image": "\(image)", "location": "\(result.locationID)", "store": "\(result.store ?? "-")",
             "class": "\(failureClass.rawValue)", "error": "\(message)",

@@ -131,8 +131,7 @@ public struct CompletionBatch: Sendable {
                 continue
             }
             decision.tokens[outcome.imageID] = token
-            if let failed = outcome.firstFailure, case .failed(let message) = failed.outcome {
-                let failureClass = failed.failureClass ?? FailureClass(classifying: message)
+            if let failed = outcome.firstFailure, let (message, failureClass) = failed.failure {
                 decision.failures.append(Failure(
                     imageID: outcome.imageID, claimToken: token, message: message, failureClass: failureClass,
                     store: failed.store, dependents: failed.dependents,

@@ -52,6 +52,12 @@ public struct LocationResult: Sendable, Hashable, Codable {
         self.dependents = dependents
     }
 
+    /// The failure's message and class (set for every failed result by ``init``), nil for data gone.
+    public var failure: (message: String, failureClass: FailureClass)? {
+        guard case .failed(let message) = outcome else { return nil }
+        return (message, failureClass ?? .transient)
+    }
+
     enum CodingKeys: String, CodingKey { case locationID, store, outcome, bytes, failureClass, dependents }
 
     /// A node of an earlier version sends no class: it is read from the message's first word.
@@ -98,7 +104,7 @@ public struct ScrubOutcome: Sendable, Hashable, Codable {
 
     /// The first failure's message, if any location failed.
     public var firstError: String? {
-        firstFailure.flatMap { if case .failed(let message) = $0.outcome { message } else { nil } }
+        firstFailure?.failure?.message
     }
 
     /// The first failed location, if any: its message, class, store and dependents are the image's.
