@@ -48,17 +48,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The catalog protocol on SQLite (GRDB, linking the system libsqlite3).
+        // Every catalog operation written once in SQL, over a small executor protocol
+        // (SQLExecutor: a statement, a query; SQLCatalog: a transaction), and the one list of
+        // migrations both databases read. The two backends below give only connections.
+        .target(name: "ScrubberSQL", dependencies: ["ScrubberCore"], swiftSettings: strict),
+        // The SQL catalog on SQLite (GRDB, linking the system libsqlite3).
         .target(
             name: "ScrubberSQLite",
-            dependencies: ["ScrubberCore", "ScrubberStores", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ScrubberCore", "ScrubberSQL", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // The same protocol on PostgreSQL (postgres-nio): many hosts, Glance's production database.
         .target(
             name: "ScrubberPostgres",
             dependencies: [
-                "ScrubberCore", "ScrubberStores",
+                "ScrubberCore", "ScrubberSQL",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,12 +128,20 @@ let package = Package(
             name: "scrubber",
             dependencies: [
                 "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode",
-                "ScrubberService", "ScrubberRemote", "ScrubberTelemetry",
+                "ScrubberService", "ScrubberRemote", "ScrubberTelemetry", "ScrubberTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strict
+        ),
+        // What tests, `scrubber bench`, `seed` and `demo` need and production does not: seed rows
+        // as Glance leaves them (and their files), and the benchmark's unchecked writes, on
+        // every SQL catalog (in the manner of HummingbirdTesting / ServiceLifecycleTestKit).
+        .target(
+            name: "ScrubberTestKit",
+            dependencies: ["ScrubberCore", "ScrubberSQL", "ScrubberSQLite", "ScrubberPostgres"],
             swiftSettings: strict
         ),
         // Test support, one target: files made by the real Glance (its SQLite database, its
@@ -155,8 +167,8 @@ let package = Package(
         .testTarget(
             name: "ScrubberNodeTests",
             dependencies: [
-                "ScrubberCore", "ScrubberStores", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode",
-                "ScrubberService", "ScrubberRemote", "TestSupport",
+                "ScrubberCore", "ScrubberStores", "ScrubberSQL", "ScrubberSQLite", "ScrubberPostgres", "ScrubberNode",
+                "ScrubberService", "ScrubberRemote", "ScrubberTestKit", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

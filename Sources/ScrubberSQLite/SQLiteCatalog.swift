@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import ScrubberCore
+import ScrubberSQL
 
 /// The catalog and coordination protocol on one SQLite file shared by every node process on
 /// the host: WAL mode, `BEGIN IMMEDIATE` write transactions, a busy timeout, and a retry of
@@ -8,11 +9,11 @@ import ScrubberCore
 ///
 /// The store clock is SQLite's `'now'` (the host's clock), read inside each statement; a
 /// simulation may inject its own (``init(path:busyTimeout:onBusy:clock:)``).
-public final class SQLiteCatalog: ScrubCatalog {
+public final class SQLiteCatalog: SQLCatalog {
     /// The file, as given.
     public let path: String
     let pool: DatabasePool
-    let queries: CatalogQueries
+    public let queries: CatalogQueries
     /// The SQL function a catalog with an injected clock reads it through.
     static let clockFunction = "scrub_clock"
     private let onBusy: @Sendable (Int, any Error) -> Void
@@ -75,29 +76,25 @@ public final class SQLiteCatalog: ScrubCatalog {
         }
     }
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction, retrying (with capped backoff, until the
-    /// task is cancelled) while another process holds the lock past the busy timeout.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        var attempt = 0
-        while true {
-            do {
-                return try await pool.write(body)
-            } catch let error as DatabaseError where Self.isBusy(error) {
-                attempt += 1
-                onBusy(attempt, error)
-                try await Task.sleep(for: .milliseconds(min(1000, 10 << min(attempt, 7))))
-            } catch {
-                throw Self.explain(error, path: path)
-            }
-        }
-    }
+    public var databaseName: String { path }
 
-    /// Runs `body` on a read snapshot, with the same retry as ``write(_:)``.
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// Runs `body` on the writer in a `BEGIN IMMEDIATE` transaction (``SQLAccess/write``) or on
+    /// a read snapshot, retrying it whole (with capped backoff, until the task is cancelled)
+    /// while another process holds the lock past the busy timeout.
+    ///
+    /// GRDB hands out a connection only inside a synchronous closure, on its own thread; the
+    /// operation (async, shared with PostgreSQL) runs there to its end on an
+    /// ``InlineTaskExecutor``. None of its awaits suspends: SQLite's calls are synchronous.
+    public func withConnection<T: Sendable>(
+        _ access: SQLAccess, _ operation: String, _ body: @escaping @Sendable (SQLiteConnection) async throws -> T
+    ) async throws -> T {
         var attempt = 0
         while true {
             do {
-                return try await pool.read(body)
+                switch access {
+                case .write: return try await pool.write { db in try SQLiteConnection(db).run(body) }
+                case .read: return try await pool.read { db in try SQLiteConnection(db).run(body) }
+                }
             } catch let error as DatabaseError where Self.isBusy(error) {
                 attempt += 1
                 onBusy(attempt, error)
@@ -126,82 +123,6 @@ public final class SQLiteCatalog: ScrubCatalog {
             return CatalogError.unavailable("permission denied on database \(path) (\(error.message ?? "\(error)"))")
         default:
             return error
-        }
-    }
-
-    // MARK: Schema
-
-    public func upgrade() async throws {
-        let now = queries.dialect.now
-        try await write { db in
-            try db.execute(sql: "CREATE TABLE IF NOT EXISTS scrub_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-            let hasImages = try db.tableExists("images")
-            let hasLocations = try db.tableExists("image_locations")
-            switch (hasImages, hasLocations) {
-            case (false, false): try db.execute(sql: Schema.glanceTables)
-            case (true, true): break
-            default:
-                throw CatalogError.unavailable("database \(self.path) has only one of Glance's images/image_locations tables: it is not a Glance database")
-            }
-            let applied = try Set(String.fetchAll(db, sql: "SELECT name FROM scrub_migrations"))
-            for migration in Schema.migrations where !applied.contains(migration.name) {
-                try db.execute(sql: migration.sql)
-                try db.execute(
-                    sql: "INSERT INTO scrub_migrations (name, applied_at) VALUES (?, \(now))",
-                    arguments: [migration.name])
-            }
-        }
-    }
-
-    // MARK: Membership
-
-    public func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer {
-        let q = queries
-        return try await write { db in
-            let row = try Self.member(node.nodeID, db, q.memberIdentityForUpdate)
-            let incarnation = MemberRow.incarnation(joining: node.incarnation, row: row)
-            try db.cachedStatement(sql: q.join).execute(arguments: [
-                node.nodeID, incarnation, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority,
-                ttl, node.incarnation,
-            ])
-            guard db.changesCount == 1 else {
-                throw (row ?? MemberRow(incarnation: nil, host: "?", pid: 0, expiresIn: ttl, state: "active")).joinRefusal(node.nodeID)
-            }
-            // The id's previous incarnation (or this one's before its membership lapsed) is
-            // gone: its claims are stale, and their outcomes will be lost.
-            try db.cachedStatement(sql: q.resetOwnClaims).execute(arguments: [node.nodeID])
-            if incarnation != node.incarnation { try db.cachedStatement(sql: q.forgetStepDown).execute(arguments: [node.nodeID]) }
-            return JoinAnswer(incarnation: incarnation, storeTime: try Double.fetchOne(db.cachedStatement(sql: q.storeNow)) ?? 0)
-        }
-    }
-
-    /// The membership row of `nodeID`, read with `sql` (``CatalogQueries/memberIdentity`` or its join variant).
-    static func member(_ nodeID: String, _ db: Database, _ sql: String) throws -> MemberRow? {
-        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [nodeID]).map { row in
-            MemberRow(incarnation: row[0], host: row[1], pid: row[2], expiresIn: row[3], state: row[4])
-        }
-    }
-
-    /// Refuses a node-scoped operation of any incarnation but the membership's (DESIGN §3.3).
-    static func checkIdentity(_ node: NodeIdentity, _ db: Database, _ q: CatalogQueries) throws {
-        try MemberRow.check(member(node.nodeID, db, q.memberIdentity), node)
-    }
-
-    public func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool {
-        let q = queries
-        return try await write { db in
-            try Self.checkIdentity(node, db, q)
-            try db.cachedStatement(sql: q.heartbeat).execute(arguments: [ttl, node.nodeID])
-            return db.changesCount == 1
-        }
-    }
-
-    public func leave(_ node: NodeIdentity) async throws {
-        let q = queries
-        try await write { db in
-            try Self.checkIdentity(node, db, q)
-            try db.cachedStatement(sql: q.handBackAll).execute(arguments: [node.nodeID])
-            try db.cachedStatement(sql: q.markLeft).execute(arguments: [node.nodeID])
         }
     }
 }

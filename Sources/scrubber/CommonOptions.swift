@@ -87,29 +87,47 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-/// Opens the configured catalog and makes sure our tables exist.
-func openCatalog(_ config: ScrubberConfiguration, logger: Logger) async throws -> any SeedableCatalog {
-    guard let database = config.database else {
-        throw ConfigError(section: "database", option: "connection",
-                          message: "no database configured: set [database] connection in a --config-file, SCRUBBER_DB, or --db")
-    }
-    switch database {
-    case .sqlite(let path):
-        let catalog = try SQLiteCatalog(path: path, busyTimeout: config.cluster.busyTimeout) { attempt, error in
-            if attempt == 1 || attempt % 20 == 0 {
-                logger.warning("database is locked by another process; retrying (attempt \(attempt)): \(error)")
-            }
+/// The configured database's catalog, upgraded: our tables exist.
+enum DatabaseCatalog {
+    case sqlite(SQLiteCatalog)
+    case postgresql(PostgresCatalog)
+
+    /// What `run`, `status`, `restore` and `serve` use: the protocol, nothing more.
+    var catalog: any ScrubCatalog {
+        switch self {
+        case .sqlite(let catalog): catalog
+        case .postgresql(let catalog): catalog
         }
-        try await catalog.upgrade()
-        return catalog
-    case .postgresql(let endpoint):
-        // Heartbeat, claims, completions, election and leader rounds each hold one connection.
-        let catalog = PostgresCatalog(endpoint: endpoint, connections: config.databasePoolSize ?? 6,
-                                      operationTimeout: config.databaseTimeout, logger: logger)
-        try await catalog.connect(timeout: config.databaseTimeout)
-        try await catalog.upgrade()
-        return catalog
     }
+
+    static func open(_ config: ScrubberConfiguration, logger: Logger) async throws -> DatabaseCatalog {
+        guard let database = config.database else {
+            throw ConfigError(section: "database", option: "connection",
+                              message: "no database configured: set [database] connection in a --config-file, SCRUBBER_DB, or --db")
+        }
+        switch database {
+        case .sqlite(let path):
+            let catalog = try SQLiteCatalog(path: path, busyTimeout: config.cluster.busyTimeout) { attempt, error in
+                if attempt == 1 || attempt % 20 == 0 {
+                    logger.warning("database is locked by another process; retrying (attempt \(attempt)): \(error)")
+                }
+            }
+            try await catalog.upgrade()
+            return .sqlite(catalog)
+        case .postgresql(let endpoint):
+            // Heartbeat, claims, completions, election and leader rounds each hold one connection.
+            let catalog = PostgresCatalog(endpoint: endpoint, connections: config.databasePoolSize ?? 6,
+                                          operationTimeout: config.databaseTimeout, logger: logger)
+            try await catalog.connect(timeout: config.databaseTimeout)
+            try await catalog.upgrade()
+            return .postgresql(catalog)
+        }
+    }
+}
+
+/// Opens the configured database's catalog and makes sure our tables exist.
+func openCatalog(_ config: ScrubberConfiguration, logger: Logger) async throws -> any ScrubCatalog {
+    try await DatabaseCatalog.open(config, logger: logger).catalog
 }
 
 /// What nodes, `status` and `restore` coordinate through: the lease service when a

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ScrubberCore
 import ScrubberStores
+import ScrubberTestKit
 
 /// `scrubber bench --idle`: what an idle cluster costs, on an empty catalog and on one that
 /// keeps a long history of scrubbed images, in one run on one database.
@@ -76,7 +77,7 @@ struct IdleBench {
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
         var config = ScrubberConfiguration()
         config.database = databaseURL
-        let catalog = try await openCatalog(config, logger: Logger(label: "idle-bench") { _ in SwiftLogNoOpLogHandler() })
+        let catalog = try await openSeedableCatalog(config, logger: Logger(label: "idle-bench") { _ in SwiftLogNoOpLogHandler() })
         let empty = try await phase(catalog, images: 0)
         report("  empty catalog measured")
         if history > 0 {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ScrubberCore
 import ScrubberStores
+import ScrubberTestKit
 import Synchronization
 import ArgumentParser
 
@@ -236,7 +237,7 @@ struct Rehearsal {
     func openCatalog() async throws -> any SeedableCatalog {
         var config = ScrubberConfiguration()
         config.database = databaseURL
-        return try await scrubber.openCatalog(config, logger: Logger(label: "rehearsal") { _ in SwiftLogNoOpLogHandler() })
+        return try await openSeedableCatalog(config, logger: Logger(label: "rehearsal") { _ in SwiftLogNoOpLogHandler() })
     }
 
     /// Starts `nodes` `scrubber run --once` processes and waits for them, reporting progress

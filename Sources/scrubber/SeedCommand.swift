@@ -3,6 +3,7 @@ import Foundation
 import ScrubberCore
 import ScrubberSQLite
 import ScrubberStores
+import ScrubberTestKit
 
 struct SeedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,7 +33,7 @@ struct SeedCommand: AsyncParsableCommand {
             throw ValidationError("--visibility must be public, private, shared or community")
         }
         let config = try common.configuration()
-        let catalog = try await openCatalog(config, logger: common.makeLogger())
+        let catalog = try await openSeedableCatalog(config, logger: common.makeLogger())
         var spec = SeedSpec(images: images, storeDirectory: store)
         spec.locationsPerImage = locations
         spec.fileBytes = bytes

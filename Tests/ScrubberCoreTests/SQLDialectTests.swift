@@ -21,7 +21,7 @@ import Testing
     @Test func everyTokenIsRenderedAndNoneIsLeftOver() {
         let queries = CatalogQueries(dialect: .postgresql)
         let all = [queries.claim, queries.remainingWork, queries.eligibleCount, queries.takeLease, queries.fence,
-                   queries.insertEvents(3), queries.seedImages(2), queries.markImagesDeleted(2), queries.heldClaims(4),
+                   queries.insertEvents(3), queries.recentUnassigned, queries.markImagesDeleted(2), queries.heldClaims(4),
                    queries.storeBacklog, queries.history, queries.pause, queries.drainNode, queries.stepDown, queries.failAssignment]
         for sql in all {
             #expect(!sql.contains("{") && !sql.contains("?"), "\(sql)")

@@ -6,6 +6,7 @@ import ScrubberPostgres
 import ScrubberSQLite
 import ScrubberStores
 import Testing
+import ScrubberTestKit
 
 /// The coordination backends the conformance suite runs against. Every backend added later
 /// (PostgreSQL, the lease service) joins this list and must pass the same tests.

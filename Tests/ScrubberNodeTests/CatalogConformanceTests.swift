@@ -4,6 +4,7 @@ import ScrubberNode
 import ScrubberStores
 import ScrubberSQLite
 import Testing
+import ScrubberTestKit
 
 /// The coordination protocol's contract, run against every backend. Each test is named after
 /// the invariant of DESIGN §3 it proves.

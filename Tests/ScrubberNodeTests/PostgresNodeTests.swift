@@ -6,6 +6,7 @@ import ScrubberNode
 import ScrubberPostgres
 import ScrubberStores
 import Testing
+import ScrubberTestKit
 
 /// Nodes on PostgreSQL (Glance's own schema, from the fixture dump): the pipeline, a restore
 /// racing a scrub, and what happens when the server goes away and comes back.

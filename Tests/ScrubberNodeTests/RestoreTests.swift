@@ -6,6 +6,7 @@ import ScrubberSQLite
 import ScrubberStores
 import TestSupport
 import Testing
+import ScrubberTestKit
 
 /// Restore (DESIGN §3.5): a compare-and-set that brings back the image and its locations.
 @Suite struct RestoreTests {

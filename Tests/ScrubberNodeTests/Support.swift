@@ -126,3 +126,4 @@ final class BusyCounter: Sendable {
 }
 
 import Synchronization
+import ScrubberTestKit

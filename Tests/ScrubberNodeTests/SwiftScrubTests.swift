@@ -5,6 +5,7 @@ import ScrubberStores
 import Synchronization
 import TestSupport
 import Testing
+import ScrubberTestKit
 
 /// A catalog whose locations are Swift objects, as glance-api's Swift store writes them
 /// (`swift+config://REF/CONTAINER/ID`, or the legacy `swift+http://PROJECT:USER:KEY@…` with the

@@ -39,6 +39,14 @@ public struct SQLDialect: Sendable, Hashable {
     public var jsonLists: Bool
     /// Whether parameters are numbered (`$1, $2, …`, PostgreSQL) rather than `?` (SQLite).
     public var numberedParameters: Bool
+    /// Whether ``scanKey`` is an integer (SQLite's `rowid`) rather than text (PostgreSQL's `id`).
+    public var integerScanKey: Bool
+    /// Which database: what the schema's DDL is written for (``CatalogQueries`` shapes are one).
+    public var engine: Engine
+
+    public enum Engine: String, Sendable, Hashable {
+        case sqlite, postgresql
+    }
 
     /// SQLite: one host's clock, read by SQLite itself. `'now'` is one instant within a
     /// statement; as a scalar subquery it is also computed once per statement, not per row.
@@ -58,7 +66,9 @@ public struct SQLDialect: Sendable, Hashable {
         rowLocks: false,
         sqliteHints: true,
         jsonLists: true,
-        numberedParameters: false)
+        numberedParameters: false,
+        integerScanKey: true,
+        engine: .sqlite)
 
     /// SQLite with the store clock read from the SQL function `function()` (seconds since
     /// 1970) instead of `'now'`: for deterministic simulations that drive the catalog with
@@ -92,7 +102,9 @@ public struct SQLDialect: Sendable, Hashable {
         rowLocks: true,
         sqliteHints: false,
         jsonLists: false,
-        numberedParameters: true)
+        numberedParameters: true,
+        integerScanKey: false,
+        engine: .postgresql)
 
     /// PostgreSQL with the store clock read from the SQL function `function()` (seconds since
     /// 1970, `double precision`) instead of the server's: for deterministic simulations, which

@@ -1,38 +1,38 @@
-/// A JSON array built for one `json_each(?)` parameter: how the SQLite catalog passes a list of
+/// A JSON array built for one `json_each(?)` parameter: how a SQLite catalog passes a list of
 /// any length to a statement of one shape (``ScrubberCore/SQLDialect/jsonLists``), which is
 /// prepared once and cached instead of compiled anew for every length.
-struct JSONList {
-    private var bytes: [UInt8] = [UInt8(ascii: "[")]
+public struct JSONList: Sendable {
+    fileprivate var bytes: [UInt8] = [UInt8(ascii: "[")]
     private var first = true
 
-    init(capacity: Int = 0) {
+    public init(capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
     }
 
     /// A flat array of strings.
-    init(_ strings: some Collection<String>) {
+    public init(_ strings: some Collection<String>) {
         self.init(capacity: strings.count * 40 + 2)
         for string in strings { append(string) }
     }
 
     /// A flat array of integers.
-    init(_ integers: some Collection<Int64>) {
+    public init(_ integers: some Collection<Int64>) {
         self.init(capacity: integers.count * 12 + 2)
         for integer in integers { append(integer) }
     }
 
     /// The JSON text.
-    var text: String {
+    public var text: String {
         var closed = bytes
         closed.append(UInt8(ascii: "]"))
         return String(decoding: closed, as: UTF8.self)
     }
 
-    private mutating func separate() {
+    fileprivate mutating func separate() {
         if first { first = false } else { bytes.append(UInt8(ascii: ",")) }
     }
 
-    mutating func append(_ string: String?) {
+    public mutating func append(_ string: String?) {
         separate()
         guard let string else { return bytes.append(contentsOf: "null".utf8) }
         bytes.append(UInt8(ascii: "\""))
@@ -54,19 +54,35 @@ struct JSONList {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func append(_ integer: Int64?) {
+    public mutating func append(_ integer: Int64?) {
         separate()
         guard let integer else { return bytes.append(contentsOf: "null".utf8) }
         bytes.append(contentsOf: String(integer).utf8)
     }
 
     /// A nested array (a row), built by `body`.
-    mutating func appendRow(_ body: (inout JSONList) -> Void) {
+    public mutating func appendRow(_ body: (inout JSONList) -> Void) {
         separate()
         bytes.append(UInt8(ascii: "["))
         first = true
         body(&self)
         bytes.append(UInt8(ascii: "]"))
         first = false
+    }
+}
+
+extension JSONList {
+    /// Appends one SQL value: a number, a string, `true`/`false` (read back by SQLite's `->>`
+    /// as 1/0) or `null`.
+    public mutating func append(_ value: SQLValue) {
+        switch value {
+        case .null: append(nil as String?)
+        case .integer(let integer): append(integer)
+        case .text(let text): append(text)
+        case .bool(let bool): append(bool ? 1 : 0 as Int64)
+        case .real(let real):
+            separate()
+            bytes.append(contentsOf: (real.isFinite ? "\(real)" : "null").utf8)
+        }
     }
 }

@@ -81,8 +81,8 @@ public struct SeededImage: Sendable, Hashable {
     public var paths: [String]
 }
 
-/// A batch of seed rows, ready for ``CatalogQueries/seedImages(_:)`` and
-/// ``CatalogQueries/seedLocations(_:)``; its files exist.
+/// A batch of seed rows, ready for ``SeedQueries/seedImages(_:)`` and
+/// ``SeedQueries/seedLocations(_:)``; its files exist.
 public struct SeedBatch: Sendable {
     public struct Image: Sendable {
         public var seeded: SeededImage
