@@ -137,11 +137,15 @@ let package = Package(
             swiftSettings: strict
         ),
         // What tests, `scrubber bench`, `seed` and `demo` need and production does not: seed rows
-        // as Glance leaves them (and their files), and the benchmark's unchecked writes, on
-        // every SQL catalog (in the manner of HummingbirdTesting / ServiceLifecycleTestKit).
+        // as Glance leaves them (and their files), the benchmark's unchecked writes on every SQL
+        // catalog, and the bench harness (Rehearsal, IdleBench: node processes, /proc readings),
+        // in the manner of HummingbirdTesting / ServiceLifecycleTestKit.
         .target(
             name: "ScrubberTestKit",
-            dependencies: ["ScrubberCore", "ScrubberSQL", "ScrubberSQLite", "ScrubberPostgres"],
+            dependencies: [
+                "ScrubberCore", "ScrubberStores", "ScrubberNode", "ScrubberSQL", "ScrubberSQLite", "ScrubberPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // Test support, one target: files made by the real Glance (its SQLite database, its

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ScrubberTestKit
 import ScrubberCore
 
 struct BenchCommand: AsyncParsableCommand {
@@ -59,7 +60,7 @@ struct BenchCommand: AsyncParsableCommand {
         if idle { return try await runIdle() }
         let nodes = nodes ?? 1
         let directory = dir ?? (NSTemporaryDirectory() + "scrubber-bench-\(UUID().uuidString.prefix(8))")
-        var rehearsal = Rehearsal(directory: directory, images: images, nodes: nodes, pool: pool, activeImages: 100)
+        var rehearsal = Rehearsal(directory: directory, images: images, nodes: nodes, pool: pool, activeImages: 100, open: openBenchCatalog)
         rehearsal.locationsPerImage = locations
         rehearsal.fileBytes = bytes
         rehearsal.simulatedLatency = simulatedLatency
@@ -117,7 +118,7 @@ struct BenchCommand: AsyncParsableCommand {
         let directory = dir ?? (NSTemporaryDirectory() + "scrubber-idle-\(UUID().uuidString.prefix(8))")
         let nodeCount = nodes ?? 3
         var bench = IdleBench(directory: directory, history: history, nodes: nodeCount, seconds: seconds, wakeupTime: wakeupTime,
-                              nodeExecutable: nodeExecutable)
+                              nodeExecutable: nodeExecutable, open: openBenchCatalog)
         if let db {
             do { bench.database = try DatabaseURL(parsing: db) } catch { throw ValidationError("--db: \(error.message)") }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ScrubberTestKit
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let directory = dir ?? (NSTemporaryDirectory() + "scrubber-demo-\(UUID().uuidString.prefix(8))")
         let rehearsal = Rehearsal(directory: directory, images: images, nodes: nodes, pool: pool,
-                                  activeImages: 100, waitingImages: 100)
+                                  activeImages: 100, waitingImages: 100, open: openBenchCatalog)
         print("demo: seeding \(images) pending_delete images (1 KiB files), 100 active and 100 not yet past scrub_time, in \(directory)")
         let seeded = try await rehearsal.prepare()
         print("demo: scrubbing with \(nodes) node process(es), scrub_pool_size \(pool)")

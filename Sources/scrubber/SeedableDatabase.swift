@@ -16,3 +16,10 @@ extension DatabaseCatalog {
 func openSeedableCatalog(_ config: ScrubberConfiguration, logger: Logger) async throws -> any SeedableCatalog {
     try await DatabaseCatalog.open(config, logger: logger).seedable
 }
+
+/// How `bench` and `demo` open their throwaway catalog: as a node opens it, with default settings.
+@Sendable func openBenchCatalog(_ database: DatabaseURL) async throws -> any SeedableCatalog {
+    var config = ScrubberConfiguration()
+    config.database = database
+    return try await openSeedableCatalog(config, logger: Logger(label: "rehearsal") { _ in SwiftLogNoOpLogHandler() })
+}

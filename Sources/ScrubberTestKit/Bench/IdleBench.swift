@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import ScrubberCore
+import ScrubberNode
 import ScrubberStores
-import ScrubberTestKit
 
 /// `scrubber bench --idle`: what an idle cluster costs, on an empty catalog and on one that
 /// keeps a long history of scrubbed images, in one run on one database.
@@ -13,55 +13,67 @@ import ScrubberTestKit
 /// reads its file with `pread`), and on PostgreSQL the rows of `images` the server read
 /// (`pg_stat_user_tables`). Between the phases the history is seeded and the leader's sweep
 /// forgotten, so the second phase starts as a fresh cluster would on that catalog.
-struct IdleBench {
-    var directory: String
-    var database: DatabaseURL?
-    var history: Int
-    var nodes: Int
-    var seconds: Double
-    var wakeupTime: Double
+public struct IdleBench {
+    public var open: Rehearsal.Opener
+    public var directory: String
+    public var database: DatabaseURL?
+    public var history: Int
+    public var nodes: Int
+    public var seconds: Double
+    public var wakeupTime: Double
     /// The program the nodes run (another build's, for an A/B); default: this one.
-    var nodeExecutable: String?
+    public var nodeExecutable: String?
     /// How long to wait for the first full sweep before measuring anyway (nodes of a version
     /// that keeps no sweep state never report one).
-    var settleLimit: Double = 60
+    public var settleLimit: Double = 60
 
     /// The nodes' scrub_time: the probe's image becomes eligible this long after Glance deleted it.
-    static let scrubTime = 3.0
+    public static let scrubTime = 3.0
 
-    var databaseURL: DatabaseURL { database ?? .sqlite(path: directory + "/glance.sqlite") }
-    var configPath: String { directory + "/glance-scrubber.conf" }
+    public init(directory: String, history: Int, nodes: Int, seconds: Double, wakeupTime: Double, nodeExecutable: String? = nil,
+                open: @escaping Rehearsal.Opener) {
+        self.directory = directory
+        self.history = history
+        self.nodes = nodes
+        self.seconds = seconds
+        self.wakeupTime = wakeupTime
+        self.nodeExecutable = nodeExecutable
+        self.open = open
+    }
 
-    struct Usage {
-        var cpuSeconds: [Double]
-        var readBytes: [Int]
-        var readCalls: [Int]
+    public var databaseURL: DatabaseURL { database ?? .sqlite(path: directory + "/glance.sqlite") }
+    public var configPath: String { directory + "/glance-scrubber.conf" }
+
+    public struct Usage {
+        public var cpuSeconds: [Double]
+        public var readBytes: [Int]
+        public var readCalls: [Int]
         /// Rows of `images` the database read (PostgreSQL only).
-        var imagesRows: Int?
-        var seconds: Double
+        public var imagesRows: Int?
+        public var seconds: Double
 
-        static func - (a: Usage, b: Usage) -> Usage {
+        public static func - (a: Usage, b: Usage) -> Usage {
             Usage(cpuSeconds: zip(a.cpuSeconds, b.cpuSeconds).map { $0 - $1 }, readBytes: zip(a.readBytes, b.readBytes).map { $0 - $1 },
                   readCalls: zip(a.readCalls, b.readCalls).map { $0 - $1 },
                   imagesRows: a.imagesRows.flatMap { x in b.imagesRows.map { x - $0 } }, seconds: a.seconds - b.seconds)
         }
-        var cpuTotal: Double { cpuSeconds.reduce(0, +) }
-        var readTotal: Int { readBytes.reduce(0, +) }
+        public var cpuTotal: Double { cpuSeconds.reduce(0, +) }
+        public var readTotal: Int { readBytes.reduce(0, +) }
     }
 
-    struct Phase {
-        var catalogImages: Int
+    public struct Phase {
+        public var catalogImages: Int
         /// From start to settled (the first full sweep included) and 11 s more.
-        var start: Usage
-        var sweepSeen: Bool
+        public var start: Usage
+        public var sweepSeen: Bool
         /// The idle window.
-        var idle: Usage
+        public var idle: Usage
         /// After the window, an image deleted as glance-api deletes one: seconds from its
         /// becoming eligible (deleted_at + scrub_time) to its being recorded `deleted`.
-        var found: Double?
+        public var found: Double?
     }
 
-    func run(report: (String) -> Void) async throws -> (empty: Phase, history: Phase) {
+    public func run(report: (String) -> Void) async throws -> (empty: Phase, history: Phase) {
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         try """
             [DEFAULT]
@@ -75,9 +87,7 @@ struct IdleBench {
             filesystem_store_datadir = \(directory)/images
 
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
-        var config = ScrubberConfiguration()
-        config.database = databaseURL
-        let catalog = try await openSeedableCatalog(config, logger: Logger(label: "idle-bench") { _ in SwiftLogNoOpLogHandler() })
+        let catalog = try await open(databaseURL)
         let empty = try await phase(catalog, images: 0)
         report("  empty catalog measured")
         if history > 0 {

@@ -1,56 +1,70 @@
 import Foundation
 import Logging
 import ScrubberCore
+import ScrubberNode
 import ScrubberStores
-import ScrubberTestKit
 import Synchronization
-import ArgumentParser
 
 /// A throwaway catalog and store with a backlog, scrubbed by real node processes and then
 /// checked: what `scrubber demo` shows and `scrubber bench` measures.
-struct Rehearsal {
-    var directory: String
-    var images: Int
-    var locationsPerImage = 1
-    var fileBytes = 1024
-    var nodes: Int
-    var pool: Int
+public struct Rehearsal {
+    /// Opens (and upgrades) a catalog as a node opens it: the program's own opener.
+    public typealias Opener = @Sendable (DatabaseURL) async throws -> any SeedableCatalog
+
+    public var open: Opener
+    public var directory: String
+    public var images: Int
+    public var locationsPerImage = 1
+    public var fileBytes = 1024
+    public var nodes: Int
+    public var pool: Int
     /// Images that must survive: `active`, and `pending_delete` still inside scrub_time.
-    var activeImages = 0
-    var waitingImages = 0
+    public var activeImages = 0
+    public var waitingImages = 0
     /// When set, a simulated backend with this latency per delete replaces the file store.
-    var simulatedLatency: Double?
+    public var simulatedLatency: Double?
     /// When set, an object store (`swift` or `s3`) replaces the file store: its options are the
     /// text of the `[bench]` backend section, and each image's object is uploaded there.
-    var objectStore: (type: String, options: String)?
-    var claimBatch = 512
+    public var objectStore: (type: String, options: String)?
+    public var claimBatch = 512
     /// The catalog: a new SQLite file in `directory` when nil; else an existing (empty) database.
-    var database: DatabaseURL?
+    public var database: DatabaseURL?
     /// Nodes coordinate through a `scrubber serve` process on loopback instead of the database.
-    var viaService = false
+    public var viaService = false
 
-    var databaseURL: DatabaseURL { database ?? .sqlite(path: directory + "/glance.sqlite") }
-    var storePath: String { directory + "/images" }
-    var configPath: String { directory + "/glance-scrubber.conf" }
-    var tokenPath: String { directory + "/service.token" }
+    public init(directory: String, images: Int, nodes: Int, pool: Int, activeImages: Int = 0, waitingImages: Int = 0,
+                open: @escaping Opener) {
+        self.directory = directory
+        self.images = images
+        self.nodes = nodes
+        self.pool = pool
+        self.activeImages = activeImages
+        self.waitingImages = waitingImages
+        self.open = open
+    }
+
+    public var databaseURL: DatabaseURL { database ?? .sqlite(path: directory + "/glance.sqlite") }
+    public var storePath: String { directory + "/images" }
+    public var configPath: String { directory + "/glance-scrubber.conf" }
+    public var tokenPath: String { directory + "/service.token" }
 
     /// Images for the reference loop (``referenceLoop(_:batch:)``), seeded like the backlog
     /// but inside scrub_time, so the scrubber leaves them alone.
-    var referenceImages = 0
+    public var referenceImages = 0
     /// Write the seeded files to disk (`sync`) before anything is timed: deleting a file whose
     /// blocks are allocated costs the filesystem more than deleting one still in the page cache.
-    var syncFiles = false
+    public var syncFiles = false
 
-    struct Seeded {
-        var pending: [SeededImage]
-        var survivors: [SeededImage]
-        var reference: [SeededImage] = []
+    public struct Seeded {
+        public var pending: [SeededImage]
+        public var survivors: [SeededImage]
+        public var reference: [SeededImage] = []
         /// The object store's access, made once (one connection or login per bench run).
-        var objects: ObjectStoreAccess?
+        public var objects: ObjectStoreAccess?
     }
 
     /// Writes the config and seeds the catalog and files.
-    func prepare() async throws -> Seeded {
+    public func prepare() async throws -> Seeded {
         try FileManager.default.createDirectory(atPath: storePath, withIntermediateDirectories: true)
         var conf = """
             [DEFAULT]
@@ -147,11 +161,11 @@ struct Rehearsal {
     }
 
     /// The object store's location prefix, its upload, and the store, from the written config.
-    struct ObjectStoreAccess: Sendable {
-        var prefix: String
-        var suffix = ""
-        var upload: @Sendable (LocationURL, [UInt8]) async throws -> Void
-        var store: any ImageStore
+    public struct ObjectStoreAccess: Sendable {
+        public var prefix: String
+        public var suffix = ""
+        public var upload: @Sendable (LocationURL, [UInt8]) async throws -> Void
+        public var store: any ImageStore
     }
 
     private func objectStoreAccess() async throws -> ObjectStoreAccess? {
@@ -176,12 +190,12 @@ struct Rehearsal {
             let prefix = "rbd://\(try await store.clusterFSID())/\(backend.rbd.pool)/"
             return ObjectStoreAccess(prefix: prefix, suffix: "/snap", upload: { try await store.create($0, bytes: $1.count) }, store: store)
         default:
-            throw ValidationError("--store \(objectStore.type): expected file, swift, s3 or rbd")
+            throw RehearsalError("--store \(objectStore.type): expected file, swift, s3 or rbd")
         }
     }
 
     /// Runs `body` on every item, `width` at a time.
-    static func forEach(_ items: [String], at width: Int, _ body: @escaping @Sendable (String) async throws -> Void) async throws {
+    public static func forEach(_ items: [String], at width: Int, _ body: @escaping @Sendable (String) async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = items.makeIterator()
             for _ in 0..<max(1, width) {
@@ -196,11 +210,11 @@ struct Rehearsal {
 
     /// The object store's own limit for this backlog: HEAD and DELETE of every reference
     /// object through the store, `pool` at a time, no catalog. Returns seconds.
-    func objectReferenceLoop(_ seeded: Seeded) async throws -> Double {
+    public func objectReferenceLoop(_ seeded: Seeded) async throws -> Double {
         guard let store = seeded.objects?.store else { return 0 }
         let started = ContinuousClock.now
         try await Self.forEach(seeded.reference.flatMap(\.paths), at: pool) { url in
-            guard try await store.delete(LocationURL(url)) == .deleted else { throw ValidationError("reference object \(url) was not there") }
+            guard try await store.delete(LocationURL(url)) == .deleted else { throw RehearsalError("reference object \(url) was not there") }
         }
         return (ContinuousClock.now - started).seconds
     }
@@ -208,7 +222,7 @@ struct Rehearsal {
     /// The machine's own limit for this backlog: a loop that only unlinks the files and marks
     /// the rows deleted, `batch` images per transaction, in seeding (storage) order, with the
     /// unlinks of a batch spread over the cores. No claims, no checks, no audit. Returns seconds.
-    func referenceLoop(_ images: [SeededImage], batch: Int = 1000) async throws -> Double {
+    public func referenceLoop(_ images: [SeededImage], batch: Int = 1000) async throws -> Double {
         let catalog = try await openCatalog()
         let started = ContinuousClock.now
         for chunk in images.chunks(of: batch) {
@@ -219,30 +233,28 @@ struct Rehearsal {
         return (ContinuousClock.now - started).seconds
     }
 
-    struct RunResult {
-        var seconds: Double
-        var exitCodes: [Int32]
+    public struct RunResult {
+        public var seconds: Double
+        public var exitCodes: [Int32]
         /// The nodes' reports (`run --report-file`), one per node that wrote one.
-        var reports: [RunReport] = []
+        public var reports: [RunReport] = []
         /// The largest peak resident set of a node process, as each node measured it, bytes.
-        var peakRSS: Int { reports.compactMap(\.peakRSS).max() ?? 0 }
+        public var peakRSS: Int { reports.compactMap(\.peakRSS).max() ?? 0 }
 
         /// Every node's claim-to-completion latencies together.
-        var latency: LatencyHistogram {
+        public var latency: LatencyHistogram {
             reports.reduce(into: LatencyHistogram()) { $0.merge($1.latency) }
         }
     }
 
     /// The rehearsal's catalog, opened (and upgraded) as a node opens it.
-    func openCatalog() async throws -> any SeedableCatalog {
-        var config = ScrubberConfiguration()
-        config.database = databaseURL
-        return try await openSeedableCatalog(config, logger: Logger(label: "rehearsal") { _ in SwiftLogNoOpLogHandler() })
+    public func openCatalog() async throws -> any SeedableCatalog {
+        try await open(databaseURL)
     }
 
     /// Starts `nodes` `scrubber run --once` processes and waits for them, reporting progress
     /// when asked (the count scans the backlog: a benchmark must not pay for it).
-    func run(progress: ((_ catalog: any ScrubCatalog, _ remaining: Int, _ elapsed: Double) async -> Void)? = nil) async throws -> RunResult {
+    public func run(progress: ((_ catalog: any ScrubCatalog, _ remaining: Int, _ elapsed: Double) async -> Void)? = nil) async throws -> RunResult {
         let executable = URL(fileURLWithPath: Self.thisExecutable)
         let service = viaService ? try await startService(executable) : nil
         defer {
@@ -284,7 +296,7 @@ struct Rehearsal {
     }
 
     /// This program's path, for the node processes a rehearsal starts.
-    static var thisExecutable: String {
+    public static var thisExecutable: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
@@ -314,14 +326,14 @@ struct Rehearsal {
         throw CatalogError.unavailable("the rehearsal's lease service did not start; see \(directory)/service.log")
     }
 
-    struct Verdict {
-        var imagesDeleted = 0
-        var problems: [String] = []
+    public struct Verdict {
+        public var imagesDeleted = 0
+        public var problems: [String] = []
     }
 
     /// Checks the end state through the catalog (in pages) and the filesystem (or the object
     /// store: a HEAD per location).
-    func verify(_ seeded: Seeded) async throws -> Verdict {
+    public func verify(_ seeded: Seeded) async throws -> Verdict {
         var verdict = Verdict()
         let catalog = try await openCatalog()
         var present = Set<String>()
@@ -353,5 +365,15 @@ struct Rehearsal {
             }
         }
         return verdict
+    }
+}
+
+
+/// A rehearsal that cannot go on: a bad option, an object store that lost a reference object.
+public struct RehearsalError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
     }
 }
