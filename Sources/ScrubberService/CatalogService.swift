@@ -162,13 +162,8 @@ public struct CatalogService: Sendable {
                 kind: .badRequest, message: "invalid \(operation.rawValue) request: \(error.message)")))
         } catch let error as CatalogError {
             // A lapsed membership is an answer the node acts on; an unavailable store is a retry.
-            let status: HTTPResponse.Status = if case .unavailable = error { .serviceUnavailable } else { .conflict }
-            let kind: CatalogWire.ErrorBody.Kind = switch error {
-            case .nodeIDInUse: .nodeIDInUse
-            case .wrongIncarnation: .wrongIncarnation
-            default: .catalog
-            }
-            return Answer(status: status, body: Self.encode(CatalogWire.ErrorBody(kind: kind, message: "\(error)", catalogError: error)))
+            let status: HTTPResponse.Status = error.code == .unavailable ? .serviceUnavailable : .conflict
+            return Answer(status: status, body: Self.encode(CatalogWire.ErrorBody(error)))
         } catch let refusal as RestoreRefusal {
             return Answer(status: .conflict, body: Self.encode(CatalogWire.ErrorBody(kind: .restoreRefused, message: "\(refusal)", refusal: refusal)))
         } catch {

@@ -119,7 +119,7 @@ import Testing
         do {
             try await node.run()
             Issue.record("a node with a wrong token ran")
-        } catch CatalogError.unauthorized {}
+        } catch let error as CatalogError where error.code == .unauthorized {}
         #expect(try box.count("SELECT count(*) FROM scrub_nodes") == 0)
         #expect(try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") == 5)
     }

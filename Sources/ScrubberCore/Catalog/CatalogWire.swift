@@ -153,30 +153,4 @@ public enum CatalogWire {
     public struct Empty: Codable, Sendable {
         public init() {}
     }
-
-    /// Every non-2xx answer.
-    public struct ErrorBody: Codable, Sendable {
-        public enum Kind: String, Codable, Sendable {
-            case badRequest = "bad_request", unauthorized, tooLarge = "too_large", notFound = "not_found"
-            case catalog, restoreRefused = "restore_refused", serverError = "internal"
-            /// A join refused: the node id is live under another incarnation.
-            case nodeIDInUse = "node_id_in_use"
-            /// A node-scoped request whose incarnation is not the membership's.
-            case wrongIncarnation = "wrong_incarnation"
-        }
-
-        public var kind: Kind
-        public var message: String
-        /// For ``Kind/catalog``: the error to rethrow on the client.
-        public var catalogError: CatalogError?
-        /// For ``Kind/restoreRefused``.
-        public var refusal: RestoreRefusal?
-
-        public init(kind: Kind, message: String, catalogError: CatalogError? = nil, refusal: RestoreRefusal? = nil) {
-            self.kind = kind
-            self.message = message
-            self.catalogError = catalogError
-            self.refusal = refusal
-        }
-    }
 }
