@@ -3,9 +3,7 @@ import Crypto
 import Foundation
 import Logging
 import NIOCore
-import NIOSSL
 import ScrubberCore
-import Synchronization
 
 /// The ``ScrubCatalog`` protocol spoken to a lease service (`scrubber serve`) over HTTP/JSON
 /// (``CatalogWire``): what a node uses when it cannot reach the database. The node runtime
@@ -48,33 +46,7 @@ public final class RemoteCatalog: ScrubCatalog {
         self.tokenSource = tokenSource
         self.operationTimeout = operationTimeout
         self.logger = logger
-        client = try Self.client(caFile: caFile)
-    }
-
-    /// One client per trust configuration for the process's lifetime: AsyncHTTPClient wants an
-    /// explicit asynchronous shutdown, which a catalog that lives as long as its node never needs.
-    private static let clients = Mutex<[String: HTTPClient]>([:])
-
-    private static func client(caFile: String?) throws -> HTTPClient {
-        try clients.withLock { clients in
-            if let client = clients[caFile ?? ""] { return client }
-            var configuration = HTTPClient.Configuration()
-            configuration.timeout = .init(connect: .seconds(3))
-            configuration.redirectConfiguration = .disallow
-            if let caFile {
-                var tls = TLSConfiguration.makeClientConfiguration()
-                do {
-                    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
-                } catch {
-                    throw ConfigError(file: caFile, section: "cluster", option: "coordinator_ca_file",
-                                      message: "cannot read PEM certificates: \(error)")
-                }
-                configuration.tlsConfiguration = tls
-            }
-            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-            clients[caFile ?? ""] = client
-            return client
-        }
+        client = try HTTPClients.client(caFile: caFile)
     }
 
     /// Checks the service answers and accepts the token, within `timeout` seconds.

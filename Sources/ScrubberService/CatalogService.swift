@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -15,7 +14,7 @@ import ScrubberTelemetry
 /// database. Time stays the store's: every operation runs on the catalog it fronts.
 ///
 /// - Every route but `GET /healthz` needs `Authorization: Bearer <token>`, compared in constant
-///   time; without it: 401, nothing read or written. The status page (`GET /`, `GET
+///   time (``TokenAuthenticator``); without it: 401, nothing read or written. The status page (`GET /`, `GET
 ///   /status.json`, when the service is given a status source) also takes HTTP Basic with the
 ///   token as password, so a browser can open it.
 /// - Bodies over `maxBodyBytes`: 413; malformed JSON or out-of-range values (a TTL over
@@ -51,7 +50,7 @@ public struct CatalogService: Sendable {
     public static let maxRequestIDBytes = 256
 
     public let catalog: any ScrubCatalog
-    private let tokenDigest: SHA256.Digest
+    private let authenticator: TokenAuthenticator
     public let maxBodyBytes: Int
     public let limits: Limits
     private let replays: ReplayCache
@@ -67,7 +66,7 @@ public struct CatalogService: Sendable {
                 status: (@Sendable () async throws -> ClusterStatus)? = nil) {
         self.catalog = catalog
         self.status = status
-        tokenDigest = SHA256.hash(data: Data(token.utf8))
+        authenticator = TokenAuthenticator(token: token)
         self.maxBodyBytes = maxBodyBytes
         self.limits = limits
         replays = ReplayCache(window: replayWindow)
@@ -87,7 +86,9 @@ public struct CatalogService: Sendable {
             await self.respond(to: request, operation: context.parameters.get("operation") ?? "")
         }
         if let status {
-            StatusPage.addRoutes(to: router, authorise: { self.authorised($0.headers[.authorization], basic: true) }, status: status)
+            let authenticator = authenticator
+            StatusPage.addRoutes(to: router, authorise: { authenticator.authorises($0.headers[.authorization], basic: true) },
+                                 status: status)
         }
         var server = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(limits.idleTimeout.seconds * 1e9))))
         if var tls {
@@ -104,7 +105,7 @@ public struct CatalogService: Sendable {
 
     /// Answers one operation; never throws (every failure is an ``CatalogWire/ErrorBody``).
     func respond(to request: Request, operation name: String) async -> Response {
-        guard authorised(request.headers[.authorization]) else {
+        guard authenticator.authorises(request.headers[.authorization]) else {
             return Self.error(.unauthorized, .unauthorized, "missing or wrong bearer token (Authorization: Bearer <token>)")
         }
         guard let operation = CatalogWire.Operation(rawValue: name) else {
@@ -132,22 +133,6 @@ public struct CatalogService: Sendable {
         }
         let answer = await replays.answer(key: operation.rawValue + " " + id) { await self.perform(operation, data) }
         return answer.response
-    }
-
-    /// `Bearer <token>`, or with `basic` also `Basic base64(<any user>:<token>)`.
-    private func authorised(_ header: String?, basic: Bool = false) -> Bool {
-        guard let header else { return false }
-        let presented: Substring
-        if header.hasPrefix("Bearer ") {
-            presented = header.dropFirst("Bearer ".count)
-        } else if basic, header.hasPrefix("Basic "), let decoded = Data(base64Encoded: String(header.dropFirst("Basic ".count))),
-                  let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") {
-            presented = text[text.index(after: colon)...]
-        } else {
-            return false
-        }
-        // Digests have one length whatever the token's, and Digest's == compares in constant time.
-        return SHA256.hash(data: Data(presented.utf8)) == tokenDigest
     }
 
     /// Decodes, runs and encodes one operation.
@@ -322,74 +307,6 @@ public struct CatalogService: Sendable {
             return "expected \(type)\(path(context))"
         @unknown default:
             return "\(error)"
-        }
-    }
-}
-
-/// Answers of recent writes by request id, so a client's retry (its first answer was lost, or
-/// it timed out while the first try still ran) gets the first answer instead of a second
-/// application. A retry that arrives while the first try runs waits for it; the first try runs
-/// to its end even if its own client went away. Only successes are kept, for `window` (longer
-/// than any client's deadline), at most `maxEntries` of them and at most `maxBytes` of keys
-/// and answers together, oldest out first: a failed try is run again by its retry.
-actor ReplayCache {
-    private struct Kept {
-        var answer: CatalogService.Answer
-        var at: ContinuousClock.Instant
-    }
-
-    private var running: [String: Task<CatalogService.Answer, Never>] = [:]
-    private var done: [String: Kept] = [:]
-    private var order: [(key: String, at: ContinuousClock.Instant, bytes: Int)] = []
-    private var head = 0
-    private var bytes = 0
-    private let window: Duration
-    private let maxBytes: Int
-    private let maxEntries: Int
-
-    init(window: Duration, maxBytes: Int = 64 << 20, maxEntries: Int = 100_000) {
-        self.window = window
-        self.maxBytes = maxBytes
-        self.maxEntries = maxEntries
-    }
-
-    /// What the cache holds now: entries and bytes (keys and answers).
-    var size: (entries: Int, bytes: Int) { (done.count, bytes) }
-
-    func answer(key: String, _ perform: @escaping @Sendable () async -> CatalogService.Answer) async -> CatalogService.Answer {
-        expire()
-        if let kept = done[key] { return kept.answer }
-        if let first = running[key] { return await first.value }
-        let task = Task { await perform() }
-        running[key] = task
-        let answer = await task.value
-        running[key] = nil
-        if (200..<300).contains(answer.status.code) {
-            let now = ContinuousClock.now
-            // A key kept again (a retry after its first answer expired) replaces the older entry.
-            done[key] = Kept(answer: answer, at: now)
-            let cost = answer.body.count + key.utf8.count + Self.entryOverhead
-            order.append((key, now, cost))
-            bytes += cost
-            expire()
-        }
-        return answer
-    }
-
-    /// What one entry costs beyond its key and answer: the dictionary's and the queue's slots.
-    static let entryOverhead = 128
-
-    private func expire() {
-        let now = ContinuousClock.now
-        while head < order.count, bytes > maxBytes || order.count - head > maxEntries || now - order[head].at > window {
-            let oldest = order[head]
-            if done[oldest.key]?.at == oldest.at { done[oldest.key] = nil }
-            bytes -= oldest.bytes
-            head += 1
-        }
-        if head > 1024, head * 2 > order.count {
-            order.removeFirst(head)
-            head = 0
         }
     }
 }
