@@ -151,7 +151,7 @@ actor ClaimQueue {
                 let claimed = images.map { Claim(image: $0, epoch: epoch, claimedAt: now) }
                 self.append(claimed)
                 return claimed
-            } catch CatalogError.membershipExpired {
+            } catch let error as CatalogError where error.code == .membershipExpired {
                 context.membership.lost()
                 context.logger.warning("membership expired; claims paused until the node rejoins")
                 return nil

@@ -65,11 +65,11 @@ final class NodeContext: Sendable {
                 membership.renewed(startedAt: start, epoch: epoch)
                 joinedAt.withLock { $0 = answer.storeTime }
                 return answer.storeTime
-            } catch CatalogError.nodeIDInUse(let message) {
+            } catch let error as CatalogError where error.code == .nodeIDInUse {
                 let first = firstRefusal ?? start
-                guard first.duration(to: clock.now) < .seconds(2 * ttl) else { throw CatalogError.nodeIDInUse(message) }
+                guard first.duration(to: clock.now) < .seconds(2 * ttl) else { throw error }
                 if firstRefusal == nil {
-                    logger.warning("join refused, waiting up to \(2 * ttl) s for the other membership to lapse: \(message)")
+                    logger.warning("join refused, waiting up to \(2 * ttl) s for the other membership to lapse: \(error)")
                 }
                 firstRefusal = first
                 try await clock.sleep(for: .seconds(max(0.05, min(1, ttl / 4))))

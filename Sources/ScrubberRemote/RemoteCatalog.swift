@@ -3,13 +3,13 @@ import Crypto
 import Foundation
 import Logging
 import NIOCore
-import NIOSSL
 import ScrubberCore
-import Synchronization
 
 /// The ``ScrubCatalog`` protocol spoken to a lease service (`scrubber serve`) over HTTP/JSON
 /// (``CatalogWire``): what a node uses when it cannot reach the database. The node runtime
-/// cannot tell it from a database catalog.
+/// cannot tell it from a database catalog. It is a ``CatalogTransport``: it carries requests
+/// (HTTP, retries, the token, request ids, deadlines), and every operation comes from its
+/// declaration (``CatalogOperations``).
 ///
 /// - Every call has a deadline, `operationTimeout`. Within it, transport failures (the service
 ///   restarting, a dropped connection, a timeout) and 503s are retried with backoff under the
@@ -20,7 +20,7 @@ import Synchronization
 /// - 401: ``CatalogError/unauthorized(_:)`` at once, never retried: a node stops.
 /// - Location URLs arrive as stored (ciphertext when `metadata_encryption_key` is set); the
 ///   node decrypts them itself.
-public final class RemoteCatalog: ScrubCatalog {
+public final class RemoteCatalog: CatalogTransport {
     public let baseURL: String
     private let token: String
     private let tokenSource: String?
@@ -48,161 +48,47 @@ public final class RemoteCatalog: ScrubCatalog {
         self.tokenSource = tokenSource
         self.operationTimeout = operationTimeout
         self.logger = logger
-        client = try Self.client(caFile: caFile)
-    }
-
-    /// One client per trust configuration for the process's lifetime: AsyncHTTPClient wants an
-    /// explicit asynchronous shutdown, which a catalog that lives as long as its node never needs.
-    private static let clients = Mutex<[String: HTTPClient]>([:])
-
-    private static func client(caFile: String?) throws -> HTTPClient {
-        try clients.withLock { clients in
-            if let client = clients[caFile ?? ""] { return client }
-            var configuration = HTTPClient.Configuration()
-            configuration.timeout = .init(connect: .seconds(3))
-            configuration.redirectConfiguration = .disallow
-            if let caFile {
-                var tls = TLSConfiguration.makeClientConfiguration()
-                do {
-                    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
-                } catch {
-                    throw ConfigError(file: caFile, section: "cluster", option: "coordinator_ca_file",
-                                      message: "cannot read PEM certificates: \(error)")
-                }
-                configuration.tlsConfiguration = tls
-            }
-            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-            clients[caFile ?? ""] = client
-            return client
-        }
+        client = try HTTPClients.client(caFile: caFile)
     }
 
     /// Checks the service answers and accepts the token, within `timeout` seconds.
     /// - Throws: ``CatalogError/unauthorized(_:)`` or ``CatalogError/unavailable(_:)``.
     public func connect(timeout: Double? = nil) async throws {
-        let _: CatalogWire.Empty = try await call(.ping, CatalogWire.Empty(), timeout: timeout)
+        _ = try await send(CatalogOperations.Ping.self, CatalogWire.Empty(), timeout: timeout)
     }
 
-    // MARK: ScrubCatalog
+    // MARK: CatalogTransport (every ScrubCatalog operation comes from its declaration)
 
-    public func upgrade() async throws {
-        let _: CatalogWire.Empty = try await call(.upgrade, CatalogWire.Empty())
-    }
-
-    public func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer {
-        try await call(.join, CatalogWire.Join(node: node, ttl: ttl))
-    }
-
-    public func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool {
-        try await value(.heartbeat, CatalogWire.NodeTTL(node, ttl: ttl))
-    }
-
-    public func leave(_ node: NodeIdentity) async throws {
-        let _: CatalogWire.Empty = try await call(.leave, CatalogWire.Node(node))
-    }
-
-    public func drain(_ node: NodeIdentity) async throws {
-        let _: CatalogWire.Empty = try await call(.drain, CatalogWire.Node(node))
-    }
-
-    public func campaign(_ node: NodeIdentity, ttl: Double) async throws -> LeaderLease {
-        try await call(.campaign, CatalogWire.NodeTTL(node, ttl: ttl))
-    }
-
-    public func renewLeadership(_ node: NodeIdentity, term: Int64, ttl: Double) async throws -> Bool {
-        try await value(.renew, CatalogWire.Term(node, term: term, ttl: ttl))
-    }
-
-    public func resign(_ node: NodeIdentity, term: Int64) async throws {
-        let _: CatalogWire.Empty = try await call(.resign, CatalogWire.Term(node, term: term))
-    }
-
-    public func leaderView(scrubTime: Double, limit: Int, scan: CandidateScan) async throws -> LeaderView {
-        try await call(.leaderView, CatalogWire.LeaderViewRequest(scrubTime: scrubTime, limit: limit, scan: scan))
-    }
-
-    public func apply(_ plan: LeaderPlan) async throws -> Bool {
-        try await value(.apply, plan)
-    }
-
-    public func claim(_ request: ClaimRequest) async throws -> [ClaimedImage] {
-        let id = UUID().uuidString
-        var request = request
-        request.token = request.token ?? id
-        return try await call(.claim, request, requestID: .given(id))
-    }
-
-    public func complete(_ outcomes: [ScrubOutcome], node: NodeIdentity, backoff: Backoff) async throws -> CompletionReport {
-        guard !outcomes.isEmpty else { return CompletionReport() }
-        // The node's committer retries a failed batch as it is: the id follows the content, so
-        // even a retry past this call's deadline is answered from the first try. Past the
-        // replay cache, a re-sent batch is still harmless: its claim tokens no longer match.
-        return try await call(.complete, CatalogWire.Complete(outcomes: outcomes, node: node, backoff: backoff), requestID: .content)
-    }
-
-    public func release(_ claims: [ClaimID], node: NodeIdentity) async throws {
-        guard !claims.isEmpty else { return }
-        let _: CatalogWire.Empty = try await call(.release, CatalogWire.Release(claims: claims, node: node))
-    }
-
-    public func restorePlan(imageID: String) async throws -> RestorePlan {
-        try await call(.restorePlan, CatalogWire.Image(imageID: imageID))
-    }
-
-    public func commitRestore(_ request: RestoreRequest) async throws -> RestoreResult {
-        try await call(.commitRestore, request, requestID: .content)
-    }
-
-    public func backlog(scrubTime: Double, failureLimit: Int) async throws -> BacklogSnapshot {
-        try await call(.backlog, CatalogWire.Backlog(scrubTime: scrubTime, failureLimit: failureLimit))
-    }
-
-    public func remainingWork(scrubTime: Double, node: NodeIdentity, runStartedAt: Double) async throws -> Int {
-        try await value(.remainingWork, CatalogWire.RemainingWork(scrubTime: scrubTime, node: node, runStartedAt: runStartedAt))
-    }
-
-    public func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus {
-        try await call(.status, CatalogWire.Backlog(scrubTime: scrubTime, failureLimit: failureLimit))
-    }
-
-    public func control(_ request: ControlRequest) async throws -> ControlAnswer {
-        try await call(.control, request)
-    }
-
-    // MARK: Transport
-
-    private func value<T: Codable & Sendable>(_ operation: CatalogWire.Operation, _ body: some Encodable) async throws -> T {
-        let reply: CatalogWire.Value<T> = try await call(operation, body)
-        return reply.value
-    }
-
-    /// How a call's request id is chosen: the service answers a repeated id from its first try.
-    enum RequestID {
-        /// A new id per call: its retries within the deadline share it.
-        case fresh
-        case given(String)
-        /// Derived from the request's bytes: a caller that sends the same request again (a
-        /// retried batch) gets the first answer.
-        case content
+    public func send<Operation: CatalogOperation>(_ operation: Operation.Type,
+                                                  _ request: Operation.Request) async throws -> Operation.Answer {
+        try await send(operation, request, timeout: nil)
     }
 
     /// One operation: POST, retried within the deadline under one request id.
-    private func call<Reply: Decodable>(_ operation: CatalogWire.Operation, _ body: some Encodable,
-                                        requestID id: RequestID = .fresh, timeout: Double? = nil) async throws -> Reply {
+    private func send<Operation: CatalogOperation>(_ operation: Operation.Type, _ request: Operation.Request,
+                                                   timeout: Double?) async throws -> Operation.Answer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        func encode(_ request: Operation.Request) throws -> Data {
+            do {
+                return try encoder.encode(request)
+            } catch {
+                throw CatalogError.rejected("cannot encode the \(Operation.name) request: \(error)")
+            }
+        }
         let payload: Data
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            payload = try encoder.encode(body)
-        } catch {
-            throw CatalogError.rejected("cannot encode the \(operation.rawValue) request: \(error)")
+        let requestID: String
+        switch Operation.requestID {
+        case .perCall:
+            requestID = UUID().uuidString
+            var request = request
+            Operation.stamp(&request, requestID: requestID)
+            payload = try encode(request)
+        case .content:
+            payload = try encode(request)
+            requestID = SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined()
         }
-        let requestID = switch id {
-        case .fresh: UUID().uuidString
-        case .given(let value): value
-        case .content: SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined()
-        }
-        let url = baseURL + operation.path
+        let url = baseURL + Operation.path
         let budget = timeout ?? operationTimeout
         let deadline = ContinuousClock.now + .seconds(budget)
         var attempt = 0
@@ -211,8 +97,8 @@ public final class RemoteCatalog: ScrubCatalog {
             attempt += 1
             let remaining = deadline - ContinuousClock.now
             if remaining <= .zero {
-                throw CatalogError.unavailable(
-                    "lease service at \(baseURL): \(operation.rawValue) did not succeed within \(budget) s (\(attempt - 1) tries); last: \(lastProblem)")
+                throw CatalogError.unavailable("lease service at \(baseURL): \(Operation.name) did not succeed within \(budget) s"
+                                               + " (\(attempt - 1) tries); last: \(lastProblem)")
             }
             var request = HTTPClientRequest(url: url)
             request.method = .POST
@@ -238,9 +124,9 @@ public final class RemoteCatalog: ScrubCatalog {
             switch status {
             case 200..<300:
                 do {
-                    return try JSONDecoder().decode(Reply.self, from: data)
+                    return try JSONDecoder().decode(Operation.Answer.self, from: data)
                 } catch {
-                    throw CatalogError.rejected("lease service at \(baseURL) sent an unreadable \(operation.rawValue) answer: \(error)")
+                    throw CatalogError.rejected("lease service at \(baseURL) sent an unreadable \(Operation.name) answer: \(error)")
                 }
             case 401:
                 throw CatalogError.unauthorized(
@@ -254,7 +140,8 @@ public final class RemoteCatalog: ScrubCatalog {
                 if let error = body?.catalogError { throw error }
                 if let refusal = body?.refusal { throw refusal }
                 let hint = status == 413 ? " (raise serve --max-body-bytes, or lower [cluster] claim_batch)" : ""
-                throw CatalogError.rejected("lease service at \(baseURL) refused \(operation.rawValue) with HTTP \(status): \(Self.message(data))\(hint)")
+                throw CatalogError.rejected(
+                    "lease service at \(baseURL) refused \(Operation.name) with HTTP \(status): \(Self.message(data))\(hint)")
             }
         }
     }

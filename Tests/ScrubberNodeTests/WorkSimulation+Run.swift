@@ -181,7 +181,7 @@ extension WorkSimulation {
                                                 incarnation: nodes[i].incarnation.isEmpty ? nil : nodes[i].incarnation)
             do {
                 nodes[i].incarnation = try await catalog.join(registration, ttl: options.nodeTTL).incarnation
-            } catch CatalogError.nodeIDInUse {
+            } catch let error as CatalogError where error.code == .nodeIDInUse {
                 // A restarted process while its predecessor's membership lives (NodeContext.join waits).
                 log("\(nodes[i].id) join refused: the id is live under another incarnation")
                 return
@@ -196,7 +196,7 @@ extension WorkSimulation {
         mutating func asNode<T>(_ i: Int, _ body: () async throws -> T) async throws -> T? {
             do {
                 return try await body()
-            } catch CatalogError.wrongIncarnation {
+            } catch let error as CatalogError where error.code == .wrongIncarnation {
                 log("\(nodes[i].id) refused: another incarnation holds its id; the process exits")
                 var fresh = WorkSimulation.Node(id: nodes[i].id)
                 fresh.downUntil = now + Double.random(in: 0...options.nodeTTL, using: &rng)
@@ -236,7 +236,7 @@ extension WorkSimulation {
                 nodes[i].work += claimed.map { Work(image: $0, epoch: epoch) }
                 for image in claimed { nodes[i].newestClaim[image.imageID] = image.claimToken }
                 if !claimed.isEmpty { log("\(nodes[i].id) claims \(claimed.map(\.imageID)) in epoch \(epoch)") }
-            } catch CatalogError.membershipExpired {
+            } catch let error as CatalogError where error.code == .membershipExpired {
                 nodes[i].lost()
                 log("\(nodes[i].id) claim refused: membership expired")
             }
@@ -317,13 +317,13 @@ extension WorkSimulation {
                 if try await db.value("SELECT 1 FROM scrub_nodes WHERE node_id = ?", [.text(id)]).isTrue {
                     violate("§3.3 a heartbeat of \(id) under a made-up incarnation was accepted")
                 }
-            } catch CatalogError.wrongIncarnation {}
+            } catch let error as CatalogError where error.code == .wrongIncarnation {}
             let registration = NodeRegistration(nodeID: id, host: "twin", pid: 1, version: "sim", capacity: 1, leaderEligible: false)
             do {
                 _ = try await catalog.join(registration, ttl: options.nodeTTL)
                 if live { violate("§3.3 a second process joined as \(id) while its membership was live") }
                 log("a second process joins as \(id) (its membership had lapsed), then stops heartbeating")
-            } catch CatalogError.nodeIDInUse {
+            } catch let error as CatalogError where error.code == .nodeIDInUse {
                 if !live { violate("§3.3 a join of \(id) was refused though its membership had lapsed") }
                 report.refusedTwins += 1
                 log("a second process's join as \(id) is refused: the id is live")

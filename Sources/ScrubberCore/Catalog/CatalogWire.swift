@@ -1,8 +1,9 @@
 /// The lease service's wire format (`scrubber serve`): the ``ScrubCatalog`` protocol over
 /// HTTP/JSON, shared by the server and its client so the two cannot drift apart.
 ///
-/// - Every operation is `POST /v1/<operation>` with a JSON body (its parameters) and a JSON
-///   answer, authorised by `Authorization: Bearer <token>`.
+/// - Every operation is declared once (``CatalogOperation``, listed in ``operations``): it is
+///   `POST /v1/<name>` with a JSON body (its ``CatalogOperation/Request``) and a JSON answer
+///   (its ``CatalogOperation/Answer``), authorised by `Authorization: Bearer <token>`.
 /// - `GET /healthz` needs no token and touches nothing.
 /// - A write carries ``requestIDHeader``; the server answers a retry of it (same id) with the
 ///   first answer instead of applying it twice, and a claim also passes the id down as its
@@ -18,28 +19,9 @@ public enum CatalogWire {
     public static let requestIDHeader = "Scrubber-Request-Id"
     /// Largest request body the server reads by default.
     public static let defaultMaxBodyBytes = 16 << 20
-
-    public enum Operation: String, CaseIterable, Sendable {
-        case ping
-        case upgrade, join, heartbeat, leave, drain
-        case campaign, renew, resign
-        case leaderView = "leader-view", apply
-        case claim, complete, release
-        case restorePlan = "restore-plan", commitRestore = "commit-restore"
-        case backlog, remainingWork = "remaining-work", status
-        /// An operator's command (``ControlRequest``): pause, resume, drain, undrain, step-down.
-        case control
-
-        public var path: String { "/v1/" + rawValue }
-
-        /// Whether a retry must be answered from the first attempt rather than applied again.
-        public var isWrite: Bool {
-            switch self {
-            case .ping, .leaderView, .restorePlan, .backlog, .remainingWork, .status: false
-            default: true
-            }
-        }
-    }
+    /// The longest membership or lease a request may ask for: a TTL is a promise to come back
+    /// within it, and an hour-long one would let one client block a lease for that long.
+    public static let maxTTL = 3600.0
 
     // MARK: Request bodies (operations whose parameter is one model value send it as is)
 
@@ -152,31 +134,5 @@ public enum CatalogWire {
     /// An answer with nothing to say.
     public struct Empty: Codable, Sendable {
         public init() {}
-    }
-
-    /// Every non-2xx answer.
-    public struct ErrorBody: Codable, Sendable {
-        public enum Kind: String, Codable, Sendable {
-            case badRequest = "bad_request", unauthorized, tooLarge = "too_large", notFound = "not_found"
-            case catalog, restoreRefused = "restore_refused", serverError = "internal"
-            /// A join refused: the node id is live under another incarnation.
-            case nodeIDInUse = "node_id_in_use"
-            /// A node-scoped request whose incarnation is not the membership's.
-            case wrongIncarnation = "wrong_incarnation"
-        }
-
-        public var kind: Kind
-        public var message: String
-        /// For ``Kind/catalog``: the error to rethrow on the client.
-        public var catalogError: CatalogError?
-        /// For ``Kind/restoreRefused``.
-        public var refusal: RestoreRefusal?
-
-        public init(kind: Kind, message: String, catalogError: CatalogError? = nil, refusal: RestoreRefusal? = nil) {
-            self.kind = kind
-            self.message = message
-            self.catalogError = catalogError
-            self.refusal = refusal
-        }
     }
 }
