@@ -33,6 +33,7 @@ import Testing
         func backlog(scrubTime: Double, failureLimit: Int) async throws -> BacklogSnapshot { throw called() }
         func remainingWork(scrubTime: Double, node: NodeIdentity, runStartedAt: Double) async throws -> Int { throw called() }
         func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus { throw called() }
+        func elections(withinLast seconds: Double, limit: Int) async throws -> [Election] { throw called() }
         func control(_ request: ControlRequest) async throws -> ControlAnswer { throw called() }
     }
 
@@ -78,6 +79,7 @@ import Testing
         ("backlog(scrubTime:failureLimit:)", { _ = try await $0.backlog(scrubTime: 0, failureLimit: 5) }),
         ("remainingWork(scrubTime:node:runStartedAt:)", { _ = try await $0.remainingWork(scrubTime: 0, node: node, runStartedAt: 0) }),
         ("status(scrubTime:failureLimit:)", { _ = try await $0.status(scrubTime: 0, failureLimit: 5) }),
+        ("elections(withinLast:limit:)", { _ = try await $0.elections(withinLast: 3600, limit: 10) }),
         ("control(_:)", { _ = try await $0.control(ControlRequest(.pause, by: Operator(host: "h", user: "u"))) }),
     ]
 
@@ -112,7 +114,7 @@ import Testing
     /// What older peers send and expect stays: the paths, and which operations are writes
     /// (a retry of a write is answered from the first try).
     @Test func todaysPathsAndWritesAreKept() {
-        let reads = ["ping", "leader-view", "restore-plan", "backlog", "remaining-work", "status"]
+        let reads = ["ping", "leader-view", "restore-plan", "backlog", "remaining-work", "status", "elections"]
         let writes = ["upgrade", "join", "heartbeat", "leave", "drain", "campaign", "renew", "resign", "apply",
                       "claim", "complete", "release", "commit-restore", "control"]
         for name in reads + writes {

@@ -7,7 +7,7 @@ import Synchronization
 final class ObservedCatalog: ScrubCatalog {
     enum Operation: String, Sendable, CaseIterable {
         case upgrade, join, heartbeat, leave, drain, campaign, renewLeadership, resign, leaderView, apply, claim, complete, release
-        case restorePlan, commitRestore, backlog, remainingWork, status, control
+        case restorePlan, commitRestore, backlog, remainingWork, status, elections, control
     }
 
     struct Unreachable: Error {}
@@ -94,6 +94,9 @@ final class ObservedCatalog: ScrubCatalog {
     }
     func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus {
         try await call(.status) { try await base.status(scrubTime: scrubTime, failureLimit: failureLimit) }
+    }
+    func elections(withinLast seconds: Double, limit: Int) async throws -> [Election] {
+        try await call(.elections) { try await base.elections(withinLast: seconds, limit: limit) }
     }
     func control(_ request: ControlRequest) async throws -> ControlAnswer {
         try await call(.control) { try await base.control(request) }

@@ -106,6 +106,27 @@ import Testing
         #expect(later.minutes.allSatisfy { $0.images == 0 } && later.leaderChanges == 0)
     }
 
+    /// The audit's elections, newest first, by the store clock: who won which term, and only
+    /// those of the window asked for.
+    @Test(arguments: CatalogBackend.allCases)
+    func electionsListWhoWonWhichTermNewestFirst(_ backend: CatalogBackend) async throws {
+        let b = try await backend.make()
+        try await b.join("a")
+        try await b.join("b")
+        let first = try await b.catalog.campaign(nodeID: "a", ttl: 10)
+        try b.advance(by: 11)  // a's lease lapses (memberships are 30 s)
+        let second = try await b.catalog.campaign(nodeID: "b", ttl: 10)
+        #expect(first.holder == "a" && second.holder == "b" && second.term == first.term + 1)
+        try b.advance(by: 5)
+        let elections = try await b.catalog.raw.elections(withinLast: 3600, limit: 10)
+        #expect(elections.map(\.nodeID) == ["b", "a"])
+        #expect(elections.map(\.term) == [second.term, first.term])
+        #expect(elections.map { ($0.ageSeconds * 10).rounded() / 10 } == [5, 16])
+        #expect(elections[0].at - elections[1].at > 10.9 && elections[0].detail == "lease_ttl 10.0 s")
+        #expect(try await b.catalog.raw.elections(withinLast: 3600, limit: 1).map(\.nodeID) == ["b"])
+        #expect(try await b.catalog.raw.elections(withinLast: 10, limit: 10).map(\.nodeID) == ["b"])
+    }
+
     // MARK: Pause
 
     @Test(arguments: CatalogBackend.allCases)

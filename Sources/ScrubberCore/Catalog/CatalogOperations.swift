@@ -10,7 +10,7 @@ extension CatalogWire {
             O.LeaderView.self, O.Apply.self,
             O.Claim.self, O.Complete.self, O.Release.self,
             O.RestorePlan.self, O.CommitRestore.self,
-            O.Backlog.self, O.RemainingWork.self, O.Status.self,
+            O.Backlog.self, O.RemainingWork.self, O.Status.self, O.Elections.self,
             O.Control.self,
         ]
     }()
@@ -415,6 +415,31 @@ extension CatalogOperations {
 extension CatalogTransport {
     public func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus {
         try await send(CatalogOperations.Status.self, CatalogWire.Backlog(scrubTime: scrubTime, failureLimit: failureLimit))
+    }
+}
+
+extension CatalogOperations {
+    /// ``ScrubCatalog/elections(withinLast:limit:)``.
+    public enum Elections: CatalogOperation {
+        public static let name = "elections"
+        public static let isWrite = false
+        public typealias Answer = [Election]
+
+        public struct Request: Codable, Sendable {
+            public var withinLast: Double
+            public var limit: Int
+        }
+
+        public static func perform(_ request: Request, on catalog: any ScrubCatalog) async throws -> Answer {
+            try await catalog.elections(withinLast: try CatalogWire.nonNegative(request.withinLast, "withinLast"),
+                                        limit: try CatalogWire.nonNegative(request.limit, "limit"))
+        }
+    }
+}
+
+extension CatalogTransport {
+    public func elections(withinLast seconds: Double, limit: Int) async throws -> [Election] {
+        try await send(CatalogOperations.Elections.self, .init(withinLast: seconds, limit: limit))
     }
 }
 

@@ -244,6 +244,9 @@ public struct CatalogQueries: Sendable {
     public let history: String
     /// () → leader elections in the last hour (`scrub_events_elected_at`).
     public let leaderChanges: String
+    /// (seconds, limit) → at, seconds ago, node_id, term, detail of the `elected` audit rows of
+    /// the last `seconds`, newest first (read through `scrub_events_elected_at`, those rows only).
+    public let elections: String
 
     // MARK: Control (`scrubber pause`, `drain`, `step-down`, …)
 
@@ -521,6 +524,11 @@ public struct CatalogQueries: Sendable {
             GROUP BY 1
             """)
         leaderChanges = d.render("SELECT count(*) FROM scrub_events WHERE action = 'elected' AND at > (SELECT {now} - 3600)")
+        elections = d.render("""
+            SELECT e.at, h.now - e.at, e.node_id, e.term, e.detail FROM (SELECT {now} AS now) h CROSS JOIN scrub_events e
+            WHERE e.action = 'elected' AND e.at > (SELECT {now} - ?)
+            ORDER BY e.at DESC LIMIT ?
+            """)
 
         pauseState = d.render("SELECT paused_at, paused_host, paused_user FROM scrub_leader WHERE id = 1")
         lockLeaderRow = d.render("SELECT id FROM scrub_leader WHERE id = 1 {lock FOR UPDATE}")

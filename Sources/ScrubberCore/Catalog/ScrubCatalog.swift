@@ -17,7 +17,8 @@
 /// - Work: ``claim(_:)``, ``complete(_:node:backoff:)``, ``release(_:node:)``,
 ///   ``drain(_:)``, ``remainingWork(scrubTime:node:runStartedAt:)``
 /// - Restore: ``restorePlan(imageID:)``, ``commitRestore(_:)``
-/// - Status: ``backlog(scrubTime:failureLimit:)``, ``status(scrubTime:failureLimit:)``
+/// - Status: ``backlog(scrubTime:failureLimit:)``, ``status(scrubTime:failureLimit:)``,
+///   ``elections(withinLast:limit:)``
 /// - Control: ``control(_:)``
 public protocol ScrubCatalog: Sendable {
     /// Creates Glance-compatible `images` and `image_locations` when absent and our `scrub_*`
@@ -129,6 +130,10 @@ public protocol ScrubCatalog: Sendable {
     /// Everything `scrubber status` shows: the lease, the pause, the nodes, the backlog with its
     /// bytes per store, failing images by class, and the last hour from the audit.
     func status(scrubTime: Double, failureLimit: Int) async throws -> ClusterStatus
+
+    /// The leader elections of the last `seconds` (store clock), newest first, at most `limit`:
+    /// who won which term and when, from the audit's `elected` rows (`scrubber elections`).
+    func elections(withinLast seconds: Double, limit: Int) async throws -> [Election]
 
     /// An operator's command to the whole cluster, kept in the catalog and recorded as an audit
     /// row when it changed something (``ControlStep``):

@@ -34,6 +34,15 @@ extension SQLCatalog {
         }
     }
 
+    public func elections(withinLast seconds: Double, limit: Int) async throws -> [Election] {
+        let q = queries
+        return try await read { c in
+            try await c.rows(q.elections, [seconds, limit]).map { row in
+                Election(at: try row[0], ageSeconds: try row[1], nodeID: try row[2], term: try row[3], detail: try row[4])
+            }
+        }
+    }
+
     static func lease(_ c: Connection, _ q: CatalogQueries) async throws -> LeaderLease {
         guard let row = try await c.row(q.leaderLease) else { return LeaderLease(holder: nil, term: 0, remaining: 0) }
         return LeaderLease(holder: try row[0], term: try row[1], remaining: try row[2])
