@@ -1,4 +1,5 @@
 import Foundation
+import ScrubberCore
 import TestSupport
 import Testing
 
@@ -105,6 +106,11 @@ import Testing
         let after = try #require(try cluster.liveLeader())
         #expect(after.holder == "s3", "the highest priority of the others")
         #expect(try cluster.count("SELECT count(*) FROM scrub_events WHERE action = 'stepped_down' AND node_id = 's1' AND term = \(before.term)") == 1)
+        // `scrubber elections` lists both, newest first.
+        let listed = try await Self.control(cluster, ["elections", "--json"])
+        let elections = try JSONDecoder().decode([Election].self, from: Data(listed.stdout.utf8))
+        #expect(listed.status == 0 && elections.prefix(2).map(\.nodeID) == ["s3", "s1"], "\(listed.stdout) \(listed.stderr)")
+        #expect(elections.first?.term == after.term)
         let results = try await cluster.stopAll()
         for (id, r) in results { #expect(r.status == 0, "\(id): \(r.stderr)") }
     }
