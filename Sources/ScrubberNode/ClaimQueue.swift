@@ -32,8 +32,6 @@ actor ClaimQueue {
         lastRemainingCheck = context.clock.now - .seconds(1)
     }
 
-    /// The next image to scrub, or nil when the run is over (one-shot: nothing left in the
-    /// cluster; or stop requested).
     /// An image this node claimed, and the membership epoch it claimed it in: it may delete
     /// only while that epoch is current and trusted.
     struct Claim: Sendable {
@@ -43,6 +41,8 @@ actor ClaimQueue {
         var claimedAt: NodeClock.Instant
     }
 
+    /// The next image to scrub, or nil when the run is over (one-shot: nothing left in the
+    /// cluster; or stop requested).
     func next() async throws -> Claim? {
         while true {
             if stopped || stopRequested.load(ordering: .relaxed) { return nil }
