@@ -49,7 +49,9 @@ final class WorkerService: Service {
         } catch {
             // The room's bodies are tasks of their own: none may go on deleting after this
             // service failed and the node went on to leave (and its claims were handed back).
+            // Those already deleting finish; with the flusher gone, none may wait for room.
             room.stop()
+            await committer.stopWaiting()
             await room.drain()
             throw error
         }
@@ -76,21 +78,8 @@ final class WorkerService: Service {
                 for _ in 0..<config.poolSize {
                     group.addTask { try await self.work(queue, committer, pool: pool, room: room) }
                 }
-                group.addTask {
-                    // Few, large write transactions: every process shares one write lock, and
-                    // each commit invalidates the others' page caches. Flush a half batch, or
-                    // whatever there is every 250 ms.
-                    // (The 25 ms look at the buffer is a hand-off in real time; the 250 ms is a timer.)
-                    let clock = self.context.clock
-                    var last = clock.now
-                    while true {
-                        try await Task.sleep(for: .milliseconds(25))
-                        if await committer.pendingCount >= max(1, config.cluster.claimBatch / 2) || last.duration(to: clock.now) >= .milliseconds(250) {
-                            try await committer.flush()
-                            last = clock.now
-                        }
-                    }
-                }
+                // The flusher: half a batch at once, whatever there is 250 ms after the last flush.
+                group.addTask { try await committer.flushContinuously(interval: .milliseconds(250)) }
                 // The workers end when the queue does; images still waiting for a store are
                 // handed back, those past the wait finish while the flusher still runs; then stop
                 // the flusher (its cancellation error is not collected, so it is discarded).
