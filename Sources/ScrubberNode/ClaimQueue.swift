@@ -169,21 +169,18 @@ actor ClaimQueue {
             let request = ClaimRequest(context.identity, limit: limit, retryClaimedBefore: once ? context.joinedAt.withLock { $0 } : nil)
             let epoch = context.membership.epoch
             guard context.membership.isTrusted(epoch: epoch) else { return nil }
-            do {
-                let images = try await context.catalog.claim(request)
+            switch try await RetryingLoop.attempt({ try await context.catalog.claim(request) }) {
+            case .success(let images):
                 context.metrics.claimed.increment(by: images.count)
                 let now = context.clock.now
                 let claimed = images.map { Claim(image: $0, epoch: epoch, claimedAt: now) }
                 self.append(claimed)
                 return claimed
-            } catch CatalogError.membershipExpired {
+            case .failure(CatalogError.membershipExpired):
                 context.membership.lost()
                 context.logger.warning("membership expired; claims paused until the node rejoins")
                 return nil
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                try CatalogError.rethrowIfFatal(error)
+            case .failure(let error):
                 // A one-shot run reports a broken database and exits; a daemon keeps trying.
                 if once { throw error }
                 // A claim that failed on a networked database may still have committed (the

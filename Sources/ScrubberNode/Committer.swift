@@ -98,13 +98,12 @@ actor Committer {
         while !buffer.isEmpty {
             let pending = buffer.prefix(batchSize * 2)
             let batch = pending.map(\.outcome)
+            let catalog = catalog, node = identity(), backoff = backoff
             let report: CompletionReport
-            do {
-                report = try await catalog.complete(batch, node: identity(), backoff: backoff)
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                try CatalogError.rethrowIfFatal(error)
+            switch try await RetryingLoop.attempt({ try await catalog.complete(batch, node: node, backoff: backoff) }) {
+            case .success(let answer):
+                report = answer
+            case .failure(let error):
                 failures += 1
                 guard retryForever || failures < 5 else { throw error }
                 logger.error("recording \(batch.count) outcomes failed, retrying: \(error)")

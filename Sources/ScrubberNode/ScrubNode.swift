@@ -76,24 +76,17 @@ public final class ScrubNode: Service {
             try await context.join()
             return true
         }
-        var attempt = 0
-        while true {
-            do {
-                _ = try await cancelWhenGracefulShutdown { try await self.context.join() }
-                return true
-            } catch is CancellationError {
-                return false
-            } catch {
-                try CatalogError.rethrowIfFatal(error)
-                attempt += 1
-                let delay = min(30.0, 0.5 * Double(1 << min(attempt, 6)))
-                context.logger.error("cannot join the cluster (attempt \(attempt)); retrying in \(delay) s: \(error)")
-                do {
-                    _ = try await cancelWhenGracefulShutdown { try await self.context.clock.sleep(for: .seconds(delay)) }
-                } catch {
-                    return false
-                }
-            }
-        }
+        let context = context, logger = context.logger
+        let joining = RetryingLoop("join", clock: context.clock, logger: logger, retryDelay: { attempt in
+            .seconds(Self.joinRetryDelay(after: attempt))
+        }, onFailure: { error, attempt in
+            logger.error("cannot join the cluster (attempt \(attempt)); retrying in \(Self.joinRetryDelay(after: attempt)) s: \(error)")
+        })
+        return try await joining.untilSuccess { _ in try await context.join() } != nil
+    }
+
+    /// Seconds before another join after `attempt` failed in a row: 1, 2, 4 … 30.
+    static func joinRetryDelay(after attempt: Int) -> Double {
+        min(30.0, 0.5 * Double(1 << min(attempt, 6)))
     }
 }
