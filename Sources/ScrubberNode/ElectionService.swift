@@ -10,6 +10,7 @@ struct ElectionService: Service {
     let context: NodeContext
 
     func run() async throws {
+        guard await context.untilJoined() else { return }
         // Graceful shutdown ends the loop; errors no retry can fix (a 401 from the lease service)
         // end the node. A step's failures are its own (each says what failed).
         try await RetryingLoop("election", clock: context.clock, logger: context.logger).run { _ in try await step() }

@@ -12,6 +12,7 @@ struct LeaderService: Service {
     let context: NodeContext
 
     func run() async throws {
+        guard await context.untilJoined() else { return }
         let context = context, idle = Duration.seconds(context.config.idleLeaderInterval)
         // Graceful shutdown ends the loop; errors no retry can fix (a 401 from the lease service)
         // end the node; a round that failed is retried after `leader_interval`, from a new sweep.

@@ -12,9 +12,10 @@ import Synchronization
 /// `scrub_pool_size` slots, so images for other stores go ahead; once the store lets it in, it
 /// takes a pool slot like any other image.
 ///
-/// On graceful shutdown it stops claiming, finishes the images in flight, records them, hands
-/// back claimed-but-unstarted images (those waiting for a store too) and its unclaimed queue,
-/// and returns. A one-shot run returns when the cluster has nothing left that it waits on.
+/// It starts once the node has joined (``MembershipService``). On graceful shutdown it stops
+/// claiming, finishes the images in flight, records them, hands back claimed-but-unstarted
+/// images (those waiting for a store too) and its unclaimed queue, and returns. A one-shot run
+/// returns when the cluster has nothing left that it waits on.
 final class WorkerService: Service {
     let context: NodeContext
     let once: Bool
@@ -34,6 +35,7 @@ final class WorkerService: Service {
     var summary: RunSummary { totals.withLock { $0 } }
 
     func run() async throws {
+        guard await context.untilJoined() else { return }
         let config = context.config
         let queue = ClaimQueue(context: context, once: once)
         let context = context

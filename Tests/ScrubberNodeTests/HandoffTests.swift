@@ -11,7 +11,7 @@ import Testing
 @Suite struct HandoffTests {
     static let quiet = Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
 
-    // MARK: AsyncCondition
+    // MARK: AsyncCondition, Latch
 
     /// A box the test and a waiter share, whose changes the test announces with `wakeAll`.
     final class Flag: Sendable {
@@ -59,6 +59,17 @@ import Testing
         await early.value
         // A wake-up after the cancellation finds no waiter to resume twice.
         flag.set()
+    }
+
+    @Test func aLatchLetsEveryWaiterThroughOnceOpenAndACancelledOneOutShut() async throws {
+        let latch = Latch()
+        let waiters = (0..<3).map { _ in Task { await latch.wait() } }
+        let cancelled = Task { await latch.wait() }
+        cancelled.cancel()
+        #expect(await cancelled.value == false)
+        latch.open()
+        for waiter in waiters { #expect(await waiter.value) }
+        #expect(await latch.wait(), "open stays open")
     }
 
     // MARK: Committer
