@@ -70,9 +70,12 @@ actor ClaimQueue {
             guard head >= buffer.count else { continue }
             switch claimed {
             case nil:
-                // Not a member right now, or the database failed: the membership loop rejoins;
-                // try again shortly. Never taken for an empty backlog.
-                try await pause(until: context.clock.now + .milliseconds(250))
+                // Not a member right now, or the claim failed (and the node must rejoin): the
+                // membership loop rejoins; claims resume once it did (or a stop ends the wait).
+                // Never taken for an empty backlog.
+                let membership = context.membership
+                await firstOf({ await membership.untilTrusted() }, { await self.untilStopping() })
+                try Task.checkCancellation()
             case let claimed? where claimed.isEmpty:
                 // The count scans the backlog: at most twice a second.
                 if once, outstanding == 0, lastRemainingCheck.duration(to: context.clock.now) >= .milliseconds(500), try await nothingLeft() {

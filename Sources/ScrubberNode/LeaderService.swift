@@ -21,7 +21,8 @@ struct LeaderService: Service {
             if failures > 0 { candidates = newSweep() }
             guard let term = context.leadership.term(at: context.now()) else {
                 candidates = newSweep()  // another leader may have assigned them meanwhile
-                try await context.clock.sleep(for: .milliseconds(50))
+                // Until the election wins (or renews) a term: it wakes this loop.
+                await context.leadership.untilLeading { context.now() }
                 return
             }
             let placed = try await round(term: term, candidates: &candidates)

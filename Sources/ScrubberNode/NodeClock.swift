@@ -55,11 +55,6 @@ extension NodeClock {
     /// cancelled); returns at once when the task is cancelled (the caller checks).
     func sleep(until deadline: Instant, orUntil event: @escaping @Sendable () async -> Void) async {
         guard deadline > now else { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await sleep(until: deadline) }
-            group.addTask { await event() }
-            _ = await group.next()
-            group.cancelAll()
-        }
+        await firstOf({ try? await sleep(until: deadline) }, event)
     }
 }

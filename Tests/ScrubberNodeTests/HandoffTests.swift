@@ -187,7 +187,7 @@ import Testing
 
     /// A queue of a joined node with `images` images assigned to it, claiming two at a time (so
     /// at most eight outstanding).
-    static func claimQueue(images: Int, clock: ManualClock = ManualClock()) async throws -> (ClaimQueue, Sandbox) {
+    static func claimQueue(images: Int, clock: ManualClock = ManualClock()) async throws -> (ClaimQueue, Sandbox, NodeContext) {
         let box = try await Sandbox()
         let seeded = try await box.seed(images)
         var config = box.configuration()
@@ -203,7 +203,7 @@ import Testing
             let plan = LeaderPlan(leader: context.identity, term: lease.term, assignments: seeded.map { ($0.id, "queue") }, moves: [])
             try #require(try await box.catalog.apply(plan))
         }
-        return (ClaimQueue(context: context, once: false), box)
+        return (ClaimQueue(context: context, once: false), box, context)
     }
 
     /// Takes the eight images the queue hands out before it waits for completions, and starts
@@ -216,7 +216,7 @@ import Testing
     }
 
     @Test func aWorkerHeldBackByTooMuchOutstandingIsWokenByACompletion() async throws {
-        let (queue, _) = try await Self.claimQueue(images: 12)
+        let (queue, _, _) = try await Self.claimQueue(images: 12)
         let ninth = try await Self.saturate(queue)
         await queue.finished()
         #expect(try await ninth.value != nil)
@@ -224,14 +224,14 @@ import Testing
     }
 
     @Test func aWorkerHeldBackByTooMuchOutstandingStopsOnAStopRequest() async throws {
-        let (queue, _) = try await Self.claimQueue(images: 12)
+        let (queue, _, _) = try await Self.claimQueue(images: 12)
         let ninth = try await Self.saturate(queue)
         queue.requestStop()
         #expect(try await ninth.value == nil)
     }
 
     @Test func aCancelledWorkerHeldBackByTooMuchOutstandingThrowsCancellation() async throws {
-        let (queue, _) = try await Self.claimQueue(images: 12)
+        let (queue, _, _) = try await Self.claimQueue(images: 12)
         let ninth = try await Self.saturate(queue)
         ninth.cancel()
         await #expect(throws: CancellationError.self) { try await ninth.value }
@@ -242,7 +242,7 @@ import Testing
     /// sit it out.
     @Test func anIdleWorkerStopsOnAStopRequestWithoutSittingOutItsPause() async throws {
         let time = ManualClock()
-        let (queue, _) = try await Self.claimQueue(images: 0, clock: time)
+        let (queue, _, _) = try await Self.claimQueue(images: 0, clock: time)
         let worker = Task { try await queue.next() }
         try await eventually("the worker in its idle pause") {
             queue.waitingWorkers == 1 && time.deadlines == [.init(offset: .milliseconds(100))]
@@ -251,5 +251,52 @@ import Testing
         #expect(try await worker.value == nil)
         #expect(time.now == .init(offset: .zero))
         #expect(time.deadlines.isEmpty)
+    }
+
+    /// A claim refused for an untrusted membership waits for the membership loop's rejoin
+    /// (a renewal wakes it), not for a timer.
+    @Test func aWorkerWithoutATrustedMembershipClaimsOnceTheNodeRejoins() async throws {
+        let time = ManualClock()
+        let (queue, _, context) = try await Self.claimQueue(images: 4, clock: time)
+        context.membership.lost()
+        let worker = Task { try await queue.next() }
+        try await eventually("the worker waits for the membership") { queue.waitingWorkers == 1 }
+        #expect(time.deadlines.isEmpty, "no timer")
+        try await context.join()
+        #expect(try await worker.value != nil)
+    }
+
+    // MARK: Leadership, MembershipLease
+
+    @Test func theLeaderLoopWaitsForATermAndTheElectionWakesIt() async throws {
+        let leadership = Leadership(Elector(ttl: 6))
+        let waiter = Task { await leadership.untilLeading { 10 } }
+        try await eventually("the leader loop waits") { leadership.waitingForTerm == 1 }
+        // A refused campaign changes nothing; a granted one wakes the waiter.
+        leadership.withElector { $0.campaigned(startedAt: 9, granted: nil) }
+        #expect(leadership.waitingForTerm == 1)
+        leadership.withElector { $0.campaigned(startedAt: 9, granted: 3) }
+        await waiter.value
+        #expect(leadership.term(at: 10) == 3)
+
+        let cancelled = Task { await leadership.untilLeading { 100 } }
+        cancelled.cancel()
+        await cancelled.value
+    }
+
+    @Test func aWaitForTrustEndsWithTheRenewalThatGrantsIt() async throws {
+        let time = ManualClock()
+        let lease = MembershipLease(ttl: 10, clock: NodeClock(time))
+        let waiter = Task { await lease.untilTrusted() }
+        try await eventually("the worker waits for trust") { lease.waitingForTrust == 1 }
+        lease.renewed(startedAt: NodeClock(time).now, epoch: lease.epoch)
+        await waiter.value
+        #expect(lease.isTrusted())
+
+        lease.lost()
+        let cancelled = Task { await lease.untilTrusted() }
+        cancelled.cancel()
+        await cancelled.value
+        #expect(!lease.isTrusted())
     }
 }
