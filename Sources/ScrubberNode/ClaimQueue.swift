@@ -18,6 +18,10 @@ actor ClaimQueue {
     /// database cannot make the node hoard claims.
     private var outstanding = 0
     private let limit: Int
+    private var maxOutstanding: Int { limit * 4 }
+    /// Woken when ``outstanding`` drops or a stop is asked for: what a worker held back by
+    /// too much outstanding waits on.
+    private let changed = AsyncCondition()
     /// Claims in a row that found nothing, and until when the workers wait before the next
     /// look (``idlePause(after:cap:)`` after the last): one look per pause however many
     /// workers wait.
@@ -32,8 +36,6 @@ actor ClaimQueue {
         lastRemainingCheck = context.clock.now - .seconds(1)
     }
 
-    /// The next image to scrub, or nil when the run is over (one-shot: nothing left in the
-    /// cluster; or stop requested).
     /// An image this node claimed, and the membership epoch it claimed it in: it may delete
     /// only while that epoch is current and trusted.
     struct Claim: Sendable {
@@ -43,9 +45,11 @@ actor ClaimQueue {
         var claimedAt: NodeClock.Instant
     }
 
+    /// The next image to scrub, or nil when the run is over (one-shot: nothing left in the
+    /// cluster; or stop requested).
     func next() async throws -> Claim? {
         while true {
-            if stopped || stopRequested.load(ordering: .relaxed) { return nil }
+            if isStopping { return nil }
             if head < buffer.count {
                 let image = buffer[head]
                 head += 1
@@ -56,8 +60,9 @@ actor ClaimQueue {
             if exhausted { return nil }
             prefetch()
             guard let fetch else {
-                // Too much outstanding: wait for completions (a hand-off, not a timer: real time).
-                try await Task.sleep(for: .milliseconds(5))
+                // Too much outstanding: wait until a completion (``finished()``) or a stop.
+                await changed.wait { outstanding < maxOutstanding || exhausted || isStopping }
+                try Task.checkCancellation()
                 continue
             }
             let claimed = try await fetch.value
@@ -65,9 +70,12 @@ actor ClaimQueue {
             guard head >= buffer.count else { continue }
             switch claimed {
             case nil:
-                // Not a member right now, or the database failed: the membership loop rejoins;
-                // try again shortly. Never taken for an empty backlog.
-                try await context.clock.sleep(for: .milliseconds(250))
+                // Not a member right now, or the claim failed (and the node must rejoin): the
+                // membership loop rejoins; claims resume once it did (or a stop ends the wait).
+                // Never taken for an empty backlog.
+                let membership = context.membership
+                await firstOf({ await membership.untilTrusted() }, { await self.untilStopping() })
+                try Task.checkCancellation()
             case let claimed? where claimed.isEmpty:
                 // The count scans the backlog: at most twice a second.
                 if once, outstanding == 0, lastRemainingCheck.duration(to: context.clock.now) >= .milliseconds(500), try await nothingLeft() {
@@ -83,7 +91,7 @@ actor ClaimQueue {
                         let cap = once ? min(0.1, context.config.idlePoll) : context.config.idlePoll
                         idleUntil = now + Self.idlePause(after: emptyClaims, cap: cap)
                     }
-                    try await context.clock.sleep(until: idleUntil ?? now)
+                    try await pause(until: idleUntil ?? now)
                 }
             default:
                 emptyClaims = 0
@@ -91,6 +99,19 @@ actor ClaimQueue {
                 continue
             }
         }
+    }
+
+    /// Waits until `deadline` on the node's clock, or less when a stop is asked for meanwhile
+    /// (a shutdown need not sit out an idle pause).
+    private func pause(until deadline: NodeClock.Instant) async throws {
+        await context.clock.sleep(until: deadline, orUntil: { await self.untilStopping() })
+        try Task.checkCancellation()
+    }
+
+    private var isStopping: Bool { stopped || stopRequested.load(ordering: .relaxed) }
+
+    private func untilStopping() async {
+        await changed.wait { isStopping }
     }
 
     /// The wait after `emptyClaims` claims in a row found nothing: 100 ms, doubling, at most
@@ -118,16 +139,23 @@ actor ClaimQueue {
     /// Called when an image handed out has been completed (or abandoned).
     func finished() {
         outstanding -= 1
+        changed.wakeAll()
     }
 
-    /// Asks the workers to take no more images (safe from any context, e.g. a signal handler).
+    /// How many workers wait on the queue now, for completions or (in an idle pause) a stop (for tests).
+    nonisolated var waitingWorkers: Int { changed.parkedCount }
+
+    /// Asks the workers to take no more images (safe from any context, e.g. a graceful
+    /// shutdown handler).
     nonisolated func requestStop() {
         stopRequested.store(true, ordering: .relaxed)
+        changed.wakeAll()
     }
 
     /// Stops handing out images and returns the claimed ones never started, to release.
     func stop() async -> [ClaimedImage] {
         stopped = true
+        changed.wakeAll()
         if let fetch {
             _ = try? await fetch.value
         }
@@ -138,27 +166,24 @@ actor ClaimQueue {
     }
 
     private func prefetch() {
-        guard fetch == nil, !exhausted, !stopped, !stopRequested.load(ordering: .relaxed), outstanding < limit * 4 else { return }
+        guard fetch == nil, !exhausted, !isStopping, outstanding < maxOutstanding else { return }
         let context = context, once = once
         fetch = Task {
             let request = ClaimRequest(context.identity, limit: limit, retryClaimedBefore: once ? context.joinedAt.withLock { $0 } : nil)
             let epoch = context.membership.epoch
             guard context.membership.isTrusted(epoch: epoch) else { return nil }
-            do {
-                let images = try await context.catalog.claim(request)
+            switch try await RetryingLoop.attempt({ try await context.catalog.claim(request) }) {
+            case .success(let images):
                 context.metrics.claimed.increment(by: images.count)
                 let now = context.clock.now
                 let claimed = images.map { Claim(image: $0, epoch: epoch, claimedAt: now) }
                 self.append(claimed)
                 return claimed
-            } catch let error as CatalogError where error.code == .membershipExpired {
+            case .failure(let error as CatalogError) where error.code == .membershipExpired:
                 context.membership.lost()
                 context.logger.warning("membership expired; claims paused until the node rejoins")
                 return nil
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                try CatalogError.rethrowIfFatal(error)
+            case .failure(let error):
                 // A one-shot run reports a broken database and exits; a daemon keeps trying.
                 if once { throw error }
                 // A claim that failed on a networked database may still have committed (the

@@ -12,36 +12,26 @@ struct LeaderService: Service {
     let context: NodeContext
 
     func run() async throws {
-        // Graceful shutdown ends the loop (as a cancellation); errors no retry can fix (a 401
-        // from the lease service) end the node.
-        do {
-            try await cancelWhenGracefulShutdown {
-                var candidates = newSweep()
-                while true {
-                    guard let term = context.leadership.term(at: context.now()) else {
-                        candidates = newSweep()  // another leader may have assigned them meanwhile
-                        try await context.clock.sleep(for: .milliseconds(50))
-                        continue
-                    }
-                    do {
-                        let placed = try await round(term: term, candidates: &candidates)
-                        // While work flows, go round again soon; while the nodes' windows are full
-                        // but more is known to be waiting, look again as they drain (a full window
-                        // lasts claim_batch × 4 / rate: well under a second on a fast store); idle, rest.
-                        let pause: Duration = placed > 0 ? .milliseconds(20)
-                            : candidates.hasMore ? .milliseconds(50) : .seconds(context.config.idleLeaderInterval)
-                        try await context.clock.sleep(for: pause)
-                    } catch is CancellationError {
-                        throw CancellationError()
-                    } catch {
-                        try CatalogError.rethrowIfFatal(error)
-                        context.logger.warning("leader round failed: \(error)")
-                        candidates = newSweep()
-                        try await context.clock.sleep(for: .seconds(context.config.idleLeaderInterval))
-                    }
-                }
+        guard await context.untilJoined() else { return }
+        let context = context, idle = Duration.seconds(context.config.idleLeaderInterval)
+        // Graceful shutdown ends the loop; errors no retry can fix (a 401 from the lease service)
+        // end the node; a round that failed is retried after `leader_interval`, from a new sweep.
+        let rounds = RetryingLoop("leader round", clock: context.clock, logger: context.logger, retryDelay: { _ in idle })
+        try await rounds.run(newSweep()) { candidates, failures in
+            if failures > 0 { candidates = newSweep() }
+            guard let term = context.leadership.term(at: context.now()) else {
+                candidates = newSweep()  // another leader may have assigned them meanwhile
+                // Until the election wins (or renews) a term: it wakes this loop.
+                await context.leadership.untilLeading { context.now() }
+                return
             }
-        } catch is CancellationError {}
+            let placed = try await round(term: term, candidates: &candidates)
+            // While work flows, go round again soon; while the nodes' windows are full but more
+            // is known to be waiting, look again as they drain (a full window lasts claim_batch ×
+            // 4 / rate: well under a second on a fast store); idle, rest.
+            let pause: Duration = placed > 0 ? .milliseconds(20) : candidates.hasMore ? .milliseconds(50) : idle
+            try await context.clock.sleep(for: pause)
+        }
     }
 
     func newSweep() -> LeaderSweep {

@@ -18,6 +18,8 @@ public final class MembershipLease: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Woken by every renewal: what a worker waiting for trust waits on (``untilTrusted()``).
+    private let renewals = AsyncCondition()
     public let ttl: Duration
     public let margin: Duration
     /// The node's clock: trust is measured on it.
@@ -40,6 +42,7 @@ public final class MembershipLease: Sendable {
             guard state.epoch == epoch else { return }
             if state.trustedUntil.map({ until > $0 }) ?? true { state.trustedUntil = until }
         }
+        renewals.wakeAll()
     }
 
     /// Forgets the membership (the store said it expired): a new epoch begins with the next join.
@@ -49,6 +52,15 @@ public final class MembershipLease: Sendable {
             state.trustedUntil = nil
         }
     }
+
+    /// Returns once the node may act under its current membership (checked after every join or
+    /// heartbeat), or when the task is cancelled.
+    func untilTrusted() async {
+        await renewals.wait { isTrusted() }
+    }
+
+    /// How many tasks wait for trust now (for tests).
+    var waitingForTrust: Int { renewals.parkedCount }
 
     /// Whether the node may act now on work claimed in `epoch` (the current one when nil).
     public func isTrusted(epoch: Int? = nil) -> Bool {

@@ -50,3 +50,11 @@ public struct NodeClock: Clock, Sendable {
     public var seconds: Double { read().seconds }
 }
 
+extension NodeClock {
+    /// Sleeps until `deadline` or until `event` returns, whichever comes first (the other is
+    /// cancelled); returns at once when the task is cancelled (the caller checks).
+    func sleep(until deadline: Instant, orUntil event: @escaping @Sendable () async -> Void) async {
+        guard deadline > now else { return }
+        await firstOf({ try? await sleep(until: deadline) }, event)
+    }
+}

@@ -1,6 +1,7 @@
 import Logging
 import ScrubberCore
 import ScrubberStores
+import ServiceLifecycle
 import Synchronization
 
 /// What the loops of one node share: who it is, where it stores and deletes, and the two
@@ -19,6 +20,9 @@ final class NodeContext: Sendable {
     let joinedAt = Mutex<Double>(0)
     /// Set when the node must rejoin (resetting its claims) even though its membership is live.
     let rejoinRequested = Atomic<Bool>(false)
+    /// Opened by ``MembershipService`` once the node first joined: what the other services wait
+    /// for before they claim, campaign or lead (``untilJoined()``).
+    let joined = Latch()
     /// Who this node is to the store: its id and the incarnation its last join was given
     /// (empty before the first join).
     private let currentIdentity: Mutex<NodeIdentity>
@@ -39,6 +43,12 @@ final class NodeContext: Sendable {
     /// What every node-scoped operation names: read it when the operation starts.
     var identity: NodeIdentity { currentIdentity.withLock { $0 } }
     var config: ScrubberConfiguration { options.configuration }
+
+    /// Waits for the node's first join.
+    /// - Returns: false when the node was told to stop first (a graceful shutdown or cancellation).
+    func untilJoined() async -> Bool {
+        await cancelWhenGracefulShutdown { await self.joined.wait() }
+    }
 
     /// This node's monotonic clock, in seconds: for trust windows only, never compared with the store's.
     func now() -> Double { clock.seconds }
@@ -75,24 +85,5 @@ final class NodeContext: Sendable {
                 try await clock.sleep(for: .seconds(max(0.05, min(1, ttl / 4))))
             }
         }
-    }
-}
-
-/// The node's ``Elector``, shared by the election loop (which drives it) and the leader loop
-/// (which asks it, before every write, whether it may still act and under which term).
-final class Leadership: Sendable {
-    private let elector: Mutex<Elector>
-
-    init(_ elector: Elector) {
-        self.elector = Mutex(elector)
-    }
-
-    func withElector<T>(_ body: (inout Elector) -> T) -> T {
-        elector.withLock { body(&$0) }
-    }
-
-    /// The term this node may lead under at local time `now`, if any.
-    func term(at now: Double) -> Int64? {
-        elector.withLock { $0.leaderTerm(at: now) }
     }
 }

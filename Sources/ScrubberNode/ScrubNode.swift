@@ -3,21 +3,26 @@ import ScrubberCore
 import ScrubberStores
 import ServiceLifecycle
 
-/// One scrubber node: a group of small loops that every node runs.
+/// One scrubber node: the small services every node runs, for the process's one `ServiceGroup`
+/// (``services``), in this order:
 ///
-/// - ``MembershipService``: join, heartbeat, rejoin, leave.
+/// - ``MembershipService``: join (the others wait for it), heartbeat, rejoin, leave.
 /// - ``WorkerService``: claim what the leader assigned, delete, complete in batches.
 /// - ``ElectionService``: campaign, renew, resign.
 /// - ``LeaderService``: partition the backlog and move dead nodes' work, fenced by term.
 ///
-/// On graceful shutdown (SIGTERM in a `ServiceGroup`) they stop in reverse order: the leader
-/// loop, then the election (resigning, so another node leads within a second), then the
-/// workers (finish in-flight deletes, hand back the rest), then membership (leave).
-/// `--once`: the node stops when the cluster has nothing left that the run waits on.
-public final class ScrubNode: Service {
+/// On graceful shutdown (SIGTERM) the group stops them in reverse order: the leader loop, then
+/// the election (resigning, so another node leads within a second), then the workers (finish
+/// in-flight deletes, hand back the rest), then membership (leave). Each ends its group
+/// gracefully when it returns: `--once`, the workers return when the cluster has nothing left
+/// that the run waits on, and the node stops.
+public final class ScrubNode: Sendable {
     public let options: NodeOptions
     private let context: NodeContext
     private let worker: WorkerService
+
+    /// The node's services, in the order above, for the process's `ServiceGroup` (run once).
+    public let services: [ServiceGroupConfiguration.ServiceConfiguration]
 
     /// - Parameters:
     ///   - clock: what every loop's timers, trust windows and pauses run on; tests pass a clock
@@ -28,9 +33,16 @@ public final class ScrubNode: Service {
         self.options = options
         context = NodeContext(options: options, catalog: catalog, router: router, clock: clock, logger: logger)
         worker = WorkerService(context: context, once: options.once, progress: progress)
+        let services: [(String, any Service)] = [
+            ("membership", MembershipService(context: context)), ("workers", worker),
+            ("election", ElectionService(context: context)), ("leader", LeaderService(context: context)),
+        ]
+        self.services = services.map { name, service in
+            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: name)
+        }
     }
 
-    /// This node's totals (final once ``run()`` returned).
+    /// This node's totals (final once its services stopped).
     public var summary: RunSummary { worker.summary }
 
     /// Whether the node is a member in good standing: joined, and its last heartbeat recent
@@ -44,56 +56,13 @@ public final class ScrubNode: Service {
         context.metrics.ready(isReady)
     }
 
+    /// Runs ``services`` in a `ServiceGroup` of their own, for a program (or a test) with no
+    /// group of its own: returns when the node stopped (`--once`: when the work is done), throws
+    /// what ended it. Cancelling the task stops the node at once; a graceful shutdown of a group
+    /// this runs in stops it gracefully.
     public func run() async throws {
-        guard try await joinFirst() else { return }
-        context.logger.info("node \(context.nodeID) joined", metadata: [
-            "pool": "\(options.configuration.poolSize)", "mode": "\(options.once ? "once" : "daemon")",
-            "leader_eligible": "\(options.configuration.cluster.leaderEligible)",
-        ])
-        var groupLogger = context.logger
-        groupLogger.logLevel = max(groupLogger.logLevel, .warning)
-        let loops = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: MembershipService(context: context), successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: ElectionService(context: context), successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: LeaderService(context: context), successTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            logger: groupLogger))
-        try await withGracefulShutdownHandler {
-            try await loops.run()
-        } onGracefulShutdown: {
-            Task { await loops.triggerGracefulShutdown() }
-        }
-        context.logger.info("node \(context.nodeID) left")
-    }
-
-    /// Joins the cluster. A one-shot run fails at once when the database cannot be used; a
-    /// daemon keeps trying (backing off to 30 s) until it joins or is told to stop.
-    /// - Returns: false when told to stop before it could join.
-    private func joinFirst() async throws -> Bool {
-        guard !options.once else {
-            try await context.join()
-            return true
-        }
-        var attempt = 0
-        while true {
-            do {
-                _ = try await cancelWhenGracefulShutdown { try await self.context.join() }
-                return true
-            } catch is CancellationError {
-                return false
-            } catch {
-                try CatalogError.rethrowIfFatal(error)
-                attempt += 1
-                let delay = min(30.0, 0.5 * Double(1 << min(attempt, 6)))
-                context.logger.error("cannot join the cluster (attempt \(attempt)); retrying in \(delay) s: \(error)")
-                do {
-                    _ = try await cancelWhenGracefulShutdown { try await self.context.clock.sleep(for: .seconds(delay)) }
-                } catch {
-                    return false
-                }
-            }
-        }
+        var logger = context.logger
+        logger.logLevel = max(logger.logLevel, .warning)
+        try await ServiceGroup(configuration: .init(services: services, logger: logger)).run()
     }
 }

@@ -12,9 +12,10 @@ import Synchronization
 /// `scrub_pool_size` slots, so images for other stores go ahead; once the store lets it in, it
 /// takes a pool slot like any other image.
 ///
-/// On graceful shutdown it stops claiming, finishes the images in flight, records them, hands
-/// back claimed-but-unstarted images (those waiting for a store too) and its unclaimed queue,
-/// and returns. A one-shot run returns when the cluster has nothing left that it waits on.
+/// It starts once the node has joined (``MembershipService``). On graceful shutdown it stops
+/// claiming, finishes the images in flight, records them, hands back claimed-but-unstarted
+/// images (those waiting for a store too) and its unclaimed queue, and returns. A one-shot run
+/// returns when the cluster has nothing left that it waits on.
 final class WorkerService: Service {
     let context: NodeContext
     let once: Bool
@@ -34,6 +35,7 @@ final class WorkerService: Service {
     var summary: RunSummary { totals.withLock { $0 } }
 
     func run() async throws {
+        guard await context.untilJoined() else { return }
         let config = context.config
         let queue = ClaimQueue(context: context, once: once)
         let context = context
@@ -49,7 +51,9 @@ final class WorkerService: Service {
         } catch {
             // The room's bodies are tasks of their own: none may go on deleting after this
             // service failed and the node went on to leave (and its claims were handed back).
+            // Those already deleting finish; with the flusher gone, none may wait for room.
             room.stop()
+            await committer.stopWaiting()
             await room.drain()
             throw error
         }
@@ -76,21 +80,8 @@ final class WorkerService: Service {
                 for _ in 0..<config.poolSize {
                     group.addTask { try await self.work(queue, committer, pool: pool, room: room) }
                 }
-                group.addTask {
-                    // Few, large write transactions: every process shares one write lock, and
-                    // each commit invalidates the others' page caches. Flush a half batch, or
-                    // whatever there is every 250 ms.
-                    // (The 25 ms look at the buffer is a hand-off in real time; the 250 ms is a timer.)
-                    let clock = self.context.clock
-                    var last = clock.now
-                    while true {
-                        try await Task.sleep(for: .milliseconds(25))
-                        if await committer.pendingCount >= max(1, config.cluster.claimBatch / 2) || last.duration(to: clock.now) >= .milliseconds(250) {
-                            try await committer.flush()
-                            last = clock.now
-                        }
-                    }
-                }
+                // The flusher: half a batch at once, whatever there is 250 ms after the last flush.
+                group.addTask { try await committer.flushContinuously(interval: .milliseconds(250)) }
                 // The workers end when the queue does; images still waiting for a store are
                 // handed back, those past the wait finish while the flusher still runs; then stop
                 // the flusher (its cancellation error is not collected, so it is discarded).

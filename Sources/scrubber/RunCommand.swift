@@ -87,6 +87,11 @@ struct RunCommand: AsyncParsableCommand {
         let options = NodeOptions(configuration: config, once: !asDaemon, version: Scrubber.version)
         let started = ContinuousClock.now
         let node = ScrubNode(catalog: catalog, router: router, options: options, logger: logger)
+        // One ServiceGroup for the process. It starts the services in this order and, on SIGTERM
+        // or SIGINT (or when `--once` is done), stops them in reverse: the leader loop, the
+        // election (resigning), the workers (finishing in-flight deletes, handing back the
+        // rest), membership (leaving), then the backlog gauges and the listener, so the probes
+        // answer until the node has left.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let address = config.cluster.metricsListen, let registry {
             let app = MetricsEndpoint.application(
@@ -100,8 +105,8 @@ struct RunCommand: AsyncParsableCommand {
             services.append(.init(service: BacklogGauges(catalog: catalog, scrubTime: config.scrubTime,
                                                          defaultStore: config.stores.defaultBackend, logger: logger)))
         }
-        // The node last: the group stops in reverse order, so the probes answer until it has left.
-        services.append(.init(service: node, successTerminationBehavior: .gracefullyShutdownGroup))
+        // Membership, workers, election, leader loop; each shuts the group down when it returns.
+        services += node.services
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // Cosmetic: a run whose first count fails runs without it.

@@ -76,7 +76,7 @@ import Testing
         }
         let claims = catalog.times(.claim)
         let cap = min(idlePoll, wakeup)
-        // A claim that threw is no empty answer: the node retries it in 250 ms, its back-off
+        // A claim that threw is no empty answer: the node retries it once it rejoined, its back-off
         // unchanged (seen on a loaded CI machine: the store's real-time membership lapsed while
         // the test moved the node's clock; the node rejoined and claimed again).
         let failed = catalog.failedCalls(.claim)

@@ -136,7 +136,7 @@ final class MeteredStore: ImageStore {
         let router = try StoreRouter(configuration: config.stores, encryptionKey: nil, replacing: ["paced": stores.paced, "fast": stores.fast])
         let node = ScrubNode(catalog: box.catalog, router: router, options: NodeOptions(configuration: config, once: false, version: "t"),
                              logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
-        let group = ServiceGroup(configuration: .init(services: [node], logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }))
+        let group = ServiceGroup(configuration: .init(services: node.services, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }))
         let running = Task { try await group.run() }
         defer { running.cancel() }
         let fastIDs = fastImages.map(\.id).map { "'\($0)'" }.joined(separator: ",")
