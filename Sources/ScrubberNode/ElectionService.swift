@@ -23,7 +23,7 @@ struct ElectionService: Service {
         if let term {
             // Draining first: a stopping node must not count as the live preferred node
             // (leader_priority) that every other node waits for while its workers finish.
-            try await context.catalog.drain(context.identity)
+            try await context.catalog.windDown(context.identity)
             try await context.catalog.resign(context.identity, term: term)
             context.logger.notice("\(context.nodeID) resigned the leader lease (term \(term))")
         }

@@ -54,14 +54,14 @@ final class WorkerService: Service {
             // Those already deleting finish; with the flusher gone, none may wait for room.
             room.stop()
             await committer.stopWaiting()
-            await room.drain()
+            await room.waitForAll()
             throw error
         }
         try await committer.flush()
         let unstarted = await queue.stop() + room.handedBack
         try await context.catalog.release(unstarted.map(\.claim), node: context.identity)
         if !once || unstarted.count > 0 {
-            try await context.catalog.drain(context.identity)
+            try await context.catalog.windDown(context.identity)
         }
         let final = await committer.totals
         totals.withLock { $0 = final }
@@ -87,7 +87,7 @@ final class WorkerService: Service {
                 // the flusher (its cancellation error is not collected, so it is discarded).
                 for _ in 0..<config.poolSize { try await group.next() }
                 room.stop()
-                await room.drain()
+                await room.waitForAll()
                 group.cancelAll()
             }
         } onGracefulShutdown: {

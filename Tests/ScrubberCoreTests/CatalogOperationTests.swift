@@ -19,7 +19,7 @@ import Testing
         func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer { throw called() }
         func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool { throw called() }
         func leave(_ node: NodeIdentity) async throws { throw called() }
-        func drain(_ node: NodeIdentity) async throws { throw called() }
+        func windDown(_ node: NodeIdentity) async throws { throw called() }
         func campaign(_ node: NodeIdentity, ttl: Double) async throws -> LeaderLease { throw called() }
         func renewLeadership(_ node: NodeIdentity, term: Int64, ttl: Double) async throws -> Bool { throw called() }
         func resign(_ node: NodeIdentity, term: Int64) async throws { throw called() }
@@ -62,7 +62,7 @@ import Testing
         }),
         ("heartbeat(_:ttl:)", { _ = try await $0.heartbeat(node, ttl: 30) }),
         ("leave(_:)", { try await $0.leave(node) }),
-        ("drain(_:)", { try await $0.drain(node) }),
+        ("windDown(_:)", { try await $0.windDown(node) }),
         ("campaign(_:ttl:)", { _ = try await $0.campaign(node, ttl: 30) }),
         ("renewLeadership(_:term:ttl:)", { _ = try await $0.renewLeadership(node, term: 2, ttl: 30) }),
         ("resign(_:term:)", { try await $0.resign(node, term: 2) }),

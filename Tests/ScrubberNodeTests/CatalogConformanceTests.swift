@@ -449,7 +449,7 @@ import ScrubberTestKit
         try await b.join("staying")
         try await b.leadAndAssign("leader", to: ["leaving"])
         let inFlight = try await b.catalog.claim(ClaimRequest(nodeID: "leaving", limit: 3))
-        try await b.catalog.drain(nodeID: "leaving")
+        try await b.catalog.windDown(nodeID: "leaving")
         let view = try await b.catalog.leaderView(scrubTime: 0, limit: 100, scan: .full(after: nil))
         #expect(view.orphans.count == 7)
         #expect(view.nodes.first { $0.id == "leaving" }?.draining == true)
@@ -476,7 +476,7 @@ import ScrubberTestKit
             #expect(scrubbing[node]?.count == count)
         }
         try await b.catalog.leave(nodeID: "left")
-        try await b.catalog.drain(nodeID: "leaving")
+        try await b.catalog.windDown(nodeID: "leaving")
         // "crashed" stops heartbeating: its membership runs out now.
         _ = try await b.catalog.heartbeat(nodeID: "crashed", ttl: 0.05)
         try b.advance(by: 0.3)

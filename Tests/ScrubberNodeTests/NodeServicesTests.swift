@@ -87,7 +87,7 @@ import Testing
         await group.triggerGracefulShutdown()
         try await running.value
         #expect(catalog.count(.join) == 1)
-        for operation in [ObservedCatalog.Operation.claim, .campaign, .heartbeat, .leaderView, .release, .drain, .leave] {
+        for operation in [ObservedCatalog.Operation.claim, .campaign, .heartbeat, .leaderView, .release, .windDown, .leave] {
             #expect(catalog.count(operation) == 0, "\(operation)")
         }
     }

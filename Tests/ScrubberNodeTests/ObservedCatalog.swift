@@ -6,7 +6,7 @@ import Synchronization
 /// would) until told otherwise: what a node did, and what it does when part of the store is gone.
 final class ObservedCatalog: ScrubCatalog {
     enum Operation: String, Sendable, CaseIterable {
-        case upgrade, join, heartbeat, leave, drain, campaign, renewLeadership, resign, leaderView, apply, claim, complete, release
+        case upgrade, join, heartbeat, leave, windDown, campaign, renewLeadership, resign, leaderView, apply, claim, complete, release
         case restorePlan, commitRestore, backlog, remainingWork, status, elections, control
     }
 
@@ -63,7 +63,7 @@ final class ObservedCatalog: ScrubCatalog {
     func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer { try await call(.join) { try await base.join(node, ttl: ttl) } }
     func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool { try await call(.heartbeat) { try await base.heartbeat(node, ttl: ttl) } }
     func leave(_ node: NodeIdentity) async throws { try await call(.leave) { try await base.leave(node) } }
-    func drain(_ node: NodeIdentity) async throws { try await call(.drain) { try await base.drain(node) } }
+    func windDown(_ node: NodeIdentity) async throws { try await call(.windDown) { try await base.windDown(node) } }
     func campaign(_ node: NodeIdentity, ttl: Double) async throws -> LeaderLease { try await call(.campaign) { try await base.campaign(node, ttl: ttl) } }
     func renewLeadership(_ node: NodeIdentity, term: Int64, ttl: Double) async throws -> Bool {
         try await call(.renewLeadership) { try await base.renewLeadership(node, term: term, ttl: ttl) }

@@ -205,7 +205,7 @@ import Testing
         // A node that drains itself (it is stopping) is no operator's to undrain.
         try await b.join("w1")
         #expect(try await Self.control(b, .drain, node: "w1").changed)
-        try await b.catalog.drain(nodeID: "w1")
+        try await b.catalog.windDown(nodeID: "w1")
         #expect(try await Self.control(b, .undrain, node: "w1").changed == false, "undrain never revives a stopping node")
         #expect(try b.count("SELECT count(*) FROM scrub_events WHERE action = 'drained' AND node_id = 'w1'") == 2)
         #expect(try b.count("SELECT count(*) FROM scrub_events WHERE action = 'undrained' AND node_id = 'w1'") == 1)

@@ -38,7 +38,7 @@ final class TestCatalog: Sendable {
 
     func heartbeat(nodeID: String, ttl: Double) async throws -> Bool { try await raw.heartbeat(identity(nodeID), ttl: ttl) }
     func leave(nodeID: String) async throws { try await raw.leave(identity(nodeID)) }
-    func drain(nodeID: String) async throws { try await raw.drain(identity(nodeID)) }
+    func windDown(nodeID: String) async throws { try await raw.windDown(identity(nodeID)) }
     func campaign(nodeID: String, ttl: Double) async throws -> LeaderLease { try await raw.campaign(identity(nodeID), ttl: ttl) }
     func renewLeadership(nodeID: String, term: Int64, ttl: Double) async throws -> Bool {
         try await raw.renewLeadership(identity(nodeID), term: term, ttl: ttl)

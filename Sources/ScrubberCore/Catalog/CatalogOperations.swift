@@ -5,7 +5,7 @@ extension CatalogWire {
         typealias O = CatalogOperations
         return [
             O.Ping.self,
-            O.Upgrade.self, O.Join.self, O.Heartbeat.self, O.Leave.self, O.Drain.self,
+            O.Upgrade.self, O.Join.self, O.Heartbeat.self, O.Leave.self, O.WindDown.self,
             O.Campaign.self, O.Renew.self, O.Resign.self,
             O.LeaderView.self, O.Apply.self,
             O.Claim.self, O.Complete.self, O.Release.self,
@@ -115,22 +115,22 @@ extension CatalogTransport {
 }
 
 extension CatalogOperations {
-    /// ``ScrubCatalog/drain(_:)``.
-    public enum Drain: CatalogOperation {
+    /// ``ScrubCatalog/windDown(_:)``, under its first name on the wire (an operator's drain is ``Control``).
+    public enum WindDown: CatalogOperation {
         public static let name = "drain"
         public typealias Request = CatalogWire.Node
         public typealias Answer = CatalogWire.Empty
 
         public static func perform(_ request: Request, on catalog: any ScrubCatalog) async throws -> Answer {
-            try await catalog.drain(request.node)
+            try await catalog.windDown(request.node)
             return CatalogWire.Empty()
         }
     }
 }
 
 extension CatalogTransport {
-    public func drain(_ node: NodeIdentity) async throws {
-        _ = try await send(CatalogOperations.Drain.self, CatalogWire.Node(node))
+    public func windDown(_ node: NodeIdentity) async throws {
+        _ = try await send(CatalogOperations.WindDown.self, CatalogWire.Node(node))
     }
 }
 

@@ -15,7 +15,7 @@
 /// - Election: ``campaign(_:ttl:)``, ``renewLeadership(_:term:ttl:)``, ``resign(_:term:)``
 /// - Leader: ``leaderView(scrubTime:limit:scan:)``, ``apply(_:)``
 /// - Work: ``claim(_:)``, ``complete(_:node:backoff:)``, ``release(_:node:)``,
-///   ``drain(_:)``, ``remainingWork(scrubTime:node:runStartedAt:)``
+///   ``windDown(_:)``, ``remainingWork(scrubTime:node:runStartedAt:)``
 /// - Restore: ``restorePlan(imageID:)``, ``commitRestore(_:)``
 /// - Status: ``backlog(scrubTime:failureLimit:)``, ``status(scrubTime:failureLimit:)``,
 ///   ``elections(withinLast:limit:)``
@@ -45,9 +45,10 @@ public protocol ScrubCatalog: Sendable {
     /// and marks the node `left`. Call it after in-flight deletes have completed.
     func leave(_ node: NodeIdentity) async throws
 
-    /// Stops taking new work: the node becomes `draining`, so the leader assigns it nothing and
-    /// moves its unclaimed work to others; its unclaimed assignments are handed back at once.
-    func drain(_ node: NodeIdentity) async throws
+    /// A node winding down before it leaves (its own shutdown, not an operator's `drain`, which
+    /// is ``control(_:)``): it becomes `draining`, so the leader assigns it nothing and moves its
+    /// unclaimed work to others; its unclaimed assignments are handed back at once.
+    func windDown(_ node: NodeIdentity) async throws
 
     /// Takes the leader lease if it is vacant or expired (store clock), for a live member
     /// eligible to lead, with a new term (the old term + 1: the fencing token). The lease

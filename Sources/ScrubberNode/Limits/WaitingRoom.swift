@@ -72,7 +72,7 @@ final class WaitingRoom: Sendable {
     }
 
     /// Returns when every body has returned.
-    func drain() async {
+    func waitForAll() async {
         while let task = state.withLock({ $0.all.values.first }) {
             await task.value
             // A body that returned removed itself; one still racing to do so is removed here.

@@ -40,7 +40,7 @@ extension SQLCatalog {
         }
     }
 
-    public func drain(_ node: NodeIdentity) async throws {
+    public func windDown(_ node: NodeIdentity) async throws {
         let q = queries
         try await write { c in
             try await Self.checkIdentity(node, c, q, updating: true)
