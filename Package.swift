@@ -2,14 +2,14 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
     name: "scrubber",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "scrubber", targets: ["scrubber"]),
+        .executable(name: "scrubber", targets: ["scrubber"])
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -153,8 +153,11 @@ let package = Package(
         // were made); a throwaway PostgreSQL server; the manual clock; the seeded generator; the
         // watchdog that stops spawned processes when the test runner dies.
         .target(
-            name: "TestSupport", path: "Tests/TestSupport", resources: [.copy("Fixtures")],
-            swiftSettings: strict),
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
         // The tests' Swift All-In-One or one-node Ceph, by hand, for the object-store benchmarks.
         .executableTarget(name: "bench-servers", dependencies: ["TestSupport"], path: "Tests/BenchServers", swiftSettings: strict),
         .testTarget(name: "ScrubberCoreTests", dependencies: ["ScrubberCore", "TestSupport"], swiftSettings: strict),

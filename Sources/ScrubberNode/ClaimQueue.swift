@@ -78,7 +78,8 @@ actor ClaimQueue {
                 try Task.checkCancellation()
             case let claimed? where claimed.isEmpty:
                 // The count scans the backlog: at most twice a second.
-                if once, outstanding == 0, lastRemainingCheck.duration(to: context.clock.now) >= .milliseconds(500), try await nothingLeft() {
+                if once, outstanding == 0, lastRemainingCheck.duration(to: context.clock.now) >= .milliseconds(500), try await nothingLeft()
+                {
                     exhausted = true
                 } else {
                     // The leader assigns within a round: look again soon, then, in a daemon,
@@ -127,11 +128,17 @@ actor ClaimQueue {
     private func nothingLeft() async throws -> Bool {
         lastRemainingCheck = context.clock.now
         let runStart = context.joinedAt.withLock { $0 }
-        let left = try await context.catalog.remainingWork(scrubTime: context.config.scrubTime, node: context.identity, runStartedAt: runStart)
+        let left = try await context.catalog.remainingWork(
+            scrubTime: context.config.scrubTime,
+            node: context.identity,
+            runStartedAt: runStart
+        )
         if left > 0, lastWaitLog.duration(to: context.clock.now) > .seconds(10) {
             // Usually other nodes are finishing; with no live leader nothing moves at all.
             lastWaitLog = context.clock.now
-            context.logger.notice("waiting on \(left) eligible images being scrubbed or not yet assigned (is a leader-eligible node running?)")
+            context.logger.notice(
+                "waiting on \(left) eligible images being scrubbed or not yet assigned (is a leader-eligible node running?)"
+            )
         }
         return left == 0
     }
@@ -167,7 +174,8 @@ actor ClaimQueue {
 
     private func prefetch() {
         guard fetch == nil, !exhausted, !isStopping, outstanding < maxOutstanding else { return }
-        let context = context, once = once
+        let context = context
+        let once = once
         fetch = Task {
             let request = ClaimRequest(context.identity, limit: limit, retryClaimedBefore: once ? context.joinedAt.withLock { $0 } : nil)
             let epoch = context.membership.epoch

@@ -30,8 +30,16 @@ actor Committer {
 
     /// - Parameter retryForever: a daemon retries a failing write until it succeeds; a one-shot
     ///   run gives up (and exits 1) after a few tries.
-    init(catalog: any ScrubCatalog, identity: @escaping @Sendable () -> NodeIdentity, backoff: Backoff, batchSize: Int, retryForever: Bool,
-         metrics: NodeMetrics, clock: NodeClock, logger: Logger) {
+    init(
+        catalog: any ScrubCatalog,
+        identity: @escaping @Sendable () -> NodeIdentity,
+        backoff: Backoff,
+        batchSize: Int,
+        retryForever: Bool,
+        metrics: NodeMetrics,
+        clock: NodeClock,
+        logger: Logger
+    ) {
         self.clock = clock
         self.retryForever = retryForever
         self.metrics = metrics
@@ -98,7 +106,9 @@ actor Committer {
         while !buffer.isEmpty {
             let pending = buffer.prefix(batchSize * 2)
             let batch = pending.map(\.outcome)
-            let catalog = catalog, node = identity(), backoff = backoff
+            let catalog = catalog
+            let node = identity()
+            let backoff = backoff
             let report: CompletionReport
             switch try await RetryingLoop.attempt({ try await catalog.complete(batch, node: node, backoff: backoff) }) {
             case .success(let answer):

@@ -31,14 +31,17 @@ struct ElectionService: Service {
 
     /// What the ``Elector`` asks for now: wait, campaign or renew.
     private func step() async throws {
-        let catalog = context.catalog, nodeID = context.nodeID
+        let catalog = context.catalog
+        let nodeID = context.nodeID
         let ttl = context.config.cluster.leaseTTL
         let now = context.now()
         let action = context.leadership.withElector { elector in
             if case .leader(let term, _) = elector.role {
                 elector.expire(at: now)
                 if case .follower = elector.role {
-                    context.logger.warning("\(nodeID) stepped down: its lease for term \(term) could not be renewed in time (paused, or the store was unreachable)")
+                    context.logger.warning(
+                        "\(nodeID) stepped down: its lease for term \(term) could not be renewed in time (paused, or the store was unreachable)"
+                    )
                 }
             }
             return elector.next(at: now)
@@ -71,7 +74,9 @@ struct ElectionService: Service {
             context.leadership.withElector { $0.renewed(startedAt: now, ok: ok) }
             if ok != true { context.metrics.leaderRenewFailures.increment() }
             if ok == false {
-                context.logger.warning("\(nodeID) lost the leader lease (term \(term)) or a preferred node (leader_priority) is alive; stepped down")
+                context.logger.warning(
+                    "\(nodeID) lost the leader lease (term \(term)) or a preferred node (leader_priority) is alive; stepped down"
+                )
                 // Hand over at once rather than at the lease's expiry: a no-op unless the lease
                 // is still ours (refused for a preferred node).
                 if case .failure(let error) = try await RetryingLoop.attempt({ try await catalog.resign(context.identity, term: term) }) {

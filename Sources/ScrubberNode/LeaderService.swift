@@ -13,7 +13,8 @@ struct LeaderService: Service {
 
     func run() async throws {
         guard await context.untilJoined() else { return }
-        let context = context, idle = Duration.seconds(context.config.idleLeaderInterval)
+        let context = context
+        let idle = Duration.seconds(context.config.idleLeaderInterval)
         // Graceful shutdown ends the loop; errors no retry can fix (a 401 from the lease service)
         // end the node; a round that failed is retried after `leader_interval`, from a new sweep.
         let rounds = RetryingLoop("leader round", clock: context.clock, logger: context.logger, retryDelay: { _ in idle })

@@ -13,18 +13,28 @@ struct MembershipService: Service {
     func run() async throws {
         guard try await joinFirst() else { return }
         let options = context.options
-        context.logger.info("node \(context.nodeID) joined", metadata: [
-            "pool": "\(options.configuration.poolSize)", "mode": "\(options.once ? "once" : "daemon")",
-            "leader_eligible": "\(options.configuration.cluster.leaderEligible)",
-        ])
+        context.logger.info(
+            "node \(context.nodeID) joined",
+            metadata: [
+                "pool": "\(options.configuration.poolSize)", "mode": "\(options.once ? "once" : "daemon")",
+                "leader_eligible": "\(options.configuration.cluster.leaderEligible)",
+            ]
+        )
         context.joined.open()
         let cluster = context.config.cluster
-        let catalog = context.catalog, nodeID = context.nodeID, context = context
-        let heartbeats = RetryingLoop("heartbeat", clock: context.clock, logger: context.logger, onFailure: { error, failures in
-            context.metrics.membershipRenewFailures.increment()
-            // Once, then every 30th: an outage must not flood the log.
-            if failures % 30 == 1 { context.logger.warning("heartbeat failed (\(failures) in a row): \(error)") }
-        })
+        let catalog = context.catalog
+        let nodeID = context.nodeID
+        let context = context
+        let heartbeats = RetryingLoop(
+            "heartbeat",
+            clock: context.clock,
+            logger: context.logger,
+            onFailure: { error, failures in
+                context.metrics.membershipRenewFailures.increment()
+                // Once, then every 30th: an outage must not flood the log.
+                if failures % 30 == 1 { context.logger.warning("heartbeat failed (\(failures) in a row): \(error)") }
+            }
+        )
         // Graceful shutdown ends the loop; errors no retry can fix (a 401 from the lease service)
         // end the node.
         try await heartbeats.run { failures in
@@ -60,12 +70,19 @@ struct MembershipService: Service {
             try await context.join()
             return true
         }
-        let context = context, logger = context.logger
-        let joining = RetryingLoop("join", clock: context.clock, logger: logger, retryDelay: { attempt in
-            .seconds(Self.joinRetryDelay(after: attempt))
-        }, onFailure: { error, attempt in
-            logger.error("cannot join the cluster (attempt \(attempt)); retrying in \(Self.joinRetryDelay(after: attempt)) s: \(error)")
-        })
+        let context = context
+        let logger = context.logger
+        let joining = RetryingLoop(
+            "join",
+            clock: context.clock,
+            logger: logger,
+            retryDelay: { attempt in
+                .seconds(Self.joinRetryDelay(after: attempt))
+            },
+            onFailure: { error, attempt in
+                logger.error("cannot join the cluster (attempt \(attempt)); retrying in \(Self.joinRetryDelay(after: attempt)) s: \(error)")
+            }
+        )
         return try await joining.untilSuccess { _ in try await context.join() } != nil
     }
 

@@ -12,9 +12,14 @@ public struct NodeOptions: Sendable {
         let host = ProcessInfo.processInfo.hostName
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
         registration = NodeRegistration(
-            nodeID: configuration.cluster.nodeID ?? "\(host)-\(pid)", host: host, pid: pid, version: version,
-            capacity: configuration.poolSize, leaderEligible: configuration.cluster.leaderEligible,
-            leaderPriority: configuration.cluster.leaderPriority)
+            nodeID: configuration.cluster.nodeID ?? "\(host)-\(pid)",
+            host: host,
+            pid: pid,
+            version: version,
+            capacity: configuration.poolSize,
+            leaderEligible: configuration.cluster.leaderEligible,
+            leaderPriority: configuration.cluster.leaderPriority
+        )
         self.configuration = configuration
         self.once = once
     }

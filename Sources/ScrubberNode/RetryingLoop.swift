@@ -20,8 +20,13 @@ struct RetryingLoop: Sendable {
     /// Reports the `failures`-th failure in a row (from 1); nil: a warning, "NAME failed: ERROR".
     let onFailure: (@Sendable (_ error: any Error, _ failures: Int) -> Void)?
 
-    init(_ name: String, clock: NodeClock, logger: Logger, retryDelay: @escaping @Sendable (_ failures: Int) -> Duration = { _ in .zero },
-         onFailure: (@Sendable (_ error: any Error, _ failures: Int) -> Void)? = nil) {
+    init(
+        _ name: String,
+        clock: NodeClock,
+        logger: Logger,
+        retryDelay: @escaping @Sendable (_ failures: Int) -> Duration = { _ in .zero },
+        onFailure: (@Sendable (_ error: any Error, _ failures: Int) -> Void)? = nil
+    ) {
         self.name = name
         self.clock = clock
         self.logger = logger
@@ -34,8 +39,10 @@ struct RetryingLoop: Sendable {
     ///   - state: what one round hands the next (the leader's sweep).
     ///   - round: one round, given how many failed in a row just before it (0 after one that succeeded).
     /// - Throws: the errors no retry can fix.
-    func run<State: Sendable>(_ state: State,
-                              _ round: @escaping @Sendable (inout State, _ failures: Int) async throws -> Void) async throws {
+    func run<State: Sendable>(
+        _ state: State,
+        _ round: @escaping @Sendable (inout State, _ failures: Int) async throws -> Void
+    ) async throws {
         _ = try await loop(state) { state, failures -> Void? in
             try await round(&state, failures)
             return nil
@@ -57,8 +64,10 @@ struct RetryingLoop: Sendable {
     /// One try of `body` under the loops' rule.
     /// - Returns: its value, or the error a retry may fix (for the caller to log and handle).
     /// - Throws: cancellation, and the errors no retry can fix.
-    static func attempt<T>(isolation: isolated (any Actor)? = #isolation,
-                           _ body: () async throws -> T) async throws -> Result<T, any Error> {
+    static func attempt<T>(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> T
+    ) async throws -> Result<T, any Error> {
         do {
             return .success(try await body())
         } catch is CancellationError {
@@ -71,9 +80,15 @@ struct RetryingLoop: Sendable {
 
     /// Rounds of `body` until one returns a value (nil: go on), in a child task that a graceful
     /// shutdown cancels.
-    private func loop<State: Sendable, T: Sendable>(_ state: State,
-                                                    _ body: @escaping @Sendable (inout State, Int) async throws -> T?) async throws -> T? {
-        let name = name, clock = clock, logger = logger, retryDelay = retryDelay, onFailure = onFailure
+    private func loop<State: Sendable, T: Sendable>(
+        _ state: State,
+        _ body: @escaping @Sendable (inout State, Int) async throws -> T?
+    ) async throws -> T? {
+        let name = name
+        let clock = clock
+        let logger = logger
+        let retryDelay = retryDelay
+        let onFailure = onFailure
         do {
             return try await cancelWhenGracefulShutdown {
                 var state = state

@@ -17,9 +17,16 @@ public struct RunReport: Codable, Sendable {
     public var peakRSS: Int?
 
     enum CodingKeys: String, CodingKey {
-        case nodeID = "node_id", imagesDeleted = "images_deleted", locationsDeleted = "locations_deleted"
-        case imagesFailed = "images_failed", claimsLost = "claims_lost", seconds
-        case latencyP50 = "latency_p50_s", latencyP99 = "latency_p99_s", latency, peakRSS = "peak_rss_bytes"
+        case nodeID = "node_id"
+        case imagesDeleted = "images_deleted"
+        case locationsDeleted = "locations_deleted"
+        case imagesFailed = "images_failed"
+        case claimsLost = "claims_lost"
+        case seconds
+        case latencyP50 = "latency_p50_s"
+        case latencyP99 = "latency_p99_s"
+        case latency
+        case peakRSS = "peak_rss_bytes"
     }
 
     public init(nodeID: String, summary: RunSummary, seconds: Double) {
@@ -40,8 +47,8 @@ public struct RunReport: Codable, Sendable {
     /// the parent's size at the fork.)
     public static func peakResidentSet() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kB = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kB = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         else { return nil }
         return kB * 1024
     }

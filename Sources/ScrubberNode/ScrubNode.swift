@@ -28,8 +28,14 @@ public final class ScrubNode: Sendable {
     ///   - clock: what every loop's timers, trust windows and pauses run on; tests pass a clock
     ///     they advance.
     ///   - progress: called about once a second (of `clock`) with this node's totals.
-    public init(catalog: any ScrubCatalog, router: StoreRouter, options: NodeOptions, clock: NodeClock = .continuous, logger: Logger,
-                progress: (@Sendable (RunSummary) -> Void)? = nil) {
+    public init(
+        catalog: any ScrubCatalog,
+        router: StoreRouter,
+        options: NodeOptions,
+        clock: NodeClock = .continuous,
+        logger: Logger,
+        progress: (@Sendable (RunSummary) -> Void)? = nil
+    ) {
         self.options = options
         context = NodeContext(options: options, catalog: catalog, router: router, clock: clock, logger: logger)
         worker = WorkerService(context: context, once: options.once, progress: progress)

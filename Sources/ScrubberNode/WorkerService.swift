@@ -39,9 +39,16 @@ final class WorkerService: Service {
         let config = context.config
         let queue = ClaimQueue(context: context, once: once)
         let context = context
-        let committer = Committer(catalog: context.catalog, identity: { context.identity }, backoff: config.failureBackoff,
-                                  batchSize: config.cluster.claimBatch, retryForever: !once, metrics: context.metrics,
-                                  clock: context.clock, logger: context.logger)
+        let committer = Committer(
+            catalog: context.catalog,
+            identity: { context.identity },
+            backoff: config.failureBackoff,
+            batchSize: config.cluster.claimBatch,
+            retryForever: !once,
+            metrics: context.metrics,
+            clock: context.clock,
+            logger: context.logger
+        )
         let reporter = Task { try await report(committer) }
         defer { reporter.cancel() }
         let pool = AsyncSemaphore(permits: config.poolSize)
@@ -66,10 +73,13 @@ final class WorkerService: Service {
         let final = await committer.totals
         totals.withLock { $0 = final }
         progress?(final)
-        context.logger.info("node \(context.nodeID) stopped scrubbing", metadata: [
-            "images_deleted": "\(final.imagesDeleted)", "locations_deleted": "\(final.locationsDeleted)",
-            "images_failed": "\(final.failedImages.count)", "handed_back": "\(unstarted.count)",
-        ])
+        context.logger.info(
+            "node \(context.nodeID) stopped scrubbing",
+            metadata: [
+                "images_deleted": "\(final.imagesDeleted)", "locations_deleted": "\(final.locationsDeleted)",
+                "images_failed": "\(final.failedImages.count)", "handed_back": "\(unstarted.count)",
+            ]
+        )
     }
 
     /// The pool's workers and the flusher, until the queue ends or a graceful shutdown.
@@ -107,9 +117,12 @@ final class WorkerService: Service {
                 pool.release()
                 continue
             }
-            context.logger.debug("image waits for a limited store", metadata: [
-                "image": "\(claim.image.imageID)", "stores": "\(needs.map(\.gate.store).joined(separator: ","))",
-            ])
+            context.logger.debug(
+                "image waits for a limited store",
+                metadata: [
+                    "image": "\(claim.image.imageID)", "stores": "\(needs.map(\.gate.store).joined(separator: ","))",
+                ]
+            )
             let admitted = room.enter { ticket in
                 defer { room.leave(ticket) }
                 let entered: Bool
@@ -167,8 +180,14 @@ final class WorkerService: Service {
         let permit: @Sendable () -> Bool = { membership.isTrusted(epoch: epoch) }
         for location in image.locations {
             guard permit() else {
-                results.append(LocationResult(locationID: location.id, store: nil,
-                                              outcome: .failed(StoreError.permitWithdrawn.description), failureClass: .transient))
+                results.append(
+                    LocationResult(
+                        locationID: location.id,
+                        store: nil,
+                        outcome: .failed(StoreError.permitWithdrawn.description),
+                        failureClass: .transient
+                    )
+                )
                 continue
             }
             context.metrics.inFlight.increment()
@@ -181,12 +200,17 @@ final class WorkerService: Service {
             }
             results.append(result)
         }
-        context.logger.debug("image scrubbed", metadata: [
-            "image": "\(image.imageID)", "locations_gone": "\(results.count { $0.outcome.isGone })",
-            "locations_failed": "\(results.count { !$0.outcome.isGone })",
-        ])
-        await committer.add(ScrubOutcome(image, locations: results),
-                            claimedAt: claim.claimedAt)
+        context.logger.debug(
+            "image scrubbed",
+            metadata: [
+                "image": "\(image.imageID)", "locations_gone": "\(results.count { $0.outcome.isGone })",
+                "locations_failed": "\(results.count { !$0.outcome.isGone })",
+            ]
+        )
+        await committer.add(
+            ScrubOutcome(image, locations: results),
+            claimedAt: claim.claimedAt
+        )
         await queue.finished()
     }
 
@@ -199,13 +223,17 @@ final class WorkerService: Service {
             "image": "\(image)", "location": "\(result.locationID)", "store": "\(result.store ?? "-")",
             "class": "\(failureClass.rawValue)", "error": "\(message)",
         ]
-        let first = failureClass.needsOperator
+        let first =
+            failureClass.needsOperator
             && shouted.withLock { $0.insert("\(failureClass.rawValue) \(result.store ?? "")").inserted }
         if first {
-            context.logger.error("""
+            context.logger.error(
+                """
                 store \(result.store ?? "?"): \(message) — images failing this way stay pending_delete and are retried once per \
                 wakeup_time; this is logged once per run (scrubber status lists them)
-                """, metadata: metadata)
+                """,
+                metadata: metadata
+            )
         } else {
             context.logger.debug("location failed", metadata: metadata)
         }
@@ -223,9 +251,12 @@ final class WorkerService: Service {
             // One line per 10 s of work at info, in both modes; each image only at debug.
             let elapsed = lastLog.duration(to: clock.now)
             if elapsed >= .seconds(10), current != last {
-                context.logger.info("scrubbed \(current.imagesDeleted - last.imagesDeleted) images in the last \(Int(elapsed.seconds)) s", metadata: [
-                    "images_deleted_total": "\(current.imagesDeleted)", "images_failing": "\(current.failedImages.count)",
-                ])
+                context.logger.info(
+                    "scrubbed \(current.imagesDeleted - last.imagesDeleted) images in the last \(Int(elapsed.seconds)) s",
+                    metadata: [
+                        "images_deleted_total": "\(current.imagesDeleted)", "images_failing": "\(current.failedImages.count)",
+                    ]
+                )
                 last = current
                 lastLog = clock.now
             }

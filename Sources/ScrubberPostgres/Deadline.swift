@@ -4,8 +4,11 @@ import Synchronization
 /// Runs `operation` in a task of its own and gives up on it after `timeout`: a query on a
 /// connection whose server vanished may never return, and the caller must get on (the
 /// abandoned operation may still finish; every operation is safe to repeat).
-func withDeadline<T: Sendable>(_ timeout: Duration, _ message: @autoclosure () -> String,
-                               _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+func withDeadline<T: Sendable>(
+    _ timeout: Duration,
+    _ message: @autoclosure () -> String,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
     let message = message()
     let outcome = Outcome<T>()
     return try await withTaskCancellationHandler {

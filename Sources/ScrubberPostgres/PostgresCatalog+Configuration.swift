@@ -46,13 +46,20 @@ extension PostgresCatalog {
             config = .init(unixSocketPath: socket, username: e.user ?? Self.defaultUser, password: e.password, database: e.database)
         } else {
             let (mode, settings) = tls(e)
-            let tls: PostgresClient.Configuration.TLS = switch mode {
-            case .disable: .disable
-            case .prefer: .prefer(settings)
-            case .require: .require(settings)
-            }
-            config = .init(host: e.host, port: e.port, username: e.user ?? Self.defaultUser, password: e.password,
-                           database: e.database, tls: tls)
+            let tls: PostgresClient.Configuration.TLS =
+                switch mode {
+                case .disable: .disable
+                case .prefer: .prefer(settings)
+                case .require: .require(settings)
+                }
+            config = .init(
+                host: e.host,
+                port: e.port,
+                username: e.user ?? Self.defaultUser,
+                password: e.password,
+                database: e.database,
+                tls: tls
+            )
         }
         config.options.connectTimeout = .seconds(Int64(max(1, operationTimeout)))
         config.options.additionalStartupParameters = sessionParameters(operationTimeout: operationTimeout)
@@ -65,13 +72,20 @@ extension PostgresCatalog {
             config = .init(unixSocketPath: socket, username: e.user ?? Self.defaultUser, password: e.password, database: e.database)
         } else {
             let (mode, settings) = tls(e)
-            let tls: PostgresConnection.Configuration.TLS = switch mode {
-            case .disable: .disable
-            case .prefer: .prefer(try NIOSSLContext(configuration: settings))
-            case .require: .require(try NIOSSLContext(configuration: settings))
-            }
-            config = .init(host: e.host, port: e.port, username: e.user ?? Self.defaultUser, password: e.password,
-                           database: e.database, tls: tls)
+            let tls: PostgresConnection.Configuration.TLS =
+                switch mode {
+                case .disable: .disable
+                case .prefer: .prefer(try NIOSSLContext(configuration: settings))
+                case .require: .require(try NIOSSLContext(configuration: settings))
+                }
+            config = .init(
+                host: e.host,
+                port: e.port,
+                username: e.user ?? Self.defaultUser,
+                password: e.password,
+                database: e.database,
+                tls: tls
+            )
         }
         config.options.connectTimeout = .seconds(Int64(max(1, timeout)))
         return config

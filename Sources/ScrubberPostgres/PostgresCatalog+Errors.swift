@@ -15,11 +15,15 @@ extension PostgresCatalog {
             let message = error.serverInfo?[.message] ?? "\(error)"
             switch state {
             case "28P01", "28000":
-                return CatalogError.unavailable("PostgreSQL at \(endpoint) refused the login: \(message); check the user and password in [database] connection")
+                return CatalogError.unavailable(
+                    "PostgreSQL at \(endpoint) refused the login: \(message); check the user and password in [database] connection"
+                )
             case "3D000":
                 return CatalogError.unavailable("PostgreSQL at \(endpoint): \(message); create the database or fix [database] connection")
             case "42501":
-                return CatalogError.unavailable("PostgreSQL at \(endpoint): \(message); the scrubber's user needs read/write access to Glance's tables and CREATE for its own")
+                return CatalogError.unavailable(
+                    "PostgreSQL at \(endpoint): \(message); the scrubber's user needs read/write access to Glance's tables and CREATE for its own"
+                )
             case "57P01", "57P02", "57P03", "08000", "08003", "08006":
                 return CatalogError.unavailable("PostgreSQL at \(endpoint) is unavailable: \(message)")
             default:

@@ -33,8 +33,13 @@ public final class PostgresCatalog: SQLCatalog {
     /// - Parameter clockFunction: the SQL function the store clock is read through, for
     ///   deterministic simulations (``SQLDialect/postgresql(clockFunction:)``); nil (the default,
     ///   always in production) reads the server's clock.
-    public init(endpoint: PostgresEndpoint, connections: Int = 6, operationTimeout: Double = 10, logger: Logger,
-                clockFunction: String? = nil) {
+    public init(
+        endpoint: PostgresEndpoint,
+        connections: Int = 6,
+        operationTimeout: Double = 10,
+        logger: Logger,
+        clockFunction: String? = nil
+    ) {
         self.endpoint = endpoint
         queries = CatalogQueries(dialect: clockFunction.map { SQLDialect.postgresql(clockFunction: $0) } ?? .postgresql)
         self.logger = logger
@@ -57,7 +62,8 @@ public final class PostgresCatalog: SQLCatalog {
     /// with one direct connection (the pool would wait forever), then starts the pool.
     /// - Throws: ``CatalogError/unavailable(_:)`` saying what is wrong.
     public func connect(timeout: Double = 10) async throws {
-        let endpoint = endpoint, logger = logger
+        let endpoint = endpoint
+        let logger = logger
         let config = try Self.connectionConfiguration(endpoint, timeout: timeout)
         try await withDeadline(.seconds(timeout), "no answer from PostgreSQL at \(endpoint) within \(timeout) s") {
             do {
@@ -94,9 +100,14 @@ public final class PostgresCatalog: SQLCatalog {
     /// (postgres-nio's `withTransaction`) for ``SQLAccess/write``, retried after a
     /// serialization failure or a deadlock; autocommitted statements for ``SQLAccess/read``.
     public func withConnection<T: Sendable>(
-        _ access: SQLAccess, _ operation: String, _ body: @escaping @Sendable (PostgresExecutor) async throws -> T
+        _ access: SQLAccess,
+        _ operation: String,
+        _ body: @escaping @Sendable (PostgresExecutor) async throws -> T
     ) async throws -> T {
-        let client = client, logger = logger, endpoint = endpoint, timeout = operationTimeout
+        let client = client
+        let logger = logger
+        let endpoint = endpoint
+        let timeout = operationTimeout
         let started = ContinuousClock.now
         defer {
             let took = ContinuousClock.now - started

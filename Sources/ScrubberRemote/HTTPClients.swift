@@ -22,8 +22,12 @@ enum HTTPClients {
                 do {
                     tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
                 } catch {
-                    throw ConfigError(file: caFile, section: "cluster", option: "coordinator_ca_file",
-                                      message: "cannot read PEM certificates: \(error)")
+                    throw ConfigError(
+                        file: caFile,
+                        section: "cluster",
+                        option: "coordinator_ca_file",
+                        message: "cannot read PEM certificates: \(error)"
+                    )
                 }
                 configuration.tlsConfiguration = tls
             }

@@ -33,8 +33,14 @@ public final class RemoteCatalog: CatalogTransport {
     ///   - caFile: PEM certificates to trust for `https` instead of the system's.
     ///   - tokenSource: where the token came from (its file), for the message of a 401.
     /// - Throws: ``ConfigError`` for a URL that is not `http(s)://HOST[:PORT]` or an unreadable CA file.
-    public init(url: String, token: String, tokenSource: String? = nil, operationTimeout: Double = 10, caFile: String? = nil,
-                logger: Logger) throws {
+    public init(
+        url: String,
+        token: String,
+        tokenSource: String? = nil,
+        operationTimeout: Double = 10,
+        caFile: String? = nil,
+        logger: Logger
+    ) throws {
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         if let problem = ClusterConfiguration.coordinatorURLProblem(base) {
@@ -59,14 +65,19 @@ public final class RemoteCatalog: CatalogTransport {
 
     // MARK: CatalogTransport (every ScrubCatalog operation comes from its declaration)
 
-    public func send<Operation: CatalogOperation>(_ operation: Operation.Type,
-                                                  _ request: Operation.Request) async throws -> Operation.Answer {
+    public func send<Operation: CatalogOperation>(
+        _ operation: Operation.Type,
+        _ request: Operation.Request
+    ) async throws -> Operation.Answer {
         try await send(operation, request, timeout: nil)
     }
 
     /// One operation: POST, retried within the deadline under one request id.
-    private func send<Operation: CatalogOperation>(_ operation: Operation.Type, _ request: Operation.Request,
-                                                   timeout: Double?) async throws -> Operation.Answer {
+    private func send<Operation: CatalogOperation>(
+        _ operation: Operation.Type,
+        _ request: Operation.Request,
+        timeout: Double?
+    ) async throws -> Operation.Answer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         func encode(_ request: Operation.Request) throws -> Data {
@@ -97,8 +108,10 @@ public final class RemoteCatalog: CatalogTransport {
             attempt += 1
             let remaining = deadline - ContinuousClock.now
             if remaining <= .zero {
-                throw CatalogError.unavailable("lease service at \(baseURL): \(Operation.name) did not succeed within \(budget) s"
-                                               + " (\(attempt - 1) tries); last: \(lastProblem)")
+                throw CatalogError.unavailable(
+                    "lease service at \(baseURL): \(Operation.name) did not succeed within \(budget) s"
+                        + " (\(attempt - 1) tries); last: \(lastProblem)"
+                )
             }
             var request = HTTPClientRequest(url: url)
             request.method = .POST
@@ -130,7 +143,8 @@ public final class RemoteCatalog: CatalogTransport {
                 }
             case 401:
                 throw CatalogError.unauthorized(
-                    "lease service at \(baseURL) refused our token (401): check \(tokenSource.map { "the token file \($0)" } ?? "--token-file or [cluster] token_file") against the service's")
+                    "lease service at \(baseURL) refused our token (401): check \(tokenSource.map { "the token file \($0)" } ?? "--token-file or [cluster] token_file") against the service's"
+                )
             case 500, 502, 503, 504:
                 // 503: the service's database is unavailable; 500: an error it did not expect.
                 lastProblem = "the service answered HTTP \(status): \(Self.message(data))"
@@ -141,7 +155,8 @@ public final class RemoteCatalog: CatalogTransport {
                 if let refusal = body?.refusal { throw refusal }
                 let hint = status == 413 ? " (raise serve --max-body-bytes, or lower [cluster] claim_batch)" : ""
                 throw CatalogError.rejected(
-                    "lease service at \(baseURL) refused \(Operation.name) with HTTP \(status): \(Self.message(data))\(hint)")
+                    "lease service at \(baseURL) refused \(Operation.name) with HTTP \(status): \(Self.message(data))\(hint)"
+                )
             }
         }
     }

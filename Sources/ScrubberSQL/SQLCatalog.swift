@@ -30,7 +30,9 @@ public protocol SQLCatalog: ScrubCatalog {
     /// backend's deadline, retrying what the database asks to be retried.
     /// - Parameter operation: names the operation in logs (slow operations).
     func withConnection<T: Sendable>(
-        _ access: SQLAccess, _ operation: String, _ body: @escaping @Sendable (Connection) async throws -> T
+        _ access: SQLAccess,
+        _ operation: String,
+        _ body: @escaping @Sendable (Connection) async throws -> T
     ) async throws -> T
 }
 

@@ -8,8 +8,12 @@ public enum SQLiteBacklogPreview {
     /// `images.size`, nil when unknown), a page at a time (``EligiblePreview``), through a
     /// read-only connection: no migration, no journal-mode change, no membership, no audit row.
     /// The database file is left byte for byte as it was.
-    public static func forEachEligible(path: String, scrubTime: Double, pageSize: Int = 500,
-                                       _ visit: (ClaimedImage, Int64?) async throws -> Void) async throws {
+    public static func forEachEligible(
+        path: String,
+        scrubTime: Double,
+        pageSize: Int = 500,
+        _ visit: (ClaimedImage, Int64?) async throws -> Void
+    ) async throws {
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(5)

@@ -29,8 +29,12 @@ public final class SQLiteCatalog: SQLCatalog {
     ///     set, every statement reads it through the SQL function `scrub_clock()` instead, and
     ///     other processes sharing the file must not use the catalog (they lack the function).
     /// - Throws: ``CatalogError/unavailable(_:)`` when the file cannot be opened as a database.
-    public init(path: String, busyTimeout: Double = 5, onBusy: @escaping @Sendable (Int, any Error) -> Void = { _, _ in },
-                clock: (@Sendable () -> Double)? = nil) throws {
+    public init(
+        path: String,
+        busyTimeout: Double = 5,
+        onBusy: @escaping @Sendable (Int, any Error) -> Void = { _, _ in },
+        clock: (@Sendable () -> Double)? = nil
+    ) throws {
         self.path = path
         self.onBusy = onBusy
         queries = CatalogQueries(dialect: clock == nil ? .sqlite : .sqlite(clockFunction: Self.clockFunction))
@@ -59,8 +63,12 @@ public final class SQLiteCatalog: SQLCatalog {
     /// the other holds while wanting one it holds (seen: `database is locked` from
     /// `PRAGMA journal_mode = WAL`, one node in three exiting). So a busy open is retried, for
     /// up to `busyTimeout`, as a busy statement is.
-    private static func open(_ path: String, _ config: Configuration, busyTimeout: Double,
-                             onBusy: @Sendable (Int, any Error) -> Void) throws -> DatabasePool {
+    private static func open(
+        _ path: String,
+        _ config: Configuration,
+        busyTimeout: Double,
+        onBusy: @Sendable (Int, any Error) -> Void
+    ) throws -> DatabasePool {
         let deadline = ContinuousClock.now + .seconds(busyTimeout)
         var attempt = 0
         while true {
@@ -86,7 +94,9 @@ public final class SQLiteCatalog: SQLCatalog {
     /// operation (async, shared with PostgreSQL) runs there to its end on an
     /// ``InlineTaskExecutor``. None of its awaits suspends: SQLite's calls are synchronous.
     public func withConnection<T: Sendable>(
-        _ access: SQLAccess, _ operation: String, _ body: @escaping @Sendable (SQLiteConnection) async throws -> T
+        _ access: SQLAccess,
+        _ operation: String,
+        _ body: @escaping @Sendable (SQLiteConnection) async throws -> T
     ) async throws -> T {
         var attempt = 0
         while true {
@@ -114,11 +124,17 @@ public final class SQLiteCatalog: SQLCatalog {
         guard let error = error as? DatabaseError else { return error }
         switch error.resultCode {
         case .SQLITE_CORRUPT, .SQLITE_NOTADB:
-            return CatalogError.unavailable("database \(path) is not a SQLite database or is corrupt (\(error.message ?? "\(error)")); restore it from a backup")
+            return CatalogError.unavailable(
+                "database \(path) is not a SQLite database or is corrupt (\(error.message ?? "\(error)")); restore it from a backup"
+            )
         case .SQLITE_READONLY:
-            return CatalogError.unavailable("database \(path) is read-only (\(error.message ?? "\(error)")); the scrubber must be able to write it and its directory (WAL files)")
+            return CatalogError.unavailable(
+                "database \(path) is read-only (\(error.message ?? "\(error)")); the scrubber must be able to write it and its directory (WAL files)"
+            )
         case .SQLITE_CANTOPEN:
-            return CatalogError.unavailable("cannot open database \(path) (\(error.message ?? "\(error)")); check that the file and its directory exist and are writable")
+            return CatalogError.unavailable(
+                "cannot open database \(path) (\(error.message ?? "\(error)")); check that the file and its directory exist and are writable"
+            )
         case .SQLITE_PERM, .SQLITE_AUTH:
             return CatalogError.unavailable("permission denied on database \(path) (\(error.message ?? "\(error)"))")
         default:

@@ -34,15 +34,17 @@ public struct SQLiteConnection: SQLExecutor, @unchecked Sendable {
     }
 
     static func arguments(_ values: [any SQLBindable]) -> StatementArguments {
-        StatementArguments(values.map { value -> DatabaseValue in
-            switch value.sqlValue {
-            case .null: .null
-            case .integer(let integer): integer.databaseValue
-            case .real(let real): real.databaseValue
-            case .text(let text): text.databaseValue
-            case .bool(let bool): bool.databaseValue
+        StatementArguments(
+            values.map { value -> DatabaseValue in
+                switch value.sqlValue {
+                case .null: .null
+                case .integer(let integer): integer.databaseValue
+                case .real(let real): real.databaseValue
+                case .text(let text): text.databaseValue
+                case .bool(let bool): bool.databaseValue
+                }
             }
-        })
+        )
     }
 
     static func value(_ value: DatabaseValue) -> SQLValue {

@@ -17,8 +17,10 @@ extension CatalogService {
         }
     }
 
-    private func addRoute<Operation: CatalogOperation, Context: RequestContext>(_ operation: Operation.Type,
-                                                                                to group: RouterGroup<Context>) {
+    private func addRoute<Operation: CatalogOperation, Context: RequestContext>(
+        _ operation: Operation.Type,
+        to group: RouterGroup<Context>
+    ) {
         group.post(RouterPath(Operation.name)) { request, _ in
             await self.respond(to: request, operation)
         }
@@ -40,8 +42,11 @@ extension CatalogService {
         let data = Data(body.readableBytesView)
         let id = request.headers[HTTPField.Name(CatalogWire.requestIDHeader)!]
         if let id, id.utf8.count > Self.maxRequestIDBytes {
-            return Self.error(.badRequest, .badRequest,
-                              "\(CatalogWire.requestIDHeader) is \(id.utf8.count) bytes, over the limit of \(Self.maxRequestIDBytes)")
+            return Self.error(
+                .badRequest,
+                .badRequest,
+                "\(CatalogWire.requestIDHeader) is \(id.utf8.count) bytes, over the limit of \(Self.maxRequestIDBytes)"
+            )
         }
         guard Operation.isWrite, let id, !id.isEmpty else {
             return await perform(operation, data).response
@@ -55,11 +60,25 @@ extension CatalogService {
         do {
             return .ok(try await Operation.perform(try Operation.decode(body), on: catalog))
         } catch let error as DecodingError {
-            return Answer(status: .badRequest, body: Self.encode(CatalogWire.ErrorBody(
-                kind: .badRequest, message: "malformed \(Operation.name) request: \(Self.describe(error))")))
+            return Answer(
+                status: .badRequest,
+                body: Self.encode(
+                    CatalogWire.ErrorBody(
+                        kind: .badRequest,
+                        message: "malformed \(Operation.name) request: \(Self.describe(error))"
+                    )
+                )
+            )
         } catch let error as CatalogWire.InvalidRequest {
-            return Answer(status: .badRequest, body: Self.encode(CatalogWire.ErrorBody(
-                kind: .badRequest, message: "invalid \(Operation.name) request: \(error.message)")))
+            return Answer(
+                status: .badRequest,
+                body: Self.encode(
+                    CatalogWire.ErrorBody(
+                        kind: .badRequest,
+                        message: "invalid \(Operation.name) request: \(error.message)"
+                    )
+                )
+            )
         } catch let error as CatalogError {
             // A lapsed membership is an answer the node acts on; an unavailable store is a retry.
             let status: HTTPResponse.Status = error.code == .unavailable ? .serviceUnavailable : .conflict

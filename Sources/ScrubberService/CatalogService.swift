@@ -61,9 +61,15 @@ public struct CatalogService: Sendable {
     /// - Parameters:
     ///   - token: the bearer token, already trimmed (see ``TokenFile/read(_:)``).
     ///   - status: the status page's data; nil serves no page.
-    public init(catalog: any ScrubCatalog, token: String, maxBodyBytes: Int = CatalogWire.defaultMaxBodyBytes,
-                limits: Limits = Limits(), replayWindow: Duration = .seconds(120), logger: Logger,
-                status: (@Sendable () async throws -> ClusterStatus)? = nil) {
+    public init(
+        catalog: any ScrubCatalog,
+        token: String,
+        maxBodyBytes: Int = CatalogWire.defaultMaxBodyBytes,
+        limits: Limits = Limits(),
+        replayWindow: Duration = .seconds(120),
+        logger: Logger,
+        status: (@Sendable () async throws -> ClusterStatus)? = nil
+    ) {
         self.catalog = catalog
         self.status = status
         authenticator = TokenAuthenticator(token: token)
@@ -76,17 +82,28 @@ public struct CatalogService: Sendable {
     /// The HTTP application, listening on `host:port` (port 0: any free port), with TLS when
     /// `tls` is given (TLS 1.2 at least). `onListening` gets the bound port once the server
     /// accepts connections.
-    public func application(host: String, port: Int, tls: TLSConfiguration? = nil,
-                            onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+    public func application(
+        host: String,
+        port: Int,
+        tls: TLSConfiguration? = nil,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
         let router = Router()
         router.get("/healthz") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}\n")))
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}\n"))
+            )
         }
         addRoutes(to: router)
         if let status {
             let authenticator = authenticator
-            StatusPage.addRoutes(to: router, authorise: { authenticator.authorises($0.headers[.authorization], basic: true) },
-                                 status: status)
+            StatusPage.addRoutes(
+                to: router,
+                authorise: { authenticator.authorises($0.headers[.authorization], basic: true) },
+                status: status
+            )
         }
         var server = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(limits.idleTimeout.seconds * 1e9))))
         if var tls {
@@ -94,10 +111,15 @@ public struct CatalogService: Sendable {
             server = try .tls(server, tlsConfiguration: tls)
         }
         return Application(
-            router: router, server: server,
-            configuration: .init(address: .hostname(host, port: port), serverName: nil,
-                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)),
+            router: router,
+            server: server,
+            configuration: .init(
+                address: .hostname(host, port: port),
+                serverName: nil,
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)
+            ),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
-            logger: logger)
+            logger: logger
+        )
     }
 }

@@ -19,7 +19,8 @@ struct TokenAuthenticator: Sendable {
         if header.hasPrefix("Bearer ") {
             presented = header.dropFirst("Bearer ".count)
         } else if basic, header.hasPrefix("Basic "), let decoded = Data(base64Encoded: String(header.dropFirst("Basic ".count))),
-                  let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") {
+            let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        {
             presented = text[text.index(after: colon)...]
         } else {
             return false

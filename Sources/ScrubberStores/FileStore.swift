@@ -39,12 +39,19 @@ public struct FileStore: ImageStore {
     }
 
     /// The file's size (`st_size`) is the bytes a delete reclaims.
-    public func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
+    public func deleteMeasuring(
+        _ url: LocationURL,
+        permit: @escaping @Sendable () -> Bool
+    ) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let path = try url.filePath()
         return try await threads.run { try deleteBlocking(url, path: path, permit: permit) }
     }
 
-    private func deleteBlocking(_ url: LocationURL, path: String, permit: @Sendable () -> Bool) throws -> (outcome: LocationOutcome, bytes: Int64?) {
+    private func deleteBlocking(
+        _ url: LocationURL,
+        path: String,
+        permit: @Sendable () -> Bool
+    ) throws -> (outcome: LocationOutcome, bytes: Int64?) {
         if let deleted = try deleteInRoot(path, permit: permit) { return deleted }
         guard let path = try resolve(url) else { return (.notFound, nil) }
         var info = stat()
@@ -86,7 +93,10 @@ public struct FileStore: ImageStore {
     private static func unlinkError(_ path: String, _ code: Int32) -> StoreError {
         switch code {
         case EACCES, EPERM:
-            StoreError(.misconfigured, "permission denied deleting \(path) (\(String(cString: strerror(code)))); check the scrubber's access to the store directory")
+            StoreError(
+                .misconfigured,
+                "permission denied deleting \(path) (\(String(cString: strerror(code)))); check the scrubber's access to the store directory"
+            )
         case EISDIR:
             StoreError(.unsupported, "\(path) is a directory, not an image file; not deleted")
         default:
@@ -121,7 +131,8 @@ public struct FileStore: ImageStore {
             throw StoreError(.transient, "cannot inspect \(candidate): \(String(cString: strerror(errno)))")
         }
         if info.st_mode & S_IFMT == S_IFLNK, let target = Self.realPath(candidate),
-           !resolvedRoots.contains(where: { LocationURL.path(target, isInside: $0) }) {
+            !resolvedRoots.contains(where: { LocationURL.path(target, isInside: $0) })
+        {
             throw LocationError.outsideStoreRoots(url: url.description, resolved: target, roots: roots)
         }
         if info.st_mode & S_IFMT == S_IFDIR {

@@ -16,7 +16,10 @@ public protocol ImageStore: Sendable {
 
     /// ``delete(_:permit:)``, also telling how many bytes of data it removed when the backend
     /// knows (for the `scrubber_deleted_bytes_total` metric); nil when it does not.
-    func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?)
+    func deleteMeasuring(
+        _ url: LocationURL,
+        permit: @escaping @Sendable () -> Bool
+    ) async throws -> (outcome: LocationOutcome, bytes: Int64?)
 
     /// Whether data exists at `url` (restore refuses to bring back a location whose data is gone).
     func exists(_ url: LocationURL) async throws -> Bool
@@ -44,7 +47,10 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension ImageStore {
     /// A backend that cannot tell sizes reports none.
-    public func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
+    public func deleteMeasuring(
+        _ url: LocationURL,
+        permit: @escaping @Sendable () -> Bool
+    ) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         (try await delete(url, permit: permit), nil)
     }
 

@@ -33,14 +33,25 @@ public struct StoreRouter: Sendable {
             case "file":
                 backends[backend.name] = .store(FileStore(roots: backend.fileRoots.map(\.path)))
             case "s3":
-                backends[backend.name] = .store(S3Store(name: backend.name, options: backend.s3, connections: backend.maxConcurrentDeletes ?? 32))
+                backends[backend.name] = .store(
+                    S3Store(name: backend.name, options: backend.s3, connections: backend.maxConcurrentDeletes ?? 32)
+                )
             case "rbd":
-                backends[backend.name] = .store(RBDStore(name: backend.name, options: backend.rbd, threads: backend.maxConcurrentDeletes ?? 16))
+                backends[backend.name] = .store(
+                    RBDStore(name: backend.name, options: backend.rbd, threads: backend.maxConcurrentDeletes ?? 16)
+                )
             case "swift":
-                backends[backend.name] = .store(SwiftStore(name: backend.name, options: backend.swift, connections: backend.maxConcurrentDeletes ?? 32))
+                backends[backend.name] = .store(
+                    SwiftStore(name: backend.name, options: backend.swift, connections: backend.maxConcurrentDeletes ?? 32)
+                )
             case "simulated":
-                backends[backend.name] = .store(SimulatedStore(latency: backend.simulatedLatency, failureRate: backend.simulatedFailureRate,
-                                                                  remembersDeletes: backend.simulatedRemembersDeletes))
+                backends[backend.name] = .store(
+                    SimulatedStore(
+                        latency: backend.simulatedLatency,
+                        failureRate: backend.simulatedFailureRate,
+                        remembersDeletes: backend.simulatedRemembersDeletes
+                    )
+                )
             default:
                 backends[backend.name] = .unsupported(type: backend.type)
             }
@@ -61,8 +72,9 @@ public struct StoreRouter: Sendable {
             return LocationMetadata.storeName(in: location.metaData) ?? configuration.defaultBackend
         }
         guard configuration.backends.count > 1,
-              let text = cipher.map({ try? $0.decrypt(location.value) }) ?? location.value,
-              let scheme = try? LocationURL(text).scheme else { return configuration.defaultBackend }
+            let text = cipher.map({ try? $0.decrypt(location.value) }) ?? location.value,
+            let scheme = try? LocationURL(text).scheme
+        else { return configuration.defaultBackend }
         return Self.legacyStore(ofScheme: scheme)
     }
 
@@ -141,8 +153,13 @@ public struct StoreRouter: Sendable {
             failureClass = .transient
             text = "transient: \(error)"
         }
-        return LocationResult(locationID: location.id, store: store, outcome: .failed(text), failureClass: failureClass,
-                              dependents: dependents)
+        return LocationResult(
+            locationID: location.id,
+            store: store,
+            outcome: .failed(text),
+            failureClass: failureClass,
+            dependents: dependents
+        )
     }
 
     /// Whether `location`'s data still exists.

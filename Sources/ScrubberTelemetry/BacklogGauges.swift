@@ -71,8 +71,10 @@ public struct BacklogGauges: Service {
             values[.init(label: "scrubber_backlog_bytes", dimensions: [("store", name)]), default: 0] += store.bytes
         }
         for group in status.failingByClass {
-            let key = LabelledGauges.Key(label: "scrubber_images_failing",
-                                         dimensions: [("class", group.failureClass.rawValue), ("store", group.store ?? defaultStore)])
+            let key = LabelledGauges.Key(
+                label: "scrubber_images_failing",
+                dimensions: [("class", group.failureClass.rawValue), ("store", group.store ?? defaultStore)]
+            )
             values[key, default: 0] += Int64(group.images)
         }
         labelled.record(values)

@@ -34,8 +34,12 @@ public enum MetricsEndpoint {
     ///   - status: the status page's data (nil: no page).
     ///   - onListening: called with the bound port (useful with port 0).
     public static func application(
-        host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
-        sample: @escaping @Sendable () -> Void, ready: @escaping @Sendable () -> Bool,
+        host: String,
+        port: Int,
+        registry: PrometheusCollectorRegistry,
+        logger: Logger,
+        sample: @escaping @Sendable () -> Void,
+        ready: @escaping @Sendable () -> Bool,
         status: (@Sendable () async throws -> ClusterStatus)? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -46,8 +50,11 @@ public enum MetricsEndpoint {
             var buffer: [UInt8] = []
             buffer.reserveCapacity(16_384)
             registry.emit(into: &buffer)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer))
+            )
         }
         router.get("/healthz") { _, _ in
             text(.ok, "ok\n")
@@ -58,10 +65,12 @@ public enum MetricsEndpoint {
         // An idle timeout: a browser keeps the status page's connection open (Hummingbird's
         // HTTP/1 server has none by default).
         return Application(
-            router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
-            logger: logger)
+            logger: logger
+        )
     }
 
     private static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {

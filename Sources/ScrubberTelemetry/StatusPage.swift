@@ -62,16 +62,27 @@ public enum StatusPage {
     // MARK: The sections; `script`'s `render` mirrors each function, element for element.
 
     static func main(_ s: ClusterStatus) -> String {
-        tag("main", ["id": "status"], paused(s.paused), tag("div", ["class": "summary"], leader(s), backlog(s.backlog)),
-            nodes(s), history(s.history), failures(s))
+        tag(
+            "main",
+            ["id": "status"],
+            paused(s.paused),
+            tag("div", ["class": "summary"], leader(s), backlog(s.backlog)),
+            nodes(s),
+            history(s.history),
+            failures(s)
+        )
     }
 
     static func paused(_ p: PauseState?) -> String {
         guard let p else { return tag("div", ["id": "paused", "data-paused": "false"], text("Running")) }
         let since = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: p.since))
-        return tag("div", ["id": "paused", "data-paused": "true"], tag("strong", [:], text("Paused")),
-                   text(" since \(since) by \(p.by.user)@\(p.by.host)"),
-                   tag("span", ["class": "hint"], text("Nothing is assigned or claimed until scrubber resume.")))
+        return tag(
+            "div",
+            ["id": "paused", "data-paused": "true"],
+            tag("strong", [:], text("Paused")),
+            text(" since \(since) by \(p.by.user)@\(p.by.host)"),
+            tag("span", ["class": "hint"], text("Nothing is assigned or claimed until scrubber resume."))
+        )
     }
 
     static func leader(_ s: ClusterStatus) -> String {
@@ -79,52 +90,105 @@ public enum StatusPage {
         guard let l = s.leader else {
             return card("leader", "Leader", tag("div", ["class": "stats"], stat("Node", "leader-none", nil, "no leader"), changes))
         }
-        return card("leader", "Leader", tag("div", ["class": "stats"], stat("Node", "leader-node", l.nodeID, l.nodeID),
-                                            stat("Term", "leader-term", "\(l.term)", grouped(l.term)),
-                                            stat("Lease left", "leader-lease", fixed(l.leaseRemainingSeconds, 1),
-                                                 duration(l.leaseRemainingSeconds)), changes))
+        return card(
+            "leader",
+            "Leader",
+            tag(
+                "div",
+                ["class": "stats"],
+                stat("Node", "leader-node", l.nodeID, l.nodeID),
+                stat("Term", "leader-term", "\(l.term)", grouped(l.term)),
+                stat(
+                    "Lease left",
+                    "leader-lease",
+                    fixed(l.leaseRemainingSeconds, 1),
+                    duration(l.leaseRemainingSeconds)
+                ),
+                changes
+            )
+        )
     }
 
     static func backlog(_ b: ClusterStatus.Backlog) -> String {
-        let stats = tag("div", ["class": "stats"], stat("Eligible", "backlog-eligible", "\(b.eligible)", grouped(b.eligible)),
-                        stat("Waiting", "backlog-waiting", "\(b.waiting)", grouped(b.waiting)),
-                        stat("Oldest", "backlog-oldest", b.oldestAgeSeconds.map { fixed($0, 1) } ?? "",
-                             b.oldestAgeSeconds.map(duration) ?? "–"),
-                        stat("Failing", "backlog-failing", "\(b.failing)", grouped(b.failing)),
-                        stat("Bytes", "backlog-bytes", "\(b.bytes)", bytes(b.bytes), title: "\(grouped(b.bytes)) bytes"))
+        let stats = tag(
+            "div",
+            ["class": "stats"],
+            stat("Eligible", "backlog-eligible", "\(b.eligible)", grouped(b.eligible)),
+            stat("Waiting", "backlog-waiting", "\(b.waiting)", grouped(b.waiting)),
+            stat(
+                "Oldest",
+                "backlog-oldest",
+                b.oldestAgeSeconds.map { fixed($0, 1) } ?? "",
+                b.oldestAgeSeconds.map(duration) ?? "–"
+            ),
+            stat("Failing", "backlog-failing", "\(b.failing)", grouped(b.failing)),
+            stat("Bytes", "backlog-bytes", "\(b.bytes)", bytes(b.bytes), title: "\(grouped(b.bytes)) bytes")
+        )
         let rows = b.stores.map { s in
-            tag("tr", ["class": "store", "data-store": s.store ?? "", "data-images": "\(s.images)", "data-bytes": "\(s.bytes)"],
-                tag("td", [:], text(s.store ?? "(default)")), tag("td", [:], text(grouped(s.images))),
-                tag("td", ["title": "\(grouped(s.bytes)) bytes"], text(bytes(s.bytes))))
+            tag(
+                "tr",
+                ["class": "store", "data-store": s.store ?? "", "data-images": "\(s.images)", "data-bytes": "\(s.bytes)"],
+                tag("td", [:], text(s.store ?? "(default)")),
+                tag("td", [:], text(grouped(s.images))),
+                tag("td", ["title": "\(grouped(s.bytes)) bytes"], text(bytes(s.bytes)))
+            )
         }
-        return card("backlog", "Eligible backlog", stats,
-                    rows.isEmpty ? empty("Nothing is eligible.") : table("stores", ["Store", "Images", "Bytes"], rows))
+        return card(
+            "backlog",
+            "Eligible backlog",
+            stats,
+            rows.isEmpty ? empty("Nothing is eligible.") : table("stores", ["Store", "Images", "Bytes"], rows)
+        )
     }
 
     static func nodes(_ s: ClusterStatus) -> String {
         let rows = s.nodes.map { n in
-            tag("tr", ["class": "node", "data-node-id": n.nodeID, "data-state": n.state, "data-assigned": "\(n.assigned)",
-                       "data-alive": "\(n.alive)"],
+            tag(
+                "tr",
+                [
+                    "class": "node", "data-node-id": n.nodeID, "data-state": n.state, "data-assigned": "\(n.assigned)",
+                    "data-alive": "\(n.alive)",
+                ],
                 tag("td", [:], text(n.nodeID), n.nodeID == s.leader?.nodeID ? tag("span", ["class": "badge"], text("leader")) : ""),
                 tag("td", [:], text(n.host), tag("span", ["class": "muted"], text("pid \(n.pid)"))),
-                tag("td", [:], tag("span", ["class": "state", "data-state": n.state], text(n.state)),
-                    n.drainedBy.map { tag("span", ["class": "muted"], text("drained by \($0)")) } ?? ""),
-                tag("td", [:], text(duration(n.heartbeatAgeSeconds))), tag("td", [:], text(n.alive ? "yes" : "no")),
-                tag("td", [:], text(grouped(n.assigned))), tag("td", [:], text(grouped(n.scrubbing))),
-                tag("td", [:], text(grouped(n.done))), tag("td", [:], text(grouped(n.failed))), tag("td", [:], text(fixed(n.rate, 2))))
+                tag(
+                    "td",
+                    [:],
+                    tag("span", ["class": "state", "data-state": n.state], text(n.state)),
+                    n.drainedBy.map { tag("span", ["class": "muted"], text("drained by \($0)")) } ?? ""
+                ),
+                tag("td", [:], text(duration(n.heartbeatAgeSeconds))),
+                tag("td", [:], text(n.alive ? "yes" : "no")),
+                tag("td", [:], text(grouped(n.assigned))),
+                tag("td", [:], text(grouped(n.scrubbing))),
+                tag("td", [:], text(grouped(n.done))),
+                tag("td", [:], text(grouped(n.failed))),
+                tag("td", [:], text(fixed(n.rate, 2)))
+            )
         }
         let headers = ["Node", "Host", "State", "Heartbeat", "Alive", "Queue", "Scrubbing", "Done", "Failed", "Rate/s"]
         return card("nodes", "Nodes", rows.isEmpty ? empty("No node has joined.") : table("nodes", headers, rows))
     }
 
     static func history(_ h: ClusterStatus.History) -> String {
-        let images = h.minutes.reduce(0) { $0 + $1.images }, total = h.minutes.reduce(Int64(0)) { $0 + $1.bytes }
-        return card("history", "Reclaimed, last hour",
-                    tag("div", ["class": "stats"], stat("Images", "history-images", "\(images)", grouped(images)),
-                        stat("Bytes", "history-bytes", "\(total)", bytes(total), title: "\(grouped(total)) bytes")),
-                    tag("div", ["class": "charts"],
-                        chart("history-images-chart", "Images per minute", h.minutes.map { ($0.ago, Int64($0.images)) }) { grouped($0) },
-                        chart("history-bytes-chart", "Bytes per minute", h.minutes.map { ($0.ago, $0.bytes) }, bytes)))
+        let images = h.minutes.reduce(0) { $0 + $1.images }
+        let total = h.minutes.reduce(Int64(0)) { $0 + $1.bytes }
+        return card(
+            "history",
+            "Reclaimed, last hour",
+            tag(
+                "div",
+                ["class": "stats"],
+                stat("Images", "history-images", "\(images)", grouped(images)),
+                stat("Bytes", "history-bytes", "\(total)", bytes(total), title: "\(grouped(total)) bytes")
+            ),
+            tag(
+                "div",
+                ["class": "charts"],
+                chart("history-images-chart", "Images per minute", h.minutes.map { ($0.ago, Int64($0.images)) }) { grouped($0) },
+                chart("history-bytes-chart", "Bytes per minute", h.minutes.map { ($0.ago, $0.bytes) }, bytes)
+            )
+        )
     }
 
     /// 60 bars, oldest left, scaled to the busiest minute, in a 600×100 box stretched to the width.
@@ -132,15 +196,26 @@ public enum StatusPage {
         let peak = points.map(\.value).max() ?? 0
         let bars = points.enumerated().map { i, p in
             let height = p.value > 0 ? max(1, Int((Double(p.value) / Double(peak) * 100).rounded())) : 0
-            return tag("rect", ["class": "bar", "x": "\(i * 10 + 1)", "y": "\(100 - height)", "width": "8", "height": "\(height)",
-                                "data-ago": "\(p.ago)", "data-value": "\(p.value)"],
-                       tag("title", [:], text("\(p.ago) min ago: \(label(p.value))")))
+            return tag(
+                "rect",
+                [
+                    "class": "bar", "x": "\(i * 10 + 1)", "y": "\(100 - height)", "width": "8", "height": "\(height)",
+                    "data-ago": "\(p.ago)", "data-value": "\(p.value)",
+                ],
+                tag("title", [:], text("\(p.ago) min ago: \(label(p.value))"))
+            )
         }
-        return tag("figure", ["class": "chart"],
-                   tag("figcaption", [:], text(caption), tag("span", ["class": "muted"], text("peak \(label(peak))"))),
-                   tag("svg", ["id": id, "viewBox": "0 0 600 100", "preserveAspectRatio": "none", "role": "img", "aria-label": caption],
-                       bars.joined()),
-                   tag("div", ["class": "axis"], tag("span", [:], text("60 min ago")), tag("span", [:], text("now"))))
+        return tag(
+            "figure",
+            ["class": "chart"],
+            tag("figcaption", [:], text(caption), tag("span", ["class": "muted"], text("peak \(label(peak))"))),
+            tag(
+                "svg",
+                ["id": id, "viewBox": "0 0 600 100", "preserveAspectRatio": "none", "role": "img", "aria-label": caption],
+                bars.joined()
+            ),
+            tag("div", ["class": "axis"], tag("span", [:], text("60 min ago")), tag("span", [:], text("now")))
+        )
     }
 
     static func failures(_ s: ClusterStatus) -> String {
@@ -150,31 +225,44 @@ public enum StatusPage {
             let images = counted.isEmpty ? rows.count : counted.reduce(0) { $0 + $1.images }
             guard images > 0 || !rows.isEmpty else { return nil }
             let trs = rows.map { f in
-                tag("tr", ["class": "failure", "data-image-id": f.imageID, "data-class": c.name, "data-store": f.store ?? ""],
-                    tag("td", [:], tag("code", [:], text(f.imageID))), tag("td", [:], text(f.store ?? "(default)")),
-                    tag("td", [:], text(grouped(f.attempts))), tag("td", [:], text(f.lastError ?? "–")),
-                    tag("td", [:], text(f.dependents.isEmpty ? "–" : f.dependents.joined(separator: ", "))))
+                tag(
+                    "tr",
+                    ["class": "failure", "data-image-id": f.imageID, "data-class": c.name, "data-store": f.store ?? ""],
+                    tag("td", [:], tag("code", [:], text(f.imageID))),
+                    tag("td", [:], text(f.store ?? "(default)")),
+                    tag("td", [:], text(grouped(f.attempts))),
+                    tag("td", [:], text(f.lastError ?? "–")),
+                    tag("td", [:], text(f.dependents.isEmpty ? "–" : f.dependents.joined(separator: ", ")))
+                )
             }
-            return tag("section", ["class": "failure-class", "data-class": c.name, "data-images": "\(images)"],
-                       tag("h3", [:], tag("span", ["class": "badge", "data-class": c.name], text(c.name)),
-                           text("\(grouped(images)) \(images == 1 ? "image" : "images")")),
-                       tag("p", ["class": "hint"], text(c.hint)),
-                       trs.isEmpty ? "" : table("failures", ["Image", "Store", "Attempts", "Last error", "Dependents"], trs),
-                       trs.count < images ? empty("Showing \(trs.count) of \(images).") : "")
+            return tag(
+                "section",
+                ["class": "failure-class", "data-class": c.name, "data-images": "\(images)"],
+                tag(
+                    "h3",
+                    [:],
+                    tag("span", ["class": "badge", "data-class": c.name], text(c.name)),
+                    text("\(grouped(images)) \(images == 1 ? "image" : "images")")
+                ),
+                tag("p", ["class": "hint"], text(c.hint)),
+                trs.isEmpty ? "" : table("failures", ["Image", "Store", "Attempts", "Last error", "Dependents"], trs),
+                trs.count < images ? empty("Showing \(trs.count) of \(images).") : ""
+            )
         }
         return card("failures", "Failing images", groups.isEmpty ? empty("No failing images.") : groups.joined())
     }
 
     /// The classes in ``FailureClass`` order, with what an operator does about each; shared with the script.
-    static let failureClasses: [(name: String, hint: String)] = FailureClass.allCases.map { c in
-        switch c {
-        case .inUse: (c.rawValue, "Dependents pin the data (RBD clones, open images); retried until they are gone.")
-        case .throttled: (c.rawValue, "The store asked us to slow down; retried with a longer backoff.")
-        case .transient: (c.rawValue, "5xx answers, timeouts, I/O errors; retried soon.")
-        case .misconfigured: (c.rawValue, "Needs a person: credentials, permissions, an unknown store name.")
-        case .unsupported: (c.rawValue, "Cannot succeed as configured: an unknown scheme, a read-only store.")
-        }
-    } + [("unclassified", "No class recorded.")]
+    static let failureClasses: [(name: String, hint: String)] =
+        FailureClass.allCases.map { c in
+            switch c {
+            case .inUse: (c.rawValue, "Dependents pin the data (RBD clones, open images); retried until they are gone.")
+            case .throttled: (c.rawValue, "The store asked us to slow down; retried with a longer backoff.")
+            case .transient: (c.rawValue, "5xx answers, timeouts, I/O errors; retried soon.")
+            case .misconfigured: (c.rawValue, "Needs a person: credentials, permissions, an unknown store name.")
+            case .unsupported: (c.rawValue, "Cannot succeed as configured: an unknown scheme, a read-only store.")
+            }
+        } + [("unclassified", "No class recorded.")]
 
     // MARK: Building blocks (`script` has one of each, same names)
 
@@ -183,14 +271,25 @@ public enum StatusPage {
     }
 
     static func stat(_ label: String, _ id: String, _ value: String?, _ display: String, title: String? = nil) -> String {
-        tag("div", ["class": "stat"], tag("span", ["class": "label"], text(label)),
-            tag("span", ["id": id, "class": "value", "data-value": value, "title": title], text(display)))
+        tag(
+            "div",
+            ["class": "stat"],
+            tag("span", ["class": "label"], text(label)),
+            tag("span", ["id": id, "class": "value", "data-value": value, "title": title], text(display))
+        )
     }
 
     static func table(_ kind: String, _ headers: [String], _ rows: [String]) -> String {
-        tag("div", ["class": "table-wrap"],
-            tag("table", ["class": kind], tag("thead", [:], tag("tr", [:], headers.map { tag("th", [:], text($0)) }.joined())),
-                tag("tbody", [:], rows.joined())))
+        tag(
+            "div",
+            ["class": "table-wrap"],
+            tag(
+                "table",
+                ["class": kind],
+                tag("thead", [:], tag("tr", [:], headers.map { tag("th", [:], text($0)) }.joined())),
+                tag("tbody", [:], rows.joined())
+            )
+        )
     }
 
     static func empty(_ message: String) -> String { tag("p", ["class": "empty"], text(message)) }

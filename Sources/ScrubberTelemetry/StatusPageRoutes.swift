@@ -14,7 +14,9 @@ extension StatusPage {
     /// However many browsers watch, the catalog is read at most once per `maxAge`: requests
     /// share one read in flight and its answer (``SharedStatus``).
     public static func addRoutes<Context: RequestContext>(
-        to router: Router<Context>, refreshSeconds: Double = 5, maxAge: Duration = .seconds(1),
+        to router: Router<Context>,
+        refreshSeconds: Double = 5,
+        maxAge: Duration = .seconds(1),
         authorise: @escaping @Sendable (Request) -> Bool = { _ in true },
         status read: @escaping @Sendable () async throws -> ClusterStatus
     ) {
@@ -26,7 +28,11 @@ extension StatusPage {
                 let html = html(try await status(), refreshSeconds: refreshSeconds, jsonPath: String(documentPath.dropFirst()))
                 return answer(.ok, "text/html; charset=utf-8", ByteBuffer(string: html))
             } catch {
-                return answer(.serviceUnavailable, "text/plain; charset=utf-8", ByteBuffer(string: "cannot read the cluster's status: \(error)\n"))
+                return answer(
+                    .serviceUnavailable,
+                    "text/plain; charset=utf-8",
+                    ByteBuffer(string: "cannot read the cluster's status: \(error)\n")
+                )
             }
         }
         router.get(RouterPath(documentPath)) { request, _ in
@@ -47,9 +53,11 @@ extension StatusPage {
     }
 
     private static func challenge() -> Response {
-        Response(status: .unauthorized,
-                 headers: [.wwwAuthenticate: "Basic realm=\"scrubber\", charset=\"UTF-8\"", .contentType: "text/plain; charset=utf-8"],
-                 body: .init(byteBuffer: ByteBuffer(string: "the status page needs the service's token: any user name, the token as password\n")))
+        Response(
+            status: .unauthorized,
+            headers: [.wwwAuthenticate: "Basic realm=\"scrubber\", charset=\"UTF-8\"", .contentType: "text/plain; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: "the status page needs the service's token: any user name, the token as password\n"))
+        )
     }
 }
 

@@ -15,8 +15,11 @@ extension SQLCatalog {
                 for chunk in batch.images.chunks(of: CatalogQueries.rowsPerStatement(columns: 9)) {
                     var values: [any SQLBindable] = []
                     for image in chunk {
-                        values += [image.seeded.id, image.name, batch.size, batch.status, batch.created, batch.updated,
-                                   batch.deletedAt, batch.deleted, batch.visibility] as [any SQLBindable]
+                        values +=
+                            [
+                                image.seeded.id, image.name, batch.size, batch.status, batch.created, batch.updated,
+                                batch.deletedAt, batch.deleted, batch.visibility,
+                            ] as [any SQLBindable]
                     }
                     try await c.execute(q.seedImages(chunk.count), values)
                 }
@@ -24,8 +27,11 @@ extension SQLCatalog {
                 for chunk in locations.chunks(of: CatalogQueries.rowsPerStatement(columns: 8)) {
                     var values: [any SQLBindable] = []
                     for (image, value) in chunk {
-                        values += [image, value, batch.created, batch.updated, batch.deletedAt, batch.deleted,
-                                   batch.metaData, batch.locationStatus] as [any SQLBindable]
+                        values +=
+                            [
+                                image, value, batch.created, batch.updated, batch.deletedAt, batch.deleted,
+                                batch.metaData, batch.locationStatus,
+                            ] as [any SQLBindable]
                     }
                     try await c.execute(q.seedLocations(chunk.count), values)
                 }
@@ -34,7 +40,8 @@ extension SQLCatalog {
     }
 
     public func markDeletedUnchecked(imageIDs: [String]) async throws {
-        let q = seedQueries, lists = queries
+        let q = seedQueries
+        let lists = queries
         try await withConnection(.write, "markDeletedUnchecked") { c in
             for ids in imageIDs.chunks(of: CatalogQueries.maxListLength) {
                 try await c.execute(q.referenceLocationsDeleted(ids.count), lists.list(ids))
@@ -54,7 +61,8 @@ extension SQLCatalog {
     }
 
     public func imageStates(_ ids: [String]) async throws -> [String: ImageState] {
-        let q = seedQueries, lists = queries
+        let q = seedQueries
+        let lists = queries
         var states: [String: ImageState] = [:]
         for page in ids.chunks(of: CatalogQueries.maxListLength) {
             let rows = try await withConnection(.read, "imageStates") { c in

@@ -34,21 +34,35 @@ final class SeedQueries: Sendable {
 
     /// (id, name, size, status, created_at, updated_at, deleted_at, deleted, visibility) × count
     func seedImages(_ count: Int) -> String {
-        shape("seedImages", count) { d in d.render("""
-            INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format,
-              container_format, owner, min_disk, min_ram, protected, visibility, os_hidden) VALUES
-            """ + Array(repeating: """
-                (?, ?, ?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, 'raw', 'bare', 'seed',
-                 0, 0, {false}, CAST(? AS {visibility}), {false})
-                """,
-                        count: count).joined(separator: ", ")) }
+        shape("seedImages", count) { d in
+            d.render(
+                """
+                INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format,
+                  container_format, owner, min_disk, min_ram, protected, visibility, os_hidden) VALUES
+                """
+                    + Array(
+                        repeating: """
+                            (?, ?, ?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, 'raw', 'bare', 'seed',
+                             0, 0, {false}, CAST(? AS {visibility}), {false})
+                            """,
+                        count: count
+                    ).joined(separator: ", ")
+            )
+        }
     }
     /// (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status) × count
     func seedLocations(_ count: Int) -> String {
-        shape("seedLocations", count) { d in d.render("""
-            INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status) VALUES
-            """ + Array(repeating: "(?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, ?, ?)",
-                        count: count).joined(separator: ", ")) }
+        shape("seedLocations", count) { d in
+            d.render(
+                """
+                INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status) VALUES
+                """
+                    + Array(
+                        repeating: "(?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, ?, ?)",
+                        count: count
+                    ).joined(separator: ", ")
+            )
+        }
     }
 
     /// (): the idle benchmark's reset of the leader's sweep.
@@ -64,22 +78,34 @@ final class SeedQueries: Sendable {
 
     /// (image_id × count): the reference loop's write, with none of the scrubber's checks.
     func referenceLocationsDeleted(_ count: Int) -> String {
-        shape("referenceLocationsDeleted", count) { d in d.render("""
-            UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
-            WHERE image_id IN (\(d.list(count)))
-            """) }
+        shape("referenceLocationsDeleted", count) { d in
+            d.render(
+                """
+                UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
+                WHERE image_id IN (\(d.list(count)))
+                """
+            )
+        }
     }
     /// (image_id × count)
     func referenceImagesDeleted(_ count: Int) -> String {
-        shape("referenceImagesDeleted", count) { d in d.render("""
-            UPDATE images SET status = 'deleted', updated_at = {now_text} WHERE id IN (\(d.list(count)))
-            """) }
+        shape("referenceImagesDeleted", count) { d in
+            d.render(
+                """
+                UPDATE images SET status = 'deleted', updated_at = {now_text} WHERE id IN (\(d.list(count)))
+                """
+            )
+        }
     }
     /// (image_id × count) → id, status, count of pending_delete locations
     func imageStates(_ count: Int) -> String {
-        shape("imageStates", count) { d in d.render("""
-            SELECT i.id, i.status, (SELECT count(*) FROM image_locations l WHERE l.image_id = i.id AND l.status = 'pending_delete')
-            FROM images i WHERE i.id IN (\(d.list(count)))
-            """) }
+        shape("imageStates", count) { d in
+            d.render(
+                """
+                SELECT i.id, i.status, (SELECT count(*) FROM image_locations l WHERE l.image_id = i.id AND l.status = 'pending_delete')
+                FROM images i WHERE i.id IN (\(d.list(count)))
+                """
+            )
+        }
     }
 }

@@ -116,18 +116,25 @@ extension SeedSpec {
         let created = GlanceTimestamp.string(from: now.addingTimeInterval(-deletedAgo - 3600))
         // History has no data left to write.
         let payload = [UInt8](repeating: 0x5a, count: status == .deleted ? 0 : fileBytes)
-        let locationStatus: LocationStatus = switch status {
-        case .pendingDelete: .pendingDelete
-        case .deleted: .deleted
-        default: .active
-        }
+        let locationStatus: LocationStatus =
+            switch status {
+            case .pendingDelete: .pendingDelete
+            case .deleted: .deleted
+            default: .active
+            }
         let template = SeedBatch(
-            images: [], size: fileBytes, status: status.rawValue, created: created,
+            images: [],
+            size: fileBytes,
+            status: status.rawValue,
+            created: created,
             updated: updatedAgo.map { GlanceTimestamp.string(from: now.addingTimeInterval(-$0)) }
                 ?? (status == .deleted ? deletedAt ?? created : GlanceTimestamp.string(from: now)),
-            deletedAt: deletedAt, deleted: softDeleted, visibility: visibility.rawValue,
+            deletedAt: deletedAt,
+            deleted: softDeleted,
+            visibility: visibility.rawValue,
             metaData: nullMetaData ? nil : (storeID.map { #"{"store": "\#($0)"}"# } ?? "{}"),
-            locationStatus: locationStatus.rawValue)
+            locationStatus: locationStatus.rawValue
+        )
         var all: [SeededImage] = []
         all.reserveCapacity(images)
         for start in stride(from: 0, to: images, by: size) {

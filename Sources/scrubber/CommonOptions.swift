@@ -13,10 +13,15 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("config-file"), help: "An oslo.config INI file such as glance-scrubber.conf; repeatable, later files win.")
     var configFiles: [String] = []
 
-    @Option(help: "Database URL (sqlite:///path, sqlite:////abs/path, postgresql://…) or a SQLite file path; overrides [database] connection.")
+    @Option(
+        help: "Database URL (sqlite:///path, sqlite:////abs/path, postgresql://…) or a SQLite file path; overrides [database] connection."
+    )
     var db: String?
 
-    @Option(help: "Coordinate through a lease service (scrubber serve) at http(s)://HOST:PORT instead of the database; overrides [cluster] coordinator_url.")
+    @Option(
+        help:
+            "Coordinate through a lease service (scrubber serve) at http(s)://HOST:PORT instead of the database; overrides [cluster] coordinator_url."
+    )
     var coordinator: String?
 
     @Option(name: .customLong("token-file"), help: "The lease service's bearer token file; overrides [cluster] token_file.")
@@ -71,10 +76,11 @@ struct CommonOptions: ParsableArguments {
     }
 
     func makeLogger(label: String = "scrubber") -> Logger {
-        var logger = switch logFormat {
-        case .text: Logger(label: label) { StreamLogHandler(label: $0, stream: StandardErrorStream()) }
-        case .json: Logger(label: label) { JSONLogHandler(label: $0) }
-        }
+        var logger =
+            switch logFormat {
+            case .text: Logger(label: label) { StreamLogHandler(label: $0, stream: StandardErrorStream()) }
+            case .json: Logger(label: label) { JSONLogHandler(label: $0) }
+            }
         logger.logLevel = logLevel
         return logger
     }
@@ -102,8 +108,11 @@ enum DatabaseCatalog {
 
     static func open(_ config: ScrubberConfiguration, logger: Logger) async throws -> DatabaseCatalog {
         guard let database = config.database else {
-            throw ConfigError(section: "database", option: "connection",
-                              message: "no database configured: set [database] connection in a --config-file, SCRUBBER_DB, or --db")
+            throw ConfigError(
+                section: "database",
+                option: "connection",
+                message: "no database configured: set [database] connection in a --config-file, SCRUBBER_DB, or --db"
+            )
         }
         switch database {
         case .sqlite(let path):
@@ -116,8 +125,12 @@ enum DatabaseCatalog {
             return .sqlite(catalog)
         case .postgresql(let endpoint):
             // Heartbeat, claims, completions, election and leader rounds each hold one connection.
-            let catalog = PostgresCatalog(endpoint: endpoint, connections: config.databasePoolSize ?? 6,
-                                          operationTimeout: config.databaseTimeout, logger: logger)
+            let catalog = PostgresCatalog(
+                endpoint: endpoint,
+                connections: config.databasePoolSize ?? 6,
+                operationTimeout: config.databaseTimeout,
+                logger: logger
+            )
             try await catalog.connect(timeout: config.databaseTimeout)
             try await catalog.upgrade()
             return .postgresql(catalog)
@@ -135,11 +148,20 @@ func openCatalog(_ config: ScrubberConfiguration, logger: Logger) async throws -
 func openCoordination(_ config: ScrubberConfiguration, logger: Logger) async throws -> any ScrubCatalog {
     guard let url = config.cluster.coordinatorURL else { return try await openCatalog(config, logger: logger) }
     guard let file = config.cluster.tokenFile else {
-        throw ConfigError(section: "cluster", option: "token_file",
-                          message: "a coordinator (\(url)) needs its bearer token: set [cluster] token_file or --token-file")
+        throw ConfigError(
+            section: "cluster",
+            option: "token_file",
+            message: "a coordinator (\(url)) needs its bearer token: set [cluster] token_file or --token-file"
+        )
     }
-    let catalog = try RemoteCatalog(url: url, token: try TokenFile.read(file), tokenSource: file, operationTimeout: config.databaseTimeout,
-                                    caFile: config.cluster.coordinatorCAFile, logger: logger)
+    let catalog = try RemoteCatalog(
+        url: url,
+        token: try TokenFile.read(file),
+        tokenSource: file,
+        operationTimeout: config.databaseTimeout,
+        caFile: config.cluster.coordinatorCAFile,
+        logger: logger
+    )
     try await catalog.connect()
     return catalog
 }

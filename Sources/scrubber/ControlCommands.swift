@@ -8,8 +8,12 @@ import ScrubberCore
 enum Control {
     /// Runs `request`, prints what it did, and exits `unchanged` when it changed nothing for a
     /// reason the caller should see (nil: doing nothing is fine, as pausing a paused cluster).
-    static func run(_ common: CommonOptions, _ action: ControlRequest.Action, node: String? = nil,
-                    unchanged: ExitStatus? = nil) async throws {
+    static func run(
+        _ common: CommonOptions,
+        _ action: ControlRequest.Action,
+        node: String? = nil,
+        unchanged: ExitStatus? = nil
+    ) async throws {
         let config = try common.configuration()
         let catalog = try await openCoordination(config, logger: common.makeLogger())
         let answer = try await catalog.control(ControlRequest(action, nodeID: node, by: .current))
@@ -22,7 +26,8 @@ struct PauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pause",
         abstract: "Pause the whole cluster: no new assignments or claims; deletes in flight finish.",
-        discussion: "Stays paused across restarts until `scrubber resume`. `status` shows since when and by whom.")
+        discussion: "Stays paused across restarts until `scrubber resume`. `status` shows since when and by whom."
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -48,7 +53,8 @@ struct DrainCommand: AsyncParsableCommand {
         discussion: """
             Until the node restarts or `scrubber undrain NODE_ID`. Exit 6 when the node is not a \
             live, active member (nothing changed).
-            """)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -61,7 +67,9 @@ struct DrainCommand: AsyncParsableCommand {
 
 struct UndrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "undrain", abstract: "Let a node an operator drained take work again (exit 6 when it was not drained).")
+        commandName: "undrain",
+        abstract: "Let a node an operator drained take work again (exit 6 when it was not drained)."
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -76,7 +84,8 @@ struct StepDownCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step-down",
         abstract: "Make the leader resign now; another eligible node leads (the highest leader_priority first).",
-        discussion: "Exit 5 when there is no live leader.")
+        discussion: "Exit 5 when there is no live leader."
+    )
 
     @OptionGroup var common: CommonOptions
 

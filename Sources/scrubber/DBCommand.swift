@@ -5,11 +5,13 @@ struct DBCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Database maintenance.",
-        subcommands: [Upgrade.self])
+        subcommands: [Upgrade.self]
+    )
 
     struct Upgrade: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create Glance's tables when absent and the scrubber's scrub_* tables; idempotent.")
+            abstract: "Create Glance's tables when absent and the scrubber's scrub_* tables; idempotent."
+        )
 
         @OptionGroup var common: CommonOptions
 

@@ -5,7 +5,9 @@ import ScrubberTestKit
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Make a throwaway SQLite catalog and file store with a backlog, scrub it with a small cluster of node processes, and check the result.")
+        abstract:
+            "Make a throwaway SQLite catalog and file store with a backlog, scrub it with a small cluster of node processes, and check the result."
+    )
 
     @Option(help: "Pending images in the backlog.") var images: Int = 10_000
     @Option(help: "Node processes.") var nodes: Int = 3
@@ -19,8 +21,15 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let directory = dir ?? (NSTemporaryDirectory() + "scrubber-demo-\(UUID().uuidString.prefix(8))")
-        let rehearsal = Rehearsal(directory: directory, images: images, nodes: nodes, pool: pool,
-                                  activeImages: 100, waitingImages: 100, open: openBenchCatalog)
+        let rehearsal = Rehearsal(
+            directory: directory,
+            images: images,
+            nodes: nodes,
+            pool: pool,
+            activeImages: 100,
+            waitingImages: 100,
+            open: openBenchCatalog
+        )
         print("demo: seeding \(images) pending_delete images (1 KiB files), 100 active and 100 not yet past scrub_time, in \(directory)")
         let seeded = try await rehearsal.prepare()
         print("demo: scrubbing with \(nodes) node process(es), scrub_pool_size \(pool)")
@@ -45,9 +54,11 @@ struct DemoCommand: AsyncParsableCommand {
         if tty { print("") }
         let verdict = try await rehearsal.verify(seeded)
         let rate = Double(verdict.imagesDeleted) / result.seconds
-        print("demo: \(verdict.imagesDeleted)/\(images) images deleted in \(String(format: "%.2f", result.seconds)) s "
-              + "(\(Int(rate)) images/s, \(nodes) nodes); 200 survivors intact: \(verdict.problems.isEmpty ? "yes" : "NO"); "
-              + "node exit codes \(result.exitCodes)")
+        print(
+            "demo: \(verdict.imagesDeleted)/\(images) images deleted in \(String(format: "%.2f", result.seconds)) s "
+                + "(\(Int(rate)) images/s, \(nodes) nodes); 200 survivors intact: \(verdict.problems.isEmpty ? "yes" : "NO"); "
+                + "node exit codes \(result.exitCodes)"
+        )
         for problem in verdict.problems { printError("  problem: \(problem)") }
         if !verdict.problems.isEmpty || result.exitCodes.contains(where: { $0 != 0 }) {
             printError("demo: node logs are in \(directory) (kept)")

@@ -1,6 +1,6 @@
 import Foundation
-import ScrubberCore
 import Logging
+import ScrubberCore
 import ScrubberPostgres
 import ScrubberSQLite
 import ScrubberStores
@@ -27,14 +27,21 @@ struct DryRun {
 
     func run() async throws {
         guard let database = config.database else {
-            throw ConfigError(section: "database", option: "connection",
-                              message: "no database configured: set [database] connection in a --config-file, SCRUBBER_DB, or --db")
+            throw ConfigError(
+                section: "database",
+                option: "connection",
+                message: "no database configured: set [database] connection in a --config-file, SCRUBBER_DB, or --db"
+            )
         }
         let router = try makeRouter(config)
-        var images = 0, deletions = 0, gone = 0, failures = 0
+        var images = 0
+        var deletions = 0
+        var gone = 0
+        var failures = 0
         // Bytes the run would free: an image's size (Glance's `images.size`) for each location
         // whose data exists and would be deleted (each location holds a whole copy).
-        var bytes: Int64 = 0, unsized = 0
+        var bytes: Int64 = 0
+        var unsized = 0
         try await forEachEligible(database) { image, size in
             images += 1
             if image.locations.isEmpty {
@@ -68,7 +75,9 @@ struct DryRun {
             }
         }
         let freed = "\(ByteCount.text(bytes)) (\(bytes) bytes)" + (unsized > 0 ? " plus \(unsized) location(s) of unknown size" : "")
-        print("dry run: \(images) eligible images; \(deletions) locations would be deleted, freeing \(freed); "
-              + "\(gone) already gone, \(failures) would fail; nothing was changed")
+        print(
+            "dry run: \(images) eligible images; \(deletions) locations would be deleted, freeing \(freed); "
+                + "\(gone) already gone, \(failures) would fail; nothing was changed"
+        )
     }
 }

@@ -9,7 +9,8 @@ struct ElectionsCommand: AsyncParsableCommand {
         discussion: """
             Newest first, from the audit's `elected` rows, by the store's clock. With --json, one \
             JSON array of {at, age_seconds, node_id, term, detail}.
-            """)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 

@@ -54,8 +54,16 @@ func printError(_ message: String) {
     case .text:
         StandardError.shared.writeLine(message + "\n")
     case .json:
-        StandardError.shared.writeLine(JSONLogHandler.line(timestamp: Date(), level: .error, label: "scrubber", message: message,
-                                                           metadata: [:], source: "scrubber"))
+        StandardError.shared.writeLine(
+            JSONLogHandler.line(
+                timestamp: Date(),
+                level: .error,
+                label: "scrubber",
+                message: message,
+                metadata: [:],
+                source: "scrubber"
+            )
+        )
     }
 }
 

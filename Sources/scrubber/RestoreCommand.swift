@@ -11,7 +11,8 @@ struct RestoreCommand: AsyncParsableCommand {
             Refuses (exit 4, nothing changed) when an image is not pending_delete, is being \
             scrubbed right now, or has a location whose data is already gone. With --force, \
             restores what remains and reports what was lost.
-            """)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 

@@ -13,7 +13,8 @@ struct Scrubber: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            RunCommand.self, ServeCommand.self, StatusCommand.self, ElectionsCommand.self, PauseCommand.self, ResumeCommand.self, DrainCommand.self,
+            RunCommand.self, ServeCommand.self, StatusCommand.self, ElectionsCommand.self, PauseCommand.self, ResumeCommand.self,
+            DrainCommand.self,
             UndrainCommand.self, StepDownCommand.self, RestoreCommand.self, DBCommand.self, DemoCommand.self, BenchCommand.self,
             SeedCommand.self,
         ]

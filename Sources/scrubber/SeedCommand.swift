@@ -8,7 +8,8 @@ import ScrubberTestKit
 struct SeedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seed",
-        abstract: "Fill a catalog with images as Glance's delayed delete leaves them, and their files (for tests and trials).")
+        abstract: "Fill a catalog with images as Glance's delayed delete leaves them, and their files (for tests and trials)."
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -54,6 +55,8 @@ struct SeedCommand: AsyncParsableCommand {
                 try text.write(toFile: idsFile, atomically: true, encoding: .utf8)
             }
         }
-        print("seeded \(seeded.count) \(status.rawValue) images with \(seeded.count * locations) locations in \(config.database.map { "\($0)" } ?? "?")")
+        print(
+            "seeded \(seeded.count) \(status.rawValue) images with \(seeded.count * locations) locations in \(config.database.map { "\($0)" } ?? "?")"
+        )
     }
 }

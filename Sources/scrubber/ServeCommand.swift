@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
-#if canImport(Glibc)
-    import Glibc
-#endif
 import Logging
 import NIOSSL
 import ScrubberCore
 import ScrubberService
 import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
             --idle-timeout seconds is closed, and at most --max-connections are open at once \
             (by default the open-files limit, raised to its hard limit, less what the service \
             needs itself); more wait in the listen backlog.
-            """)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -54,10 +56,12 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         let address = try address()
         if tlsCert == nil, !address.isLoopback, !insecureHTTP {
-            throw ValidationError("""
+            throw ValidationError(
+                """
                 --listen \(address) is not loopback: serve HTTPS there (--tls-cert and --tls-key), since every request \
                 carries the bearer token; --insecure-http allows plain HTTP on a network private by other means
-                """)
+                """
+            )
         }
     }
 
@@ -86,7 +90,11 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try common.configuration()
         guard let tokenFile = config.cluster.tokenFile else {
-            throw ConfigError(section: "cluster", option: "token_file", message: "the service needs a bearer token: set --token-file or [cluster] token_file")
+            throw ConfigError(
+                section: "cluster",
+                option: "token_file",
+                message: "the service needs a bearer token: set --token-file or [cluster] token_file"
+            )
         }
         let token = try TokenFile.read(tokenFile)
         let logger = common.makeLogger()
@@ -99,7 +107,8 @@ struct ServeCommand: AsyncParsableCommand {
             do {
                 tls = TLSConfiguration.makeServerConfiguration(
                     certificateChain: try NIOSSLCertificate.fromPEMFile(tlsCert).map { .certificate($0) },
-                    privateKey: .privateKey(try NIOSSLPrivateKey(file: tlsKey, format: .pem)))
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: tlsKey, format: .pem))
+                )
             } catch {
                 throw ConfigError(option: "--tls-cert/--tls-key", message: "cannot load the certificate or key: \(error)")
             }
@@ -117,10 +126,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         logger.info("connection limits", metadata: ["idle_timeout_s": "\(idleTimeout)", "max_connections": "\(limits.maxConnections)"])
         let service = CatalogService(
-            catalog: catalog, token: token, maxBodyBytes: maxBodyBytes, limits: limits, logger: logger,
+            catalog: catalog,
+            token: token,
+            maxBodyBytes: maxBodyBytes,
+            limits: limits,
+            logger: logger,
             status: { [scrubTime = config.scrubTime, store = config.stores.defaultBackend] in
                 try await catalog.status(scrubTime: scrubTime, failureLimit: 100).namingStores(default: store)
-            })
+            }
+        )
         let scheme = tls == nil ? "http" : "https"
         let app = try service.application(host: host, port: port, tls: tls) { bound in
             logger.notice("lease service listening on \(scheme)://\(host):\(bound)")

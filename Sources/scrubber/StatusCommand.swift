@@ -10,7 +10,8 @@ struct StatusCommand: AsyncParsableCommand {
             Exit 0 when a live leader exists, 5 when none. With --json, stdout carries one JSON \
             object per snapshot (keys: leader, paused, nodes, backlog, failing_by_class, failures, \
             history; README "status --json") and logs go to stderr.
-            """)
+            """
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -56,17 +57,25 @@ struct StatusCommand: AsyncParsableCommand {
         if let paused = status.paused {
             out += "PAUSED since \(paused.sinceText) by \(paused.by): no new assignments or claims (scrubber resume)\n"
         }
-        let header = ["NODE", "HOST", "PID", "STATE", "HEARTBEAT", "ALIVE", "CAP", "ASSIGNED", "SCRUBBING", "DONE", "FAILED", "RATE/S", "LEAD"]
+        let header = [
+            "NODE", "HOST", "PID", "STATE", "HEARTBEAT", "ALIVE", "CAP", "ASSIGNED", "SCRUBBING", "DONE", "FAILED", "RATE/S", "LEAD",
+        ]
         let rows = status.nodes.map { n in
-            [n.nodeID, n.host, "\(n.pid)", n.state + (n.drainedBy.map { " (by \($0))" } ?? ""), "\(format(n.heartbeatAgeSeconds)) s", n.alive ? "yes" : "no", "\(n.capacity)",
-             "\(n.assigned)", "\(n.scrubbing)", "\(n.done)", "\(n.failed)", format(n.rate), n.leaderEligible ? "yes" : "no"]
+            [
+                n.nodeID, n.host, "\(n.pid)", n.state + (n.drainedBy.map { " (by \($0))" } ?? ""), "\(format(n.heartbeatAgeSeconds)) s",
+                n.alive ? "yes" : "no", "\(n.capacity)",
+                "\(n.assigned)", "\(n.scrubbing)", "\(n.done)", "\(n.failed)", format(n.rate), n.leaderEligible ? "yes" : "no",
+            ]
         }
         out += columns([header] + rows)
         let b = status.backlog
-        out += "backlog: \(b.eligible) eligible (\(ByteCount.text(b.bytes))), \(b.waiting) waiting on scrub_time, "
+        out +=
+            "backlog: \(b.eligible) eligible (\(ByteCount.text(b.bytes))), \(b.waiting) waiting on scrub_time, "
             + "oldest \(b.oldestAgeSeconds.map { format($0) + " s" } ?? "-"), \(b.failing) failing\n"
         if !b.stores.isEmpty {
-            out += columns([["STORE", "IMAGES", "BYTES"]] + b.stores.map { [$0.store ?? "(default)", "\($0.images)", ByteCount.text($0.bytes)] })
+            out += columns(
+                [["STORE", "IMAGES", "BYTES"]] + b.stores.map { [$0.store ?? "(default)", "\($0.images)", ByteCount.text($0.bytes)] }
+            )
         }
         // Failing images by class, each class with its count over the whole cluster.
         for failureClass in FailureClass.allCases {
@@ -77,13 +86,23 @@ struct StatusCommand: AsyncParsableCommand {
             let stores = groups.map { "\($0.store ?? "(default)") \($0.images)" }.joined(separator: ", ")
             out += "failing, \(failureClass.rawValue): \(count) image(s) (\(stores))\n"
             if !listed.isEmpty {
-                out += columns([["  IMAGE", "STORE", "ATTEMPTS", "LAST ERROR"]] + listed.map { f in
-                    ["  " + f.imageID, f.store ?? "(default)", "\(f.attempts)",
-                     (f.lastError ?? "") + (f.dependents.isEmpty ? "" : " [dependents: \(f.dependents.joined(separator: ", "))]")]
-                })
+                out += columns(
+                    [["  IMAGE", "STORE", "ATTEMPTS", "LAST ERROR"]]
+                        + listed.map { f in
+                            [
+                                "  " + f.imageID, f.store ?? "(default)", "\(f.attempts)",
+                                (f.lastError ?? "") + dependents(f),
+                            ]
+                        }
+                )
             }
         }
         return out
+    }
+
+    /// A failing image's dependents (RBD clones, watchers), after its error.
+    static func dependents(_ failure: ClusterStatus.Failure) -> String {
+        failure.dependents.isEmpty ? "" : " [dependents: \(failure.dependents.joined(separator: ", "))]"
     }
 
     static func format(_ value: Double) -> String {

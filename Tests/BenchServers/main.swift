@@ -11,20 +11,24 @@ let stop: () -> Void
 switch CommandLine.arguments.dropFirst().first {
 case "swift":
     let server = try await SwiftTestServer.start()
-    print("""
+    print(
+        """
         export SAIO_PROXY_URL=\(server.proxyURL)
         export SAIO_KEYSTONE_URL=\(server.keystoneURL)
         export SAIO_SWIFT_USER=\(SwiftTestServer.glance.user) SAIO_SWIFT_KEY=\(SwiftTestServer.glance.key)
         export SAIO_S3_ACCESS_KEY=\(SwiftTestServer.s3.accessKey) SAIO_S3_SECRET_KEY=\(SwiftTestServer.s3.secretKey)
-        """)
+        """
+    )
     stop = server.destroy
 case "ceph":
     let server = try await CephTestServer.start()
-    print("""
+    print(
+        """
         export CEPH_CONF=\(server.conf)
         export CEPH_FSID=\(server.fsid)
         export CEPH_USER=\(CephTestServer.glanceUser)
-        """)
+        """
+    )
     stop = server.destroy
 default:
     FileHandle.standardError.write(Data((usage + "\n").utf8))

@@ -24,8 +24,13 @@ enum CLI {
     /// (`ip netns exec` execs the binary: the process is the scrubber itself). The scrubber's
     /// own variables (`SCRUBBER_DB`, `SCRUBBER_NODE_ID`) are unset unless `environment` sets them.
     /// - Parameter launcher: a command the binary runs under (`prlimit --nofile=…`), if any.
-    static func start(_ arguments: [String], in directory: String, netns: String? = nil, launcher: [String] = [],
-                      environment: [String: String] = [:]) throws -> (Process, stdout: String, stderr: String) {
+    static func start(
+        _ arguments: [String],
+        in directory: String,
+        netns: String? = nil,
+        launcher: [String] = [],
+        environment: [String: String] = [:]
+    ) throws -> (Process, stdout: String, stderr: String) {
         let process = Process()
         if let first = launcher.first {
             process.executableURL = URL(fileURLWithPath: first)
@@ -39,7 +44,8 @@ enum CLI {
         }
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         let id = UUID().uuidString.prefix(8)
-        let out = directory + "/out-\(id).txt", err = directory + "/err-\(id).txt"
+        let out = directory + "/out-\(id).txt"
+        let err = directory + "/err-\(id).txt"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: err, contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: out)
@@ -86,8 +92,11 @@ enum CLI {
         var zombieSince: ContinuousClock.Instant?
         let pid = process.processIdentifier
         func output(_ status: Int32) -> Result {
-            Result(status: status, stdout: (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? "",
-                   stderr: (try? String(contentsOfFile: stderr, encoding: .utf8)) ?? "")
+            Result(
+                status: status,
+                stdout: (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOfFile: stderr, encoding: .utf8)) ?? ""
+            )
         }
         // Polled, never `waitUntilExit()`: Foundation has missed a child's exit under the whole
         // suite (seen three times: the child a zombie it never reaped, `isRunning` true for good,
@@ -105,7 +114,9 @@ enum CLI {
             }
             if let killedAt {
                 if ContinuousClock.now - killedAt > .seconds(10) {
-                    throw CLIError("\(process.executableURL?.lastPathComponent ?? "child") (pid \(pid)) still counts as running 10 s after SIGKILL (state \(Self.state(pid).map(String.init) ?? "gone"))")
+                    throw CLIError(
+                        "\(process.executableURL?.lastPathComponent ?? "child") (pid \(pid)) still counts as running 10 s after SIGKILL (state \(Self.state(pid).map(String.init) ?? "gone"))"
+                    )
                 }
             } else if ContinuousClock.now > deadline {
                 process.terminate()
@@ -120,7 +131,8 @@ enum CLI {
     /// A process's state letter from `/proc/PID/stat` (`R`, `S`, `D`, `Z`, …), or nil once it is gone.
     static func state(_ pid: pid_t) -> Character? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")"),
-              let letter = stat[close...].dropFirst(2).first else { return nil }
+            let letter = stat[close...].dropFirst(2).first
+        else { return nil }
         return letter
     }
 }
@@ -159,7 +171,10 @@ final class Workspace {
     /// Seeds through `scrubber seed`; returns the new ids.
     func seed(_ arguments: [String], config: String, idsFile: String) async throws -> [String] {
         let before = try ids(idsFile).count
-        let result = try await CLI.run(["seed", "--config-file", config, "--ids-file", directory + "/" + idsFile] + arguments, in: directory)
+        let result = try await CLI.run(
+            ["seed", "--config-file", config, "--ids-file", directory + "/" + idsFile] + arguments,
+            in: directory
+        )
         guard result.status == 0 else { throw SeedFailed(message: result.stderr) }
         return Array(try ids(idsFile).dropFirst(before))
     }

@@ -13,9 +13,12 @@ import Testing
         let ws = try Workspace(copyFixture: false)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script, "--nodes", "3", "--images", "2000", "--active", "50",
-                             "--duration", "15", "--settle", "120", "--bin", CLI.binary, "--dir", ws.directory + "/chaos"]
-        let out = ws.directory + "/chaos.out", err = ws.directory + "/chaos.err"
+        process.arguments = [
+            "python3", Self.script, "--nodes", "3", "--images", "2000", "--active", "50",
+            "--duration", "15", "--settle", "120", "--bin", CLI.binary, "--dir", ws.directory + "/chaos",
+        ]
+        let out = ws.directory + "/chaos.out"
+        let err = ws.directory + "/chaos.err"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: err, contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: out)

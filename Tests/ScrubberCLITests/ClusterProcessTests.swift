@@ -12,10 +12,18 @@ import Testing
     /// that: a hand-over, not a lease left to run out (audit rows, in the store's clock).
     static func expectHandOver(_ cluster: ProcessCluster, from: String, to: String, term: Int64) throws {
         let (resigned, elected) = try cluster.ws.queue().read { db in
-            (try Double.fetchOne(db, sql: "SELECT at FROM scrub_events WHERE action = 'resigned' AND node_id = ? AND term = ?",
-                                 arguments: [from, term]),
-             try Double.fetchOne(db, sql: "SELECT at FROM scrub_events WHERE action = 'elected' AND node_id = ? AND term = ?",
-                                 arguments: [to, term + 1]))
+            (
+                try Double.fetchOne(
+                    db,
+                    sql: "SELECT at FROM scrub_events WHERE action = 'resigned' AND node_id = ? AND term = ?",
+                    arguments: [from, term]
+                ),
+                try Double.fetchOne(
+                    db,
+                    sql: "SELECT at FROM scrub_events WHERE action = 'elected' AND node_id = ? AND term = ?",
+                    arguments: [to, term + 1]
+                )
+            )
         }
         let resignedAt = try #require(resigned, "\(from) resigned term \(term) while it held it")
         let electedAt = try #require(elected, "\(to) was elected to term \(term + 1)")
@@ -38,8 +46,11 @@ import Testing
         #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'resigned' AND term = \(old.term)") == 0)
         try await cluster.waitFor("every image scrubbed") { try cluster.pending() == 0 }
         for id in ids { #expect(try cluster.ws.status(id) == "deleted") }
-        #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'reassigned' AND detail LIKE 'from \(old.holder) %'") > 0,
-                "the killed node held work that others finished")
+        #expect(
+            try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE action = 'reassigned' AND detail LIKE 'from \(old.holder) %'")
+                > 0,
+            "the killed node held work that others finished"
+        )
         let results = try await cluster.stopAll()
         for (id, result) in results where id != old.holder { #expect(result.status == 0, "\(id): \(result.stderr)") }
     }
@@ -81,7 +92,12 @@ import Testing
         try await cluster.waitFor("every image scrubbed") { try cluster.pending() == 0 }
 
         // Fencing: nothing was written under the old term after the new term began.
-        #expect(try cluster.ws.count("SELECT count(*) FROM scrub_events WHERE term = ? AND action IN ('reassigned', 'elected') AND id > ?", [old.term, electedAt]) == 0)
+        #expect(
+            try cluster.ws.count(
+                "SELECT count(*) FROM scrub_events WHERE term = ? AND action IN ('reassigned', 'elected') AND id > ?",
+                [old.term, electedAt]
+            ) == 0
+        )
         #expect(try cluster.ws.count("SELECT count(*) FROM scrub_assignments WHERE term = ?", [old.term]) == 0)
         let current = try #require(try cluster.liveLeader())
         #expect(current.term > old.term)
@@ -89,8 +105,11 @@ import Testing
         let results = try await cluster.stopAll()
         let resumed = try #require(results[old.holder])
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(resumed.stderr.contains("stepped down") || resumed.stderr.contains("deposed") || resumed.stderr.contains("lost the leader lease"),
-                "the resumed leader must notice it no longer leads: \(resumed.stderr)")
+        #expect(
+            resumed.stderr.contains("stepped down") || resumed.stderr.contains("deposed")
+                || resumed.stderr.contains("lost the leader lease"),
+            "the resumed leader must notice it no longer leads: \(resumed.stderr)"
+        )
         #expect(resumed.stderr.contains("rejoining"), "its membership had lapsed, so it rejoins: \(resumed.stderr)")
     }
 
@@ -132,8 +151,12 @@ import Testing
         let nodes = try #require(object["nodes"] as? [[String: Any]])
         #expect(nodes.count == 3)
         for node in nodes {
-            #expect(Set(["node_id", "host", "pid", "state", "heartbeat_age_s", "alive", "capacity", "assigned", "scrubbing",
-                         "done", "failed", "leader_eligible"]).isSubset(of: Set(node.keys)))
+            #expect(
+                Set([
+                    "node_id", "host", "pid", "state", "heartbeat_age_s", "alive", "capacity", "assigned", "scrubbing",
+                    "done", "failed", "leader_eligible",
+                ]).isSubset(of: Set(node.keys))
+            )
         }
         let backlog = try #require(object["backlog"] as? [String: Any])
         #expect(Set(["eligible", "waiting", "oldest_age_s", "failing"]).isSubset(of: Set(backlog.keys)))

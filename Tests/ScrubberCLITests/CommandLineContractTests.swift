@@ -7,14 +7,17 @@ import Testing
 @Suite(.tags(.spawnsProcesses)) struct CommandLineContractTests {
     @Test func badConfigValuesExitTwoNamingFileLineAndOption() async throws {
         let ws = try Workspace()
-        let config = try ws.write("bad.conf", """
+        let config = try ws.write(
+            "bad.conf",
+            """
             [DEFAULT]
             scrub_time = 0
 
             scrub_pool_size = lots
             [database]
             connection = sqlite:///glance.sqlite
-            """)
+            """
+        )
         let result = try await CLI.run(["run", "--once", "--config-file", config], in: ws.directory)
         #expect(result.status == 2)
         #expect(result.stderr.contains("bad.conf:4"))
@@ -53,12 +56,15 @@ import Testing
     @Test func restoreExitsZeroOrFourAndSaysWhy() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images"
-        let config = try ws.write("c.conf", """
+        let config = try ws.write(
+            "c.conf",
+            """
             [database]
             connection = sqlite:///glance.sqlite
             [glance_store]
             filesystem_store_datadir = \(root)
-            """)
+            """
+        )
         let ids = try await ws.seed(["--store", root, "--images", "2", "--locations", "2"], config: config, idsFile: "ids")
 
         let ok = try await CLI.run(["restore", ids[0], "--config-file", config], in: ws.directory)
@@ -88,12 +94,15 @@ import Testing
     @Test func permissionDeniedOnDeleteIsRecordedAndTheFileSurvives() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images"
-        let config = try ws.write("p.conf", """
+        let config = try ws.write(
+            "p.conf",
+            """
             [database]
             connection = sqlite:///glance.sqlite
             [glance_store]
             filesystem_store_datadir = \(root)
-            """)
+            """
+        )
         let locked = try await ws.seed(["--store", root + "/ro", "--images", "2"], config: config, idsFile: "locked")
         let free = try await ws.seed(["--store", root, "--images", "3"], config: config, idsFile: "free")
         // Root ignores file permissions, so as root the scrubber runs as `nobody`.
@@ -117,12 +126,15 @@ import Testing
     @Test func aReadOnlyDatabaseIsFatalWithAClearMessageAndChangesNothing() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images"
-        let config = try ws.write("ro.conf", """
+        let config = try ws.write(
+            "ro.conf",
+            """
             [database]
             connection = sqlite:///glance.sqlite
             [glance_store]
             filesystem_store_datadir = \(root)
-            """)
+            """
+        )
         let ids = try await ws.seed(["--store", root, "--images", "3"], config: config, idsFile: "ids")
         // Root may write any file, so the scrubber runs as `nobody`, who may read but not write.
         for path in [ws.directory, root] { chmod(path, 0o755) }
@@ -147,4 +159,3 @@ import Testing
         }
     }
 }
-

@@ -8,7 +8,9 @@ import Testing
     @Test func theDaemonScrubsNewWorkAndExitsZeroOnSIGTERM() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images"
-        let config = try ws.write("d.conf", """
+        let config = try ws.write(
+            "d.conf",
+            """
             [DEFAULT]
             daemon = True
             wakeup_time = 1
@@ -19,7 +21,8 @@ import Testing
             [cluster]
             node_id = daemon-1
             heartbeat_interval = 0.5
-            """)
+            """
+        )
         let (process, out, err) = try CLI.start(["run", "--config-file", config], in: ws.directory)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let ids = try await ws.seed(["--store", root, "--images", "100"], config: config, idsFile: "ids")
@@ -30,12 +33,16 @@ import Testing
         kill(process.processIdentifier, SIGTERM)
         let result = try await CLI.wait(process, stdout: out, stderr: err)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(try await ws.queue().read { try String.fetchOne($0, sql: "SELECT state FROM scrub_nodes WHERE node_id = 'daemon-1'") } == "left")
+        #expect(
+            try await ws.queue().read { try String.fetchOne($0, sql: "SELECT state FROM scrub_nodes WHERE node_id = 'daemon-1'") } == "left"
+        )
     }
 
     @Test func sigtermMidRunFinishesInFlightWorkHandsBackTheRestAndLosesNothing() async throws {
         let ws = try Workspace()
-        let config = try ws.write("s.conf", """
+        let config = try ws.write(
+            "s.conf",
+            """
             [DEFAULT]
             scrub_pool_size = 2
             enabled_backends = sim:simulated
@@ -47,7 +54,8 @@ import Testing
             simulated_latency = 0.05
             [cluster]
             claim_batch = 16
-            """)
+            """
+        )
         let ids = try await ws.seed(["--store", ws.directory + "/none", "--images", "200", "--bytes", "0"], config: config, idsFile: "ids")
         let (process, out, err) = try CLI.start(["run", "--daemon", "--config-file", config, "--node-id", "slow"], in: ws.directory)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }

@@ -26,7 +26,11 @@ enum Containerfile {
         let config = try Deploy.configuration(text, file: "glance-scrubber.conf")
         #expect(config.database == .sqlite(path: "/var/lib/glance/glance.sqlite"))
         #expect(Set(config.stores.backends.map(\.name)) == ["fast", "slow"])
-        #expect(config.stores.backends.flatMap(\.fileRoots).map(\.path).sorted() == ["/srv/glance/a", "/srv/glance/b", "/var/lib/glance/images"])
+        #expect(
+            config.stores.backends.flatMap(\.fileRoots).map(\.path).sorted() == [
+                "/srv/glance/a", "/srv/glance/b", "/var/lib/glance/images",
+            ]
+        )
         #expect(config.daemon && config.poolSize == 16)
         let ini = try INIDocument(parsing: text, file: "glance-scrubber.conf")
         #expect(ini.value("cluster", "metrics_listen")?.text == "127.0.0.1:9180")
@@ -36,7 +40,10 @@ enum Containerfile {
     /// the catalog (exit 5: no leader) instead of a configuration error (exit 2).
     @Test func theBinaryAcceptsTheExampleConfiguration() async throws {
         let ws = try Workspace()
-        let result = try await CLI.run(["status", "--config-file", Deploy.directory + "/glance-scrubber.conf", "--db", ws.database], in: ws.directory)
+        let result = try await CLI.run(
+            ["status", "--config-file", Deploy.directory + "/glance-scrubber.conf", "--db", ws.database],
+            in: ws.directory
+        )
         #expect(result.status == 5, "\(result.stderr)")
     }
 

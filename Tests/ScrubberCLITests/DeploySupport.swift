@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import TestSupport
 import ScrubberCore
+import TestSupport
 import Yams
 
 /// The files under `deploy/`, and what the tests of them share: running a validator, reading
@@ -35,7 +35,9 @@ enum Deploy {
     static func joinAndStop(_ arguments: [String], environment: [String: String], node: String, in ws: Workspace) async throws {
         let (process, out, err) = try CLI.start(arguments, in: ws.directory, environment: environment)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let state = { try? ws.queue().read { try String.fetchOne($0, sql: "SELECT state FROM scrub_nodes WHERE node_id = ?", arguments: [node]) } }
+        let state = {
+            try? ws.queue().read { try String.fetchOne($0, sql: "SELECT state FROM scrub_nodes WHERE node_id = ?", arguments: [node]) }
+        }
         try await eventually("\(node) joins or exits") { !process.isRunning || state() == "active" }
         guard process.isRunning, state() == "active" else {
             let result = try await CLI.wait(process, stdout: out, stderr: err)
@@ -51,10 +53,13 @@ enum Deploy {
     /// A configuration file that moves the metrics server to a free loopback port, so that a
     /// node started from a deployment's files binds nothing but loopback (later files win).
     static func loopbackMetrics(in ws: Workspace) throws -> String {
-        try ws.write("metrics-\(UUID().uuidString.prefix(8)).conf", """
+        try ws.write(
+            "metrics-\(UUID().uuidString.prefix(8)).conf",
+            """
             [cluster]
             metrics_listen = 127.0.0.1:\(try PostgresTestServer.freePortForTests())
-            """)
+            """
+        )
     }
 }
 
@@ -72,7 +77,8 @@ enum Validator {
 
     /// The path of `name` on this machine, or an error saying how to install it (.ci/run does).
     static func locate(_ name: String, install: String) throws -> String {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let path =
+            (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
             .split(separator: ":").map { "\($0)/\(name)" } + ["/usr/bin/\(name)", "/bin/\(name)"]
         guard let found = path.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw DeployError("\(name) is missing: \(install) (.ci/run does); this check is not skipped")
@@ -105,7 +111,8 @@ struct UnitFile {
     init(_ name: String) throws {
         self.name = name
         var entries: [(section: String, key: String, value: String)] = []
-        var section = "", pending = ""
+        var section = ""
+        var pending = ""
         for raw in try Deploy.text(name).split(separator: "\n", omittingEmptySubsequences: false) {
             var line = pending + raw.trimmingCharacters(in: .whitespaces)
             pending = ""

@@ -7,15 +7,19 @@ import Testing
 @Suite(.tags(.spawnsProcesses)) struct DryRunTests {
     @Test func aDryRunListsTheBacklogAndLeavesCatalogAndFilesByteIdentical() async throws {
         let ws = try Workspace()
-        let root = ws.directory + "/images", outside = ws.directory + "/outside"
-        let config = try ws.write("d.conf", """
+        let root = ws.directory + "/images"
+        let outside = ws.directory + "/outside"
+        let config = try ws.write(
+            "d.conf",
+            """
             [DEFAULT]
             scrub_time = 60
             [database]
             connection = sqlite:///glance.sqlite
             [glance_store]
             filesystem_store_datadir = \(root)
-            """)
+            """
+        )
         let pending = try await ws.seed(["--store", root, "--images", "5", "--locations", "2"], config: config, idsFile: "p")
         let missing = try await ws.seed(["--store", root, "--images", "1", "--bytes", "0"], config: config, idsFile: "m")
         let escaping = try await ws.seed(["--store", outside, "--images", "1"], config: config, idsFile: "e")
@@ -32,10 +36,15 @@ import Testing
         #expect(result.stdout.contains("\(escaping[0])\t") && result.stdout.contains("outside the store roots"))
         for id in waiting { #expect(!result.stdout.contains(id), "inside scrub_time: not listed") }
         // The bytes it would free: Glance's `images.size` (1 KiB each here) of every location it would delete.
-        #expect(result.stdout.contains("""
-            dry run: 7 eligible images; 10 locations would be deleted, freeing 10.0 KiB (10240 bytes); 1 already gone, 1 would fail; \
-            nothing was changed
-            """), "\(result.stdout)")
+        #expect(
+            result.stdout.contains(
+                """
+                dry run: 7 eligible images; 10 locations would be deleted, freeing 10.0 KiB (10240 bytes); 1 already gone, 1 would fail; \
+                nothing was changed
+                """
+            ),
+            "\(result.stdout)"
+        )
     }
 
     /// SHA-256 of the database file and of every file under the workspace's image directories.

@@ -12,14 +12,19 @@ import Testing
         let server = try await SwiftTestServer.start()
         defer { server.destroy() }
         let ws = try Workspace()
-        try ws.write("glance-swift.conf", """
+        try ws.write(
+            "glance-swift.conf",
+            """
             [ref1]
             user = \(SwiftTestServer.glance.user)
             key = "\(SwiftTestServer.glance.key)"
             auth_address = \(server.keystoneURL)
-            """)
+            """
+        )
         // One file for glance_store and for the scrubber, as an operator points both at glance-api.conf.
-        let config = try ws.write("glance-api.conf", """
+        let config = try ws.write(
+            "glance-api.conf",
+            """
             [DEFAULT]
             enabled_backends = swift1:swift, s3a:s3
             scrub_time = 300
@@ -51,10 +56,15 @@ import Testing
             # Multipart from 5 MiB, in 5 MiB parts (S3's smallest).
             s3_store_large_object_size = 5
             s3_store_large_object_chunk_size = 5
-            """)
+            """
+        )
         // Glance's rows: eligible, not yet eligible (deleted 10 s ago), and active images.
         func seed(_ count: Int, _ extra: [String]) async throws -> [String] {
-            try await ws.seed(["--store", ws.directory + "/unused", "--images", "\(count)", "--bytes", "0"] + extra, config: config, idsFile: "ids")
+            try await ws.seed(
+                ["--store", ws.directory + "/unused", "--images", "\(count)", "--bytes", "0"] + extra,
+                config: config,
+                idsFile: "ids"
+            )
         }
         let eligible = try await seed(8, [])
         let waiting = try await seed(2, ["--deleted-ago", "10"])
@@ -76,7 +86,10 @@ import Testing
             for image in written {
                 try db.execute(sql: "UPDATE images SET size = ? WHERE id = ?", arguments: [image.size, image.id])
                 let metadata = String(decoding: try JSONEncoder().encode(image.metadata), as: UTF8.self)
-                try db.execute(sql: "UPDATE image_locations SET value = ?, meta_data = ? WHERE image_id = ?", arguments: [image.url, metadata, image.id])
+                try db.execute(
+                    sql: "UPDATE image_locations SET value = ?, meta_data = ? WHERE image_id = ?",
+                    arguments: [image.url, metadata, image.id]
+                )
             }
         }
         let gone = try #require(written.first { $0.url.hasPrefix("swift+config://") && $0.id == eligible[0] })

@@ -26,8 +26,10 @@ import Testing
         let args = container.args
         let index = try #require(args.firstIndex(of: "--config-file"), "args \(args) name no --config-file")
         let path = try #require(args.indices.contains(index + 1) ? args[index + 1] : nil)
-        let volume = try #require(deployment.spec.template.spec.volumes.first { $0.configMap?.name == configMap.metadata.name },
-                                  "no volume mounts ConfigMap \(configMap.metadata.name ?? "?")")
+        let volume = try #require(
+            deployment.spec.template.spec.volumes.first { $0.configMap?.name == configMap.metadata.name },
+            "no volume mounts ConfigMap \(configMap.metadata.name ?? "?")"
+        )
         let mount = try #require(container.volumeMounts.first { $0.name == volume.name }, "volume \(volume.name) is not mounted")
         let key = mount.subPath ?? String(path.dropFirst(mount.mountPath.count + 1))
         #expect(path == (mount.subPath == nil ? mount.mountPath + "/" + key : mount.mountPath), "\(path) is not under \(mount.mountPath)")
@@ -73,7 +75,10 @@ import Testing
         if probe.status != 0 { throw DeployError("kubernetes-validate is missing: \(install) (.ci/run does); this check is not skipped") }
         let files = try FileManager.default.contentsOfDirectory(atPath: Deploy.directory + "/kubernetes")
             .filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }.sorted()
-        let result = try await Validator.run(python, ["-m", "kubernetes_validate", "--strict"] + files.map { Deploy.directory + "/kubernetes/" + $0 })
+        let result = try await Validator.run(
+            python,
+            ["-m", "kubernetes_validate", "--strict"] + files.map { Deploy.directory + "/kubernetes/" + $0 }
+        )
         #expect(result.status == 0, "kubernetes-validate --strict (exit \(result.status)):\n\(result.text)")
         #expect(result.text.components(separatedBy: " passed for resource ").count - 1 == files.count, "\(result.text)")
     }
@@ -96,7 +101,10 @@ import Testing
     }
 
     @Test func theConnectionComesFromTheSecretAndTheNodeIDFromThePodName() throws {
-        let db = try #require(container.env.first { $0.name == "SCRUBBER_DB" }?.valueFrom?.secretKeyRef, "SCRUBBER_DB is not from a secretKeyRef")
+        let db = try #require(
+            container.env.first { $0.name == "SCRUBBER_DB" }?.valueFrom?.secretKeyRef,
+            "SCRUBBER_DB is not from a secretKeyRef"
+        )
         #expect(db.name == secret.metadata.name)
         let placeholder = try #require(secret.stringData?[db.key], "Secret \(db.name) has no key \(db.key)")
         guard case .postgresql = try DatabaseURL(parsing: placeholder) else {
@@ -119,7 +127,10 @@ import Testing
         let roots = config.stores.backends.flatMap(\.fileRoots).map(\.path)
         #expect(!roots.isEmpty)
         for root in roots {
-            #expect(storeMounts.contains { root == $0 || root.hasPrefix($0 + "/") }, "store \(root) is on no writable claim: \(storeMounts)")
+            #expect(
+                storeMounts.contains { root == $0 || root.hasPrefix($0 + "/") },
+                "store \(root) is on no writable claim: \(storeMounts)"
+            )
         }
     }
 
@@ -151,7 +162,10 @@ import Testing
         let ws = try Workspace()
         let (path, text) = try mountedConfiguration()
         let local = ws.directory + path
-        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: local).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: URL(fileURLWithPath: local).deletingLastPathComponent().path,
+            withIntermediateDirectories: true
+        )
         try text.write(toFile: local, atomically: true, encoding: .utf8)
         let arguments = container.args.map { $0 == path ? local : $0 } + ["--config-file", try Deploy.loopbackMetrics(in: ws)]
         let pod = "scrubber-6f7c9d8b5-q2xkz"

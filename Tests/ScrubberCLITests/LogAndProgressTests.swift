@@ -8,7 +8,9 @@ import Testing
     /// A workspace whose backlog of `images` goes to a simulated store paced at `perSecond`.
     private func backlog(_ images: Int, perSecond: Int? = nil) async throws -> (Workspace, config: String) {
         let ws = try Workspace()
-        let config = try ws.write("s.conf", """
+        let config = try ws.write(
+            "s.conf",
+            """
             [DEFAULT]
             scrub_pool_size = 4
             enabled_backends = sim:simulated
@@ -17,15 +19,20 @@ import Testing
             [sim]
             simulated_latency = 0.001
             \(perSecond.map { "max_deletes_per_second = \($0)" } ?? "")
-            """)
-        _ = try await ws.seed(["--store", ws.directory + "/images", "--images", "\(images)", "--bytes", "0", "--store-id", "sim"],
-                              config: config, idsFile: "p")
+            """
+        )
+        _ = try await ws.seed(
+            ["--store", ws.directory + "/images", "--images", "\(images)", "--bytes", "0", "--store-id", "sim"],
+            config: config,
+            idsFile: "p"
+        )
         return (ws, config)
     }
 
     /// Every line of `stderr` as a JSON object; records an issue if some line is not one.
     private func jsonLines(_ stderr: String) -> [[String: Any]] {
-        var objects: [[String: Any]] = [], others: [Substring] = []
+        var objects: [[String: Any]] = []
+        var others: [Substring] = []
         for line in stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
             if let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] {
                 objects.append(object)
@@ -40,8 +47,10 @@ import Testing
     @Test func withJSONLogsEveryStderrLineIsOneObjectAndTheDefaultLevelDoesNotLogEachImage() async throws {
         let (ws, config) = try await backlog(400)
 
-        let result = try await CLI.run(["run", "--once", "--log-format", "json", "--config-file", config, "--node-id", "json\nnode"],
-                                       in: ws.directory)
+        let result = try await CLI.run(
+            ["run", "--once", "--log-format", "json", "--config-file", config, "--node-id", "json\nnode"],
+            in: ws.directory
+        )
 
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try ws.count("SELECT count(*) FROM images WHERE status = 'deleted'") >= 400)
@@ -65,8 +74,10 @@ import Testing
     @Test func atDebugEachImageHasItsOwnJSONLine() async throws {
         let (ws, config) = try await backlog(120)
 
-        let result = try await CLI.run(["run", "--once", "--log-format", "json", "--log-level", "debug", "--config-file", config],
-                                       in: ws.directory)
+        let result = try await CLI.run(
+            ["run", "--once", "--log-format", "json", "--log-level", "debug", "--config-file", config],
+            in: ws.directory
+        )
 
         #expect(result.status == 0, "\(result.stderr)")
         let scrubbed = jsonLines(result.stderr).filter { $0["message"] as? String == "image scrubbed" }
@@ -146,8 +157,11 @@ import Testing
             let result = try await CLI.wait(process, stdout: out, stderr: "/dev/null")
             #expect(result.status == 0, "\(format): \(result.stdout)")
             outputs.append(result.stdout)
-            _ = try await ws.seed(["--store", ws.directory + "/images", "--images", "100", "--bytes", "0", "--store-id", "sim"],
-                                  config: config, idsFile: "p")
+            _ = try await ws.seed(
+                ["--store", ws.directory + "/images", "--images", "100", "--bytes", "0", "--store-id", "sim"],
+                config: config,
+                idsFile: "p"
+            )
         }
         #expect(outputs[0].contains("\r\u{1B}[Kscrubbed 100/100 images"), "\(outputs[0])")
         #expect(!outputs[1].contains("\u{1B}[K") && !outputs[1].contains("ETA"), "\(outputs[1])")

@@ -11,7 +11,9 @@ import Testing
     @Test func aScrapeParsesAndAgreesWithTheAuditTable() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images"
-        let config = try ws.write("m.conf", """
+        let config = try ws.write(
+            "m.conf",
+            """
             [DEFAULT]
             scrub_pool_size = 4
             [database]
@@ -22,7 +24,8 @@ import Testing
             node_id = metered
             heartbeat_interval = 0.25
             metrics_listen = 127.0.0.1:1
-            """)
+            """
+        )
         let ids = try await ws.seed(["--store", root, "--images", "120", "--bytes", "1000"], config: config, idsFile: "ids")
         // The flag overrides the file's (unusable) port.
         let node = try await MetricsNode.start(["run", "--daemon", "--config-file", config, "--metrics-listen", "127.0.0.1:0"], in: ws)
@@ -30,8 +33,10 @@ import Testing
 
         #expect(try await node.get("/healthz").status == 200)
         try await eventually("every image scrubbed", poll: .milliseconds(100)) {
-            try ws.count("SELECT count(*) FROM images WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending_delete'",
-                         [String(data: JSONEncoder().encode(ids), encoding: .utf8)!]) == 0
+            try ws.count(
+                "SELECT count(*) FROM images WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending_delete'",
+                [String(data: JSONEncoder().encode(ids), encoding: .utf8)!]
+            ) == 0
         }
         #expect(try await node.get("/readyz").status == 200)
         // Completions are committed in batches; the counters follow the commit.
@@ -64,7 +69,9 @@ import Testing
         // Only the seeded files exist on disk: 1,000 bytes each.
         #expect(scrape.value("scrubber_deleted_bytes_total", ["store": "file"]) == Double(ids.count * 1000))
         #expect(scrape.value("scrubber_delete_duration_seconds_count", ["store": "file"]) == Double(gone + notFound + failed))
-        #expect(scrape.value("scrubber_delete_duration_seconds_bucket", ["store": "file", "le": "+Inf"]) == Double(gone + notFound + failed))
+        #expect(
+            scrape.value("scrubber_delete_duration_seconds_bucket", ["store": "file", "le": "+Inf"]) == Double(gone + notFound + failed)
+        )
         #expect((scrape.value("scrubber_claimed_images_total", [:]) ?? 0) >= Double(imagesDeleted))
         #expect(scrape.value("scrubber_deletes_in_flight", [:]) == 0)
         #expect(scrape.value("scrubber_is_leader", [:]) == 1)
@@ -82,15 +89,21 @@ import Testing
     @Test func failingImagesAreGaugedByClassAndTheBacklogInBytesPerStore() async throws {
         let ws = try Workspace()
         let root = ws.directory + "/images"
-        let config = try ws.write("m.conf", """
+        let config = try ws.write(
+            "m.conf",
+            """
             [database]
             connection = sqlite:///glance.sqlite
             [glance_store]
             filesystem_store_datadir = \(root)
-            """)
+            """
+        )
         _ = try await ws.seed(["--store", root, "--images", "20", "--bytes", "1000"], config: config, idsFile: "ok")
-        let outside = try await ws.seed(["--store", ws.directory + "/elsewhere", "--images", "3", "--bytes", "700"], config: config,
-                                        idsFile: "outside")
+        let outside = try await ws.seed(
+            ["--store", ws.directory + "/elsewhere", "--images", "3", "--bytes", "700"],
+            config: config,
+            idsFile: "outside"
+        )
         let node = try await MetricsNode.start(["run", "--daemon", "--config-file", config, "--metrics-listen", "127.0.0.1:0"], in: ws)
         defer { node.kill() }
         try await eventually("the images outside the store roots failed", poll: .milliseconds(100)) {
@@ -102,10 +115,15 @@ import Testing
             return scrape.value("scrubber_images_failing", ["class": "misconfigured", "store": "file"]) == Double(outside.count)
         }
         #expect(scrape.types["scrubber_images_failing"] == "gauge")
-        #expect(scrape.value("scrubber_backlog_bytes", ["store": "file"]) == Double(outside.count * 700), "only the failing images are left")
+        #expect(
+            scrape.value("scrubber_backlog_bytes", ["store": "file"]) == Double(outside.count * 700),
+            "only the failing images are left"
+        )
         #expect(scrape.value("scrubber_backlog_store_images", ["store": "file"]) == Double(outside.count))
         #expect(scrape.value("scrubber_paused", [:]) == 0)
-        #expect(try ws.count("SELECT count(*) FROM scrub_assignments WHERE failure_class = 'misconfigured' AND failure_store = 'file'") == 3)
+        #expect(
+            try ws.count("SELECT count(*) FROM scrub_assignments WHERE failure_class = 'misconfigured' AND failure_store = 'file'") == 3
+        )
         kill(node.process.processIdentifier, SIGTERM)
         let result = try await CLI.wait(node.process, stdout: node.out, stderr: node.err)
         #expect(result.status == 0, "\(result.stderr)")
@@ -116,7 +134,9 @@ import Testing
     /// membership runs out, while the process stays live; it is ready again once it rejoins.
     @Test func readyzFollowsTheMembershipWhileHealthzStaysLive() async throws {
         let ws = try Workspace()
-        let config = try ws.write("r.conf", """
+        let config = try ws.write(
+            "r.conf",
+            """
             [database]
             connection = sqlite:///glance.sqlite
             [glance_store]
@@ -126,7 +146,8 @@ import Testing
             node_ttl = 1
             heartbeat_interval = 0.2
             busy_timeout = 0.1
-            """)
+            """
+        )
         let node = try await MetricsNode.start(["run", "--daemon", "--config-file", config, "--metrics-listen", "127.0.0.1:0"], in: ws)
         defer { node.kill() }
         try await node.waitFor("/readyz", status: 200)
@@ -154,12 +175,15 @@ import Testing
 
     @Test func aBadMetricsAddressIsAConfigurationError() async throws {
         let ws = try Workspace()
-        let config = try ws.write("b.conf", """
+        let config = try ws.write(
+            "b.conf",
+            """
             [database]
             connection = sqlite:///glance.sqlite
             [cluster]
             metrics_listen = http://0.0.0.0:9180/metrics
-            """)
+            """
+        )
         let fromFile = try await CLI.run(["run", "--once", "--config-file", config], in: ws.directory)
         #expect(fromFile.status == 2)
         #expect(fromFile.stderr.contains("metrics_listen"), "\(fromFile.stderr)")
@@ -242,7 +266,10 @@ struct MetricsNode {
     }
 
     func get(_ path: String) async throws -> (status: Int, body: String) {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(Int64(patienceSeconds)))
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"),
+            timeout: .seconds(Int64(patienceSeconds))
+        )
         let body = try await response.body.collect(upTo: 4 << 20)
         return (Int(response.status.code), String(buffer: body))
     }
@@ -279,7 +306,8 @@ struct Exposition {
             }
             if line.hasPrefix("#") { continue }
             guard let match = line.wholeMatch(of: #/([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/#),
-                  let value = Double(match.3) ?? (match.3 == "+Inf" ? .infinity : nil) else {
+                let value = Double(match.3) ?? (match.3 == "+Inf" ? .infinity : nil)
+            else {
                 throw CLIError("bad sample line: \(line)")
             }
             var labels: [String: String] = [:]

@@ -27,9 +27,14 @@ import Testing
         }
         try await startService()
         for id in ["far-1", "far-2"] {
-            let (process, stdout, stderr) = try CLI.start(["run", "--daemon", "--config-file", cluster.config, "--node-id", id,
-                                                           "--coordinator", "http://\(listen)", "--token-file", token],
-                                                          in: cluster.ws.directory, netns: hosts.nodes)
+            let (process, stdout, stderr) = try CLI.start(
+                [
+                    "run", "--daemon", "--config-file", cluster.config, "--node-id", id,
+                    "--coordinator", "http://\(listen)", "--token-file", token,
+                ],
+                in: cluster.ws.directory,
+                netns: hosts.nodes
+            )
             cluster.nodes[id] = (process, stdout, stderr)
         }
         try await cluster.waitFor("the remote nodes to scrub 300 images") { try cluster.pending() <= ids.count - 300 }

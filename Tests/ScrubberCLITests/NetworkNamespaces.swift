@@ -4,7 +4,8 @@ import Foundation
 /// their own, so traffic between them really crosses interfaces (and neither can reach the
 /// other's loopback). Made with iproute2 (`ip netns add`); needs root, as CI runs.
 final class NetworkNamespaces: Sendable {
-    static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "ip"
+    static let ip =
+        ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "ip"
 
     let server: String
     let nodes: String
@@ -62,7 +63,8 @@ final class NetworkNamespaces: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ip)
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
@@ -70,8 +72,10 @@ final class NetworkNamespaces: Sendable {
         let error = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw NamespaceError(message: "ip \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): "
-                                 + String(decoding: error, as: UTF8.self) + " (this test needs root and iproute2)")
+            throw NamespaceError(
+                message: "ip \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): "
+                    + String(decoding: error, as: UTF8.self) + " (this test needs root and iproute2)"
+            )
         }
         return String(decoding: output, as: UTF8.self)
     }

@@ -105,7 +105,11 @@ import Testing
         try await cluster.waitFor("a new leader") { (try cluster.liveLeader()?.term ?? 0) > before.term }
         let after = try #require(try cluster.liveLeader())
         #expect(after.holder == "s3", "the highest priority of the others")
-        #expect(try cluster.count("SELECT count(*) FROM scrub_events WHERE action = 'stepped_down' AND node_id = 's1' AND term = \(before.term)") == 1)
+        #expect(
+            try cluster.count(
+                "SELECT count(*) FROM scrub_events WHERE action = 'stepped_down' AND node_id = 's1' AND term = \(before.term)"
+            ) == 1
+        )
         // `scrubber elections` lists both, newest first.
         let listed = try await Self.control(cluster, ["elections", "--json"])
         let elections = try JSONDecoder().decode([Election].self, from: Data(listed.stdout.utf8))

@@ -36,8 +36,10 @@ import Testing
         #expect(try cluster.scalar("SELECT count(*) FROM images WHERE status = 'deleted' AND id IN (\(list))") == "\(ids.count)")
         #expect(try cluster.scalar("SELECT count(*) FROM image_locations WHERE status != 'deleted'") == "0")
         #expect(try cluster.scalar("SELECT count(*) FROM scrub_assignments") == "0")
-        #expect(try cluster.count("SELECT count(*) FROM scrub_events WHERE action = 'reassigned' AND detail LIKE 'from \(old.holder) %'") > 0,
-                "the killed node held work that others finished")
+        #expect(
+            try cluster.count("SELECT count(*) FROM scrub_events WHERE action = 'reassigned' AND detail LIKE 'from \(old.holder) %'") > 0,
+            "the killed node held work that others finished"
+        )
         #expect(try cluster.liveLeader() != nil, "a leader again after the restart")
         let results = try await cluster.stopAll()
         for (id, result) in results where id != old.holder {
@@ -48,13 +50,23 @@ import Testing
     @Test func dryRunStatusAndRestoreWorkOnPostgreSQL() async throws {
         let cluster = try await ProcessCluster(.postgresql)
         let ids = try await cluster.seed(3)
-        let before = try cluster.scalar("SELECT md5(string_agg(i.id || i.status || l.status, ',' ORDER BY i.id)) FROM images i JOIN image_locations l ON l.image_id = i.id")
+        let before = try cluster.scalar(
+            "SELECT md5(string_agg(i.id || i.status || l.status, ',' ORDER BY i.id)) FROM images i JOIN image_locations l ON l.image_id = i.id"
+        )
         let dry = try await CLI.run(["run", "--once", "--dry-run", "--config-file", cluster.config], in: cluster.ws.directory)
         #expect(dry.status == 0, "\(dry.stderr)")
         for id in ids { #expect(dry.stdout.contains(id), "the dry run lists \(id)") }
-        #expect(try cluster.scalar("SELECT md5(string_agg(i.id || i.status || l.status, ',' ORDER BY i.id)) FROM images i JOIN image_locations l ON l.image_id = i.id") == before)
-        #expect(try cluster.scalar("SELECT (SELECT count(*) FROM scrub_nodes) + (SELECT count(*) FROM scrub_events) + (SELECT count(*) FROM scrub_assignments)") == "0",
-                "a dry run writes nothing")
+        #expect(
+            try cluster.scalar(
+                "SELECT md5(string_agg(i.id || i.status || l.status, ',' ORDER BY i.id)) FROM images i JOIN image_locations l ON l.image_id = i.id"
+            ) == before
+        )
+        #expect(
+            try cluster.scalar(
+                "SELECT (SELECT count(*) FROM scrub_nodes) + (SELECT count(*) FROM scrub_events) + (SELECT count(*) FROM scrub_assignments)"
+            ) == "0",
+            "a dry run writes nothing"
+        )
         let restore = try await CLI.run(["restore", "--config-file", cluster.config, ids[0]], in: cluster.ws.directory)
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(try cluster.scalar("SELECT status FROM images WHERE id = '\(ids[0])'") == "active")

@@ -36,7 +36,9 @@ final class ProcessCluster {
             self.database = database
             connection = server.url(database: database) + "\npool_timeout = 5"
         }
-        config = try ws.write("cluster.conf", """
+        config = try ws.write(
+            "cluster.conf",
+            """
             [DEFAULT]
             scrub_pool_size = \(pool)
             enabled_backends = sim:simulated
@@ -52,7 +54,8 @@ final class ProcessCluster {
             heartbeat_interval = 0.25
             claim_batch = 16
             assign_window = 32
-            """)
+            """
+        )
     }
 
     deinit {
@@ -67,8 +70,11 @@ final class ProcessCluster {
     /// thousands of rows may outlast the nodes' 5 s on a busy machine (seen once).
     func seed(_ count: Int) async throws -> [String] {
         let patient = try ws.write("seed.conf", "[database]\npool_timeout = 60\n")
-        return try await ws.seed(["--config-file", patient, "--store", ws.directory + "/none", "--images", "\(count)", "--bytes", "0"],
-                                 config: config, idsFile: "ids")
+        return try await ws.seed(
+            ["--config-file", patient, "--store", ws.directory + "/none", "--images", "\(count)", "--bytes", "0"],
+            config: config,
+            idsFile: "ids"
+        )
     }
 
     /// Starts node `id` as a daemon, with `arguments` added.
@@ -86,7 +92,10 @@ final class ProcessCluster {
 
     func stopAll() async throws -> [String: CLI.Result] {
         var results: [String: CLI.Result] = [:]
-        for (_, node) in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGCONT); kill(node.process.processIdentifier, SIGTERM) }
+        for (_, node) in nodes where node.process.isRunning {
+            kill(node.process.processIdentifier, SIGCONT)
+            kill(node.process.processIdentifier, SIGTERM)
+        }
         for (id, node) in nodes {
             results[id] = try await CLI.wait(node.process, stdout: node.stdout, stderr: node.stderr)
         }
@@ -122,7 +131,8 @@ final class ProcessCluster {
 
     /// The live leader and its term, by the store clock.
     func liveLeader() throws -> (holder: String, term: Int64)? {
-        guard let row = try scalar("SELECT node_id || '|' || term FROM scrub_leader WHERE node_id IS NOT NULL AND expires_at > {now}") else {
+        guard let row = try scalar("SELECT node_id || '|' || term FROM scrub_leader WHERE node_id IS NOT NULL AND expires_at > {now}")
+        else {
             return nil
         }
         let parts = row.split(separator: "|")
@@ -144,7 +154,9 @@ final class ProcessCluster {
     func heartbeats(of id: String, _ times: Int, state: String = "active") async throws {
         var seen: Set<String> = []
         try await eventually("\(times) heartbeats of \(id)", poll: .milliseconds(20)) {
-            if let at = try scalar("SELECT heartbeat_at FROM scrub_nodes WHERE node_id = '\(id)' AND state = '\(state)'") { seen.insert(at) }
+            if let at = try scalar("SELECT heartbeat_at FROM scrub_nodes WHERE node_id = '\(id)' AND state = '\(state)'") {
+                seen.insert(at)
+            }
             return seen.count > times
         }
     }

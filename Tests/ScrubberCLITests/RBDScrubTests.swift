@@ -13,7 +13,9 @@ import Testing
         defer { ceph.destroy() }
         let ws = try Workspace()
         let files = ws.directory + "/images"
-        let config = try ws.write("glance-api.conf", """
+        let config = try ws.write(
+            "glance-api.conf",
+            """
             [DEFAULT]
             enabled_backends = fast:file, ceph1:rbd
             scrub_time = 300
@@ -32,7 +34,8 @@ import Testing
             rbd_store_user = \(CephTestServer.glanceUser)
             rbd_store_ceph_conf = \(ceph.conf)
             rados_connect_timeout = 10
-            """)
+            """
+        )
         func seed(_ count: Int, _ extra: [String]) async throws -> [String] {
             try await ws.seed(["--store", files, "--images", "\(count)"] + extra, config: config, idsFile: "ids")
         }
@@ -44,7 +47,10 @@ import Testing
         let onCeph = pending + pinned + active + waiting
         try await ws.queue().write { db in
             for id in onCeph {
-                try db.execute(sql: "UPDATE image_locations SET value = ? WHERE image_id = ?", arguments: ["rbd://\(ceph.fsid)/images/\(id)/snap", id])
+                try db.execute(
+                    sql: "UPDATE image_locations SET value = ? WHERE image_id = ?",
+                    arguments: ["rbd://\(ceph.fsid)/images/\(id)/snap", id]
+                )
             }
         }
         for id in onCeph { try await ceph.glanceImage(id) }
@@ -62,8 +68,12 @@ import Testing
         for id in pinned + active + waiting { #expect(try await ceph.snapshots(of: id) == ["snap"]) }
         #expect(try await ceph.images(in: "vms") == pinned.map { "\($0)_disk" }.sorted(), "the clones are untouched")
         for id in pinned {
-            let error = try await ws.queue().read { try String.fetchOne($0, sql: "SELECT last_error FROM scrub_assignments WHERE image_id = ?", arguments: [id]) }
-            #expect(error == "in_use: rbd image images/\(id) on ceph1 is in use (its snapshot snap has clones: vms/\(id)_disk); not deleted")
+            let error = try await ws.queue().read {
+                try String.fetchOne($0, sql: "SELECT last_error FROM scrub_assignments WHERE image_id = ?", arguments: [id])
+            }
+            #expect(
+                error == "in_use: rbd image images/\(id) on ceph1 is in use (its snapshot snap has clones: vms/\(id)_disk); not deleted"
+            )
         }
         // status names the pinning clones too, under their class, and so does its JSON.
         let status = try await CLI.run(["status", "--config-file", config], in: ws.directory)

@@ -6,14 +6,26 @@ import Testing
 /// `scrubber serve` with real node, status and restore processes on loopback.
 @Suite(.tags(.spawnsProcesses, .startsServers)) struct ServiceCLITests {
     /// A running `scrubber serve` for `ws`'s database, with its URL.
-    static func serve(_ ws: Workspace, config: String, token: String, port: Int = 0, options: [String] = [],
-                      launcher: [String] = []) async throws -> (process: Process, url: String) {
-        let (process, stdout, stderr) = try CLI.start(["serve", "--config-file", config, "--token-file", token, "--listen", "127.0.0.1:\(port)"]
-                                                          + options, in: ws.directory, launcher: launcher)
+    static func serve(
+        _ ws: Workspace,
+        config: String,
+        token: String,
+        port: Int = 0,
+        options: [String] = [],
+        launcher: [String] = []
+    ) async throws -> (process: Process, url: String) {
+        let (process, stdout, stderr) = try CLI.start(
+            ["serve", "--config-file", config, "--token-file", token, "--listen", "127.0.0.1:\(port)"]
+                + options,
+            in: ws.directory,
+            launcher: launcher
+        )
         var url: String?
         do {
             try await eventually("serve to listen", poll: .milliseconds(20)) {
-                guard process.isRunning else { throw CLIError("serve exited: " + ((try? String(contentsOfFile: stderr, encoding: .utf8)) ?? "")) }
+                guard process.isRunning else {
+                    throw CLIError("serve exited: " + ((try? String(contentsOfFile: stderr, encoding: .utf8)) ?? ""))
+                }
                 let text = (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? ""
                 url = text.split(separator: "\n").first { $0.hasPrefix("listening ") }.map { String($0.dropFirst("listening ".count)) }
                 return url != nil
@@ -31,21 +43,29 @@ import Testing
         let store = ws.directory + "/images"
         // The service's configuration has no metadata_encryption_key; the nodes' has.
         let serviceConfig = try ws.write("service.conf", "[database]\nconnection = sqlite:///glance.sqlite\n")
-        let nodeConfig = try ws.write("node.conf", """
+        let nodeConfig = try ws.write(
+            "node.conf",
+            """
             [DEFAULT]
             metadata_encryption_key = \(key)
             scrub_pool_size = 4
             [glance_store]
             filesystem_store_datadir = \(store)
-            """)
+            """
+        )
         let ids = try await ws.seed(["--store", store, "--images", "200", "--encrypt-key", key], config: serviceConfig, idsFile: "ids")
         #expect(try ws.count("SELECT count(*) FROM image_locations WHERE value LIKE 'file:%'") == 0, "values are ciphertext")
         let token = try ws.write("token", "cli-secret\n")
         let service = try await Self.serve(ws, config: serviceConfig, token: token)
-        defer { service.process.terminate(); service.process.waitUntilExit() }
+        defer {
+            service.process.terminate()
+            service.process.waitUntilExit()
+        }
 
-        let run = try await CLI.run(["run", "--once", "--config-file", nodeConfig, "--coordinator", service.url, "--token-file", token, "--node-id", "n1"],
-                                    in: ws.directory)
+        let run = try await CLI.run(
+            ["run", "--once", "--config-file", nodeConfig, "--coordinator", service.url, "--token-file", token, "--node-id", "n1"],
+            in: ws.directory
+        )
         #expect(run.status == 0, "\(run.stderr)")
         for id in ids {
             #expect(try ws.status(id) == "deleted")
@@ -67,21 +87,33 @@ import Testing
         let token = try ws.write("token", "flood-secret\n")
         // A service that cannot raise its own limit: 1,024 descriptors, soft and hard. Its idle
         // timeout outlasts the few seconds the flood takes to build, so the flood fills it.
-        let service = try await Self.serve(ws, config: config, token: token, options: ["--idle-timeout", "15"],
-                                           launcher: ["/usr/bin/prlimit", "--nofile=1024:1024", "--"])
-        defer { service.process.terminate(); service.process.waitUntilExit() }
+        let service = try await Self.serve(
+            ws,
+            config: config,
+            token: token,
+            options: ["--idle-timeout", "15"],
+            launcher: ["/usr/bin/prlimit", "--nofile=1024:1024", "--"]
+        )
+        defer {
+            service.process.terminate()
+            service.process.waitUntilExit()
+        }
         let port = try #require(service.url.split(separator: ":").last.flatMap { Int($0) })
         let flood = try IdleFlood(port: port, connections: 1100)
         defer { flood.close() }
         // The service holds as many as its cap (1,024 less 64 for itself); the rest wait in its backlog.
         let descriptors = "/proc/\(service.process.processIdentifier)/fd"
         func open() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: descriptors).count) ?? 0 }
-        try await eventually("the flood to fill the service's connections (\(open()) descriptors)", poll: .milliseconds(100)) { open() >= 960 }
+        try await eventually("the flood to fill the service's connections (\(open()) descriptors)", poll: .milliseconds(100)) {
+            open() >= 960
+        }
 
         // A valid client, through the flood: its retries within its deadline reach the service
         // once idle connections are closed.
-        let status = try await CLI.run(["status", "--json", "--coordinator", service.url, "--token-file", token, "--config-file", config],
-                                       in: ws.directory)
+        let status = try await CLI.run(
+            ["status", "--json", "--coordinator", service.url, "--token-file", token, "--config-file", config],
+            in: ws.directory
+        )
         #expect(status.status == 5, "answered (no leader yet): \(status.stderr)")
         #expect(status.stdout.contains(#""backlog""#))
         #expect(service.process.isRunning, "the service survived the flood")
@@ -97,7 +129,10 @@ import Testing
         let token = try ws.write("token", "ops-secret\n")
         let wrong = try ws.write("wrong", "not-it\n")
         let service = try await Self.serve(ws, config: config, token: token)
-        defer { service.process.terminate(); service.process.waitUntilExit() }
+        defer {
+            service.process.terminate()
+            service.process.waitUntilExit()
+        }
         func run(_ arguments: [String], token: String = token) async throws -> CLI.Result {
             try await CLI.run(arguments + ["--coordinator", service.url, "--token-file", token], in: ws.directory)
         }
@@ -141,7 +176,10 @@ import Testing
         let ws = try Workspace()
         let config = try ws.write("service.conf", "[database]\nconnection = sqlite:///glance.sqlite\n")
         let token = try ws.write("token", "t\n")
-        let refused = try await CLI.run(["serve", "--config-file", config, "--token-file", token, "--listen", "0.0.0.0:0"], in: ws.directory)
+        let refused = try await CLI.run(
+            ["serve", "--config-file", config, "--token-file", token, "--listen", "0.0.0.0:0"],
+            in: ws.directory
+        )
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("is not loopback: serve HTTPS there"), "\(refused.stderr)")
         let idle = try await CLI.run(["serve", "--config-file", config, "--token-file", token, "--idle-timeout", "600"], in: ws.directory)
@@ -156,10 +194,15 @@ import Testing
         let token = try ws.write("token", "right\n")
         let wrong = try ws.write("wrong", "wrong\n")
         let service = try await Self.serve(ws, config: config, token: token)
-        defer { service.process.terminate(); service.process.waitUntilExit() }
+        defer {
+            service.process.terminate()
+            service.process.waitUntilExit()
+        }
         for command in [["run", "--daemon"], ["status"]] {
-            let result = try await CLI.run(command + ["--config-file", config, "--coordinator", service.url, "--token-file", wrong],
-                                           in: ws.directory)
+            let result = try await CLI.run(
+                command + ["--config-file", config, "--coordinator", service.url, "--token-file", wrong],
+                in: ws.directory
+            )
             #expect(result.status == 1, "\(command[0]): \(result.stderr)")
             #expect(result.stderr.contains("refused our token (401)"), "\(command[0]) must not retry a 401")
         }
@@ -171,7 +214,9 @@ import Testing
 
     @Test func aNodeWhoseTokenIsRevokedMidRunStopsAtOnceWithTheError() async throws {
         let ws = try Workspace()
-        let config = try ws.write("node.conf", """
+        let config = try ws.write(
+            "node.conf",
+            """
             [DEFAULT]
             enabled_backends = sim:simulated
             [database]
@@ -180,14 +225,17 @@ import Testing
             default_backend = sim
             [cluster]
             heartbeat_interval = 0.2
-            """)
+            """
+        )
         let old = try ws.write("old-token", "old\n")
         let new = try ws.write("new-token", "new\n")
         // A port below the kernel's ephemeral range, so nothing else takes it while the service
         // is down.
         let first = try await Self.serve(ws, config: config, token: old, port: Ports.stable())
-        let node = try CLI.start(["run", "--daemon", "--config-file", config, "--coordinator", first.url, "--token-file", old, "--node-id", "revoked"],
-                                 in: ws.directory)
+        let node = try CLI.start(
+            ["run", "--daemon", "--config-file", config, "--coordinator", first.url, "--token-file", old, "--node-id", "revoked"],
+            in: ws.directory
+        )
         defer { if node.0.isRunning { kill(node.0.processIdentifier, SIGKILL) } }
         try await eventually("the node to join") { try ws.count("SELECT count(*) FROM scrub_nodes WHERE node_id = 'revoked'") > 0 }
         // The service comes back with another token.
@@ -195,7 +243,10 @@ import Testing
         first.process.waitUntilExit()
         let port = Int(first.url.split(separator: ":").last!)!
         let second = try await Self.serve(ws, config: config, token: new, port: port)
-        defer { second.process.terminate(); second.process.waitUntilExit() }
+        defer {
+            second.process.terminate()
+            second.process.waitUntilExit()
+        }
         // A daemon retries what it can ride out forever: that it exits at all, with the 401, shows
         // the 401 ended it.
         let result = try await CLI.wait(node.0, stdout: node.stdout, stderr: node.stderr)
@@ -220,10 +271,15 @@ import Testing
         close(fd)
         // The message names the deadline it gave up at; the run's own deadline only guards a hang.
         for command in [["status"], ["run", "--daemon"], ["restore", "some-image"]] {
-            let result = try await CLI.run(command + ["--config-file", config, "--coordinator", "http://127.0.0.1:\(port)", "--token-file", token],
-                                           in: ws.directory)
+            let result = try await CLI.run(
+                command + ["--config-file", config, "--coordinator", "http://127.0.0.1:\(port)", "--token-file", token],
+                in: ws.directory
+            )
             #expect(result.status == 1, "\(command[0]): \(result.stderr)")
-            #expect(result.stderr.contains("lease service at http://127.0.0.1:\(port): ping did not succeed within 2.0 s"), "\(result.stderr)")
+            #expect(
+                result.stderr.contains("lease service at http://127.0.0.1:\(port): ping did not succeed within 2.0 s"),
+                "\(result.stderr)"
+            )
         }
         let badURL = try await CLI.run(["status", "--coordinator", "http://", "--token-file", token], in: ws.directory)
         #expect(badURL.status == 2, "\(badURL.stderr)")
@@ -232,8 +288,10 @@ import Testing
 
     @Test func benchThroughTheServiceVerifiesItsRun() async throws {
         let ws = try Workspace(copyFixture: false)
-        let result = try await CLI.run(["bench", "--images", "400", "--nodes", "2", "--pool", "4", "--via-service", "--dir", ws.directory + "/bench"],
-                                       in: ws.directory)
+        let result = try await CLI.run(
+            ["bench", "--images", "400", "--nodes", "2", "--pool", "4", "--via-service", "--dir", ws.directory + "/bench"],
+            in: ws.directory
+        )
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("via=service"))
         #expect(result.stdout.contains("verified=PASS"))
@@ -243,13 +301,21 @@ import Testing
     /// nodes, and finds the image it deletes as glance-api would.
     @Test func idleBenchMeasuresBothCatalogsAndFindsTheProbe() async throws {
         let ws = try Workspace(copyFixture: false)
-        let result = try await CLI.run(["bench", "--idle", "--history", "300", "--seconds", "1", "--nodes", "2",
-                                        "--dir", ws.directory + "/idle"], in: ws.directory)
+        let result = try await CLI.run(
+            [
+                "bench", "--idle", "--history", "300", "--seconds", "1", "--nodes", "2",
+                "--dir", ws.directory + "/idle",
+            ],
+            in: ws.directory
+        )
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.contains("catalog=0 idle: cpu_s/node=[") })
         #expect(lines.contains { $0.contains("catalog=300 idle: cpu_s/node=[") })
-        #expect(lines.filter { $0.contains("an image glance-api deleted, scrubbed") && !$0.contains("not within") }.count == 2, "\(result.stdout)")
+        #expect(
+            lines.filter { $0.contains("an image glance-api deleted, scrubbed") && !$0.contains("not within") }.count == 2,
+            "\(result.stdout)"
+        )
         #expect(!result.stdout.contains("no full sweep recorded"), "the nodes keep their sweep: \(result.stdout)")
         #expect(lines.contains { $0.hasPrefix("  ratio history/empty") })
     }

@@ -16,8 +16,12 @@ import Testing
         // With scripts on, this page would show status.json's status after 1 s.
         let page = try ws.write("page.html", StatusPage.html(Self.status, refreshSeconds: 1))
         try ws.write("status.json", String(decoding: try Self.json(Self.changed), as: UTF8.self))
-        let dom = try await Self.chromium().dumpDOM(url: "file://" + page, virtualTimeBudgetMilliseconds: 2_500, javaScript: false,
-                                                    extraArguments: Self.fileFetch)
+        let dom = try await Self.chromium().dumpDOM(
+            url: "file://" + page,
+            virtualTimeBudgetMilliseconds: 2_500,
+            javaScript: false,
+            extraArguments: Self.fileFetch
+        )
         let shown = try StatusPageDOM(dom: dom)
         #expect(shown == (try StatusPageDOM(statusJSON: Self.json(Self.status))))
         #expect(shown.renderedBy == "server")
@@ -34,8 +38,11 @@ import Testing
         let page = try ws.write("page.html", StatusPage.html(Self.status, refreshSeconds: 1))
         try ws.write("status.json", String(decoding: try Self.json(Self.changed), as: UTF8.self))
         // 3.5 s of virtual time: refreshes at 1, 2 and 3 s.
-        let dom = try await Self.chromium().dumpDOM(url: "file://" + page, virtualTimeBudgetMilliseconds: 3_500,
-                                                    extraArguments: Self.fileFetch)
+        let dom = try await Self.chromium().dumpDOM(
+            url: "file://" + page,
+            virtualTimeBudgetMilliseconds: 3_500,
+            extraArguments: Self.fileFetch
+        )
         let shown = try StatusPageDOM(dom: dom)
         #expect(shown.refreshError == nil)
         #expect(shown.renderedBy == "script")
@@ -64,8 +71,11 @@ import Testing
         let ws = try Workspace(copyFixture: false)
         let page = try ws.write("page.html", StatusPage.html(Self.status, refreshSeconds: 1))
         // No status.json beside it.
-        let dom = try await Self.chromium().dumpDOM(url: "file://" + page, virtualTimeBudgetMilliseconds: 1_500,
-                                                    extraArguments: Self.fileFetch)
+        let dom = try await Self.chromium().dumpDOM(
+            url: "file://" + page,
+            virtualTimeBudgetMilliseconds: 1_500,
+            extraArguments: Self.fileFetch
+        )
         let shown = try StatusPageDOM(dom: dom)
         #expect(shown.refreshError?.isEmpty == false)
         #expect(shown.renderedBy == "server")
@@ -79,8 +89,13 @@ import Testing
         let chromium = try Self.chromium()
         for (name, width, height) in [("wide", 1280, 900), ("phone", 390, 844)] {
             let png = ws.directory + "/\(name).png"
-            try await chromium.screenshot(url: "file://" + page, to: png, width: width, height: height,
-                                          virtualTimeBudgetMilliseconds: 1_000)
+            try await chromium.screenshot(
+                url: "file://" + page,
+                to: png,
+                width: width,
+                height: height,
+                virtualTimeBudgetMilliseconds: 1_000
+            )
             let data = try Data(contentsOf: URL(fileURLWithPath: png))
             #expect(data.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]), "\(name): not a PNG")
             #expect(data.count > 10_000, "\(name): \(data.count) bytes")
@@ -137,7 +152,8 @@ import Testing
         let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { pid_t($0) } ?? []
         return pids.filter { pid in
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), stat.contains("(chromium)"),
-                  !stat.contains(") Z "), let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+                !stat.contains(") Z "), let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { return false }
             return command.range(of: profile) != nil
         }
     }
@@ -153,30 +169,93 @@ import Testing
     /// Three nodes (node-c drained), node-b leading, paused, two stores, three failing images in two classes.
     static let status = ClusterStatus(
         leader: .init(nodeID: "node-b", term: 7, leaseRemainingSeconds: 12.5),
-        paused: PauseState(since: ISO8601DateFormatter().date(from: "2026-12-05T09:00:00Z")!.timeIntervalSince1970,
-                           by: Operator(host: "ops-1", user: "alice")),
+        paused: PauseState(
+            since: ISO8601DateFormatter().date(from: "2026-12-05T09:00:00Z")!.timeIntervalSince1970,
+            by: Operator(host: "ops-1", user: "alice")
+        ),
         nodes: [
-            .init(nodeID: "node-a", host: "scrub-1.example.net", pid: 4120, state: "active", heartbeatAgeSeconds: 0.4, alive: true,
-                  capacity: 16, assigned: 12, scrubbing: 4, done: 15_204, failed: 3, leaderEligible: true, rate: 2.53),
-            .init(nodeID: "node-b", host: "scrub-2.example.net", pid: 977, state: "active", heartbeatAgeSeconds: 1.2, alive: true,
-                  capacity: 16, assigned: 9, scrubbing: 2, done: 14_880, failed: 0, leaderEligible: true, rate: 2.41),
-            .init(nodeID: "node-c", host: "scrub-3.example.net", pid: 31_002, state: "draining", heartbeatAgeSeconds: 2.9, alive: true,
-                  capacity: 8, assigned: 0, scrubbing: 1, done: 3_310, failed: 1, leaderEligible: false, rate: 0.87,
-                  drainedBy: "alice@ops-1"),
+            .init(
+                nodeID: "node-a",
+                host: "scrub-1.example.net",
+                pid: 4120,
+                state: "active",
+                heartbeatAgeSeconds: 0.4,
+                alive: true,
+                capacity: 16,
+                assigned: 12,
+                scrubbing: 4,
+                done: 15_204,
+                failed: 3,
+                leaderEligible: true,
+                rate: 2.53
+            ),
+            .init(
+                nodeID: "node-b",
+                host: "scrub-2.example.net",
+                pid: 977,
+                state: "active",
+                heartbeatAgeSeconds: 1.2,
+                alive: true,
+                capacity: 16,
+                assigned: 9,
+                scrubbing: 2,
+                done: 14_880,
+                failed: 0,
+                leaderEligible: true,
+                rate: 2.41
+            ),
+            .init(
+                nodeID: "node-c",
+                host: "scrub-3.example.net",
+                pid: 31_002,
+                state: "draining",
+                heartbeatAgeSeconds: 2.9,
+                alive: true,
+                capacity: 8,
+                assigned: 0,
+                scrubbing: 1,
+                done: 3_310,
+                failed: 1,
+                leaderEligible: false,
+                rate: 0.87,
+                drainedBy: "alice@ops-1"
+            ),
         ],
-        backlog: .init(eligible: 1_234, waiting: 56, oldestAgeSeconds: 5_400, failing: 3, bytes: 3 * gib / 2 + 123_456_789,
-                       stores: [StoreBacklog(store: "ceph", images: 800, bytes: 3 * gib / 2),
-                                StoreBacklog(store: "file", images: 434, bytes: 123_456_789)]),
-        failingByClass: [FailingGroup(failureClass: .inUse, store: "ceph", images: 1),
-                         FailingGroup(failureClass: .transient, store: "file", images: 2)],
+        backlog: .init(
+            eligible: 1_234,
+            waiting: 56,
+            oldestAgeSeconds: 5_400,
+            failing: 3,
+            bytes: 3 * gib / 2 + 123_456_789,
+            stores: [
+                StoreBacklog(store: "ceph", images: 800, bytes: 3 * gib / 2),
+                StoreBacklog(store: "file", images: 434, bytes: 123_456_789),
+            ]
+        ),
+        failingByClass: [
+            FailingGroup(failureClass: .inUse, store: "ceph", images: 1),
+            FailingGroup(failureClass: .transient, store: "file", images: 2),
+        ],
         failures: [
-            .init(imageID: "6f1c9a0e-0001", attempts: 9, lastError: "in_use: rbd image has 1 clone (pool/child-1)", failureClass: .inUse,
-                  store: "ceph", dependents: ["pool/child-1"]),
+            .init(
+                imageID: "6f1c9a0e-0001",
+                attempts: 9,
+                lastError: "in_use: rbd image has 1 clone (pool/child-1)",
+                failureClass: .inUse,
+                store: "ceph",
+                dependents: ["pool/child-1"]
+            ),
             .init(imageID: "6f1c9a0e-0002", attempts: 2, lastError: "transient: I/O error", failureClass: .transient, store: "file"),
-            .init(imageID: "6f1c9a0e-0003", attempts: 1, lastError: "transient: timed out after 30 s", failureClass: .transient,
-                  store: "file"),
+            .init(
+                imageID: "6f1c9a0e-0003",
+                attempts: 1,
+                lastError: "transient: timed out after 30 s",
+                failureClass: .transient,
+                store: "file"
+            ),
         ],
-        history: .init(rows: busyHour, leaderChanges: 2))
+        history: .init(rows: busyHour, leaderChanges: 2)
+    )
 
     /// Most minutes of the hour busy, a few idle.
     static var busyHour: [(ago: Int, images: Int, bytes: Int64)] {

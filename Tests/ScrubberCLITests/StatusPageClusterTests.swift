@@ -13,7 +13,9 @@ import Testing
         let chromium = try #require(HeadlessChromium.find(), "no chromium (./test installs it: apt-get install chromium)")
         let ws = try Workspace()
         let root = ws.directory + "/images"
-        let config = try ws.write("c.conf", """
+        let config = try ws.write(
+            "c.conf",
+            """
             [DEFAULT]
             scrub_pool_size = 4
             [database]
@@ -22,13 +24,22 @@ import Testing
             filesystem_store_datadir = \(root)
             [cluster]
             heartbeat_interval = 0.25
-            """)
+            """
+        )
         _ = try await ws.seed(["--store", root, "--images", "400", "--bytes", "3000"], config: config, idsFile: "ok")
         // A location outside the store roots: misconfigured, it stays pending with its class.
-        let failing = try await ws.seed(["--store", ws.directory + "/elsewhere", "--images", "1", "--bytes", "700"], config: config,
-                                        idsFile: "failing")
-        let node = try await MetricsNode.start(["run", "--daemon", "--config-file", config, "--node-id", "n1",
-                                                "--metrics-listen", "127.0.0.1:0"], in: ws)
+        let failing = try await ws.seed(
+            ["--store", ws.directory + "/elsewhere", "--images", "1", "--bytes", "700"],
+            config: config,
+            idsFile: "failing"
+        )
+        let node = try await MetricsNode.start(
+            [
+                "run", "--daemon", "--config-file", config, "--node-id", "n1",
+                "--metrics-listen", "127.0.0.1:0",
+            ],
+            in: ws
+        )
         defer { node.kill() }
         var others: [(process: Process, stdout: String, stderr: String)] = []
         defer { for other in others where other.process.isRunning { kill(other.process.processIdentifier, SIGKILL) } }
@@ -43,7 +54,9 @@ import Testing
         try await eventually("the backlog scrubbed but the failing image", poll: .milliseconds(100)) {
             try ws.count("SELECT count(*) FROM images WHERE status = 'pending_delete'") == 1
                 && ws.count("SELECT count(*) FROM scrub_assignments WHERE attempts > 0 AND failure_class = 'misconfigured'") == 1
-                && ws.count("SELECT count(*) FROM scrub_nodes WHERE state = 'active' AND expires_at > (julianday('now') - 2440587.5) * 86400") == 3
+                && ws.count(
+                    "SELECT count(*) FROM scrub_nodes WHERE state = 'active' AND expires_at > (julianday('now') - 2440587.5) * 86400"
+                ) == 3
         }
         let url = "http://127.0.0.1:\(node.port)/"
 
@@ -54,12 +67,19 @@ import Testing
             var document: StatusPageDOM?
             // The page is read between two identical status documents (nothing moved meanwhile);
             // it may lag them by the listener's one shared read per second.
-            try await eventually("the page (JavaScript \(javaScript)) to match status --json: \(String(describing: page)) vs \(String(describing: document))",
-                                 poll: .milliseconds(200)) {
+            try await eventually(
+                "the page (JavaScript \(javaScript)) to match status --json: \(String(describing: page)) vs \(String(describing: document))",
+                poll: .milliseconds(200)
+            ) {
                 let before = try StatusPageDOM(statusJSON: try await status())
                 // With scripts on, past the page's first refresh (5 s): what its script drew from /status.json.
-                page = try StatusPageDOM(dom: try await chromium.dumpDOM(url: url, virtualTimeBudgetMilliseconds: javaScript ? 6_500 : 1_500,
-                                                                        javaScript: javaScript))
+                page = try StatusPageDOM(
+                    dom: try await chromium.dumpDOM(
+                        url: url,
+                        virtualTimeBudgetMilliseconds: javaScript ? 6_500 : 1_500,
+                        javaScript: javaScript
+                    )
+                )
                 document = try StatusPageDOM(statusJSON: try await status())
                 return before == document && page == document
             }
@@ -92,9 +112,13 @@ import Testing
         // shared read of a second ago, from before the scrub: then it is opened again.
         var refreshed: StatusPageDOM?
         try await eventually("the kept page to show the scrub: \(String(describing: refreshed))", poll: .milliseconds(200)) {
-            refreshed = try StatusPageDOM(dom: try await chromium.dumpDOM(
-                url: "file://" + file, virtualTimeBudgetMilliseconds: 7_000,
-                extraArguments: ["--disable-web-security", "--allow-file-access-from-files"]))
+            refreshed = try StatusPageDOM(
+                dom: try await chromium.dumpDOM(
+                    url: "file://" + file,
+                    virtualTimeBudgetMilliseconds: 7_000,
+                    extraArguments: ["--disable-web-security", "--allow-file-access-from-files"]
+                )
+            )
             return refreshed?.backlogEligible == 1
         }
         let updated = try #require(refreshed)

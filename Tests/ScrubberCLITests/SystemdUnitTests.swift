@@ -65,8 +65,10 @@ import Testing
         let help = try await CLI.run([words[1], "--help"], in: ws.directory)
         #expect(help.status == 0, "scrubber \(words[1]) --help: \(help.stderr)")
         for option in words.dropFirst(2) where option.hasPrefix("--") {
-            #expect(help.stdout.contains(option + " ") || help.stdout.contains(option + "\n"),
-                    "\(unit): scrubber \(words[1]) has no option \(option)")
+            #expect(
+                help.stdout.contains(option + " ") || help.stdout.contains(option + "\n"),
+                "\(unit): scrubber \(words[1]) has no option \(option)"
+            )
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A test runner that dies leaves no daemon behind: what it spawned carries its mark, and a
 /// watchdog stops every marked process once the runner is gone.
@@ -17,8 +17,11 @@ import TestSupport
         defer { kill(watchdog, SIGKILL) }
 
         let mark = [ChildWatchdog.variable: "\(runner.processIdentifier)"]
-        let (daemon, out, err) = try CLI.start(["run", "--daemon", "--db", ws.database, "--node-id", "orphan"], in: ws.directory,
-                                               environment: mark)
+        let (daemon, out, err) = try CLI.start(
+            ["run", "--daemon", "--db", ws.database, "--node-id", "orphan"],
+            in: ws.directory,
+            environment: mark
+        )
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
         // Another daemon of this runner's: the watchdog of the stand-in must leave it alone.
         let (bystander, _, _) = try CLI.start(["run", "--daemon", "--db", ws.database, "--node-id", "bystander"], in: ws.directory)

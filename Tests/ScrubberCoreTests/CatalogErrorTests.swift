@@ -18,8 +18,13 @@ import Testing
 
     struct OldErrorBody: Codable {
         enum Kind: String, Codable {
-            case badRequest = "bad_request", unauthorized, tooLarge = "too_large", notFound = "not_found"
-            case catalog, restoreRefused = "restore_refused", serverError = "internal"
+            case badRequest = "bad_request"
+            case unauthorized
+            case tooLarge = "too_large"
+            case notFound = "not_found"
+            case catalog
+            case restoreRefused = "restore_refused"
+            case serverError = "internal"
             case nodeIDInUse = "node_id_in_use"
             case wrongIncarnation = "wrong_incarnation"
         }
@@ -87,8 +92,10 @@ import Testing
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = String(decoding: try encoder.encode(CatalogWire.ErrorBody(.membershipExpired("n1"))), as: UTF8.self)
-        #expect(json == #"{"catalogError":{"membershipExpired":{"_0":"n1"}},"code":"membership_expired","kind":"catalog","#
-                + #""message":"\#(Self.expiredMessage)","version":2}"#)
+        #expect(
+            json == #"{"catalogError":{"membershipExpired":{"_0":"n1"}},"code":"membership_expired","kind":"catalog","#
+                + #""message":"\#(Self.expiredMessage)","version":2}"#
+        )
     }
 
     /// A newer peer's code: kept with its message, and retried like an unavailable store (no
@@ -113,8 +120,10 @@ import Testing
     }
 
     @Test func codesAreStableAndFatalOnesStop() throws {
-        #expect(Self.pairs.map(\.new.code.rawValue)
-                == ["membership_expired", "unavailable", "unauthorized", "rejected", "node_id_in_use", "wrong_incarnation"])
+        #expect(
+            Self.pairs.map(\.new.code.rawValue)
+                == ["membership_expired", "unavailable", "unauthorized", "rejected", "node_id_in_use", "wrong_incarnation"]
+        )
         #expect(Self.pairs.map(\.new.isFatal) == [false, false, true, true, true, true])
         #expect(CatalogError.membershipExpired("n1").description == Self.expiredMessage)
         #expect(CatalogError.unavailable("a") != CatalogError.rejected("a"))

@@ -56,10 +56,13 @@ import Testing
     static let node = NodeIdentity(nodeID: "n", incarnation: "i")
     static let calls: [(requirement: String, call: @Sendable (any ScrubCatalog) async throws -> Void)] = [
         ("upgrade()", { try await $0.upgrade() }),
-        ("join(_:ttl:)", {
-            let registration = NodeRegistration(nodeID: "n", host: "h", pid: 1, version: "v", capacity: 1, leaderEligible: true)
-            _ = try await $0.join(registration, ttl: 30)
-        }),
+        (
+            "join(_:ttl:)",
+            {
+                let registration = NodeRegistration(nodeID: "n", host: "h", pid: 1, version: "v", capacity: 1, leaderEligible: true)
+                _ = try await $0.join(registration, ttl: 30)
+            }
+        ),
         ("heartbeat(_:ttl:)", { _ = try await $0.heartbeat(node, ttl: 30) }),
         ("leave(_:)", { try await $0.leave(node) }),
         ("windDown(_:)", { try await $0.windDown(node) }),
@@ -69,10 +72,13 @@ import Testing
         ("leaderView(scrubTime:limit:scan:)", { _ = try await $0.leaderView(scrubTime: 0, limit: 10, scan: .full(after: nil)) }),
         ("apply(_:)", { _ = try await $0.apply(LeaderPlan(leader: node, term: 2, assignments: [("img", "n")], moves: [])) }),
         ("claim(_:)", { _ = try await $0.claim(ClaimRequest(node, limit: 5)) }),
-        ("complete(_:node:backoff:)", {
-            let outcome = ScrubOutcome(imageID: "img", claimToken: "t", previousAttempts: 0, locations: [])
-            _ = try await $0.complete([outcome], node: node, backoff: Backoff())
-        }),
+        (
+            "complete(_:node:backoff:)",
+            {
+                let outcome = ScrubOutcome(imageID: "img", claimToken: "t", previousAttempts: 0, locations: [])
+                _ = try await $0.complete([outcome], node: node, backoff: Backoff())
+            }
+        ),
         ("release(_:node:)", { try await $0.release([ClaimID(imageID: "img", claimToken: "t")], node: node) }),
         ("restorePlan(imageID:)", { _ = try await $0.restorePlan(imageID: "img") }),
         ("commitRestore(_:)", { _ = try await $0.commitRestore(RestoreRequest(imageID: "img", keep: [1], lost: [], actor: "me")) }),
@@ -104,8 +110,10 @@ import Testing
             }
             let sent = loopback.sent.withLock { $0.map { $0.operation } }
             try #require(sent.count == 1, "\(requirement) sends one operation")
-            #expect(registered.contains { ObjectIdentifier($0) == ObjectIdentifier(sent[0]) },
-                    "\(requirement): \(sent[0].name) is registered")
+            #expect(
+                registered.contains { ObjectIdentifier($0) == ObjectIdentifier(sent[0]) },
+                "\(requirement): \(sent[0].name) is registered"
+            )
             #expect(used.insert(sent[0].name).inserted, "\(requirement) has an operation of its own")
         }
         #expect(Set(registered.map { $0.name }) == used.union(["ping"]), "every registered operation but ping is a requirement's")
@@ -115,8 +123,10 @@ import Testing
     /// (a retry of a write is answered from the first try).
     @Test func todaysPathsAndWritesAreKept() {
         let reads = ["ping", "leader-view", "restore-plan", "backlog", "remaining-work", "status", "elections"]
-        let writes = ["upgrade", "join", "heartbeat", "leave", "drain", "campaign", "renew", "resign", "apply",
-                      "claim", "complete", "release", "commit-restore", "control"]
+        let writes = [
+            "upgrade", "join", "heartbeat", "leave", "drain", "campaign", "renew", "resign", "apply",
+            "claim", "complete", "release", "commit-restore", "control",
+        ]
         for name in reads + writes {
             let operation = CatalogWire.operation(named: name)
             #expect(operation?.path == "/v1/" + name)

@@ -6,8 +6,12 @@ import Testing
 /// outcome completes, which locations it may mark, and what it audits.
 @Suite struct CompletionBatchTests {
     static func outcome(_ image: String, token: String?, _ locations: [(Int64, LocationOutcome)]) -> ScrubOutcome {
-        ScrubOutcome(imageID: image, claimToken: token, previousAttempts: 0,
-                     locations: locations.map { LocationResult(locationID: $0.0, store: "s", outcome: $0.1) })
+        ScrubOutcome(
+            imageID: image,
+            claimToken: token,
+            previousAttempts: 0,
+            locations: locations.map { LocationResult(locationID: $0.0, store: "s", outcome: $0.1) }
+        )
     }
 
     static let held: [String: CompletionBatch.HeldClaim] = [
@@ -17,11 +21,15 @@ import Testing
 
     @Test func onlyTheOutcomeThatNamesTheHeldClaimCompletesIt() {
         // A stale outcome of x (an earlier claim) before the current one, in one batch.
-        let batch = CompletionBatch([
-            Self.outcome("x", token: "x-old", [(1, .failed("permit withdrawn"))]),
-            Self.outcome("x", token: "x-new", [(1, .deleted)]),
-            Self.outcome("y", token: nil, [(2, .deleted)]),
-        ], nodeID: "n", backoff: Backoff())
+        let batch = CompletionBatch(
+            [
+                Self.outcome("x", token: "x-old", [(1, .failed("permit withdrawn"))]),
+                Self.outcome("x", token: "x-new", [(1, .deleted)]),
+                Self.outcome("y", token: nil, [(2, .deleted)]),
+            ],
+            nodeID: "n",
+            backoff: Backoff()
+        )
         let decision = batch.decide(held: Self.held)
         #expect(decision.candidates == ["x"])
         let finish = batch.finish(decision, held: Self.held, deleted: ["x"], changedLocations: [1, 2])
@@ -33,8 +41,11 @@ import Testing
     }
 
     @Test func aFailureIsRecordedUnderTheClaimItNames() {
-        let batch = CompletionBatch([Self.outcome("y", token: "y-1", [(2, .failed("timeout")), (3, .notFound)])], nodeID: "n",
-                                    backoff: Backoff(base: 10, max: 10))
+        let batch = CompletionBatch(
+            [Self.outcome("y", token: "y-1", [(2, .failed("timeout")), (3, .notFound)])],
+            nodeID: "n",
+            backoff: Backoff(base: 10, max: 10)
+        )
         let decision = batch.decide(held: Self.held)
         let finish = batch.finish(decision, held: Self.held, deleted: [], changedLocations: [3])
         #expect(finish.failures.map(\.claimToken) == ["y-1"])
@@ -44,10 +55,14 @@ import Testing
     }
 
     @Test func goneLocationsNameTheirImageAndOnlyChangedRowsAreAudited() {
-        let batch = CompletionBatch([
-            Self.outcome("x", token: "x-new", [(1, .deleted), (9, .deleted)]),
-            Self.outcome("x", token: "x-new", [(1, .deleted)]),
-        ], nodeID: "n", backoff: Backoff())
+        let batch = CompletionBatch(
+            [
+                Self.outcome("x", token: "x-new", [(1, .deleted), (9, .deleted)]),
+                Self.outcome("x", token: "x-new", [(1, .deleted)]),
+            ],
+            nodeID: "n",
+            backoff: Backoff()
+        )
         #expect(batch.goneLocations.map(\.locationID) == [1, 9])
         #expect(batch.goneLocations.allSatisfy { $0.imageID == "x" })
         // The store changed location 1 only (9 is not x's, or was already deleted).
@@ -59,8 +74,12 @@ import Testing
     }
 
     @Test func statusJSONHasEveryDocumentedKeyEvenWhenUnknown() throws {
-        let status = ClusterStatus(leader: nil, nodes: [], backlog: .init(eligible: 0, waiting: 0, oldestAgeSeconds: nil, failing: 1),
-                                   failures: [.init(imageID: "i", attempts: 1, lastError: nil)])
+        let status = ClusterStatus(
+            leader: nil,
+            nodes: [],
+            backlog: .init(eligible: 0, waiting: 0, oldestAgeSeconds: nil, failing: 1),
+            failures: [.init(imageID: "i", attempts: 1, lastError: nil)]
+        )
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(status)) as? [String: Any])
         #expect(Set(object.keys) == ["leader", "paused", "nodes", "backlog", "failing_by_class", "failures", "history"])
         #expect(object["leader"] is NSNull)
@@ -80,8 +99,12 @@ import Testing
     /// read back as written; a document from a service of an earlier version (no `paused`,
     /// `history`, classes) still decodes.
     @Test func statusJSONCarriesThePauseAndReadsOlderDocuments() throws {
-        var status = ClusterStatus(leader: nil, nodes: [], backlog: .init(eligible: 0, waiting: 0, oldestAgeSeconds: nil, failing: 0),
-                                   failures: [])
+        var status = ClusterStatus(
+            leader: nil,
+            nodes: [],
+            backlog: .init(eligible: 0, waiting: 0, oldestAgeSeconds: nil, failing: 0),
+            failures: []
+        )
         status.paused = PauseState(since: 1_796_462_400, by: Operator(host: "ops", user: "alice"))
         let data = try JSONEncoder().encode(status)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -89,7 +112,8 @@ import Testing
         #expect(paused["since"] as? String == "2026-12-05T09:20:00Z")
         #expect(paused["by"] as? [String: String] == ["host": "ops", "user": "alice"])
         #expect(try JSONDecoder().decode(ClusterStatus.self, from: data) == status)
-        let older = #"{"leader":null,"nodes":[],"backlog":{"eligible":1,"waiting":0,"oldest_age_s":null,"failing":1},"failures":[{"image_id":"i","attempts":2,"last_error":"x"}]}"#
+        let older =
+            #"{"leader":null,"nodes":[],"backlog":{"eligible":1,"waiting":0,"oldest_age_s":null,"failing":1},"failures":[{"image_id":"i","attempts":2,"last_error":"x"}]}"#
         let decoded = try JSONDecoder().decode(ClusterStatus.self, from: Data(older.utf8))
         #expect(decoded.paused == nil && decoded.history == .empty && decoded.failures.first?.attempts == 2)
     }

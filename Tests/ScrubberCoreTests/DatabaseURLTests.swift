@@ -4,25 +4,29 @@ import Testing
 
 @Suite("DatabaseURL: [database] connection as an SQLAlchemy URL")
 struct DatabaseURLTests {
-    @Test("SQLite URLs: three slashes are relative, four absolute, a plain path is a file, query parameters dropped",
-          arguments: [
-              ("sqlite:///relative.db", "relative.db"),
-              ("sqlite:///data/glance.sqlite", "data/glance.sqlite"),
-              ("sqlite:////abs/x.db", "/abs/x.db"),
-              ("sqlite:////var/lib/glance/glance.sqlite", "/var/lib/glance/glance.sqlite"),
-              ("SQLite:////abs/x.db", "/abs/x.db"),
-              ("sqlite+pysqlite:////abs/x.db", "/abs/x.db"),
-              ("sqlite:////abs/x.db?timeout=30", "/abs/x.db"),
-              ("/var/lib/glance/glance.sqlite", "/var/lib/glance/glance.sqlite"),
-              ("glance.sqlite", "glance.sqlite"),
-              ("  sqlite:////abs/x.db  ", "/abs/x.db"),
-          ])
+    @Test(
+        "SQLite URLs: three slashes are relative, four absolute, a plain path is a file, query parameters dropped",
+        arguments: [
+            ("sqlite:///relative.db", "relative.db"),
+            ("sqlite:///data/glance.sqlite", "data/glance.sqlite"),
+            ("sqlite:////abs/x.db", "/abs/x.db"),
+            ("sqlite:////var/lib/glance/glance.sqlite", "/var/lib/glance/glance.sqlite"),
+            ("SQLite:////abs/x.db", "/abs/x.db"),
+            ("sqlite+pysqlite:////abs/x.db", "/abs/x.db"),
+            ("sqlite:////abs/x.db?timeout=30", "/abs/x.db"),
+            ("/var/lib/glance/glance.sqlite", "/var/lib/glance/glance.sqlite"),
+            ("glance.sqlite", "glance.sqlite"),
+            ("  sqlite:////abs/x.db  ", "/abs/x.db"),
+        ]
+    )
     func sqlite(text: String, path: String) throws {
         #expect(try DatabaseURL(parsing: text) == .sqlite(path: path))
     }
 
-    @Test("a SQLite URL naming no file, an empty URL and an unknown scheme are errors",
-          arguments: ["sqlite://", "sqlite:///", "sqlite://relative.db", "", "   ", "mysql://glance@db/glance", "oracle://x/y"])
+    @Test(
+        "a SQLite URL naming no file, an empty URL and an unknown scheme are errors",
+        arguments: ["sqlite://", "sqlite:///", "sqlite://relative.db", "", "   ", "mysql://glance@db/glance", "oracle://x/y"]
+    )
     func invalid(text: String) {
         #expect(throws: ConfigError.self) { try DatabaseURL(parsing: text) }
     }
@@ -53,8 +57,10 @@ struct DatabaseURLTests {
         #expect(pg.database == "glance")
     }
 
-    @Test("a PostgreSQL URL with no database or a bad port is an error",
-          arguments: ["postgresql://u:p@host", "postgresql://u:p@host/", "postgresql://u@host:99999/glance", "postgresql://u@host:x/glance"])
+    @Test(
+        "a PostgreSQL URL with no database or a bad port is an error",
+        arguments: ["postgresql://u:p@host", "postgresql://u:p@host/", "postgresql://u@host:99999/glance", "postgresql://u@host:x/glance"]
+    )
     func postgresInvalid(text: String) {
         #expect(throws: ConfigError.self) { try DatabaseURL(parsing: text) }
     }
@@ -71,8 +77,10 @@ struct DatabaseURLTests {
     }
 
     // Found by fuzz/run ini: with the last `@` before `://`, the redaction's range was inverted and trapped.
-    @Test("a bad PostgreSQL URL with an @ only before :// is an error, not a crash",
-          arguments: ["postgresql+@://db:notaport/glance", "postgresql+a@b://db/"])
+    @Test(
+        "a bad PostgreSQL URL with an @ only before :// is an error, not a crash",
+        arguments: ["postgresql+@://db:notaport/glance", "postgresql+a@b://db/"]
+    )
     func postgresAtBeforeScheme(text: String) {
         #expect(throws: ConfigError.self) { try DatabaseURL(parsing: text) }
     }

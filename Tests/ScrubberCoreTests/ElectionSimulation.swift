@@ -1,5 +1,5 @@
-import TestSupport
 import ScrubberCore
+import TestSupport
 
 /// A discrete-event simulation of the leader election: N ``Elector``s driven the way
 /// `ElectionService` drives them (one request in flight at a time; after each response it loops
@@ -472,7 +472,9 @@ final class ElectionSim {
     private func check() {
         func fail(_ what: String) {
             if violations.count < 10 {
-                violations.append("seed \(seed), t=\(time): \(what); store holder=\(store.holder ?? "nil") term=\(store.term) expiresAt=\(store.expiresAt)")
+                violations.append(
+                    "seed \(seed), t=\(time): \(what); store holder=\(store.holder ?? "nil") term=\(store.term) expiresAt=\(store.expiresAt)"
+                )
             }
         }
         // (c)

@@ -26,7 +26,10 @@ struct ElectionSimulationTests {
         return c
     }
 
-    @Test("random faults: one trusted leader at a time, only on the store's current, unexpired lease; a leader soon after the faults stop", arguments: 0..<UInt64(200))
+    @Test(
+        "random faults: one trusted leader at a time, only on the store's current, unexpired lease; a leader soon after the faults stop",
+        arguments: 0..<UInt64(200)
+    )
     func randomFaults(seed: UInt64) {
         let config = Self.faultyConfig(seed: seed)
         let ttl = config.ttl

@@ -63,8 +63,10 @@ struct GlanceCipherTests {
         #expect(try cipher.decrypt(vector.ciphertext) == vector.plaintext)
     }
 
-    @Test("encrypting with the pinned IV 00..0f and pad bytes 01,02,03… reproduces Glance's ciphertext exactly",
-          arguments: GlanceCryptVector.pinnedVectors)
+    @Test(
+        "encrypting with the pinned IV 00..0f and pad bytes 01,02,03… reproduces Glance's ciphertext exactly",
+        arguments: GlanceCryptVector.pinnedVectors
+    )
     func reproducesPinnedVector(_ vector: GlanceCryptVector) throws {
         let ivHex = try #require(vector.ivHex)
         let iv = [UInt8](hex: ivHex)
@@ -76,8 +78,11 @@ struct GlanceCipherTests {
         #expect(ciphertext == vector.ciphertext)
     }
 
-    @Test("random encrypt → decrypt round trips for AES-128/192/256, empty, block-aligned and non-ASCII plaintext",
-          arguments: [16, 24, 32], [16, 64])
+    @Test(
+        "random encrypt → decrypt round trips for AES-128/192/256, empty, block-aligned and non-ASCII plaintext",
+        arguments: [16, 24, 32],
+        [16, 64]
+    )
     func roundTrips(keyLength: Int, blocksize: Int) throws {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!$%&()*+,-./")
         let plaintexts = [
@@ -97,8 +102,12 @@ struct GlanceCipherTests {
                 // URL-safe base64 with `=` padding, of a 16-byte IV plus whole blocks of `blocksize`.
                 #expect(!ciphertext.contains("+") && !ciphertext.contains("/"))
                 #expect(ciphertext.count % 4 == 0)
-                let raw = try #require(Data(base64Encoded: ciphertext.replacingOccurrences(of: "-", with: "+")
-                    .replacingOccurrences(of: "_", with: "/")))
+                let raw = try #require(
+                    Data(
+                        base64Encoded: ciphertext.replacingOccurrences(of: "-", with: "+")
+                            .replacingOccurrences(of: "_", with: "/")
+                    )
+                )
                 #expect((raw.count - 16) % blocksize == 0 && raw.count > 16)
             }
         }
@@ -119,8 +128,10 @@ struct GlanceCipherTests {
         #expect(try cipher.decrypt(cipher.encrypt(plaintext)) == plaintext)
     }
 
-    @Test("a key that is not 16, 24 or 32 UTF-8 bytes throws badKeyLength with its byte count",
-          arguments: ["", "short", "0123456789abcde", "0123456789abcdef0", "0123456789abcdef0123456789abcdef0"])
+    @Test(
+        "a key that is not 16, 24 or 32 UTF-8 bytes throws badKeyLength with its byte count",
+        arguments: ["", "short", "0123456789abcde", "0123456789abcdef0", "0123456789abcdef0123456789abcdef0"]
+    )
     func rejectsBadKeyLength(_ key: String) {
         #expect(throws: GlanceCipherError.badKeyLength(key.utf8.count)) {
             try GlanceCipher(key: key)
@@ -136,16 +147,18 @@ struct GlanceCipherTests {
         }
     }
 
-    @Test("garbage that is not an IV plus whole AES blocks throws a GlanceCipherError",
-          arguments: [
-              "",
-              "not base64 at all!",
-              "file:///var/lib/glance/images/abc",  // a plaintext URL where ciphertext was expected
-              "AAECAwQFBgcICQoLDA0ODw==",  // 16 bytes: an IV and no block
-              Data(repeating: 7, count: 31).base64EncodedString(),
-              Data(repeating: 7, count: 33).base64EncodedString(),
-              Data(repeating: 7, count: 47).base64EncodedString(),
-          ])
+    @Test(
+        "garbage that is not an IV plus whole AES blocks throws a GlanceCipherError",
+        arguments: [
+            "",
+            "not base64 at all!",
+            "file:///var/lib/glance/images/abc",  // a plaintext URL where ciphertext was expected
+            "AAECAwQFBgcICQoLDA0ODw==",  // 16 bytes: an IV and no block
+            Data(repeating: 7, count: 31).base64EncodedString(),
+            Data(repeating: 7, count: 33).base64EncodedString(),
+            Data(repeating: 7, count: 47).base64EncodedString(),
+        ]
+    )
     func rejectsGarbage(_ text: String) throws {
         let cipher = try GlanceCipher(key: "0123456789abcdef")
         #expect(throws: GlanceCipherError.self) {
@@ -153,12 +166,18 @@ struct GlanceCipherTests {
         }
     }
 
-    @Test("a Glance ciphertext truncated mid-block or by its last block throws a GlanceCipherError",
-          arguments: GlanceCryptVector.all.filter { $0.blocksize == 16 })
+    @Test(
+        "a Glance ciphertext truncated mid-block or by its last block throws a GlanceCipherError",
+        arguments: GlanceCryptVector.all.filter { $0.blocksize == 16 }
+    )
     func rejectsTruncatedCiphertext(_ vector: GlanceCryptVector) throws {
         let cipher = try GlanceCipher(key: vector.key)
-        var raw = try #require(Data(base64Encoded: vector.ciphertext.replacingOccurrences(of: "-", with: "+")
-            .replacingOccurrences(of: "_", with: "/")))
+        var raw = try #require(
+            Data(
+                base64Encoded: vector.ciphertext.replacingOccurrences(of: "-", with: "+")
+                    .replacingOccurrences(of: "_", with: "/")
+            )
+        )
         let midBlock = Data(raw.dropLast(3)).base64EncodedString()
         #expect(throws: GlanceCipherError.self) { try cipher.decrypt(midBlock) }
         // With blocksize 16 the 0x00 delimiter is in the last block; without it there is no delimiter.
@@ -167,8 +186,10 @@ struct GlanceCipherTests {
         #expect(throws: GlanceCipherError.self) { try cipher.decrypt(lastBlockGone) }
     }
 
-    @Test("decrypting with the wrong key never returns the original plaintext",
-          arguments: GlanceCryptVector.all)
+    @Test(
+        "decrypting with the wrong key never returns the original plaintext",
+        arguments: GlanceCryptVector.all
+    )
     func wrongKeyNeverYieldsPlaintext(_ vector: GlanceCryptVector) throws {
         let wrongKey = String(repeating: "k", count: vector.key.utf8.count)
         let cipher = try GlanceCipher(key: wrongKey)

@@ -38,7 +38,10 @@ import Testing
             sweep.append(Self.view(t), from: scan)
         }
         let mark = sweep.state.mark!
-        #expect(sweep.nextScan(now: Self.t0 + 62) == .recent(since: Self.stamp(GlanceTimestamp.date(from: mark)!.timeIntervalSince1970 - 120), after: nil))
+        #expect(
+            sweep.nextScan(now: Self.t0 + 62)
+                == .recent(since: Self.stamp(GlanceTimestamp.date(from: mark)!.timeIntervalSince1970 - 120), after: nil)
+        )
         // A full sweep again once wakeup_time has passed since the last one started, not before.
         #expect(!sweep.fullSweepDue(now: Self.t0 + 299))
         #expect(sweep.fullSweepDue(now: Self.t0 + 300))
@@ -100,7 +103,12 @@ import Testing
         #expect(sweep.state == kept, "a term's first view is loaded once")
 
         var idle = LeaderSweep(wakeupTime: 300, slack: 60)
-        idle.load(Self.view(Self.t0, sweep: SweepState(mark: Self.stamp(Self.t0 - 5), fullStartedAt: Self.t0 - 100, fullCompletedAt: Self.t0 - 99)))
+        idle.load(
+            Self.view(
+                Self.t0,
+                sweep: SweepState(mark: Self.stamp(Self.t0 - 5), fullStartedAt: Self.t0 - 100, fullCompletedAt: Self.t0 - 99)
+            )
+        )
         #expect(idle.nextScan(now: Self.t0).isRecent, "a leader change does not start a full sweep")
     }
 

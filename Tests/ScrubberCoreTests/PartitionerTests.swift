@@ -1,5 +1,5 @@
-import TestSupport
 import ScrubberCore
+import TestSupport
 import Testing
 
 @Suite("Partitioner: weighted rendezvous hashing within windows")
@@ -14,8 +14,10 @@ struct PartitionerTests {
             return String(repeating: "0", count: max(0, digits - s.count)) + s
         }
         return (0..<30_000).map { _ in
-            let a = rng.next(), b = rng.next()
-            return "\(hex(a >> 32, 8))-\(hex(a >> 16 & 0xffff, 4))-4\(hex(a & 0xfff, 3))-8\(hex(b >> 52, 3))-\(hex(b & 0xffff_ffff_ffff, 12))"
+            let a = rng.next()
+            let b = rng.next()
+            return
+                "\(hex(a >> 32, 8))-\(hex(a >> 16 & 0xffff, 4))-4\(hex(a & 0xfff, 3))-8\(hex(b >> 52, 3))-\(hex(b & 0xffff_ffff_ffff, 12))"
         }
     }()
 
@@ -99,7 +101,8 @@ struct PartitionerTests {
     func joinMovesOnlyToNewNode() {
         let three = Self.nodes([1, 1, 1])
         let four = three + [Node(id: "node-new", capacity: 1, queued: 0)]
-        let before = Self.owners(three), after = Self.owners(four)
+        let before = Self.owners(three)
+        let after = Self.owners(four)
         var moved = 0
         for (i, image) in Self.images.enumerated() where before[i] != after[i] {
             moved += 1
@@ -116,7 +119,8 @@ struct PartitionerTests {
         let four = Self.nodes([1, 2, 3, 2])
         let gone = four[2].id
         let three = four.filter { $0.id != gone }
-        let before = Self.owners(four), after = Self.owners(three)
+        let before = Self.owners(four)
+        let after = Self.owners(three)
         var landed: [String: Int] = [:]
         for i in Self.images.indices {
             if before[i] == gone {
@@ -145,16 +149,23 @@ struct PartitionerTests {
         for (image, node) in pairs {
             let candidates = nodes.filter { room[$0.id]! > 0 }
             let best = candidates.max {
-                Partitioner.score(node: $0.id, image: image, capacity: $0.capacity) < Partitioner.score(node: $1.id, image: image, capacity: $1.capacity)
+                Partitioner.score(node: $0.id, image: image, capacity: $0.capacity)
+                    < Partitioner.score(node: $1.id, image: image, capacity: $1.capacity)
             }
-            #expect(best?.id == node, "seed \(seed.map(String.init) ?? "-"): \(image) went to \(node), best with room was \(best?.id ?? "none")")
+            #expect(
+                best?.id == node,
+                "seed \(seed.map(String.init) ?? "-"): \(image) went to \(node), best with room was \(best?.id ?? "none")"
+            )
             room[node, default: 0] -= 1
             counts[node, default: 0] += 1
         }
         return counts
     }
 
-    @Test("assign respects windows, fills the best node with room, keeps input order, and stops only when all are full", arguments: 0..<UInt64(100))
+    @Test(
+        "assign respects windows, fills the best node with room, keeps input order, and stops only when all are full",
+        arguments: 0..<UInt64(100)
+    )
     func assignRandom(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         let window = 1 + rng.below(40)
@@ -195,7 +206,9 @@ struct PartitionerTests {
     @Test("nothing is assigned when every window is full (or over-full), or when there are no nodes")
     func fullWindowsAssignNothing() {
         let partitioner = Partitioner(window: 10)
-        let nodes = [Node(id: "a", capacity: 1, queued: 10), Node(id: "b", capacity: 5, queued: 12), Node(id: "c", capacity: 2, queued: 10)]
+        let nodes = [
+            Node(id: "a", capacity: 1, queued: 10), Node(id: "b", capacity: 5, queued: 12), Node(id: "c", capacity: 2, queued: 10),
+        ]
         #expect(partitioner.assign(Array(Self.images.prefix(100)), to: nodes).isEmpty)
         #expect(partitioner.room(nodes) == 0)
         #expect(partitioner.assign(Array(Self.images.prefix(100)), to: []).isEmpty)
@@ -236,8 +249,13 @@ struct PartitionerTests {
 @Suite struct PartitionerRebalanceTests {
     @Test func anIdleNodeGetsHalfTheDifferenceFromTheBusiestQueueAtMostOneBatch() {
         let p = Partitioner(window: 1000)
-        let moves = p.rebalance([.init(id: "busy", capacity: 4, queued: 600), .init(id: "idle", capacity: 4, queued: 0),
-                                 .init(id: "some", capacity: 4, queued: 10)], batch: 256)
+        let moves = p.rebalance(
+            [
+                .init(id: "busy", capacity: 4, queued: 600), .init(id: "idle", capacity: 4, queued: 0),
+                .init(id: "some", capacity: 4, queued: 10),
+            ],
+            batch: 256
+        )
         #expect(moves.count == 1)
         #expect(moves.first?.from == "busy")
         #expect(moves.first?.to == "idle")
@@ -252,8 +270,13 @@ struct PartitionerTests {
 
     @Test func severalIdleNodesShareTheBusiestQueues() {
         let p = Partitioner(window: 2000)
-        let moves = p.rebalance([.init(id: "busy", capacity: 4, queued: 1000), .init(id: "i1", capacity: 4, queued: 0),
-                                 .init(id: "i2", capacity: 4, queued: 0)], batch: 256)
+        let moves = p.rebalance(
+            [
+                .init(id: "busy", capacity: 4, queued: 1000), .init(id: "i1", capacity: 4, queued: 0),
+                .init(id: "i2", capacity: 4, queued: 0),
+            ],
+            batch: 256
+        )
         #expect(moves.map(\.to).sorted() == ["i1", "i2"])
         #expect(moves.allSatisfy { $0.from == "busy" && $0.count == 256 })
     }

@@ -29,7 +29,8 @@ struct ScrubberConfigurationTests {
 
     @Test("a realistic legacy glance-scrubber.conf is read; unknown options and sections are ignored")
     func realisticLegacyFile() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [DEFAULT]
             # Show debugging output in logs
             debug = False
@@ -56,7 +57,8 @@ struct ScrubberConfigurationTests {
 
             [keystone_authtoken]
             auth_url: http://keystone:5000
-            """)
+            """
+        )
         #expect(config.scrubTime == 43200)
         #expect(config.poolSize == 4)
         #expect(config.wakeupTime == 600)
@@ -79,22 +81,27 @@ struct ScrubberConfigurationTests {
 
     @Test("legacy [glance_store] filesystem_store_datadirs with priorities add to filesystem_store_datadir")
     func legacyDatadirs() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [glance_store]
             filesystem_store_datadir = /srv/main
             filesystem_store_datadirs = /srv/a:100
             filesystem_store_datadirs = /srv/b
-            """)
-        #expect(config.stores.backends.first?.fileRoots == [
-            FileRoot(path: "/srv/main", priority: 0),
-            FileRoot(path: "/srv/a", priority: 100),
-            FileRoot(path: "/srv/b", priority: 0),
-        ])
+            """
+        )
+        #expect(
+            config.stores.backends.first?.fileRoots == [
+                FileRoot(path: "/srv/main", priority: 0),
+                FileRoot(path: "/srv/a", priority: 100),
+                FileRoot(path: "/srv/b", priority: 0),
+            ]
+        )
     }
 
     @Test("an s3 backend's s3_store_* options, as glance_store 5.7.0 names them; a bad bucket_url_format is an error")
     func s3Backend() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [DEFAULT]
             enabled_backends = objects:s3
 
@@ -105,7 +112,8 @@ struct ScrubberConfigurationTests {
             s3_store_bucket = glance
             s3_store_bucket_url_format = virtual
             max_concurrent_deletes = 8
-            """)
+            """
+        )
         let s3 = try #require(config.stores.backend(named: "objects"))
         #expect(s3.type == "s3" && s3.maxConcurrentDeletes == 8)
         #expect(s3.s3.host == "https://s3-eu-west-1.amazonaws.com" && s3.s3.accessKey == "AKIAEXAMPLE" && s3.s3.secretKey == "se/cret+key")
@@ -116,25 +124,28 @@ struct ScrubberConfigurationTests {
         #expect(bad?.description.contains("expected path, virtual or auto, got 'sideways'") == true)
     }
 
-    @Test("a swift backend's account references come from swift_store_config_file (quoted values, domains), beside the config file when relative")
+    @Test(
+        "a swift backend's account references come from swift_store_config_file (quoted values, domains), beside the config file when relative"
+    )
     func swiftBackendReferences() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swift-conf-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try """
-            [ref1]
-            user = service:glance
-            key = "se:cr#et"
-            auth_address = 'http://keystone:5000/v3'
+        [ref1]
+        user = service:glance
+        key = "se:cr#et"
+        auth_address = 'http://keystone:5000/v3'
 
-            [ref2]
-            user = other:glance
-            key = k2
-            auth_address = http://keystone-2:5000/v3
-            user_domain_id = d1
-            project_domain_name = Projects
-            """.write(toFile: dir + "/glance-swift.conf", atomically: true, encoding: .utf8)
-        let config = try configuration("""
+        [ref2]
+        user = other:glance
+        key = k2
+        auth_address = http://keystone-2:5000/v3
+        user_domain_id = d1
+        project_domain_name = Projects
+        """.write(toFile: dir + "/glance-swift.conf", atomically: true, encoding: .utf8)
+        let config = try configuration(
+            """
             [DEFAULT]
             enabled_backends = swift1:swift
 
@@ -145,7 +156,9 @@ struct ScrubberConfigurationTests {
             swift_store_endpoint_type = internalURL
             swift_store_region = RegionTwo
             max_concurrent_deletes = 4
-            """, file: dir + "/glance-api.conf")
+            """,
+            file: dir + "/glance-api.conf"
+        )
         let swift = try #require(config.stores.backend(named: "swift1")).swift
         #expect(swift.configFile == dir + "/glance-swift.conf")
         #expect(swift.endpointType == "internalURL")
@@ -160,27 +173,38 @@ struct ScrubberConfigurationTests {
 
     @Test("without swift_store_config_file, swift_store_user/key/auth_address form default_swift_reference (ref1 unless named)")
     func swiftBackendSingleReference() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [glance_store]
             stores = file, swift
             default_store = swift
             swift_store_user = service:glance
             swift_store_key = secret
             swift_store_auth_address = https://keystone.example.com:5000/v3
-            """)
+            """
+        )
         let swift = try #require(config.stores.backend(named: "swift")).swift
-        #expect(swift.references == ["ref1": SwiftReference(authAddress: "https://keystone.example.com:5000/v3", user: "service:glance", key: "secret")])
+        #expect(
+            swift.references == [
+                "ref1": SwiftReference(authAddress: "https://keystone.example.com:5000/v3", user: "service:glance", key: "secret")
+            ]
+        )
         #expect(swift.endpointType == "publicURL")
         #expect(config.stores.defaultBackend == "swift")
     }
 
-    @Test("a missing swift_store_config_file, a reference without a key, or user not PROJECT:USER is an error naming it",
-          arguments: [
-              ("", "cannot read"),
-              ("[ref1]\nuser = service:glance\nauth_address = http://k/v3\n", "account reference ref1 has no key"),
-              ("[ref1]\nuser = glance\nkey = k\nauth_address = http://k/v3\n", "expected PROJECT:USER, got 'glance'"),
-              ("[ref1]\napplication_credential_id = x\napplication_credential_secret = y\nauth_address = http://k/v3\n", "application credentials are not supported"),
-          ])
+    @Test(
+        "a missing swift_store_config_file, a reference without a key, or user not PROJECT:USER is an error naming it",
+        arguments: [
+            ("", "cannot read"),
+            ("[ref1]\nuser = service:glance\nauth_address = http://k/v3\n", "account reference ref1 has no key"),
+            ("[ref1]\nuser = glance\nkey = k\nauth_address = http://k/v3\n", "expected PROJECT:USER, got 'glance'"),
+            (
+                "[ref1]\napplication_credential_id = x\napplication_credential_secret = y\nauth_address = http://k/v3\n",
+                "application credentials are not supported"
+            ),
+        ]
+    )
     func swiftBackendBadReferences(file: String, message: String) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swift-conf-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -194,7 +218,8 @@ struct ScrubberConfigurationTests {
 
     @Test("an rbd backend's rbd_store_* options and rados_connect_timeout (glance_store's -1 keeps our 30 s); a bad timeout is an error")
     func rbdBackend() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [DEFAULT]
             enabled_backends = ceph1:rbd, ceph2:rbd
 
@@ -209,7 +234,8 @@ struct ScrubberConfigurationTests {
 
             [ceph2]
             rados_connect_timeout = -1
-            """)
+            """
+        )
         let first = try #require(config.stores.backend(named: "ceph1")).rbd
         #expect(first.pool == "glance-images")
         #expect(first.user == "glance")
@@ -225,13 +251,15 @@ struct ScrubberConfigurationTests {
 
     @Test("legacy [glance_store] stores and default_store: one backend per type, named by it, configured in [glance_store]")
     func legacyStores() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [glance_store]
             stores = file, http,s3
             default_store = file
             filesystem_store_datadir = /srv/images
             s3_store_host = s3.example.com:8080
-            """)
+            """
+        )
         #expect(!config.stores.multiStore)
         #expect(config.stores.backends.map(\.name) == ["file", "http", "s3"])
         #expect(config.stores.backends.map(\.type) == ["file", "http", "s3"])
@@ -244,7 +272,8 @@ struct ScrubberConfigurationTests {
 
     @Test("multi-store: enabled_backends order and types, default_backend, per-backend datadir and datadirs with :priority")
     func multiStore() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [DEFAULT]
             enabled_backends = fast:file, slow:file, ceph:rbd
 
@@ -261,29 +290,34 @@ struct ScrubberConfigurationTests {
 
             [ceph]
             rbd_store_pool = images
-            """)
+            """
+        )
         #expect(config.stores.multiStore)
         #expect(config.stores.defaultBackend == "slow")
         #expect(config.stores.backends.map(\.name) == ["fast", "slow", "ceph"])
         #expect(config.stores.backends.map(\.type) == ["file", "file", "rbd"])
         #expect(config.stores.backend(named: "fast")?.fileRoots == [FileRoot(path: "/srv/fast", priority: 0)])
-        #expect(config.stores.backend(named: "slow")?.fileRoots == [
-            FileRoot(path: "/srv/slow1", priority: 100),
-            FileRoot(path: "/srv/slow2", priority: 200),
-            FileRoot(path: "/srv/slow3", priority: 0),
-        ])
+        #expect(
+            config.stores.backend(named: "slow")?.fileRoots == [
+                FileRoot(path: "/srv/slow1", priority: 100),
+                FileRoot(path: "/srv/slow2", priority: 200),
+                FileRoot(path: "/srv/slow3", priority: 0),
+            ]
+        )
         #expect(config.stores.backend(named: "ceph")?.fileRoots == [])
         #expect(config.stores.backend(named: "file") == nil)
     }
 
     @Test("a single enabled backend is the default without default_backend")
     func singleEnabledBackendIsDefault() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [DEFAULT]
             enabled_backends = only:file
             [only]
             filesystem_store_datadir = /srv/only
-            """)
+            """
+        )
         #expect(config.stores.multiStore)
         #expect(config.stores.defaultBackend == "only")
     }
@@ -291,10 +325,13 @@ struct ScrubberConfigurationTests {
     @Test("several enabled backends without default_backend is an error naming the file and option")
     func severalBackendsNeedDefault() {
         let error = #expect(throws: ConfigError.self) {
-            try configuration("""
+            try configuration(
+                """
                 [DEFAULT]
                 enabled_backends = a:file, b:file
-                """, file: "multi.conf")
+                """,
+                file: "multi.conf"
+            )
         }
         #expect(error?.file == "multi.conf")
         #expect(error?.option == "default_backend")
@@ -304,29 +341,34 @@ struct ScrubberConfigurationTests {
 
     @Test("simulated backends read their latency and failure rate")
     func simulatedBackend() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [DEFAULT]
             enabled_backends = sim:simulated
             [sim]
             simulated_latency = 0.002
             simulated_failure_rate = 0.25
-            """)
+            """
+        )
         let sim = try #require(config.stores.backend(named: "sim"))
         #expect(sim.simulatedLatency == 0.002)
         #expect(sim.simulatedFailureRate == 0.25)
         #expect(sim.simulatedRemembersDeletes)
-        let forgetful = try configuration("""
+        let forgetful = try configuration(
+            """
             [DEFAULT]
             enabled_backends = sim:simulated
             [sim]
             simulated_remember_deletes = false
-            """)
+            """
+        )
         #expect(try #require(forgetful.stores.backend(named: "sim")).simulatedRemembersDeletes == false)
     }
 
     @Test("max_concurrent_deletes and max_deletes_per_second are read per store section, legacy [glance_store] included")
     func perStoreLimits() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [DEFAULT]
             enabled_backends = fast:file, slow:simulated
             [glance_store]
@@ -334,7 +376,8 @@ struct ScrubberConfigurationTests {
             [slow]
             max_concurrent_deletes = 3
             max_deletes_per_second = 0.5
-            """)
+            """
+        )
         let slow = try #require(config.stores.backend(named: "slow"))
         #expect(slow.maxConcurrentDeletes == 3)
         #expect(slow.maxDeletesPerSecond == 0.5)
@@ -348,7 +391,8 @@ struct ScrubberConfigurationTests {
 
     @Test("[cluster] durations accept fractions of a second")
     func clusterSection() throws {
-        let config = try configuration("""
+        let config = try configuration(
+            """
             [cluster]
             node_id = node-a
             node_ttl = 2.5
@@ -364,7 +408,8 @@ struct ScrubberConfigurationTests {
             busy_timeout = 1.5
             leader_priority = -3
             metrics_listen = [::1]:9180
-            """)
+            """
+        )
         #expect(config.cluster.leaderPriority == -3)
         #expect(config.cluster.metricsListen == ListenAddress(host: "::1", port: 9180))
         #expect(config.cluster.nodeID == "node-a")
@@ -380,9 +425,13 @@ struct ScrubberConfigurationTests {
         #expect(config.cluster.busyTimeout == 1.5)
     }
 
-    @Test("boolean spellings true/false, yes/no, on/off, 1/0 in any case",
-          arguments: [("True", true), ("yes", true), ("ON", true), ("1", true),
-                      ("False", false), ("no", false), ("off", false), ("0", false)])
+    @Test(
+        "boolean spellings true/false, yes/no, on/off, 1/0 in any case",
+        arguments: [
+            ("True", true), ("yes", true), ("ON", true), ("1", true),
+            ("False", false), ("no", false), ("off", false), ("0", false),
+        ]
+    )
     func booleanSpellings(text: String, expected: Bool) throws {
         #expect(try configuration("[DEFAULT]\ndaemon = \(text)\n").daemon == expected)
     }
@@ -419,89 +468,239 @@ struct ScrubberConfigurationTests {
     }
 
     static let badValues: [BadValue] = [
-        BadValue(name: "leader_priority = high", text: "[cluster]\nleader_priority = high\n",
-                 section: "cluster", option: "leader_priority", line: 2),
-        BadValue(name: "leader_priority = 2.5", text: "[cluster]\nleader_priority = 2.5\n",
-                 section: "cluster", option: "leader_priority", line: 2),
-        BadValue(name: "metrics_listen = 9180", text: "[cluster]\n\nmetrics_listen = 9180\n",
-                 section: "cluster", option: "metrics_listen", line: 3),
-        BadValue(name: "metrics_listen = host:70000", text: "[cluster]\nmetrics_listen = host:70000\n",
-                 section: "cluster", option: "metrics_listen", line: 2),
-        BadValue(name: "scrub_pool_size = abc", text: "# c\n[DEFAULT]\nscrub_pool_size = abc\n",
-                 section: "DEFAULT", option: "scrub_pool_size", line: 3),
-        BadValue(name: "scrub_pool_size = 0", text: "[DEFAULT]\n\nscrub_pool_size = 0\n",
-                 section: "DEFAULT", option: "scrub_pool_size", line: 3),
-        BadValue(name: "scrub_time = -1", text: "[DEFAULT]\nscrub_pool_size = 2\nscrub_time = -1\n",
-                 section: "DEFAULT", option: "scrub_time", line: 3),
-        BadValue(name: "scrub_time = soon", text: "[DEFAULT]\nscrub_time = soon\n",
-                 section: "DEFAULT", option: "scrub_time", line: 2),
-        BadValue(name: "wakeup_time = 0", text: "[DEFAULT]\nwakeup_time = 0\n",
-                 section: "DEFAULT", option: "wakeup_time", line: 2),
-        BadValue(name: "daemon = maybe", text: "[DEFAULT]\n; comment\ndaemon = maybe\n",
-                 section: "DEFAULT", option: "daemon", line: 3),
-        BadValue(name: "enabled_backends item without a type", text: "[DEFAULT]\nenabled_backends = fast:file, slow\n",
-                 section: "DEFAULT", option: "enabled_backends", line: 2),
-        BadValue(name: "enabled_backends item with an empty name", text: "[DEFAULT]\nenabled_backends = :file\n",
-                 section: "DEFAULT", option: "enabled_backends", line: 2),
-        BadValue(name: "enabled_backends lists a name twice", text: "[DEFAULT]\nenabled_backends = a:file, a:file\n",
-                 section: "DEFAULT", option: "enabled_backends", line: 2),
-        BadValue(name: "default_backend not in enabled_backends",
-                 text: "[DEFAULT]\nenabled_backends = fast:file, slow:file\n[glance_store]\ndefault_backend = nope\n",
-                 section: "glance_store", option: "default_backend", line: 4),
-        BadValue(name: "metadata_encryption_key of 10 bytes", text: "[DEFAULT]\nmetadata_encryption_key = 0123456789\n",
-                 section: "DEFAULT", option: "metadata_encryption_key", line: 2),
-        BadValue(name: "relative legacy filesystem_store_datadir", text: "[glance_store]\nfilesystem_store_datadir = images\n",
-                 section: "glance_store", option: "filesystem_store_datadir", line: 2),
-        BadValue(name: "relative per-backend filesystem_store_datadir",
-                 text: "[DEFAULT]\nenabled_backends = fast:file\n[fast]\nfilesystem_store_datadir = ./fast\n",
-                 section: "fast", option: "filesystem_store_datadir", line: 4),
-        BadValue(name: "relative filesystem_store_datadirs entry next to an absolute datadir",
-                 text: "[glance_store]\nfilesystem_store_datadir = /srv/ok\nfilesystem_store_datadirs = /srv/a:1\nfilesystem_store_datadirs = rel:2\n",
-                 section: "glance_store", option: "filesystem_store_datadirs", line: 4),
-        BadValue(name: "relative filesystem_store_datadirs entry in a backend section",
-                 text: "[DEFAULT]\nenabled_backends = fast:file\n[fast]\nfilesystem_store_datadirs = images:100\n",
-                 section: "fast", option: "filesystem_store_datadirs", line: 4),
-        BadValue(name: "filesystem_store_datadirs priority not an integer",
-                 text: "[glance_store]\nfilesystem_store_datadirs = /srv/a:high\n",
-                 section: "glance_store", option: "filesystem_store_datadirs", line: 2),
-        BadValue(name: "[database] connection with an unsupported scheme",
-                 text: "[database]\nconnection = mysql+pymysql://glance:pw@db/glance\n",
-                 section: "database", option: "connection", line: 2),
-        BadValue(name: "[database] connection sqlite:// with no file",
-                 text: "[database]\nconnection = sqlite://\n",
-                 section: "database", option: "connection", line: 2),
-        BadValue(name: "heartbeat_interval equal to node_ttl",
-                 text: "[cluster]\nnode_ttl = 2\nheartbeat_interval = 2\n",
-                 section: "cluster", option: "heartbeat_interval", line: 3),
-        BadValue(name: "heartbeat_interval above the default node_ttl",
-                 text: "[cluster]\nheartbeat_interval = 7.5\n",
-                 section: "cluster", option: "heartbeat_interval", line: 2),
-        BadValue(name: "node_ttl = 0", text: "[cluster]\nnode_ttl = 0\n",
-                 section: "cluster", option: "node_ttl", line: 2),
-        BadValue(name: "claim_batch = -3", text: "[cluster]\nclaim_batch = -3\n",
-                 section: "cluster", option: "claim_batch", line: 2),
+        BadValue(
+            name: "leader_priority = high",
+            text: "[cluster]\nleader_priority = high\n",
+            section: "cluster",
+            option: "leader_priority",
+            line: 2
+        ),
+        BadValue(
+            name: "leader_priority = 2.5",
+            text: "[cluster]\nleader_priority = 2.5\n",
+            section: "cluster",
+            option: "leader_priority",
+            line: 2
+        ),
+        BadValue(
+            name: "metrics_listen = 9180",
+            text: "[cluster]\n\nmetrics_listen = 9180\n",
+            section: "cluster",
+            option: "metrics_listen",
+            line: 3
+        ),
+        BadValue(
+            name: "metrics_listen = host:70000",
+            text: "[cluster]\nmetrics_listen = host:70000\n",
+            section: "cluster",
+            option: "metrics_listen",
+            line: 2
+        ),
+        BadValue(
+            name: "scrub_pool_size = abc",
+            text: "# c\n[DEFAULT]\nscrub_pool_size = abc\n",
+            section: "DEFAULT",
+            option: "scrub_pool_size",
+            line: 3
+        ),
+        BadValue(
+            name: "scrub_pool_size = 0",
+            text: "[DEFAULT]\n\nscrub_pool_size = 0\n",
+            section: "DEFAULT",
+            option: "scrub_pool_size",
+            line: 3
+        ),
+        BadValue(
+            name: "scrub_time = -1",
+            text: "[DEFAULT]\nscrub_pool_size = 2\nscrub_time = -1\n",
+            section: "DEFAULT",
+            option: "scrub_time",
+            line: 3
+        ),
+        BadValue(
+            name: "scrub_time = soon",
+            text: "[DEFAULT]\nscrub_time = soon\n",
+            section: "DEFAULT",
+            option: "scrub_time",
+            line: 2
+        ),
+        BadValue(
+            name: "wakeup_time = 0",
+            text: "[DEFAULT]\nwakeup_time = 0\n",
+            section: "DEFAULT",
+            option: "wakeup_time",
+            line: 2
+        ),
+        BadValue(
+            name: "daemon = maybe",
+            text: "[DEFAULT]\n; comment\ndaemon = maybe\n",
+            section: "DEFAULT",
+            option: "daemon",
+            line: 3
+        ),
+        BadValue(
+            name: "enabled_backends item without a type",
+            text: "[DEFAULT]\nenabled_backends = fast:file, slow\n",
+            section: "DEFAULT",
+            option: "enabled_backends",
+            line: 2
+        ),
+        BadValue(
+            name: "enabled_backends item with an empty name",
+            text: "[DEFAULT]\nenabled_backends = :file\n",
+            section: "DEFAULT",
+            option: "enabled_backends",
+            line: 2
+        ),
+        BadValue(
+            name: "enabled_backends lists a name twice",
+            text: "[DEFAULT]\nenabled_backends = a:file, a:file\n",
+            section: "DEFAULT",
+            option: "enabled_backends",
+            line: 2
+        ),
+        BadValue(
+            name: "default_backend not in enabled_backends",
+            text: "[DEFAULT]\nenabled_backends = fast:file, slow:file\n[glance_store]\ndefault_backend = nope\n",
+            section: "glance_store",
+            option: "default_backend",
+            line: 4
+        ),
+        BadValue(
+            name: "metadata_encryption_key of 10 bytes",
+            text: "[DEFAULT]\nmetadata_encryption_key = 0123456789\n",
+            section: "DEFAULT",
+            option: "metadata_encryption_key",
+            line: 2
+        ),
+        BadValue(
+            name: "relative legacy filesystem_store_datadir",
+            text: "[glance_store]\nfilesystem_store_datadir = images\n",
+            section: "glance_store",
+            option: "filesystem_store_datadir",
+            line: 2
+        ),
+        BadValue(
+            name: "relative per-backend filesystem_store_datadir",
+            text: "[DEFAULT]\nenabled_backends = fast:file\n[fast]\nfilesystem_store_datadir = ./fast\n",
+            section: "fast",
+            option: "filesystem_store_datadir",
+            line: 4
+        ),
+        BadValue(
+            name: "relative filesystem_store_datadirs entry next to an absolute datadir",
+            text:
+                "[glance_store]\nfilesystem_store_datadir = /srv/ok\nfilesystem_store_datadirs = /srv/a:1\nfilesystem_store_datadirs = rel:2\n",
+            section: "glance_store",
+            option: "filesystem_store_datadirs",
+            line: 4
+        ),
+        BadValue(
+            name: "relative filesystem_store_datadirs entry in a backend section",
+            text: "[DEFAULT]\nenabled_backends = fast:file\n[fast]\nfilesystem_store_datadirs = images:100\n",
+            section: "fast",
+            option: "filesystem_store_datadirs",
+            line: 4
+        ),
+        BadValue(
+            name: "filesystem_store_datadirs priority not an integer",
+            text: "[glance_store]\nfilesystem_store_datadirs = /srv/a:high\n",
+            section: "glance_store",
+            option: "filesystem_store_datadirs",
+            line: 2
+        ),
+        BadValue(
+            name: "[database] connection with an unsupported scheme",
+            text: "[database]\nconnection = mysql+pymysql://glance:pw@db/glance\n",
+            section: "database",
+            option: "connection",
+            line: 2
+        ),
+        BadValue(
+            name: "[database] connection sqlite:// with no file",
+            text: "[database]\nconnection = sqlite://\n",
+            section: "database",
+            option: "connection",
+            line: 2
+        ),
+        BadValue(
+            name: "heartbeat_interval equal to node_ttl",
+            text: "[cluster]\nnode_ttl = 2\nheartbeat_interval = 2\n",
+            section: "cluster",
+            option: "heartbeat_interval",
+            line: 3
+        ),
+        BadValue(
+            name: "heartbeat_interval above the default node_ttl",
+            text: "[cluster]\nheartbeat_interval = 7.5\n",
+            section: "cluster",
+            option: "heartbeat_interval",
+            line: 2
+        ),
+        BadValue(
+            name: "node_ttl = 0",
+            text: "[cluster]\nnode_ttl = 0\n",
+            section: "cluster",
+            option: "node_ttl",
+            line: 2
+        ),
+        BadValue(
+            name: "claim_batch = -3",
+            text: "[cluster]\nclaim_batch = -3\n",
+            section: "cluster",
+            option: "claim_batch",
+            line: 2
+        ),
         // Found by fuzz/run ini: 4 × claim_batch, the default assign_window, overflowed and trapped.
-        BadValue(name: "claim_batch whose default assign_window (4 × claim_batch) overflows",
-                 text: "[cluster]\nclaim_batch = 2598818388879052344\n",
-                 section: "cluster", option: "claim_batch", line: 2),
-        BadValue(name: "max_concurrent_deletes = 0",
-                 text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\nmax_concurrent_deletes = 0\n",
-                 section: "s", option: "max_concurrent_deletes", line: 4),
-        BadValue(name: "max_concurrent_deletes = 2.5 in [glance_store]",
-                 text: "[glance_store]\nmax_concurrent_deletes = 2.5\n",
-                 section: "glance_store", option: "max_concurrent_deletes", line: 2),
-        BadValue(name: "max_deletes_per_second = 0",
-                 text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\n\nmax_deletes_per_second = 0\n",
-                 section: "s", option: "max_deletes_per_second", line: 5),
-        BadValue(name: "max_deletes_per_second = fast",
-                 text: "[glance_store]\nmax_deletes_per_second = fast\n",
-                 section: "glance_store", option: "max_deletes_per_second", line: 2),
-        BadValue(name: "max_deletes_per_second = inf",
-                 text: "[glance_store]\nmax_deletes_per_second = inf\n",
-                 section: "glance_store", option: "max_deletes_per_second", line: 2),
-        BadValue(name: "simulated_failure_rate = 2",
-                 text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\nsimulated_failure_rate = 2\n",
-                 section: "s", option: "simulated_failure_rate", line: 4),
+        BadValue(
+            name: "claim_batch whose default assign_window (4 × claim_batch) overflows",
+            text: "[cluster]\nclaim_batch = 2598818388879052344\n",
+            section: "cluster",
+            option: "claim_batch",
+            line: 2
+        ),
+        BadValue(
+            name: "max_concurrent_deletes = 0",
+            text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\nmax_concurrent_deletes = 0\n",
+            section: "s",
+            option: "max_concurrent_deletes",
+            line: 4
+        ),
+        BadValue(
+            name: "max_concurrent_deletes = 2.5 in [glance_store]",
+            text: "[glance_store]\nmax_concurrent_deletes = 2.5\n",
+            section: "glance_store",
+            option: "max_concurrent_deletes",
+            line: 2
+        ),
+        BadValue(
+            name: "max_deletes_per_second = 0",
+            text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\n\nmax_deletes_per_second = 0\n",
+            section: "s",
+            option: "max_deletes_per_second",
+            line: 5
+        ),
+        BadValue(
+            name: "max_deletes_per_second = fast",
+            text: "[glance_store]\nmax_deletes_per_second = fast\n",
+            section: "glance_store",
+            option: "max_deletes_per_second",
+            line: 2
+        ),
+        BadValue(
+            name: "max_deletes_per_second = inf",
+            text: "[glance_store]\nmax_deletes_per_second = inf\n",
+            section: "glance_store",
+            option: "max_deletes_per_second",
+            line: 2
+        ),
+        BadValue(
+            name: "simulated_failure_rate = 2",
+            text: "[DEFAULT]\nenabled_backends = s:simulated\n[s]\nsimulated_failure_rate = 2\n",
+            section: "s",
+            option: "simulated_failure_rate",
+            line: 4
+        ),
     ]
 
     @Test("a bad value throws a ConfigError whose description names the file, line and option", arguments: badValues)

@@ -35,8 +35,10 @@ struct GlanceTimestampTests {
     @Test("text → date → text round-trips every microsecond value, across 1900…2100")
     func roundTripsMicroseconds() throws {
         var failures: [String] = []
-        for base in ["1900-01-01 00:00:00", "1969-12-31 23:59:59", "1970-01-01 00:00:00", "1999-12-31 23:59:59",
-                     "2024-02-29 12:34:56", "2100-02-28 23:59:59"] {
+        for base in [
+            "1900-01-01 00:00:00", "1969-12-31 23:59:59", "1970-01-01 00:00:00", "1999-12-31 23:59:59",
+            "2024-02-29 12:34:56", "2100-02-28 23:59:59",
+        ] {
             for micros in stride(from: 0, to: 1_000_000, by: 997) {
                 let text = base + "." + String(format: "%06d", micros)
                 guard let date = GlanceTimestamp.date(from: text) else {
@@ -50,27 +52,31 @@ struct GlanceTimestampTests {
         #expect(failures.count == 0, "round trips failed, e.g. \(failures.prefix(5))")
     }
 
-    @Test("date(from:) accepts no fraction, a shorter or longer fraction, and a T separator",
-          arguments: [
-              ("2023-11-14 22:13:20", 1_700_000_000.0),
-              ("2023-11-14T22:13:20", 1_700_000_000.0),
-              ("2023-11-14T22:13:20.5", 1_700_000_000.5),
-              ("2023-11-14 22:13:20.123", 1_700_000_000.123),
-              ("2023-11-14 22:13:20.123456789", 1_700_000_000.123456789),
-          ])
+    @Test(
+        "date(from:) accepts no fraction, a shorter or longer fraction, and a T separator",
+        arguments: [
+            ("2023-11-14 22:13:20", 1_700_000_000.0),
+            ("2023-11-14T22:13:20", 1_700_000_000.0),
+            ("2023-11-14T22:13:20.5", 1_700_000_000.5),
+            ("2023-11-14 22:13:20.123", 1_700_000_000.123),
+            ("2023-11-14 22:13:20.123456789", 1_700_000_000.123456789),
+        ]
+    )
     func parsesVariants(text: String, seconds: Double) throws {
         let date = try #require(GlanceTimestamp.date(from: text))
         #expect(abs(date.timeIntervalSince1970 - seconds) < 0.000_001)
     }
 
-    @Test("date(from:) rejects garbage without crashing",
-          arguments: [
-              "", "garbage", "2023-11-14", "2023-11-14 22:13", "2023/11/14 22:13:20", "2023-11-14_22:13:20",
-              "2023-13-01 00:00:00", "2023-00-01 00:00:00", "2023-01-32 00:00:00", "2023-01-01 24:00:00",
-              "2023-01-01 00:60:00", "2023-01-01 00:00:61", "2023-01-01 00:00:00.", "2023-01-01 00:00:00,5",
-              "2023-01-01 00:00:00.12a", "2023-01-01 00:00:00Z", "2023-01-01 00:00:00+00:00", "+023-01-01 00:00:00",
-              "2023-01-01 00:00:00." + String(repeating: "9", count: 40),
-          ])
+    @Test(
+        "date(from:) rejects garbage without crashing",
+        arguments: [
+            "", "garbage", "2023-11-14", "2023-11-14 22:13", "2023/11/14 22:13:20", "2023-11-14_22:13:20",
+            "2023-13-01 00:00:00", "2023-00-01 00:00:00", "2023-01-32 00:00:00", "2023-01-01 24:00:00",
+            "2023-01-01 00:60:00", "2023-01-01 00:00:61", "2023-01-01 00:00:00.", "2023-01-01 00:00:00,5",
+            "2023-01-01 00:00:00.12a", "2023-01-01 00:00:00Z", "2023-01-01 00:00:00+00:00", "+023-01-01 00:00:00",
+            "2023-01-01 00:00:00." + String(repeating: "9", count: 40),
+        ]
+    )
     func rejectsGarbage(text: String) {
         #expect(GlanceTimestamp.date(from: text) == nil)
     }

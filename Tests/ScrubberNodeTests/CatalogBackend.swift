@@ -1,12 +1,12 @@
 import Foundation
 import Logging
-import TestSupport
 import ScrubberCore
 import ScrubberPostgres
 import ScrubberSQLite
 import ScrubberStores
-import Testing
 import ScrubberTestKit
+import TestSupport
+import Testing
 
 /// The coordination backends the conformance suite runs against. Every backend added later
 /// (PostgreSQL, the lease service) joins this list and must pass the same tests.
@@ -31,13 +31,19 @@ enum CatalogBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
             return try box.fixture(through: served.client, keepAlive: served)
         case .postgresql:
             let db = try await PostgresDatabase.make(clock: clock)
-            return BackendFixture(catalog: db.catalog, clock: clock, keepAlive: db, execute: { sql in _ = try db.scalar(sql) },
-                                  count: { sql in try Int(db.scalar(sql)).unwrap(sql) },
-                                  clockMoved: { _ = try db.scalar(clock.postgresqlUpdate) }) { spec in
-                var spec = spec
-                spec.storeDirectory = db.storeRoot
-                return try await db.catalog.seed(spec)
-            }
+            return BackendFixture(
+                catalog: db.catalog,
+                clock: clock,
+                keepAlive: db,
+                execute: { sql in _ = try db.scalar(sql) },
+                count: { sql in try Int(db.scalar(sql)).unwrap(sql) },
+                clockMoved: { _ = try db.scalar(clock.postgresqlUpdate) },
+                seeder: { spec in
+                    var spec = spec
+                    spec.storeDirectory = db.storeRoot
+                    return try await db.catalog.seed(spec)
+                }
+            )
         }
     }
 }
@@ -57,15 +63,23 @@ final class PostgresDatabase: Sendable {
     ///     cores, and a setup that waits is not a failure of what a test checks.
     ///   - clock: the store clock the catalog reads (through `scrub_clock()` over a table that
     ///     follows it, see ``StoreClock/postgresqlSchema``); nil: the server's own.
-    static func make(server: PostgresTestServer? = nil, operationTimeout: Double = 30, clock: StoreClock? = nil) async throws -> PostgresDatabase {
+    static func make(
+        server: PostgresTestServer? = nil,
+        operationTimeout: Double = 30,
+        clock: StoreClock? = nil
+    ) async throws -> PostgresDatabase {
         let shared = server == nil ? try await PostgresTestServer.shared() : nil
         let server = server ?? shared!
         let name = try await server.createGlanceDatabase()
         if let clock {
             try server.psql(database: name, command: StoreClock.postgresqlSchema + ";" + clock.postgresqlUpdate)
         }
-        return try await PostgresDatabase(server: server, name: name, operationTimeout: operationTimeout,
-                                          clockFunction: clock == nil ? nil : StoreClock.postgresqlFunction)
+        return try await PostgresDatabase(
+            server: server,
+            name: name,
+            operationTimeout: operationTimeout,
+            clockFunction: clock == nil ? nil : StoreClock.postgresqlFunction
+        )
     }
 
     private init(server: PostgresTestServer, name: String, operationTimeout: Double, clockFunction: String?) async throws {
@@ -75,8 +89,12 @@ final class PostgresDatabase: Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrubber-pgtest-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         guard case .postgresql(let endpoint) = try DatabaseURL(parsing: url) else { throw TestFailure("not a PostgreSQL URL: \(url)") }
-        catalog = PostgresCatalog(endpoint: endpoint, operationTimeout: operationTimeout,
-                                  logger: Logger(label: "pg-test") { _ in SwiftLogNoOpLogHandler() }, clockFunction: clockFunction)
+        catalog = PostgresCatalog(
+            endpoint: endpoint,
+            operationTimeout: operationTimeout,
+            logger: Logger(label: "pg-test") { _ in SwiftLogNoOpLogHandler() },
+            clockFunction: clockFunction
+        )
         try await catalog.connect()
         try await catalog.upgrade()
     }
@@ -106,11 +124,15 @@ struct BackendFixture: Sendable {
     var count: @Sendable (String) throws -> Int
     let seeder: @Sendable (SeedSpec) async throws -> [SeededImage]
 
-    init(catalog: any ScrubCatalog, clock: StoreClock, keepAlive: any Sendable,
-         execute: @escaping @Sendable (String) throws -> Void = { _ in throw TestFailure("this fixture has no SQL access") },
-         count: @escaping @Sendable (String) throws -> Int = { _ in throw TestFailure("this fixture has no SQL access") },
-         clockMoved: @escaping @Sendable () throws -> Void = {},
-         seeder: @escaping @Sendable (SeedSpec) async throws -> [SeededImage]) {
+    init(
+        catalog: any ScrubCatalog,
+        clock: StoreClock,
+        keepAlive: any Sendable,
+        execute: @escaping @Sendable (String) throws -> Void = { _ in throw TestFailure("this fixture has no SQL access") },
+        count: @escaping @Sendable (String) throws -> Int = { _ in throw TestFailure("this fixture has no SQL access") },
+        clockMoved: @escaping @Sendable () throws -> Void = {},
+        seeder: @escaping @Sendable (SeedSpec) async throws -> [SeededImage]
+    ) {
         self.catalog = TestCatalog(catalog)
         self.clock = clock
         self.clockMoved = clockMoved
@@ -143,8 +165,12 @@ struct BackendFixture: Sendable {
     /// Makes `leader` lead (joining it if needed) and runs leader rounds until every eligible
     /// image sits with a live node (of `only`, when given). Returns the term.
     @discardableResult
-    func leadAndAssign(_ leader: String = "leader", to only: Set<String>? = nil, scrubTime: Double = 0,
-                       window: Int = 10_000) async throws -> Int64 {
+    func leadAndAssign(
+        _ leader: String = "leader",
+        to only: Set<String>? = nil,
+        scrubTime: Double = 0,
+        window: Int = 10_000
+    ) async throws -> Int64 {
         let lease = try await catalog.campaign(nodeID: leader, ttl: 30)
         let term: Int64
         if lease.holder == leader {
@@ -162,7 +188,11 @@ struct BackendFixture: Sendable {
             let owners = Dictionary(view.orphans.map { ($0.imageID, $0.node) }, uniquingKeysWith: { a, _ in a })
             var plan = LeaderPlan(leader: leader, term: term, assignments: [], moves: [])
             for (image, node) in Partitioner(window: window).assign(view.orphans.map(\.imageID) + view.unassigned, to: targets) {
-                if let from = owners[image] { plan.moves.append(.init(imageID: image, from: from, to: node)) } else { plan.assignments.append((image, node)) }
+                if let from = owners[image] {
+                    plan.moves.append(.init(imageID: image, from: from, to: node))
+                } else {
+                    plan.assignments.append((image, node))
+                }
             }
             if plan.isEmpty { return term }
             guard try await catalog.apply(plan) else { throw TestFailure("term \(term) was rejected") }
@@ -182,8 +212,11 @@ struct BackendFixture: Sendable {
 
     func completeAll(_ claimed: [ClaimedImage], node: String) async throws -> CompletionReport {
         let outcomes = claimed.map { image in
-            ScrubOutcome(imageID: image.imageID, previousAttempts: image.attempts,
-                         locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) })
+            ScrubOutcome(
+                imageID: image.imageID,
+                previousAttempts: image.attempts,
+                locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) }
+            )
         }
         return try await catalog.complete(outcomes, nodeID: node, backoff: Backoff())
     }

@@ -1,10 +1,10 @@
 import Foundation
 import ScrubberCore
 import ScrubberNode
-import ScrubberStores
 import ScrubberSQLite
-import Testing
+import ScrubberStores
 import ScrubberTestKit
+import Testing
 
 /// The coordination protocol's contract, run against every backend. Each test is named after
 /// the invariant of DESIGN §3 it proves.
@@ -73,10 +73,23 @@ import ScrubberTestKit
         try await b.join("low")
         let first = try await b.catalog.campaign(nodeID: "low", ttl: 30)
         #expect(first.liveHolder == "low", "alone, the lower node leads")
-        _ = try await b.catalog.join(NodeRegistration(nodeID: "high", host: "test", pid: 2, version: "test", capacity: 4,
-                                                      leaderEligible: true, leaderPriority: 5), ttl: 30)
+        _ = try await b.catalog.join(
+            NodeRegistration(
+                nodeID: "high",
+                host: "test",
+                pid: 2,
+                version: "test",
+                capacity: 4,
+                leaderEligible: true,
+                leaderPriority: 5
+            ),
+            ttl: 30
+        )
         #expect(try await b.catalog.renewLeadership(nodeID: "low", term: first.term, ttl: 30) == false, "a preferred node is alive")
-        #expect(try await b.catalog.campaign(nodeID: "high", ttl: 30).liveHolder == "low", "a live lease is not taken, even by the preferred")
+        #expect(
+            try await b.catalog.campaign(nodeID: "high", ttl: 30).liveHolder == "low",
+            "a live lease is not taken, even by the preferred"
+        )
         try await b.catalog.resign(nodeID: "low", term: first.term)
         #expect(try await b.catalog.campaign(nodeID: "low", ttl: 30).liveHolder == nil, "the vacant lease waits for the preferred node")
 
@@ -134,8 +147,14 @@ import ScrubberTestKit
     func theLeadersSweepListsEveryEligibleUnassignedImageOnceInPages(_ backend: CatalogBackend) async throws {
         let b = try await backend.make()
         let eligible = try await b.seed(23)
-        let active = try await b.seed(4) { $0.status = .active; $0.namePrefix = "active" }
-        let waiting = try await b.seed(3) { $0.deletedAgo = 5; $0.namePrefix = "waiting" }
+        let active = try await b.seed(4) {
+            $0.status = .active
+            $0.namePrefix = "active"
+        }
+        let waiting = try await b.seed(3) {
+            $0.deletedAgo = 5
+            $0.namePrefix = "waiting"
+        }
         try await b.join("leader")
         let term = try await b.catalog.campaign(nodeID: "leader", ttl: 30).term
         // Five of them are assigned already: the sweep skips them.
@@ -172,12 +191,30 @@ import ScrubberTestKit
     @Test(arguments: CatalogBackend.allCases)
     func aRecentScanListsWhatWasUpdatedSinceItsBoundOnce(_ backend: CatalogBackend) async throws {
         let b = try await backend.make()
-        let old = try await b.seed(3) { $0.deletedAgo = 3600; $0.updatedAgo = 3600; $0.namePrefix = "old" }
-        let recent = try await b.seed(7) { $0.deletedAgo = 200; $0.updatedAgo = 200 }
+        let old = try await b.seed(3) {
+            $0.deletedAgo = 3600
+            $0.updatedAgo = 3600
+            $0.namePrefix = "old"
+        }
+        let recent = try await b.seed(7) {
+            $0.deletedAgo = 200
+            $0.updatedAgo = 200
+        }
         // Deleted long ago, touched since (written by hand, restored and deleted again).
-        let touched = try await b.seed(2) { $0.deletedAgo = 3600; $0.updatedAgo = 10; $0.namePrefix = "touched" }
-        let waiting = try await b.seed(2) { $0.deletedAgo = 30; $0.updatedAgo = 30; $0.namePrefix = "waiting" }
-        _ = try await b.seed(2) { $0.status = .active; $0.namePrefix = "active" }
+        let touched = try await b.seed(2) {
+            $0.deletedAgo = 3600
+            $0.updatedAgo = 10
+            $0.namePrefix = "touched"
+        }
+        let waiting = try await b.seed(2) {
+            $0.deletedAgo = 30
+            $0.updatedAgo = 30
+            $0.namePrefix = "waiting"
+        }
+        _ = try await b.seed(2) {
+            $0.status = .active
+            $0.namePrefix = "active"
+        }
         try await b.join("leader")
         let term = try await b.catalog.campaign(nodeID: "leader", ttl: 300).term
         let taken = recent[0].id
@@ -233,8 +270,12 @@ import ScrubberTestKit
         try await b.join("b")
         #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).sweep == SweepState())
         let a = try await b.catalog.campaign(nodeID: "a", ttl: 1).term
-        let kept = SweepState(mark: "2026-12-05 06:00:00.250000", fullStartedAt: 1_000_000.5, fullPosition: "42",
-                              fullCompletedAt: nil)
+        let kept = SweepState(
+            mark: "2026-12-05 06:00:00.250000",
+            fullStartedAt: 1_000_000.5,
+            fullPosition: "42",
+            fullCompletedAt: nil
+        )
         #expect(try await b.catalog.apply(LeaderPlan(leader: "a", term: a, assignments: [], moves: [], sweep: kept)))
         #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).sweep == kept)
         try b.advance(by: 2)
@@ -272,7 +313,8 @@ import ScrubberTestKit
         async let one = b.claimAll("w1", batch: 7)
         async let two = b.claimAll("w2", batch: 7)
         let (c1, c2) = try await (one, two)
-        let ids1 = Set(c1.map(\.imageID)), ids2 = Set(c2.map(\.imageID))
+        let ids1 = Set(c1.map(\.imageID))
+        let ids2 = Set(c2.map(\.imageID))
         #expect(ids1.isDisjoint(with: ids2))
         #expect(ids1.union(ids2) == Set(images.map(\.id)))
         #expect(!ids1.isEmpty && !ids2.isEmpty, "rendezvous hashing shares the work")
@@ -310,8 +352,11 @@ import ScrubberTestKit
         try await b.join("w")
         try await b.leadAndAssign("w")
         let claimed = try await b.claimAll("w")
-        let outcome = ScrubOutcome(imageID: image.id, previousAttempts: 0,
-                                   locations: [LocationResult(locationID: claimed[0].locations[0].id, store: "file", outcome: .failed("boom"))])
+        let outcome = ScrubOutcome(
+            imageID: image.id,
+            previousAttempts: 0,
+            locations: [LocationResult(locationID: claimed[0].locations[0].id, store: "file", outcome: .failed("boom"))]
+        )
         let report = try await b.catalog.complete([outcome], nodeID: "w", backoff: Backoff(base: 60, max: 60))
         #expect(report.imagesFailed == [image.id])
         #expect(try await b.status(of: image.id) == .pendingDelete)
@@ -321,7 +366,9 @@ import ScrubberTestKit
         #expect(backlog.failures.first?.attempts == 1)
         #expect(backlog.failures.first?.lastError == "boom")
         // A one-shot run that started after the failure tries it again.
-        let retried = try await b.catalog.claim(ClaimRequest(nodeID: "w", limit: 10, retryClaimedBefore: Date().timeIntervalSince1970 + 3600))
+        let retried = try await b.catalog.claim(
+            ClaimRequest(nodeID: "w", limit: 10, retryClaimedBefore: Date().timeIntervalSince1970 + 3600)
+        )
         #expect(retried.map(\.imageID) == [image.id])
         #expect(retried.first?.attempts == 1)
     }
@@ -432,7 +479,10 @@ import ScrubberTestKit
         #expect(claimed.count == 6)
         let handedBack = Array(claimed.prefix(4).map(\.imageID))
         try await b.catalog.release(imageIDs: handedBack, nodeID: "other")
-        #expect(try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).orphans.isEmpty, "another node cannot release them")
+        #expect(
+            try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).orphans.isEmpty,
+            "another node cannot release them"
+        )
         try await b.catalog.release(imageIDs: handedBack, nodeID: "holder")
         let orphans = try await b.catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)).orphans
         #expect(Set(orphans.map(\.imageID)) == Set(handedBack))
@@ -545,8 +595,14 @@ import ScrubberTestKit
 
     /// A worker's outcome of one image, every location gone (or all failed, with `error`).
     static func outcome(_ image: ClaimedImage, token: String? = nil, error: String? = nil) -> ScrubOutcome {
-        ScrubOutcome(imageID: image.imageID, claimToken: token ?? image.claimToken, previousAttempts: image.attempts,
-                     locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: error.map { .failed($0) } ?? .deleted) })
+        ScrubOutcome(
+            imageID: image.imageID,
+            claimToken: token ?? image.claimToken,
+            previousAttempts: image.attempts,
+            locations: image.locations.map {
+                LocationResult(locationID: $0.id, store: "file", outcome: error.map { .failed($0) } ?? .deleted)
+            }
+        )
     }
 
     /// A fresh backend with one eligible image, assigned to node `w` and claimed by it.
@@ -721,7 +777,10 @@ import ScrubberTestKit
         let report = try await b.catalog.raw.complete([crossed], node: w, backoff: Backoff())
         #expect(report.imagesDeleted == [x.imageID])
         #expect(report.locationsDeleted == x.locations.count, "Y's location is not X's to mark")
-        #expect(try await b.catalog.restorePlan(imageID: y.imageID).locations.map(\.id) == y.locations.map(\.id), "Y's locations stay pending")
+        #expect(
+            try await b.catalog.restorePlan(imageID: y.imageID).locations.map(\.id) == y.locations.map(\.id),
+            "Y's locations stay pending"
+        )
 
         // The same outcome again (twice, so that the service's replay cache does not answer it
         // from the first try): nothing changes, nothing is audited.
@@ -751,12 +810,18 @@ import ScrubberTestKit
         let claimed = try await b.claimAll("w")
         #expect(try await b.catalog.remainingWork(scrubTime: 60, nodeID: "w", runStartedAt: start) == 4, "being scrubbed")
         let fail = claimed.prefix(1).map {
-            ScrubOutcome(imageID: $0.imageID, previousAttempts: 0, locations: [LocationResult(locationID: $0.locations[0].id, store: nil, outcome: .failed("x"))])
+            ScrubOutcome(
+                imageID: $0.imageID,
+                previousAttempts: 0,
+                locations: [LocationResult(locationID: $0.locations[0].id, store: nil, outcome: .failed("x"))]
+            )
         }
         _ = try await b.catalog.complete(fail, nodeID: "w", backoff: Backoff(base: 600, max: 600))
         _ = try await b.completeAll(Array(claimed.dropFirst()), node: "w")
-        #expect(try await b.catalog.remainingWork(scrubTime: 60, nodeID: "w", runStartedAt: start) == 0,
-                "the image that failed during this run waits out its backoff")
+        #expect(
+            try await b.catalog.remainingWork(scrubTime: 60, nodeID: "w", runStartedAt: start) == 0,
+            "the image that failed during this run waits out its backoff"
+        )
         #expect(images.count == 4)
     }
 
@@ -796,15 +861,29 @@ extension CatalogConformanceTests {
         try await b.join("idle")
         let term = try await b.leadAndAssign("leader", to: ["busy"])
         let claimed = try await b.catalog.claim(ClaimRequest(nodeID: "busy", limit: 10))
-        let plan = LeaderPlan(leader: "leader", term: term, assignments: [], moves: [],
-                              rebalances: [.init(from: "busy", to: "idle", count: 50)])
+        let plan = LeaderPlan(
+            leader: "leader",
+            term: term,
+            assignments: [],
+            moves: [],
+            rebalances: [.init(from: "busy", to: "idle", count: 50)]
+        )
         #expect(try await b.catalog.apply(plan))
         let moved = try await b.claimAll("idle")
         #expect(moved.count == 30, "all 30 unclaimed images moved, none of the 10 being scrubbed")
         #expect(Set(moved.map(\.imageID)).isDisjoint(with: claimed.map(\.imageID)))
         #expect(try await b.claimAll("busy").isEmpty)
         // A stale leader cannot rebalance.
-        #expect(try await b.catalog.apply(LeaderPlan(leader: "leader", term: term - 1, assignments: [], moves: [],
-                                                     rebalances: [.init(from: "idle", to: "busy", count: 5)])) == false)
+        #expect(
+            try await b.catalog.apply(
+                LeaderPlan(
+                    leader: "leader",
+                    term: term - 1,
+                    assignments: [],
+                    moves: [],
+                    rebalances: [.init(from: "idle", to: "busy", count: 5)]
+                )
+            ) == false
+        )
     }
 }

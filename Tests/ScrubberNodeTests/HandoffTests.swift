@@ -1,10 +1,11 @@
 import Logging
 import ScrubberCore
-@testable import ScrubberNode
 import ScrubberStores
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import ScrubberNode
 
 /// The node's hand-offs wake on the change they wait for, never on a poll: a waiter is woken
 /// by the event, a cancelled waiter returns, and nothing moves the node's clock but the test.
@@ -84,8 +85,16 @@ import Testing
         let catalog = ObservedCatalog(box.catalog)
         let registration = NodeRegistration(nodeID: "committer", host: "h", pid: 1, version: "t", capacity: 1, leaderEligible: false)
         let identity = NodeIdentity(nodeID: "committer", incarnation: try await catalog.join(registration, ttl: 30).incarnation)
-        let committer = Committer(catalog: catalog, identity: { identity }, backoff: Backoff(base: 30, max: 600), batchSize: batchSize,
-                                  retryForever: true, metrics: NodeMetrics(stores: []), clock: NodeClock(clock), logger: quiet)
+        let committer = Committer(
+            catalog: catalog,
+            identity: { identity },
+            backoff: Backoff(base: 30, max: 600),
+            batchSize: batchSize,
+            retryForever: true,
+            metrics: NodeMetrics(stores: []),
+            clock: NodeClock(clock),
+            logger: quiet
+        )
         return (committer, catalog, box)
     }
 
@@ -193,9 +202,13 @@ import Testing
         var config = box.configuration()
         config.cluster.nodeID = "queue"
         config.cluster.claimBatch = 2
-        let context = NodeContext(options: NodeOptions(configuration: config, once: false, version: "t"), catalog: box.catalog,
-                                  router: try StoreRouter(configuration: config.stores, encryptionKey: nil), clock: NodeClock(clock),
-                                  logger: quiet)
+        let context = NodeContext(
+            options: NodeOptions(configuration: config, once: false, version: "t"),
+            catalog: box.catalog,
+            router: try StoreRouter(configuration: config.stores, encryptionKey: nil),
+            clock: NodeClock(clock),
+            logger: quiet
+        )
         try await context.join()
         let lease = try await box.catalog.campaign(context.identity, ttl: 30)
         try #require(lease.holder == "queue")

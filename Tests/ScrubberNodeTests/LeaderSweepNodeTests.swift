@@ -1,10 +1,11 @@
 import Foundation
 import Logging
 import ScrubberCore
-@testable import ScrubberNode
 import ScrubberStores
 import TestSupport
 import Testing
+
+@testable import ScrubberNode
 
 /// DESIGN §4, "Finding work", on a running daemon whose node clock and store clock the test
 /// moves together: an idle leader reads only what changed, finds an image Glance marks
@@ -28,27 +29,43 @@ import Testing
     /// locations `pending_delete`, `deleted_at` and `updated_at` set to `at`.
     static func markPendingDelete(_ box: Sandbox, _ image: String, at stamp: String, updatedAt: String? = nil) throws {
         try box.queue().write { db in
-            try db.execute(sql: "UPDATE images SET status = 'pending_delete', deleted = 1, deleted_at = ?, updated_at = ? WHERE id = ?",
-                           arguments: [stamp, updatedAt ?? stamp, image])
-            try db.execute(sql: """
-                UPDATE image_locations SET status = 'pending_delete', deleted = 1, deleted_at = ?, updated_at = ? WHERE image_id = ?
-                """, arguments: [stamp, updatedAt ?? stamp, image])
+            try db.execute(
+                sql: "UPDATE images SET status = 'pending_delete', deleted = 1, deleted_at = ?, updated_at = ? WHERE id = ?",
+                arguments: [stamp, updatedAt ?? stamp, image]
+            )
+            try db.execute(
+                sql: """
+                    UPDATE image_locations SET status = 'pending_delete', deleted = 1, deleted_at = ?, updated_at = ? WHERE image_id = ?
+                    """,
+                arguments: [stamp, updatedAt ?? stamp, image]
+            )
         }
     }
 
     @Test func anIdleLeaderReadsOnlyWhatChangedAndSweepsInFullOncePerWakeupTime() async throws {
         let clocks = Clocks()
         let box = try await Sandbox(clock: clocks.store)
-        _ = try await box.seed(40) { $0.status = .deleted; $0.namePrefix = "history" }
-        let active = try await box.seed(2) { $0.status = .active; $0.namePrefix = "live" }
+        _ = try await box.seed(40) {
+            $0.status = .deleted
+            $0.namePrefix = "history"
+        }
+        let active = try await box.seed(2) {
+            $0.status = .active
+            $0.namePrefix = "live"
+        }
         let catalog = ObservedCatalog(box.catalog) { clocks.node.now.offset }
         var config = box.configuration()
         config.cluster.nodeID = "sweeper"
         config.wakeupTime = 60
         config.cluster.sweepSlack = 5
         let router = try StoreRouter(configuration: config.stores, encryptionKey: nil)
-        let node = ScrubNode(catalog: catalog, router: router, options: NodeOptions(configuration: config, once: false, version: "t"),
-                             clock: NodeClock(clocks.node), logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        let node = ScrubNode(
+            catalog: catalog,
+            router: router,
+            options: NodeOptions(configuration: config, once: false, version: "t"),
+            clock: NodeClock(clocks.node),
+            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+        )
         let running = Task { try await node.run() }
         defer { running.cancel() }
 

@@ -1,22 +1,32 @@
 import Logging
-@testable import ScrubberNode
 import ScrubberCore
 import ScrubberStores
 import TestSupport
 import Testing
 
+@testable import ScrubberNode
+
 /// A node on a clock the test moves: its trust windows and idle pauses follow the node's own
 /// clock, step by step, with no waiting for them.
 @Suite struct NodeClockTests {
-    static func daemon(_ box: Sandbox, _ catalog: ObservedCatalog, clock: ManualClock,
-                       configure: (inout ScrubberConfiguration) -> Void = { _ in }) throws -> ScrubNode {
+    static func daemon(
+        _ box: Sandbox,
+        _ catalog: ObservedCatalog,
+        clock: ManualClock,
+        configure: (inout ScrubberConfiguration) -> Void = { _ in }
+    ) throws -> ScrubNode {
         var config = box.configuration()
         config.cluster.nodeID = "clocked"
         config.cluster.heartbeatInterval = 1
         configure(&config)
         let router = try StoreRouter(configuration: config.stores, encryptionKey: nil)
-        return ScrubNode(catalog: catalog, router: router, options: NodeOptions(configuration: config, once: false, version: "t"),
-                         clock: NodeClock(clock), logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        return ScrubNode(
+            catalog: catalog,
+            router: router,
+            options: NodeOptions(configuration: config, once: false, version: "t"),
+            clock: NodeClock(clock),
+            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+        )
     }
 
     /// DESIGN §3.3 on the node: with its heartbeats failing, the node stops trusting its
@@ -85,7 +95,10 @@ import Testing
             // Claim k + 1 waits at least the pause after k empty claims: 100 ms, 200 ms, … cap.
             empty += 1
             let pause = ClaimQueue.idlePause(after: empty, cap: cap)
-            #expect(gap >= pause, "claim \(index + 2) came \(gap) after the one before, under the \(pause) pause (\(claims), failed: \(failed))")
+            #expect(
+                gap >= pause,
+                "claim \(index + 2) came \(gap) after the one before, under the \(pause) pause (\(claims), failed: \(failed))"
+            )
         }
         #expect(failed.count < claims.count / 2, "most claims were answered (\(failed))")
         #expect(ClaimQueue.idlePause(after: 1, cap: 2) == .milliseconds(100))

@@ -1,11 +1,12 @@
 import Logging
 import ScrubberCore
-@testable import ScrubberNode
 import ScrubberStores
 import ServiceLifecycle
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import ScrubberNode
 
 /// The node's services in the process's one `ServiceGroup`: nothing before the join, and on a
 /// graceful shutdown the leader loop, the election, the workers and membership stop in turn.
@@ -17,10 +18,12 @@ import Testing
         private let count = Mutex(0)
 
         func next() -> Duration {
-            .seconds(count.withLock { count in
-                count += 1
-                return count
-            })
+            .seconds(
+                count.withLock { count in
+                    count += 1
+                    return count
+                }
+            )
         }
     }
 
@@ -28,8 +31,13 @@ import Testing
         var config = box.configuration()
         config.cluster.nodeID = "grouped"
         let router = try StoreRouter(configuration: config.stores, encryptionKey: nil)
-        return ScrubNode(catalog: catalog, router: router, options: NodeOptions(configuration: config, once: once, version: "t"),
-                         clock: NodeClock(clock), logger: quiet)
+        return ScrubNode(
+            catalog: catalog,
+            router: router,
+            options: NodeOptions(configuration: config, once: once, version: "t"),
+            clock: NodeClock(clock),
+            logger: quiet
+        )
     }
 
     @Test func aNodeRunsAsFourServicesInTheirOrder() async throws {
@@ -63,8 +71,10 @@ import Testing
         let resigned = try #require(catalog.times(.resign).last)
         let handedBack = try #require(catalog.times(.release).last)
         let left = try #require(catalog.times(.leave).last)
-        #expect(lastRound < resigned && resigned < handedBack && handedBack < left,
-                "round \(lastRound), resign \(resigned), release \(handedBack), leave \(left)")
+        #expect(
+            lastRound < resigned && resigned < handedBack && handedBack < left,
+            "round \(lastRound), resign \(resigned), release \(handedBack), leave \(left)"
+        )
         #expect(catalog.count(.leave) == 1)
         #expect(!node.isReady)
     }

@@ -60,11 +60,17 @@ final class ObservedCatalog: ScrubCatalog {
     }
 
     func upgrade() async throws { try await call(.upgrade) { try await base.upgrade() } }
-    func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer { try await call(.join) { try await base.join(node, ttl: ttl) } }
-    func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool { try await call(.heartbeat) { try await base.heartbeat(node, ttl: ttl) } }
+    func join(_ node: NodeRegistration, ttl: Double) async throws -> JoinAnswer {
+        try await call(.join) { try await base.join(node, ttl: ttl) }
+    }
+    func heartbeat(_ node: NodeIdentity, ttl: Double) async throws -> Bool {
+        try await call(.heartbeat) { try await base.heartbeat(node, ttl: ttl) }
+    }
     func leave(_ node: NodeIdentity) async throws { try await call(.leave) { try await base.leave(node) } }
     func windDown(_ node: NodeIdentity) async throws { try await call(.windDown) { try await base.windDown(node) } }
-    func campaign(_ node: NodeIdentity, ttl: Double) async throws -> LeaderLease { try await call(.campaign) { try await base.campaign(node, ttl: ttl) } }
+    func campaign(_ node: NodeIdentity, ttl: Double) async throws -> LeaderLease {
+        try await call(.campaign) { try await base.campaign(node, ttl: ttl) }
+    }
     func renewLeadership(_ node: NodeIdentity, term: Int64, ttl: Double) async throws -> Bool {
         try await call(.renewLeadership) { try await base.renewLeadership(node, term: term, ttl: ttl) }
     }
@@ -81,8 +87,12 @@ final class ObservedCatalog: ScrubCatalog {
     func complete(_ outcomes: [ScrubOutcome], node: NodeIdentity, backoff: Backoff) async throws -> CompletionReport {
         try await call(.complete) { try await base.complete(outcomes, node: node, backoff: backoff) }
     }
-    func release(_ claims: [ClaimID], node: NodeIdentity) async throws { try await call(.release) { try await base.release(claims, node: node) } }
-    func restorePlan(imageID: String) async throws -> RestorePlan { try await call(.restorePlan) { try await base.restorePlan(imageID: imageID) } }
+    func release(_ claims: [ClaimID], node: NodeIdentity) async throws {
+        try await call(.release) { try await base.release(claims, node: node) }
+    }
+    func restorePlan(imageID: String) async throws -> RestorePlan {
+        try await call(.restorePlan) { try await base.restorePlan(imageID: imageID) }
+    }
     func commitRestore(_ request: RestoreRequest) async throws -> RestoreResult {
         try await call(.commitRestore) { try await base.commitRestore(request) }
     }

@@ -21,16 +21,36 @@ import Testing
         try await b.join("w", ttl: 1000)
         try await b.leadAndAssign("w")
         let claimed = Dictionary(uniqueKeysWithValues: try await b.claimAll("w").map { ($0.imageID, $0) })
-        func failed(_ index: Int, _ store: String, _ message: String, _ failureClass: FailureClass?, _ dependents: [String] = []) throws -> ScrubOutcome {
+        func failed(
+            _ index: Int,
+            _ store: String,
+            _ message: String,
+            _ failureClass: FailureClass?,
+            _ dependents: [String] = []
+        ) throws -> ScrubOutcome {
             let image = try claimed[images[index].id].unwrap("claim of image \(index)")
-            return ScrubOutcome(imageID: image.imageID, previousAttempts: 0, locations: [
-                LocationResult(locationID: image.locations[0].id, store: store, outcome: .failed(message), failureClass: failureClass,
-                               dependents: dependents),
-            ])
+            return ScrubOutcome(
+                imageID: image.imageID,
+                previousAttempts: 0,
+                locations: [
+                    LocationResult(
+                        locationID: image.locations[0].id,
+                        store: store,
+                        outcome: .failed(message),
+                        failureClass: failureClass,
+                        dependents: dependents
+                    )
+                ]
+            )
         }
         let outcomes = [
-            try failed(0, "ceph", "in_use: rbd image images/a on ceph is in use (its snapshot snap has clones: vms/child-1); not deleted",
-                       .inUse, ["vms/child-1"]),
+            try failed(
+                0,
+                "ceph",
+                "in_use: rbd image images/a on ceph is in use (its snapshot snap has clones: vms/child-1); not deleted",
+                .inUse,
+                ["vms/child-1"]
+            ),
             try failed(1, "s3", "misconfigured: HEAD b/k on s3 answered 403; not deleted", .misconfigured),
             try failed(2, "file", "transient: cannot delete /x: Input/output error", .transient),
             // A node of an earlier version sends no class: it is read from the message.
@@ -48,10 +68,14 @@ import Testing
         #expect(byImage[images[1].id]?.failureClass == .misconfigured)
         #expect(byImage[images[2].id]?.failureClass == .transient)
         #expect(byImage[images[3].id]?.failureClass == .throttled)
-        #expect(Set(backlog.failingGroups) == [
-            FailingGroup(failureClass: .inUse, store: "ceph", images: 1), FailingGroup(failureClass: .misconfigured, store: "s3", images: 1),
-            FailingGroup(failureClass: .transient, store: "file", images: 1), FailingGroup(failureClass: .throttled, store: "s3", images: 1),
-        ])
+        #expect(
+            Set(backlog.failingGroups) == [
+                FailingGroup(failureClass: .inUse, store: "ceph", images: 1),
+                FailingGroup(failureClass: .misconfigured, store: "s3", images: 1),
+                FailingGroup(failureClass: .transient, store: "file", images: 1),
+                FailingGroup(failureClass: .throttled, store: "s3", images: 1),
+            ]
+        )
         let status = try await b.catalog.status(scrubTime: 0, failureLimit: 10)
         #expect(status.failingByClass.count == 4)
         #expect(status.failures.first { $0.imageID == images[0].id }?.dependents == ["vms/child-1"])
@@ -81,11 +105,22 @@ import Testing
     @Test(arguments: CatalogBackend.allCases)
     func theBacklogCountsBytesPerStoreAndTheHistoryCountsWhatWasReclaimed(_ backend: CatalogBackend) async throws {
         let b = try await backend.make()
-        let named = try await b.seed(2) { $0.storeID = "fast"; $0.fileBytes = 1000 }
-        _ = try await b.seed(3) { $0.fileBytes = 500; $0.namePrefix = "plain" }
-        _ = try await b.seed(1) { $0.deletedAgo = 10; $0.namePrefix = "young" }  // inside scrub_time: not in the backlog
+        let named = try await b.seed(2) {
+            $0.storeID = "fast"
+            $0.fileBytes = 1000
+        }
+        _ = try await b.seed(3) {
+            $0.fileBytes = 500
+            $0.namePrefix = "plain"
+        }
+        _ = try await b.seed(1) {
+            $0.deletedAgo = 10
+            $0.namePrefix = "young"
+        }  // inside scrub_time: not in the backlog
         let backlog = try await b.catalog.backlog(scrubTime: 60, failureLimit: 0)
-        #expect(Set(backlog.stores) == [StoreBacklog(store: "fast", images: 2, bytes: 2000), StoreBacklog(store: nil, images: 3, bytes: 1500)])
+        #expect(
+            Set(backlog.stores) == [StoreBacklog(store: "fast", images: 2, bytes: 2000), StoreBacklog(store: nil, images: 3, bytes: 1500)]
+        )
         #expect(backlog.bytes == 3500)
         let status = try await b.catalog.status(scrubTime: 60, failureLimit: 0).namingStores(default: "file")
         #expect(status.backlog.bytes == 3500)
@@ -195,8 +230,10 @@ import Testing
         #expect(try await Self.control(b, .drain, node: "w2").changed)
         try b.advance(by: 31)
         try await b.join("w2", ttl: 30)
-        #expect(try await b.catalog.status(scrubTime: 0, failureLimit: 0).nodes.first { $0.nodeID == "w2" }?.state == "draining",
-                "the same process, back after its membership lapsed")
+        #expect(
+            try await b.catalog.status(scrubTime: 0, failureLimit: 0).nodes.first { $0.nodeID == "w2" }?.state == "draining",
+            "the same process, back after its membership lapsed"
+        )
         try await b.catalog.leave(nodeID: "w2")
         _ = try await b.catalog.raw.join(BackendFixture.node("w2"), ttl: 30)
         let restarted = try await b.catalog.status(scrubTime: 0, failureLimit: 0).nodes.first { $0.nodeID == "w2" }

@@ -34,7 +34,12 @@ import Testing
         #expect(summary.failedImages.isEmpty)
         for image in eligible {
             #expect(try box.status(of: image.id) == "deleted")
-            #expect(try box.count("SELECT count(*) FROM image_locations WHERE image_id = ? AND (status != 'deleted' OR deleted != 1)", [image.id]) == 0)
+            #expect(
+                try box.count(
+                    "SELECT count(*) FROM image_locations WHERE image_id = ? AND (status != 'deleted' OR deleted != 1)",
+                    [image.id]
+                ) == 0
+            )
             // Only pending locations are ever deleted: the already-`deleted` ones keep their files.
             for path in image.paths { #expect(box.exists(path) == noPendingLeft.contains(image), "\(path)") }
         }
@@ -61,7 +66,10 @@ import Testing
         let box = try await Sandbox()
         let slowRoot = box.directory + "/slow"
         let fast = try await box.seed(3) { $0.storeID = "fast" }
-        let slow = try await box.seed(3) { $0.storeID = "slow"; $0.storeDirectory = slowRoot }
+        let slow = try await box.seed(3) {
+            $0.storeID = "slow"
+            $0.storeDirectory = slowRoot
+        }
         let defaulted = try await box.seed(3) { $0.nullMetaData = true }
         let unknown = try await box.seed(2) { $0.storeID = "nope" }
         var config = box.configuration()
@@ -83,7 +91,9 @@ import Testing
         for image in unknown {
             #expect(try box.status(of: image.id) == "pending_delete")
             #expect(box.exists(image.paths[0]))
-            let row = try #require(try box.row("SELECT attempts, last_error, not_before FROM scrub_assignments WHERE image_id = ?", [image.id]))
+            let row = try #require(
+                try box.row("SELECT attempts, last_error, not_before FROM scrub_assignments WHERE image_id = ?", [image.id])
+            )
             #expect(row[0] as Int == 1)
             #expect((row[1] as String).contains("'nope'"))
             #expect(row[2] as Double? != nil)
@@ -93,7 +103,10 @@ import Testing
 
     @Test func backendFailuresLeaveTheImagePendingWithAttemptsErrorAndBackoff() async throws {
         let box = try await Sandbox()
-        let images = try await box.seed(6) { $0.locationsPerImage = 2; $0.fileBytes = 0 }
+        let images = try await box.seed(6) {
+            $0.locationsPerImage = 2
+            $0.fileBytes = 0
+        }
         let failing = images[0]
         let simulated = SimulatedStore(failing: ["file://" + failing.paths[1]])
 
@@ -105,11 +118,16 @@ import Testing
         // The location that did go is recorded as gone; the other stays pending.
         #expect(try box.count("SELECT count(*) FROM image_locations WHERE image_id = ? AND status = 'deleted'", [failing.id]) == 1)
         #expect(try box.count("SELECT count(*) FROM image_locations WHERE image_id = ? AND status = 'pending_delete'", [failing.id]) == 1)
-        let row = try #require(try box.row("""
-            SELECT a.attempts, a.last_error, a.not_before - e.at FROM scrub_assignments a
-            JOIN scrub_events e ON e.image_id = a.image_id AND e.action = 'failed'
-            WHERE a.image_id = ?
-            """, [failing.id]))
+        let row = try #require(
+            try box.row(
+                """
+                SELECT a.attempts, a.last_error, a.not_before - e.at FROM scrub_assignments a
+                JOIN scrub_events e ON e.image_id = a.image_id AND e.action = 'failed'
+                WHERE a.image_id = ?
+                """,
+                [failing.id]
+            )
+        )
         #expect(row[0] as Int == 1)
         #expect((row[1] as String).contains("simulated backend failure"))
         // Backoff base 30 s, from the failure's own store time (its audit row, same transaction):
@@ -135,14 +153,18 @@ import Testing
         let dotdot = try await box.seed(1) { $0.storeDirectory = outside }
         try await box.queue().write { db in
             // file://ROOT/../outside/ID: lexically climbs out of the root.
-            try db.execute(sql: "UPDATE image_locations SET value = ? WHERE image_id = ?",
-                           arguments: ["file://\(box.storeRoot)/../outside/\(dotdot[0].id)", dotdot[0].id])
+            try db.execute(
+                sql: "UPDATE image_locations SET value = ? WHERE image_id = ?",
+                arguments: ["file://\(box.storeRoot)/../outside/\(dotdot[0].id)", dotdot[0].id]
+            )
         }
         let linked = try await box.seed(1) { $0.storeDirectory = outside }
         try FileManager.default.createSymbolicLink(atPath: box.storeRoot + "/link", withDestinationPath: outside)
         try await box.queue().write { db in
-            try db.execute(sql: "UPDATE image_locations SET value = ? WHERE image_id = ?",
-                           arguments: ["file://\(box.storeRoot)/link/\(linked[0].id)", linked[0].id])
+            try db.execute(
+                sql: "UPDATE image_locations SET value = ? WHERE image_id = ?",
+                arguments: ["file://\(box.storeRoot)/link/\(linked[0].id)", linked[0].id]
+            )
         }
 
         let summary = try await box.runOnce()
@@ -163,7 +185,10 @@ import Testing
         let encrypted = try await box.seed(5) { $0.encryptionKey = key }
         let garbage = try await box.seed(1) { $0.encryptionKey = key }
         try await box.queue().write { db in
-            try db.execute(sql: "UPDATE image_locations SET value = 'bm90LWdsYW5jZS1jaXBoZXJ0ZXh0' WHERE image_id = ?", arguments: [garbage[0].id])
+            try db.execute(
+                sql: "UPDATE image_locations SET value = 'bm90LWdsYW5jZS1jaXBoZXJ0ZXh0' WHERE image_id = ?",
+                arguments: [garbage[0].id]
+            )
         }
         var config = box.configuration()
         config.metadataEncryptionKey = key
@@ -212,8 +237,8 @@ import Testing
 
     @Test func eligibilityFollowsTheStoreClockWhateverTheTimeZone() async throws {
         let box = try await Sandbox()
-        _ = try await box.seed(4) { $0.deletedAgo = 1800 }     // 30 min ago
-        _ = try await box.seed(3) { $0.deletedAgo = 7200 }     // 2 h ago
+        _ = try await box.seed(4) { $0.deletedAgo = 1800 }  // 30 min ago
+        _ = try await box.seed(3) { $0.deletedAgo = 7200 }  // 2 h ago
         let saved = ProcessInfo.processInfo.environment["TZ"]
         defer {
             if let saved { setenv("TZ", saved, 1) } else { unsetenv("TZ") }

@@ -1,12 +1,12 @@
 import Foundation
 import Logging
-import TestSupport
 import ScrubberCore
 import ScrubberNode
 import ScrubberPostgres
 import ScrubberStores
-import Testing
 import ScrubberTestKit
+import TestSupport
+import Testing
 
 /// Nodes on PostgreSQL (Glance's own schema, from the fixture dump): the pipeline, a restore
 /// racing a scrub, and what happens when the server goes away and comes back.
@@ -26,13 +26,22 @@ import ScrubberTestKit
         return config
     }
 
-    static func node(_ db: PostgresDatabase, _ config: ScrubberConfiguration, id: String, once: Bool = true,
-                     catalog: PostgresCatalog? = nil) throws -> ScrubNode {
+    static func node(
+        _ db: PostgresDatabase,
+        _ config: ScrubberConfiguration,
+        id: String,
+        once: Bool = true,
+        catalog: PostgresCatalog? = nil
+    ) throws -> ScrubNode {
         var config = config
         config.cluster.nodeID = id
         let router = try StoreRouter(configuration: config.stores, encryptionKey: config.metadataEncryptionKey)
-        return ScrubNode(catalog: catalog ?? db.catalog, router: router,
-                         options: NodeOptions(configuration: config, once: once, version: "test"), logger: quiet)
+        return ScrubNode(
+            catalog: catalog ?? db.catalog,
+            router: router,
+            options: NodeOptions(configuration: config, once: once, version: "test"),
+            logger: quiet
+        )
     }
 
     @Test func twoNodesScrubEveryEligibleShapeAndLeaveEverythingElse() async throws {
@@ -42,7 +51,8 @@ import ScrubberTestKit
             configure(&spec)
             return try await db.catalog.seed(spec)
         }
-        let pending = try await seed(60) { _ in }
+        let pending =
+            try await seed(60) { _ in }
             + seed(10) { $0.locationsPerImage = 3 }
             + seed(10) { $0.visibility = .community }
             + seed(10) { $0.nullMetaData = true }
@@ -52,7 +62,8 @@ import ScrubberTestKit
         let deletedAtBefore = try db.scalar("SELECT md5(string_agg(id || ':' || deleted_at, ',' ORDER BY id)) FROM image_locations")
 
         let config = Self.configuration(db, scrubTime: 600)
-        let a = try Self.node(db, config, id: "pg-a"), b = try Self.node(db, config, id: "pg-b")
+        let a = try Self.node(db, config, id: "pg-a")
+        let b = try Self.node(db, config, id: "pg-b")
         async let runA: Void = a.run()
         async let runB: Void = b.run()
         _ = try await (runA, runB)
@@ -68,8 +79,10 @@ import ScrubberTestKit
             for path in image.paths { #expect(FileManager.default.fileExists(atPath: path)) }
         }
         #expect(try db.scalar("SELECT count(*) FROM image_locations WHERE status = 'deleted' AND deleted") == "\(60 + 30 + 10 + 10 + 10)")
-        #expect(try db.scalar("SELECT md5(string_agg(id || ':' || deleted_at, ',' ORDER BY id)) FROM image_locations") == deletedAtBefore,
-                "deleted_at is Glance's and stays as it was")
+        #expect(
+            try db.scalar("SELECT md5(string_agg(id || ':' || deleted_at, ',' ORDER BY id)) FROM image_locations") == deletedAtBefore,
+            "deleted_at is Glance's and stays as it was"
+        )
         #expect(try db.scalar("SELECT count(*) FROM scrub_events WHERE action = 'image_deleted'") == "\(pending.count)")
         #expect(try db.scalar("SELECT count(*) FROM scrub_assignments") == "0")
     }
@@ -101,10 +114,15 @@ import ScrubberTestKit
                 #expect(plan.status == .deleted)
             }
         }
-        #expect(try db.scalar("""
-            SELECT count(*) FROM image_locations l JOIN images i ON i.id = l.image_id
-            WHERE i.status = 'active' AND l.status != 'active'
-            """) == "0", "a restored image gets its locations back")
+        #expect(
+            try db.scalar(
+                """
+                SELECT count(*) FROM image_locations l JOIN images i ON i.id = l.image_id
+                WHERE i.status = 'active' AND l.status != 'active'
+                """
+            ) == "0",
+            "a restored image gets its locations back"
+        )
     }
 
     /// The Glance tables a fresh database gets (demo, bench) are Glance 33's: the same indexes
@@ -118,10 +136,13 @@ import ScrubberTestKit
         defer { catalog.shutdown() }
         try await catalog.connect()
         try await catalog.upgrade()
-        let ours = try server.psql(database: name, command: """
-            SELECT tablename || ' ' || indexname FROM pg_indexes
-            WHERE tablename IN ('images', 'image_locations') AND indexname NOT LIKE '%pkey' ORDER BY 1
-            """).split(separator: "\n").map(String.init)
+        let ours = try server.psql(
+            database: name,
+            command: """
+                SELECT tablename || ' ' || indexname FROM pg_indexes
+                WHERE tablename IN ('images', 'image_locations') AND indexname NOT LIKE '%pkey' ORDER BY 1
+                """
+        ).split(separator: "\n").map(String.init)
         let schema = try String(contentsOfFile: GlanceFixtures.postgresqlSchema, encoding: .utf8)
         let glance = schema.split(separator: "\n").compactMap { line -> String? in
             // CREATE INDEX NAME ON public.TABLE USING …
@@ -149,7 +170,10 @@ import ScrubberTestKit
         #expect(claimed.count == 30)
         let retriesBefore = db.catalog.transientRetries
         for image in claimed {
-            let outcome = ScrubOutcome(image, locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) })
+            let outcome = ScrubOutcome(
+                image,
+                locations: image.locations.map { LocationResult(locationID: $0.id, store: "file", outcome: .deleted) }
+            )
             async let beat = db.catalog.heartbeat(node, ttl: 300)
             async let done = db.catalog.complete([outcome], node: node, backoff: Backoff())
             #expect(try await beat)
@@ -162,7 +186,9 @@ import ScrubberTestKit
     @Test(.timeLimit(.minutes(3))) func aWrongPasswordAndAnAbsentServerAreClearErrorsNotHangs() async throws {
         let server = try await PostgresTestServer.shared()
         let name = try await server.createEmptyDatabase()
-        guard case .postgresql(let wrong) = try DatabaseURL(parsing: server.url(database: name, password: "not-the-password")) else { return }
+        guard case .postgresql(let wrong) = try DatabaseURL(parsing: server.url(database: name, password: "not-the-password")) else {
+            return
+        }
         await #expect(throws: CatalogError.self) { try await PostgresCatalog(endpoint: wrong, logger: Self.quiet).connect(timeout: 5) }
         do {
             try await PostgresCatalog(endpoint: wrong, logger: Self.quiet).connect(timeout: 5)
@@ -182,7 +208,8 @@ import ScrubberTestKit
     @Test func aUnixSocketURLAsLibpqSpellsItConnects() async throws {
         let server = try await PostgresTestServer.shared()
         let name = try await server.createGlanceDatabase()
-        let url = "postgresql+psycopg2://\(PostgresTestServer.user):\(PostgresTestServer.password)@:\(server.port)/\(name)?host=\(server.directory)"
+        let url =
+            "postgresql+psycopg2://\(PostgresTestServer.user):\(PostgresTestServer.password)@:\(server.port)/\(name)?host=\(server.directory)"
         guard case .postgresql(let endpoint) = try DatabaseURL(parsing: url) else { throw TestFailure("not PostgreSQL: \(url)") }
         #expect(endpoint.unixSocketPath == "\(server.directory)/.s.PGSQL.\(server.port)")
         let catalog = PostgresCatalog(endpoint: endpoint, operationTimeout: 30, logger: Self.quiet)
@@ -224,7 +251,9 @@ import ScrubberTestKit
         let joinedBefore = try db.scalar("SELECT joined_at FROM scrub_nodes WHERE node_id = 'survivor'")
         try await PostgresTestServer.offload { try server.stop(mode: "fast") }
         // An operation on a stopped server fails (within its 3 s deadline: a hang meets the time limit).
-        await #expect(throws: CatalogError.self) { try await nodeCatalog.heartbeat(NodeIdentity(nodeID: "survivor", incarnation: "any"), ttl: 2) }
+        await #expect(throws: CatalogError.self) {
+            try await nodeCatalog.heartbeat(NodeIdentity(nodeID: "survivor", incarnation: "any"), ttl: 2)
+        }
         // The outage lasts at least node_ttl, so the membership lapses (a slower machine only
         // lengthens it): the scenario, not a bound.
         try await Task.sleep(for: .seconds(3))

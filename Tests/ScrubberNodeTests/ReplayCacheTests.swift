@@ -1,6 +1,7 @@
 import Foundation
-@testable import ScrubberService
 import Testing
+
+@testable import ScrubberService
 
 /// The lease service's replay cache stays bounded whatever its clients send: request ids count
 /// toward its bytes (not only the answers), and it keeps a bounded number of entries.

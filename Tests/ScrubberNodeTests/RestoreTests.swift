@@ -4,9 +4,9 @@ import ScrubberCore
 import ScrubberNode
 import ScrubberSQLite
 import ScrubberStores
+import ScrubberTestKit
 import TestSupport
 import Testing
-import ScrubberTestKit
 
 /// Restore (DESIGN §3.5): a compare-and-set that brings back the image and its locations.
 @Suite struct RestoreTests {
@@ -23,7 +23,12 @@ import ScrubberTestKit
         #expect(row[0] as String == "active")
         #expect(row[1] as Int == 0)
         #expect(row[2] as String? == nil)
-        #expect(try box.count("SELECT count(*) FROM image_locations WHERE image_id = ? AND status = 'active' AND deleted = 0 AND deleted_at IS NULL", [image.id]) == 2)
+        #expect(
+            try box.count(
+                "SELECT count(*) FROM image_locations WHERE image_id = ? AND status = 'active' AND deleted = 0 AND deleted_at IS NULL",
+                [image.id]
+            ) == 2
+        )
         #expect(try box.count("SELECT count(*) FROM scrub_events WHERE action = 'restored' AND image_id = ?", [image.id]) == 1)
         // A restored image is never scrubbed.
         _ = try await box.runOnce()

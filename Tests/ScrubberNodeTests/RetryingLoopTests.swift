@@ -1,10 +1,11 @@
 import Logging
 import ScrubberCore
-@testable import ScrubberNode
 import ServiceLifecycle
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import ScrubberNode
 
 /// The log lines a logger wrote, as "LEVEL MESSAGE".
 final class LogLines: Sendable {
@@ -91,9 +92,14 @@ final class LogLines: Sendable {
         let reported = Mutex<[Int]>([])
         let rounds = Rounds()
         rounds.script.withLock { $0 = [Flaky(), Flaky(), Flaky()] }
-        let loop = RetryingLoop("join", clock: NodeClock(ManualClock()), logger: LogLines().logger, onFailure: { _, failures in
-            reported.withLock { $0.append(failures) }
-        })
+        let loop = RetryingLoop(
+            "join",
+            clock: NodeClock(ManualClock()),
+            logger: LogLines().logger,
+            onFailure: { _, failures in
+                reported.withLock { $0.append(failures) }
+            }
+        )
         let value = try await loop.untilSuccess { failures in
             try rounds.round(failures)
             return "joined after \(failures)"
@@ -106,7 +112,12 @@ final class LogLines: Sendable {
         let time = ManualClock()
         let log = LogLines()
         let loop = RetryingLoop("test round", clock: NodeClock(time), logger: log.logger)
-        let waiting = Task { try await loop.untilSuccess { _ -> Int in try await NodeClock(time).sleep(for: .seconds(60)); return 1 } }
+        let waiting = Task {
+            try await loop.untilSuccess { _ -> Int in
+                try await NodeClock(time).sleep(for: .seconds(60))
+                return 1
+            }
+        }
         try await eventually("the round asleep") { !time.deadlines.isEmpty }
         waiting.cancel()
         #expect(try await waiting.value == nil)
@@ -129,8 +140,12 @@ final class LogLines: Sendable {
         let time = ManualClock()
         let ended = HandoffTests.Flag()
         let loop = RetryingLoop("test round", clock: NodeClock(time), logger: LogLines().logger)
-        let group = ServiceGroup(configuration: .init(services: [Looping(loop: loop, time: time, ended: ended)],
-                                                      logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [Looping(loop: loop, time: time, ended: ended)],
+                logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+            )
+        )
         let running = Task { try await group.run() }
         try await eventually("the round asleep") { !time.deadlines.isEmpty }
         await group.triggerGracefulShutdown()
@@ -141,7 +156,10 @@ final class LogLines: Sendable {
 
     @Test func anAttemptGivesBackWhatARetryMayFixAndThrowsTheRest() async throws {
         let flaky = try await RetryingLoop.attempt { () throws -> Int in throw Flaky() }
-        guard case .failure(let error) = flaky else { Issue.record("a flaky error came back as \(flaky)"); return }
+        guard case .failure(let error) = flaky else {
+            Issue.record("a flaky error came back as \(flaky)")
+            return
+        }
         #expect(error is Flaky)
         #expect(try await RetryingLoop.attempt { 7 }.get() == 7)
         await #expect(throws: CatalogError.nodeIDInUse("twin")) {

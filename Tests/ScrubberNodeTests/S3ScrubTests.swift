@@ -19,9 +19,20 @@ import Testing
         let box = try await Sandbox()
         let key = encrypted ? "0123456789abcdef0123456789abcdef" : nil
         let store = legacy ? nil : "objects"
-        let pending = try await box.seed(6) { $0.storeID = store; $0.fileBytes = 0 }
-        let active = try await box.seed(2) { $0.storeID = store; $0.fileBytes = 0; $0.status = .active }
-        let notYet = try await box.seed(2) { $0.storeID = store; $0.fileBytes = 0; $0.deletedAgo = 10 }
+        let pending = try await box.seed(6) {
+            $0.storeID = store
+            $0.fileBytes = 0
+        }
+        let active = try await box.seed(2) {
+            $0.storeID = store
+            $0.fileBytes = 0
+            $0.status = .active
+        }
+        let notYet = try await box.seed(2) {
+            $0.storeID = store
+            $0.fileBytes = 0
+            $0.deletedAgo = 10
+        }
         let files = legacy ? try await box.seed(2) { $0.fileBytes = 10 } : []
         let all = pending + active + notYet
         // glance-api's URLs for them; one pending image's object is already gone.
@@ -29,7 +40,10 @@ import Testing
         try await box.queue().write { db in
             for image in all {
                 let url = "s3://127.0.0.1:\(server.proxyPort)/images/\(image.id)"
-                try db.execute(sql: "UPDATE image_locations SET value = ? WHERE image_id = ?", arguments: [try cipher?.encrypt(url) ?? url, image.id])
+                try db.execute(
+                    sql: "UPDATE image_locations SET value = ? WHERE image_id = ?",
+                    arguments: [try cipher?.encrypt(url) ?? url, image.id]
+                )
             }
         }
         try await server.put(all.dropFirst().map(\.id) + ["unrelated"], in: "images", as: SwiftTestServer.s3User)
@@ -55,7 +69,9 @@ import Testing
         for image in pending { #expect(try box.status(of: image.id) == "deleted") }
         for image in active { #expect(try box.status(of: image.id) == "active") }
         for image in notYet { #expect(try box.status(of: image.id) == "pending_delete") }
-        #expect(try await server.list("images", as: SwiftTestServer.s3User) == (active + notYet).map(\.id).sorted() + ["unrelated"],
-                "exactly the eligible images' objects are gone")
+        #expect(
+            try await server.list("images", as: SwiftTestServer.s3User) == (active + notYet).map(\.id).sorted() + ["unrelated"],
+            "exactly the eligible images' objects are gone"
+        )
     }
 }

@@ -10,7 +10,10 @@ import Testing
     @Test func auditDetailsAndIdsSurviveTheJSONListsUnchanged() async throws {
         let box = try await Sandbox()
         let images = try await box.seed(3)
-        let joined = try await box.catalog.join(NodeRegistration(nodeID: "w \"1\"", host: "h", pid: 1, version: "t", capacity: 4, leaderEligible: true), ttl: 30)
+        let joined = try await box.catalog.join(
+            NodeRegistration(nodeID: "w \"1\"", host: "h", pid: 1, version: "t", capacity: 4, leaderEligible: true),
+            ttl: 30
+        )
         let w = NodeIdentity(nodeID: "w \"1\"", incarnation: joined.incarnation)
         let term = try await box.catalog.campaign(w, ttl: 30).term
         #expect(try await box.catalog.apply(LeaderPlan(leader: w, term: term, assignments: images.map { ($0.id, "w \"1\"") }, moves: [])))
@@ -23,7 +26,12 @@ import Testing
         let report = try await box.catalog.complete(outcomes, node: w, backoff: Backoff(base: 60, max: 60))
         #expect(Set(report.imagesFailed) == Set(images.map(\.id)))
         for (image, detail) in zip(claimed, details) {
-            let row = try #require(try box.row("SELECT node_id, store, detail, location_id FROM scrub_events WHERE image_id = ? AND action = 'failed'", [image.imageID]))
+            let row = try #require(
+                try box.row(
+                    "SELECT node_id, store, detail, location_id FROM scrub_events WHERE image_id = ? AND action = 'failed'",
+                    [image.imageID]
+                )
+            )
             #expect(row[0] as String == "w \"1\"")
             #expect(row[1] as String == "st\"ore")
             #expect(row[2] as String == detail)

@@ -33,7 +33,10 @@ import Testing
     @Test func theHealthCheckNeedsNoTokenAndEveryOperationDoes() async throws {
         let box = try await Sandbox()
         let served = try await ServedCatalog.start(fronting: box.catalog)
-        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: served.url + "/healthz"), timeout: .seconds(Int64(patienceSeconds)))
+        let health = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: served.url + "/healthz"),
+            timeout: .seconds(Int64(patienceSeconds))
+        )
         #expect(health.status.code == 200)
 
         let join = #"{"node":{"nodeID":"intruder","host":"h","pid":1,"version":"v","capacity":1,"leaderEligible":true},"ttl":30}"#
@@ -97,7 +100,10 @@ import Testing
         let report = try JSONDecoder().decode(CompletionReport.self, from: Data(first.body.utf8))
         #expect(report.imagesDeleted.count == 3)
         // A new request is a new application: a replay the store itself makes harmless.
-        let again = try JSONDecoder().decode(CompletionReport.self, from: Data(try await Self.post(served.url + "/v1/complete", body, requestID: "req-2").body.utf8))
+        let again = try JSONDecoder().decode(
+            CompletionReport.self,
+            from: Data(try await Self.post(served.url + "/v1/complete", body, requestID: "req-2").body.utf8)
+        )
         #expect(again.imagesDeleted.isEmpty)
         #expect(again.claimsLost.count == 3)
         #expect(again.locationsDeleted == 0)
@@ -113,9 +119,12 @@ import Testing
         let wrong = try RemoteCatalog(url: served.url, token: "not-the-token", logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
         var config = box.configuration()
         config.cluster.nodeID = "locked-out"
-        let node = ScrubNode(catalog: wrong, router: try StoreRouter(configuration: config.stores, encryptionKey: nil),
-                             options: NodeOptions(configuration: config, once: false, version: "test"),
-                             logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        let node = ScrubNode(
+            catalog: wrong,
+            router: try StoreRouter(configuration: config.stores, encryptionKey: nil),
+            options: NodeOptions(configuration: config, once: false, version: "test"),
+            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+        )
         do {
             try await node.run()
             Issue.record("a node with a wrong token ran")
@@ -174,7 +183,8 @@ import Testing
         }
         let before = try snapshot()
         let location = claim.locations[0].id
-        let outcome = #"{"imageID":"\#(claim.imageID)","claimToken":"\#(claim.claimToken)","previousAttempts":0,"locations":[{"locationID":\#(location),"outcome":{"failed":{"_0":"x"}}}]}"#
+        let outcome =
+            #"{"imageID":"\#(claim.imageID)","claimToken":"\#(claim.claimToken)","previousAttempts":0,"locations":[{"locationID":\#(location),"outcome":{"failed":{"_0":"x"}}}]}"#
         let bodies: [(String, String)] = [
             ("heartbeat", #""ttl":5"#), ("leave", ""), ("drain", ""), ("campaign", #""ttl":3600"#),
             ("renew", #""term":\#(term),"ttl":3600"#), ("resign", #""term":\#(term)"#),
@@ -194,7 +204,8 @@ import Testing
             }
         }
         // A leader round under the victim's name and term.
-        let plan = #"{"leader":"victim","incarnation":"guessed","term":\#(term),"assignments":[],"moves":[{"imageID":"\#(claim.imageID)","from":"victim","to":"thief"}],"rebalances":[]}"#
+        let plan =
+            #"{"leader":"victim","incarnation":"guessed","term":\#(term),"assignments":[],"moves":[{"imageID":"\#(claim.imageID)","from":"victim","to":"thief"}],"rebalances":[]}"#
         let apply = try await Self.post(served.url + "/v1/apply", plan)
         #expect(apply.status == 200 && apply.body.contains("false"), "a round under another incarnation is refused: \(apply.body)")
         // Joining as the victim while it lives.
@@ -210,32 +221,44 @@ import Testing
     @Test func overTLSTheClientTrustsTheGivenCertificateAndNothingElse() async throws {
         let box = try await Sandbox()
         _ = try await box.seed(2)
-        let cert = box.directory + "/cert.pem", key = box.directory + "/key.pem"
+        let cert = box.directory + "/cert.pem"
+        let key = box.directory + "/key.pem"
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-                             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
         openssl.waitUntilExit()
         try #require(openssl.terminationStatus == 0, "openssl could not make a test certificate")
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        )
         tls.minimumTLSVersion = .tlsv1  // what the service must raise
         let served = try await ServedCatalog.start(fronting: box.catalog, tls: tls, caFile: cert)
         #expect(served.url.hasPrefix("https://"))
         #expect(try await served.client.backlog(scrubTime: 0, failureLimit: 5).eligible == 2)
         // Without the certificate, the system's roots do not vouch for it: no answer, no write.
-        let untrusting = try RemoteCatalog(url: served.url, token: ServedCatalog.token, operationTimeout: 1,
-                                           logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        let untrusting = try RemoteCatalog(
+            url: served.url,
+            token: ServedCatalog.token,
+            operationTimeout: 1,
+            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+        )
         await #expect(throws: CatalogError.self) {
             _ = try await untrusting.join(BackendFixture.node("untrusting"), ttl: 30)
         }
         #expect(try box.count("SELECT count(*) FROM scrub_nodes") == 0)
         // Plain HTTP to the TLS port gets nowhere either.
-        let plain = try RemoteCatalog(url: served.url.replacingOccurrences(of: "https://", with: "http://"), token: ServedCatalog.token,
-                                      operationTimeout: 1, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        let plain = try RemoteCatalog(
+            url: served.url.replacingOccurrences(of: "https://", with: "http://"),
+            token: ServedCatalog.token,
+            operationTimeout: 1,
+            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+        )
         await #expect(throws: CatalogError.self) { try await plain.connect() }
         // TLS 1.2 at least, even when the configuration handed in allowed older versions.
         var old = TLSConfiguration.makeClientConfiguration()
@@ -245,7 +268,9 @@ import Testing
         let legacy = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: old))
         var ping = HTTPClientRequest(url: served.url + "/healthz")
         ping.method = .GET
-        await #expect(throws: (any Error).self, "a TLS 1.1 client is refused") { _ = try await legacy.execute(ping, timeout: .seconds(Int64(patienceSeconds))) }
+        await #expect(throws: (any Error).self, "a TLS 1.1 client is refused") {
+            _ = try await legacy.execute(ping, timeout: .seconds(Int64(patienceSeconds)))
+        }
         try await legacy.shutdown()
         var modern = TLSConfiguration.makeClientConfiguration()
         modern.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cert))

@@ -1,12 +1,13 @@
 import Foundation
 import Logging
 import ScrubberCore
-@testable import ScrubberNode
 import ScrubberStores
 import ServiceLifecycle
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import ScrubberNode
 
 /// A simulated backend that records when each delete started and how many were in flight.
 final class MeteredStore: ImageStore {
@@ -47,9 +48,18 @@ final class MeteredStore: ImageStore {
 
     @Test func limitedStoresHoldTheirLimitsAndNothingIsDroppedOrFailed() async throws {
         let box = try await Sandbox()
-        let narrowImages = try await box.seed(60) { $0.storeID = "narrow"; $0.fileBytes = 0 }
-        let pacedImages = try await box.seed(30) { $0.storeID = "paced"; $0.fileBytes = 0 }
-        let fastImages = try await box.seed(240) { $0.storeID = "fast"; $0.fileBytes = 0 }
+        let narrowImages = try await box.seed(60) {
+            $0.storeID = "narrow"
+            $0.fileBytes = 0
+        }
+        let pacedImages = try await box.seed(30) {
+            $0.storeID = "paced"
+            $0.fileBytes = 0
+        }
+        let fastImages = try await box.seed(240) {
+            $0.storeID = "fast"
+            $0.fileBytes = 0
+        }
         var narrow = BackendConfiguration(name: "narrow", type: "simulated")
         narrow.maxConcurrentDeletes = 2
         var paced = BackendConfiguration(name: "paced", type: "simulated")
@@ -125,18 +135,34 @@ final class MeteredStore: ImageStore {
     /// ones, 2 minutes); a shutdown then hands the waiting images back without waiting, unfailed.
     @Test func anUnlimitedStoreGoesAheadOfAWaitingOneAndAShutdownHandsTheWaitingImagesBack() async throws {
         let box = try await Sandbox()
-        let pacedImages = try await box.seed(30) { $0.storeID = "paced"; $0.fileBytes = 0 }
-        let fastImages = try await box.seed(200) { $0.storeID = "fast"; $0.fileBytes = 0 }
+        let pacedImages = try await box.seed(30) {
+            $0.storeID = "paced"
+            $0.fileBytes = 0
+        }
+        let fastImages = try await box.seed(200) {
+            $0.storeID = "fast"
+            $0.fileBytes = 0
+        }
         var paced = BackendConfiguration(name: "paced", type: "simulated")
         paced.maxDeletesPerSecond = 0.25
         paced.maxConcurrentDeletes = 1  // so most images wait for a slot, one for its start time
         var config = multiStore(box, pool: 4, backends: [paced, BackendConfiguration(name: "fast", type: "simulated")])
         config.cluster.nodeID = "limited"
         let stores = (paced: MeteredStore(latency: 0.001), fast: MeteredStore(latency: 0.002))
-        let router = try StoreRouter(configuration: config.stores, encryptionKey: nil, replacing: ["paced": stores.paced, "fast": stores.fast])
-        let node = ScrubNode(catalog: box.catalog, router: router, options: NodeOptions(configuration: config, once: false, version: "t"),
-                             logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
-        let group = ServiceGroup(configuration: .init(services: node.services, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }))
+        let router = try StoreRouter(
+            configuration: config.stores,
+            encryptionKey: nil,
+            replacing: ["paced": stores.paced, "fast": stores.fast]
+        )
+        let node = ScrubNode(
+            catalog: box.catalog,
+            router: router,
+            options: NodeOptions(configuration: config, once: false, version: "t"),
+            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+        )
+        let group = ServiceGroup(
+            configuration: .init(services: node.services, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        )
         let running = Task { try await group.run() }
         defer { running.cancel() }
         let fastIDs = fastImages.map(\.id).map { "'\($0)'" }.joined(separator: ",")
@@ -155,7 +181,10 @@ final class MeteredStore: ImageStore {
         // most the one start already under way when the shutdown came).
         let deleted = try box.count("SELECT count(*) FROM images WHERE status = 'deleted'")
         let pending = try box.count("SELECT count(*) FROM images WHERE status = 'pending_delete'")
-        #expect(stores.paced.starts.count <= pacedStarted + 1, "paced starts after the shutdown: \(stores.paced.starts.count - pacedStarted)")
+        #expect(
+            stores.paced.starts.count <= pacedStarted + 1,
+            "paced starts after the shutdown: \(stores.paced.starts.count - pacedStarted)"
+        )
         #expect(deleted == stores.paced.starts.count + fastImages.count)
         #expect(deleted + pending == pacedImages.count + fastImages.count, "nothing lost")
         #expect(pending > 0)

@@ -5,8 +5,9 @@ import ScrubberCore
 import ScrubberNode
 import ScrubberSQLite
 import ScrubberStores
+import ScrubberTestKit
+import Synchronization
 import TestSupport
-
 
 /// A scratch directory with a copy of Glance's own database and a file store root.
 final class Sandbox: Sendable {
@@ -34,7 +35,12 @@ final class Sandbox: Sendable {
         let counter = busyRetries
         var storeClock: (@Sendable () -> Double)?
         if let clock { storeClock = { clock.now } }
-        catalog = try SQLiteCatalog(path: databasePath, busyTimeout: busyTimeout, onBusy: { _, _ in counter.increment() }, clock: storeClock)
+        catalog = try SQLiteCatalog(
+            path: databasePath,
+            busyTimeout: busyTimeout,
+            onBusy: { _, _ in counter.increment() },
+            clock: storeClock
+        )
         try await catalog.upgrade()
     }
 
@@ -46,13 +52,18 @@ final class Sandbox: Sendable {
     /// fronting it, say) or directly; its store clock must be the test's (``init(fresh:busyTimeout:clock:)``).
     func fixture(through catalog: (any ScrubCatalog)? = nil, keepAlive: any Sendable = ()) throws -> BackendFixture {
         guard let clock else { throw TestFailure("a fixture's sandbox needs a store clock of the test's") }
-        return BackendFixture(catalog: catalog ?? self.catalog, clock: clock, keepAlive: [self, keepAlive] as [any Sendable],
-                              execute: { sql in try self.queue().write { try $0.execute(sql: sql) } },
-                              count: { sql in try self.count(sql) }) { spec in
-            var spec = spec
-            spec.storeDirectory = self.storeRoot
-            return try await self.catalog.seed(spec)
-        }
+        return BackendFixture(
+            catalog: catalog ?? self.catalog,
+            clock: clock,
+            keepAlive: [self, keepAlive] as [any Sendable],
+            execute: { sql in try self.queue().write { try $0.execute(sql: sql) } },
+            count: { sql in try self.count(sql) },
+            seeder: { spec in
+                var spec = spec
+                spec.storeDirectory = self.storeRoot
+                return try await self.catalog.seed(spec)
+            }
+        )
     }
 
     func configuration(scrubTime: Double = 0, pool: Int = 4) -> ScrubberConfiguration {
@@ -78,13 +89,21 @@ final class Sandbox: Sendable {
 
     /// Runs one `--once` node in process and returns its summary.
     @discardableResult
-    func runOnce(_ config: ScrubberConfiguration? = nil, nodeID: String = "test-node",
-                 replacing: [String: any ImageStore] = [:], through: (any ScrubCatalog)? = nil) async throws -> RunSummary {
+    func runOnce(
+        _ config: ScrubberConfiguration? = nil,
+        nodeID: String = "test-node",
+        replacing: [String: any ImageStore] = [:],
+        through: (any ScrubCatalog)? = nil
+    ) async throws -> RunSummary {
         var config = config ?? configuration()
         config.cluster.nodeID = nodeID
         let router = try StoreRouter(configuration: config.stores, encryptionKey: config.metadataEncryptionKey, replacing: replacing)
-        let node = ScrubNode(catalog: through ?? catalog, router: router, options: NodeOptions(configuration: config, once: true, version: "test"),
-                             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let node = ScrubNode(
+            catalog: through ?? catalog,
+            router: router,
+            options: NodeOptions(configuration: config, once: true, version: "test"),
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        )
         try await node.run()
         return node.summary
     }
@@ -124,6 +143,3 @@ final class BusyCounter: Sendable {
     func increment() { value.withLock { $0 += 1 } }
     var count: Int { value.withLock { $0 } }
 }
-
-import Synchronization
-import ScrubberTestKit

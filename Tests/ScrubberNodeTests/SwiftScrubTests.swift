@@ -2,10 +2,10 @@ import Foundation
 import GRDB
 import ScrubberCore
 import ScrubberStores
+import ScrubberTestKit
 import Synchronization
 import TestSupport
 import Testing
-import ScrubberTestKit
 
 /// A catalog whose locations are Swift objects, as glance-api's Swift store writes them
 /// (`swift+config://REF/CONTAINER/ID`, or the legacy `swift+http://PROJECT:USER:KEY@…` with the
@@ -32,7 +32,10 @@ import ScrubberTestKit
         try await box.queue().write { db in
             for image in images {
                 let text = url(image.id)
-                try db.execute(sql: "UPDATE image_locations SET value = ? WHERE image_id = ?", arguments: [try cipher?.encrypt(text) ?? text, image.id])
+                try db.execute(
+                    sql: "UPDATE image_locations SET value = ? WHERE image_id = ?",
+                    arguments: [try cipher?.encrypt(text) ?? text, image.id]
+                )
             }
         }
     }
@@ -42,13 +45,29 @@ import ScrubberTestKit
         defer { server.destroy() }
         let box = try await Sandbox()
         let key = encrypted ? "0123456789abcdef0123456789abcdef" : nil
-        let pending = try await box.seed(6) { $0.storeID = "swift1"; $0.fileBytes = 0 }
-        let legacy = try await box.seed(2) { $0.storeID = "swift1"; $0.fileBytes = 0 }
-        let active = try await box.seed(2) { $0.storeID = "swift1"; $0.fileBytes = 0; $0.status = .active }
-        let notYet = try await box.seed(2) { $0.storeID = "swift1"; $0.fileBytes = 0; $0.deletedAgo = 10 }
+        let pending = try await box.seed(6) {
+            $0.storeID = "swift1"
+            $0.fileBytes = 0
+        }
+        let legacy = try await box.seed(2) {
+            $0.storeID = "swift1"
+            $0.fileBytes = 0
+        }
+        let active = try await box.seed(2) {
+            $0.storeID = "swift1"
+            $0.fileBytes = 0
+            $0.status = .active
+        }
+        let notYet = try await box.seed(2) {
+            $0.storeID = "swift1"
+            $0.fileBytes = 0
+            $0.deletedAgo = 10
+        }
         try await Self.locate(pending + active + notYet, in: box, key: key) { "swift+config://ref1/glance/\($0)" }
         let host = "127.0.0.1:\(server.keystonePort)"
-        try await Self.locate(legacy, in: box, key: key) { "swift+http://service%3Aglance:\(SwiftTestServer.glance.key)@\(host)/v3/glance/\($0)" }
+        try await Self.locate(legacy, in: box, key: key) {
+            "swift+http://service%3Aglance:\(SwiftTestServer.glance.key)@\(host)/v3/glance/\($0)"
+        }
         // One pending image's object is already gone.
         try await server.put((pending.dropFirst() + legacy + active + notYet).map(\.id) + ["unrelated"], in: "glance", as: Self.glance)
 
@@ -59,8 +78,10 @@ import ScrubberTestKit
         for image in pending + legacy { #expect(try box.status(of: image.id) == "deleted") }
         for image in active { #expect(try box.status(of: image.id) == "active") }
         for image in notYet { #expect(try box.status(of: image.id) == "pending_delete") }
-        #expect(try await server.list("glance", as: Self.glance) == (active + notYet).map(\.id).sorted() + ["unrelated"],
-                "exactly the eligible images' objects are gone")
+        #expect(
+            try await server.list("glance", as: Self.glance) == (active + notYet).map(\.id).sorted() + ["unrelated"],
+            "exactly the eligible images' objects are gone"
+        )
         #expect(try await server.keystoneStats().tokens == 1, "one login for the run, the legacy URLs' credentials being ref1's")
     }
 
@@ -68,7 +89,10 @@ import ScrubberTestKit
         let server = try await SwiftTestServer.start()
         defer { server.destroy() }
         let box = try await Sandbox()
-        let images = try await box.seed(12) { $0.storeID = "swift1"; $0.fileBytes = 0 }
+        let images = try await box.seed(12) {
+            $0.storeID = "swift1"
+            $0.fileBytes = 0
+        }
         try await Self.locate(images, in: box, key: nil) { "swift+config://ref1/glance/\($0)" }
         try await server.put(images.map(\.id), in: "glance", as: Self.glance)
         var config = Self.configuration(box, server)
@@ -112,7 +136,12 @@ final class StopsAfter: ImageStore {
 
     func delete(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> LocationOutcome {
         let outcome = try await inner.delete(url, permit: permit)
-        if done.withLock({ $0 += 1; return $0 == limit }) { then() }
+        if done.withLock({
+            $0 += 1
+            return $0 == limit
+        }) {
+            then()
+        }
         return outcome
     }
 

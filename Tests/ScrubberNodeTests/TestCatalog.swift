@@ -98,10 +98,22 @@ final class TestCatalog: Sendable {
 
 extension LeaderPlan {
     /// A plan by leader id: ``TestCatalog/apply(_:)`` names the leader's incarnation.
-    init(leader: String, term: Int64, assignments: [(image: String, node: String)], moves: [Move], rebalances: [Rebalance] = [],
-         sweep: SweepState? = nil) {
-        self.init(leader: NodeIdentity(nodeID: leader, incarnation: ""), term: term, assignments: assignments, moves: moves,
-                  rebalances: rebalances, sweep: sweep)
+    init(
+        leader: String,
+        term: Int64,
+        assignments: [(image: String, node: String)],
+        moves: [Move],
+        rebalances: [Rebalance] = [],
+        sweep: SweepState? = nil
+    ) {
+        self.init(
+            leader: NodeIdentity(nodeID: leader, incarnation: ""),
+            term: term,
+            assignments: assignments,
+            moves: moves,
+            rebalances: rebalances,
+            sweep: sweep
+        )
     }
 }
 

@@ -111,8 +111,14 @@ final class PostgresSimDatabase: SimDatabase {
     }
 
     static func connect(_ e: PostgresEndpoint) async throws -> PostgresSimDatabase {
-        let config = PostgresConnection.Configuration(host: e.host, port: e.port, username: e.user ?? "postgres", password: e.password,
-                                                      database: e.database, tls: .disable)
+        let config = PostgresConnection.Configuration(
+            host: e.host,
+            port: e.port,
+            username: e.user ?? "postgres",
+            password: e.password,
+            database: e.database,
+            tls: .disable
+        )
         let logger = Logger(label: "sim-pg") { _ in SwiftLogNoOpLogHandler() }
         return PostgresSimDatabase(connection: try await PostgresConnection.connect(configuration: config, id: 1, logger: logger))
     }
@@ -139,15 +145,17 @@ final class PostgresSimDatabase: SimDatabase {
     func rows(_ sql: String, _ arguments: [SimValue]) async throws -> [[SimValue]] {
         var rows: [[SimValue]] = []
         for try await row in try await connection.query(query(sql, arguments), logger: logger) {
-            rows.append(try row.map { cell in
-                guard cell.bytes != nil else { return .null }
-                switch cell.dataType {
-                case .bool: return .integer(try cell.decode(Bool.self, context: .default) ? 1 : 0)
-                case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self, context: .default))
-                case .float4, .float8, .numeric: return .real(try cell.decode(Double.self, context: .default))
-                default: return .text(try cell.decode(String.self, context: .default))
+            rows.append(
+                try row.map { cell in
+                    guard cell.bytes != nil else { return .null }
+                    switch cell.dataType {
+                    case .bool: return .integer(try cell.decode(Bool.self, context: .default) ? 1 : 0)
+                    case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self, context: .default))
+                    case .float4, .float8, .numeric: return .real(try cell.decode(Double.self, context: .default))
+                    default: return .text(try cell.decode(String.self, context: .default))
+                    }
                 }
-            })
+            )
         }
         return rows
     }

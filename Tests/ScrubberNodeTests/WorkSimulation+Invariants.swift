@@ -8,32 +8,46 @@ extension WorkSimulation.Run {
     /// after a lost claim does it legitimately.)
     mutating func checkDeletePermitted(node: String, claim: ClaimID, location: Int64) async throws {
         guard data.contains(location) else { return }
-        let now = self.now, image = claim.imageID
-        let assignment = try await db.rows("SELECT node_id, state, claim_token FROM scrub_assignments WHERE image_id = ?", [.text(image)]).first
+        let now = self.now
+        let image = claim.imageID
+        let assignment = try await db.rows("SELECT node_id, state, claim_token FROM scrub_assignments WHERE image_id = ?", [.text(image)])
+            .first
         let member = try await db.rows("SELECT state, expires_at FROM scrub_nodes WHERE node_id = ?", [.text(node)]).first
         let imageStatus = try await db.value("SELECT status FROM images WHERE id = ?", [.text(image)]).string
         let locationStatus = try await db.value("SELECT status FROM image_locations WHERE id = ?", [.integer(location)]).string
-        let holder = assignment?[0].string, state = assignment?[1].string
+        let holder = assignment?[0].string
+        let state = assignment?[1].string
         if holder != node || state != "scrubbing" {
-            violate("§3.3 one worker per image: \(node) deletes \(image) location \(location) but the store has its assignment as \(assignment == nil ? "none" : "\(holder ?? "unheld") \(state ?? "")")")
+            violate(
+                "§3.3 one worker per image: \(node) deletes \(image) location \(location) but the store has its assignment as \(assignment == nil ? "none" : "\(holder ?? "unheld") \(state ?? "")")"
+            )
         } else if assignment?[2].string != claim.claimToken {
-            violate("§3.3 one claim per completion: \(node) deletes \(image) location \(location) under claim \(claim.claimToken), but the store's claim is another")
+            violate(
+                "§3.3 one claim per completion: \(node) deletes \(image) location \(location) under claim \(claim.claimToken), but the store's claim is another"
+            )
         }
-        let memberState = member?[0].string, expires = member?[1].double
+        let memberState = member?[0].string
+        let expires = member?[1].double
         if memberState != "active" || !(expires.map { $0 > now } ?? false) {
-            violate("§3.3 one worker per image: \(node) deletes \(image) location \(location) while the store counts its membership expired or gone")
+            violate(
+                "§3.3 one worker per image: \(node) deletes \(image) location \(location) while the store counts its membership expired or gone"
+            )
         }
         if imageStatus != "pending_delete" || locationStatus != "pending_delete" {
-            violate("§3.7 only what is pending: \(node) deletes \(image) (\(imageStatus ?? "none")) location \(location) (\(locationStatus ?? "none"))")
+            violate(
+                "§3.7 only what is pending: \(node) deletes \(image) (\(imageStatus ?? "none")) location \(location) (\(locationStatus ?? "none"))"
+            )
         }
     }
 
     /// DESIGN §3 after every step, from the store and the simulation's records.
     mutating func check() async throws {
         let images = try await statuses("SELECT id, status FROM images")
-        let locationStatus = Dictionary(uniqueKeysWithValues: try await db.rows("SELECT id, status FROM image_locations").map {
-            ($0[0].int ?? 0, $0[1].string ?? "")
-        })
+        let locationStatus = Dictionary(
+            uniqueKeysWithValues: try await db.rows("SELECT id, status FROM image_locations").map {
+                ($0[0].int ?? 0, $0[1].string ?? "")
+            }
+        )
         let term = try await db.value("SELECT term FROM scrub_leader WHERE id = 1").int ?? 0
         for (image, status) in images.sorted(by: { $0.key < $1.key }) {
             let ids = locations[image] ?? []
@@ -41,7 +55,11 @@ extension WorkSimulation.Run {
             case "active":
                 // §3.5 restore never loses data, §3.7 only what is pending: planted or restored, all there.
                 let gone = ids.filter { !data.contains($0) }
-                if !gone.isEmpty { violate("§3.5 \(image) is active\(restored.contains(image) ? " (restored)" : "") but the data of locations \(gone) was deleted") }
+                if !gone.isEmpty {
+                    violate(
+                        "§3.5 \(image) is active\(restored.contains(image) ? " (restored)" : "") but the data of locations \(gone) was deleted"
+                    )
+                }
             case "deleted":
                 // §3.4: an image is marked deleted only when all its locations' data is gone.
                 let left = ids.filter { data.contains($0) || locationStatus[$0] != "deleted" }
@@ -51,11 +69,13 @@ extension WorkSimulation.Run {
             }
         }
         // §3.3: the audit records each location deleted, and each image deleted, exactly once.
-        let repeated = try await db.rows("""
+        let repeated = try await db.rows(
+            """
             SELECT coalesce(CAST(location_id AS text), image_id), count(*) FROM scrub_events
             WHERE action IN ('deleted', 'not_found', 'image_deleted')
             GROUP BY action = 'image_deleted', coalesce(CAST(location_id AS text), image_id) HAVING count(*) > 1
-            """).map { "\($0[0]) × \($0[1])" }
+            """
+        ).map { "\($0[0]) × \($0[1])" }
         if !repeated.isEmpty { violate("§3.3 the audit records a deletion more than once: \(repeated)") }
         // §3.2: the term is the fencing token; it never goes back.
         if term < maxTerm { violate("§3.2 the store's term went back from \(maxTerm) to \(term)") }
@@ -100,13 +120,17 @@ extension WorkSimulation.Run {
             }
             try await check()
             if !report.violations.isEmpty { return }
-            let left = try await db.value(
-                "SELECT (SELECT count(*) FROM images WHERE status = 'pending_delete') + (SELECT count(*) FROM scrub_assignments)").int ?? 0
+            let left =
+                try await db.value(
+                    "SELECT (SELECT count(*) FROM images WHERE status = 'pending_delete') + (SELECT count(*) FROM scrub_assignments)"
+                ).int ?? 0
             if left == 0 { break }
         }
         let images = try await statuses("SELECT id, status FROM images")
-        let assignments = try await db.rows("SELECT image_id, node_id, state, attempts, last_error FROM scrub_assignments ORDER BY image_id")
-            .map { $0.map(\.description).joined(separator: " ") }
+        let assignments = try await db.rows(
+            "SELECT image_id, node_id, state, attempts, last_error FROM scrub_assignments ORDER BY image_id"
+        )
+        .map { $0.map(\.description).joined(separator: " ") }
         for image in pendingIDs {
             let expected = restored.contains(image) ? "active" : "deleted"
             if images[image] != expected {

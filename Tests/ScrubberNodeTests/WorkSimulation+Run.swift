@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 import ScrubberCore
-import TestSupport
 import ScrubberSQLite
+import TestSupport
 
 extension WorkSimulation {
     /// What the generator picks each step, with its weight.
@@ -73,26 +73,37 @@ extension WorkSimulation {
         /// Pending images with 1–3 locations each (eligible at once: `scrub_time` 0), and active
         /// images that must never lose data. Ids are fixed so a seed replays exactly.
         mutating func seed() async throws {
-            let pending = options.pendingImages, total = options.pendingImages + options.activeImages
+            let pending = options.pendingImages
+            let total = options.pendingImages + options.activeImages
             let stamp = SimValue.text("2026-01-01 00:00:00.000000")
             for i in 0..<total {
                 let id = SimValue.text(String(format: "img-%03d", i))
                 let isPending = i < pending
-                try await db.execute("""
+                try await db.execute(
+                    """
                     INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format,
                       container_format, owner, min_disk, min_ram, protected, visibility, os_hidden)
                     VALUES (?, ?, 1024, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, 'raw', 'bare',
                       'sim', 0, 0, {false}, 'shared', {false})
-                    """, [id, id, .text(isPending ? "pending_delete" : "active"), stamp, stamp, isPending ? stamp : .null, .bool(isPending)])
+                    """,
+                    [id, id, .text(isPending ? "pending_delete" : "active"), stamp, stamp, isPending ? stamp : .null, .bool(isPending)]
+                )
                 for j in 0...(i % 3) {
-                    try await db.execute("""
+                    try await db.execute(
+                        """
                         INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted_at, deleted, meta_data, status)
                         VALUES (?, ?, CAST(? AS {timestamp}), CAST(? AS {timestamp}), CAST(? AS {timestamp}), ?, '{}', ?)
-                        """, [id, .text("file:///sim/\(id.string ?? "")/\(j)"), stamp, stamp, isPending ? stamp : .null, .bool(isPending),
-                              .text(isPending ? "pending_delete" : "active")])
+                        """,
+                        [
+                            id, .text("file:///sim/\(id.string ?? "")/\(j)"), stamp, stamp, isPending ? stamp : .null, .bool(isPending),
+                            .text(isPending ? "pending_delete" : "active"),
+                        ]
+                    )
                 }
             }
-            let rows = try await db.rows("SELECT id, image_id FROM image_locations ORDER BY id").map { ($0[0].int ?? 0, $0[1].string ?? "") }
+            let rows = try await db.rows("SELECT id, image_id FROM image_locations ORDER BY id").map {
+                ($0[0].int ?? 0, $0[1].string ?? "")
+            }
             for (location, image) in rows {
                 locations[image, default: []].append(location)
                 data.insert(location)
@@ -175,10 +186,17 @@ extension WorkSimulation {
         // MARK: Membership (MembershipService, NodeContext.join)
 
         mutating func join(_ i: Int) async throws {
-            let epoch = nodes[i].epoch, begun = now
-            let registration = NodeRegistration(nodeID: nodes[i].id, host: "sim", pid: i, version: "sim",
-                                                capacity: 2 + i % 3, leaderEligible: true,
-                                                incarnation: nodes[i].incarnation.isEmpty ? nil : nodes[i].incarnation)
+            let epoch = nodes[i].epoch
+            let begun = now
+            let registration = NodeRegistration(
+                nodeID: nodes[i].id,
+                host: "sim",
+                pid: i,
+                version: "sim",
+                capacity: 2 + i % 3,
+                leaderEligible: true,
+                incarnation: nodes[i].incarnation.isEmpty ? nil : nodes[i].incarnation
+            )
             do {
                 nodes[i].incarnation = try await catalog.join(registration, ttl: options.nodeTTL).incarnation
             } catch let error as CatalogError where error.code == .nodeIDInUse {
@@ -207,11 +225,13 @@ extension WorkSimulation {
 
         mutating func heartbeat(_ i: Int) async throws {
             guard nodes[i].joined else { return try await join(i) }
-            let epoch = nodes[i].epoch, begun = now
+            let epoch = nodes[i].epoch
+            let begun = now
             // A slow heartbeat: the store extends from its own later time; trust counts from `begun`.
             if rng.chance(0.1) { try await advance(by: Double.random(in: 0...1.5, using: &rng)) }
             let identity = nodes[i].identity
-            guard let alive = try await asNode(i, { [catalog, ttl = options.nodeTTL] in try await catalog.heartbeat(identity, ttl: ttl) }) else { return }
+            guard let alive = try await asNode(i, { [catalog, ttl = options.nodeTTL] in try await catalog.heartbeat(identity, ttl: ttl) })
+            else { return }
             if alive {
                 nodes[i].renewed(startedAt: begun, epoch: epoch, ttl: options.nodeTTL)
                 log("\(nodes[i].id) heartbeat ok, trusted until \(relative(nodes[i].trustedUntil))")
@@ -254,7 +274,9 @@ extension WorkSimulation {
                     let existed = data.remove(location.id) != nil
                     if existed { report.deletions += 1 }
                     work.results.append(LocationResult(locationID: location.id, store: nil, outcome: existed ? .deleted : .notFound))
-                    log("\(node) deletes \(work.image.imageID) location \(location.id) (epoch \(work.epoch)): \(existed ? "deleted" : "not found")")
+                    log(
+                        "\(node) deletes \(work.image.imageID) location \(location.id) (epoch \(work.epoch)): \(existed ? "deleted" : "not found")"
+                    )
                 } else {
                     work.results.append(LocationResult(locationID: location.id, store: nil, outcome: .failed("permit withdrawn")))
                     log("\(node) skips \(work.image.imageID) location \(location.id): epoch \(work.epoch) no longer trusted")
@@ -275,15 +297,24 @@ extension WorkSimulation {
                 for k in outcomes.indices { outcomes[k].claimToken = nodes[i].newestClaim[outcomes[k].imageID] }
             }
             let identity = nodes[i].identity
-            let held = try await db.rows("SELECT image_id, claim_token FROM scrub_assignments WHERE node_id = ? AND state = 'scrubbing'",
-                                         [.text(identity.nodeID)])
+            let held = try await db.rows(
+                "SELECT image_id, claim_token FROM scrub_assignments WHERE node_id = ? AND state = 'scrubbing'",
+                [.text(identity.nodeID)]
+            )
             let tokens = Dictionary(held.map { ($0[0].string ?? "", $0[1].string ?? "") }, uniquingKeysWith: { a, _ in a })
             report.staleBesideNewerClaim += outcomes.count { outcome in tokens[outcome.imageID].map { $0 != outcome.claimToken } ?? false }
-            guard let result = try await asNode(i, { [catalog, backoff] in try await catalog.complete(outcomes, node: identity, backoff: backoff) }) else { return }
+            guard
+                let result = try await asNode(
+                    i,
+                    { [catalog, backoff] in try await catalog.complete(outcomes, node: identity, backoff: backoff) }
+                )
+            else { return }
             nodes[i].outcomes = []
             nodes[i].sent.append(outcomes)
             report.lostOutcomes += result.claimsLost.count
-            log("\(nodes[i].id) completes \(outcomes.map(\.imageID)): deleted \(result.imagesDeleted), failed \(result.imagesFailed), lost \(result.claimsLost)")
+            log(
+                "\(nodes[i].id) completes \(outcomes.map(\.imageID)): deleted \(result.imagesDeleted), failed \(result.imagesFailed), lost \(result.claimsLost)"
+            )
         }
 
         /// Sends one of the node's earlier batches again, as a retry whose first answer was lost
@@ -294,10 +325,17 @@ extension WorkSimulation {
             let sent = nodes[i].sent[Int.random(in: 0..<nodes[i].sent.count, using: &rng)]
             let batch = sent + sent
             let identity = nodes[i].identity
-            guard let result = try await asNode(i, { [catalog, backoff] in try await catalog.complete(batch, node: identity, backoff: backoff) }) else { return }
+            guard
+                let result = try await asNode(
+                    i,
+                    { [catalog, backoff] in try await catalog.complete(batch, node: identity, backoff: backoff) }
+                )
+            else { return }
             report.replays += 1
             report.lostOutcomes += result.claimsLost.count
-            log("\(nodes[i].id) re-sends \(batch.map(\.imageID)): deleted \(result.imagesDeleted), failed \(result.imagesFailed), lost \(result.claimsLost)")
+            log(
+                "\(nodes[i].id) re-sends \(batch.map(\.imageID)): deleted \(result.imagesDeleted), failed \(result.imagesFailed), lost \(result.claimsLost)"
+            )
             if !result.imagesDeleted.isEmpty || !result.imagesFailed.isEmpty {
                 violate("§3.3 a re-sent batch completed claims: deleted \(result.imagesDeleted), failed \(result.imagesFailed)")
             }
@@ -309,8 +347,10 @@ extension WorkSimulation {
         /// next call tells it another incarnation holds the id.
         mutating func twin(_ i: Int) async throws {
             let id = nodes[i].id
-            let live = try await db.value("SELECT state != 'left' AND expires_at > ? FROM scrub_nodes WHERE node_id = ?",
-                                          [.real(now), .text(id)]).isTrue
+            let live = try await db.value(
+                "SELECT state != 'left' AND expires_at > ? FROM scrub_nodes WHERE node_id = ?",
+                [.real(now), .text(id)]
+            ).isTrue
             let impostor = NodeIdentity(nodeID: id, incarnation: "impostor")
             do {
                 _ = try await catalog.heartbeat(impostor, ttl: options.nodeTTL)
@@ -334,14 +374,19 @@ extension WorkSimulation {
 
         mutating func lead(_ i: Int) async throws {
             guard nodes[i].joined else { return }
-            let id = nodes[i].id, begun = now, margin = min(1.0, options.leaseTTL / 4)
+            let id = nodes[i].id
+            let begun = now
+            let margin = min(1.0, options.leaseTTL / 4)
             if let term = nodes[i].leaderTerm {
                 if now >= nodes[i].leaderTrustedUntil {
                     nodes[i].leaderTerm = nil
                     log("\(id) stops leading term \(term): lease trust lapsed")
-                } else if try await asNode(i, { [catalog, identity = nodes[i].identity, ttl = options.leaseTTL] in
-                    try await catalog.renewLeadership(identity, term: term, ttl: ttl)
-                }) == true {
+                } else if try await asNode(
+                    i,
+                    { [catalog, identity = nodes[i].identity, ttl = options.leaseTTL] in
+                        try await catalog.renewLeadership(identity, term: term, ttl: ttl)
+                    }
+                ) == true {
                     nodes[i].leaderTrustedUntil = begun + options.leaseTTL - margin
                 } else {
                     nodes[i].leaderTerm = nil
@@ -351,8 +396,13 @@ extension WorkSimulation {
             if nodes[i].leaderTerm == nil {
                 guard nodes[i].trusted(epoch: nodes[i].epoch, at: now) else { return }
                 let identity = nodes[i].identity
-                guard let lease = try await asNode(i, { [catalog, ttl = options.leaseTTL] in try await catalog.campaign(identity, ttl: ttl) }),
-                      lease.holder == id, lease.remaining > 0 else { return }
+                guard
+                    let lease = try await asNode(
+                        i,
+                        { [catalog, ttl = options.leaseTTL] in try await catalog.campaign(identity, ttl: ttl) }
+                    ),
+                    lease.holder == id, lease.remaining > 0
+                else { return }
                 nodes[i].leaderTerm = lease.term
                 nodes[i].leaderTrustedUntil = begun + options.leaseTTL - margin
                 log("\(id) elected, term \(lease.term)")
@@ -391,7 +441,9 @@ extension WorkSimulation {
             if rng.chance(0.05) { try await advance(by: Double.random(in: 0...options.leaseTTL, using: &rng)) }
             guard now < nodes[i].leaderTrustedUntil || rng.chance(0.5) else { return }
             if try await catalog.apply(plan) {
-                log("\(id) term \(term) assigns \(plan.assignments.count), moves \(plan.moves.map { "\($0.imageID) \($0.from ?? "-")→\($0.to)" }), rebalances \(plan.rebalances.count)")
+                log(
+                    "\(id) term \(term) assigns \(plan.assignments.count), moves \(plan.moves.map { "\($0.imageID) \($0.from ?? "-")→\($0.to)" }), rebalances \(plan.rebalances.count)"
+                )
             } else {
                 nodes[i].leaderTerm = nil
                 log("\(id) term \(term) round refused (stale term)")
@@ -405,7 +457,9 @@ extension WorkSimulation {
             guard let image = candidates.randomElement(using: &rng) else { return }
             let plan = try await catalog.restorePlan(imageID: image)
             guard plan.status == .pendingDelete, plan.scrubbingNode == nil else {
-                log("restore of \(image) refused at plan: \(plan.status.map(\.rawValue) ?? "none"), scrubbing by \(plan.scrubbingNode ?? "-")")
+                log(
+                    "restore of \(image) refused at plan: \(plan.status.map(\.rawValue) ?? "none"), scrubbing by \(plan.scrubbingNode ?? "-")"
+                )
                 return
             }
             var gone = plan.scrubbedLocations

@@ -2,10 +2,10 @@ import Foundation
 import GRDB
 import Logging
 import ScrubberCore
-import TestSupport
 import ScrubberPostgres
 import ScrubberSQLite
 import Synchronization
+import TestSupport
 
 /// A deterministic simulation of the work protocol against a real catalog.
 ///
@@ -146,15 +146,23 @@ struct WorkSimulation {
             try await store.upgrade()
             let served = options.backend == .service ? try await ServedCatalog.start(fronting: store) : nil
             defer { withExtendedLifetime(served) {} }
-            return try await run(catalog: served?.client ?? store, db: SQLiteSimDatabase(queue: try DatabaseQueue(path: path)), clock: clock)
+            return try await run(
+                catalog: served?.client ?? store,
+                db: SQLiteSimDatabase(queue: try DatabaseQueue(path: path)),
+                clock: clock
+            )
         case .postgresql:
             // A database of its own on the shared test server, whose clock is a table the run moves.
             let database = try await PostgresDatabase.make(clock: clock)
             let db = try await PostgresSimDatabase.connect(database.catalog.endpoint)
             try await db.setClock(clock.now)
-            let catalog = PostgresCatalog(endpoint: database.catalog.endpoint, connections: 2, operationTimeout: 30,
-                                          logger: Logger(label: "sim") { _ in SwiftLogNoOpLogHandler() },
-                                          clockFunction: StoreClock.postgresqlFunction)
+            let catalog = PostgresCatalog(
+                endpoint: database.catalog.endpoint,
+                connections: 2,
+                operationTimeout: 30,
+                logger: Logger(label: "sim") { _ in SwiftLogNoOpLogHandler() },
+                clockFunction: StoreClock.postgresqlFunction
+            )
             try await catalog.connect()
             defer { catalog.shutdown() }
             return try await run(catalog: catalog, db: db, clock: clock)
@@ -168,8 +176,11 @@ struct WorkSimulation {
         if run.report.violations.isEmpty { try await run.quiesce() }
         // SCRUBBER_SIM_LOG=DIR: every run's whole step log, one file per seed, to study a failure.
         if let dump = ProcessInfo.processInfo.environment["SCRUBBER_SIM_LOG"] {
-            try? run.report.log.joined(separator: "\n").write(toFile: "\(dump)/seed-\(seed)-\(options.backend).log", atomically: true,
-                                                              encoding: .utf8)
+            try? run.report.log.joined(separator: "\n").write(
+                toFile: "\(dump)/seed-\(seed)-\(options.backend).log",
+                atomically: true,
+                encoding: .utf8
+            )
         }
         return run.report
     }

@@ -22,18 +22,23 @@ import Testing
         var options = WorkSimulation.Options()
         options.backend = backend
         let report = try await WorkSimulation(seed: seed, options: options).run()
-        #expect(report.violations.isEmpty, """
+        #expect(
+            report.violations.isEmpty,
+            """
             \(backend) seed \(seed): \(report.violations.joined(separator: "; "))
             \(report.tail())
-            """)
+            """
+        )
     }
 
     /// The simulation can fail: a node that deletes without checking its membership trust (a
     /// paused node resuming with stale beliefs) is caught, as is a restorer that skips its data
     /// check, and outcomes that name the newest claim of their image instead of their own.
-    @Test("A deliberately broken node or restorer is caught",
-          arguments: [(WorkSimulation.Break.deleteWithoutTrust, 7), (.restoreWithoutDataCheck, 19), (.outcomesNameNewestClaim, 1)]
-              as [(WorkSimulation.Break, UInt64)])
+    @Test(
+        "A deliberately broken node or restorer is caught",
+        arguments: [(WorkSimulation.Break.deleteWithoutTrust, 7), (.restoreWithoutDataCheck, 19), (.outcomesNameNewestClaim, 1)]
+            as [(WorkSimulation.Break, UInt64)]
+    )
     func brokenProtocolIsCaught(breaking: WorkSimulation.Break, knownSeed: UInt64) async throws {
         var options = WorkSimulation.Options()
         options.breaking = breaking
@@ -63,11 +68,16 @@ import Testing
             }
         }
         let (seed, report) = try #require(shown, "no seed delivers a stale outcome beside a newer claim")
-        print("the race's shape is shown by seed \(seed): \(report.staleBesideNewerClaim) stale outcome(s), \(report.lostOutcomes) lost, \(report.replays) replays")
-        #expect(report.violations.isEmpty, """
+        print(
+            "the race's shape is shown by seed \(seed): \(report.staleBesideNewerClaim) stale outcome(s), \(report.lostOutcomes) lost, \(report.replays) replays"
+        )
+        #expect(
+            report.violations.isEmpty,
+            """
             seed \(seed): \(report.violations.joined(separator: "; "))
             \(report.tail())
-            """)
+            """
+        )
         #expect(report.lostOutcomes >= report.staleBesideNewerClaim, "seed \(seed): every stale outcome is lost")
     }
 
@@ -77,7 +87,9 @@ import Testing
     /// Across every seed, the faults this issue added are exercised, not just possible.
     @Test("Replays and twins happen across the seeds")
     func theNewFaultsAreExercised() async throws {
-        var replays = 0, refusedTwins = 0, lost = 0
+        var replays = 0
+        var refusedTwins = 0
+        var lost = 0
         for seed in Self.seeds.prefix(10) {
             let report = try await WorkSimulation(seed: seed).run()
             replays += report.replays

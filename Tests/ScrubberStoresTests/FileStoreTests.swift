@@ -151,13 +151,27 @@ struct FileStoreTests {
         let store = FileStore(roots: [root])
         let asked = Mutex(0)
         let error = await #expect(throws: StoreError.self) {
-            try await store.delete(fileURL(image), permit: { asked.withLock { $0 += 1 }; return false })
+            try await store.delete(
+                fileURL(image),
+                permit: {
+                    asked.withLock { $0 += 1 }
+                    return false
+                }
+            )
         }
         #expect(error == .permitWithdrawn)
         #expect(asked.withLock { $0 } == 1)
         #expect(entryExists(image))
         // Nothing there: nothing to permit, and nothing is asked.
-        #expect(try await store.delete(fileURL(root + "/absent"), permit: { Issue.record("asked for a missing file"); return false }) == .notFound)
+        #expect(
+            try await store.delete(
+                fileURL(root + "/absent"),
+                permit: {
+                    Issue.record("asked for a missing file")
+                    return false
+                }
+            ) == .notFound
+        )
     }
 
     @Test("a simulated delete whose permit is withdrawn during its latency deletes nothing")
@@ -285,7 +299,6 @@ struct FileStoreTests {
         }
         #expect(entryExists(root + "/full-dir/inner"))
     }
-
 
     // Permission denied on delete is tested end to end, as an unprivileged user, in
     // ScrubberCLITests (root bypasses file permissions).

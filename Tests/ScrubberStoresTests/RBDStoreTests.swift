@@ -1,8 +1,9 @@
 import Foundation
 import ScrubberCore
-@testable import ScrubberStores
 import TestSupport
 import Testing
+
+@testable import ScrubberStores
 
 /// The RBD store against a real Ceph (one monitor, one memstore OSD, the test's own), connected
 /// as `client.glance` with `profile rbd`: what glance_store wrote goes, snapshot and all; an
@@ -37,7 +38,8 @@ import Testing
         try await ceph.rbd(["clone", "images/parent@snap", "vms/child-disk"])
         await #expect { try await store.delete(url("parent")) } throws: {
             guard let error = $0 as? StoreError else { return false }
-            return error.description == "in_use: rbd image images/parent on ceph1 is in use (its snapshot snap has clones: vms/child-disk); not deleted"
+            return error.description
+                == "in_use: rbd image images/parent on ceph1 is in use (its snapshot snap has clones: vms/child-disk); not deleted"
                 && error.failureClass == .inUse && error.dependents == ["vms/child-disk"]
         }
         #expect(try await ceph.snapshots(of: "parent") == ["snap"])
@@ -49,7 +51,8 @@ import Testing
         try await eventually("rbd watch holds the image") { try await ceph.rbd(["status", "images/open"]).contains("watcher=") }
         await #expect { try await store.delete(url("open")) } throws: {
             guard let message = ($0 as? StoreError)?.description else { return false }
-            return message.hasPrefix("in_use: rbd image images/open on ceph1 is in use (it is open by another client: client.") && message.contains(" at 127.0.0.1:")
+            return message.hasPrefix("in_use: rbd image images/open on ceph1 is in use (it is open by another client: client.")
+                && message.contains(" at 127.0.0.1:")
         }
         #expect(try await ceph.images(in: "images").contains("open"))
         ceph.release(watcher)
@@ -81,10 +84,14 @@ import Testing
         await #expect { try await RBDStore(name: "ceph1", options: stranger).delete(url) } throws: {
             ($0 as? StoreError)?.description.hasPrefix("misconfigured: store ceph1 cannot connect to Ceph as client.nobody") == true
         }
-        await #expect { try await RBDStore(name: "ceph1", options: Self.options(ceph)).delete(LocationURL("rbd://\(ceph.fsid)/nopool/kept/snap")) } throws: {
+        await #expect {
+            try await RBDStore(name: "ceph1", options: Self.options(ceph)).delete(LocationURL("rbd://\(ceph.fsid)/nopool/kept/snap"))
+        } throws: {
             ($0 as? StoreError)?.description == "misconfigured: pool nopool does not exist in the Ceph cluster of store ceph1; not deleted"
         }
-        await #expect(throws: StoreError.permitWithdrawn) { try await RBDStore(name: "ceph1", options: Self.options(ceph)).delete(url, permit: { false }) }
+        await #expect(throws: StoreError.permitWithdrawn) {
+            try await RBDStore(name: "ceph1", options: Self.options(ceph)).delete(url, permit: { false })
+        }
         #expect(try await ceph.snapshots(of: "kept") == ["snap"], "the permit is read before the snapshot is touched")
 
         // The monitor dead: a clear error within the timeout, nothing touched.

@@ -16,8 +16,13 @@ import Testing
     }
 
     /// A request signed by `signer`, sent to the SAIO's S3 endpoint (path style).
-    static func send(_ server: SwiftTestServer, _ signer: SigV4Signer, _ method: String, _ path: String,
-                     body: String = "") async throws -> Answer {
+    static func send(
+        _ server: SwiftTestServer,
+        _ signer: SigV4Signer,
+        _ method: String,
+        _ path: String,
+        body: String = ""
+    ) async throws -> Answer {
         let payload = Data(body.utf8)
         let payloadHash = SigV4Signer.hexSHA256(payload)
         let host = "127.0.0.1:\(server.proxyPort)"
@@ -33,8 +38,10 @@ import Testing
         return Answer(status: Int(response.status.code), body: String(buffer: text))
     }
 
-    static let signer = SigV4Signer(credentials: .init(accessKey: SwiftTestServer.s3.accessKey, secretKey: SwiftTestServer.s3.secretKey),
-                                    region: SwiftTestServer.s3Region)
+    static let signer = SigV4Signer(
+        credentials: .init(accessKey: SwiftTestServer.s3.accessKey, secretKey: SwiftTestServer.s3.secretKey),
+        region: SwiftTestServer.s3Region
+    )
 
     @Test func aRealEndpointAcceptsWhatTheSignerSignsAndRefusesAWrongSecret() async throws {
         let server = try await SwiftTestServer.start()
@@ -52,8 +59,10 @@ import Testing
         #expect(try await Self.send(server, signer, "HEAD", key).status == 404, "gone")
         #expect(try await Self.send(server, signer, "DELETE", key).status == 204, "S3 answers a delete of nothing with 204")
 
-        let wrong = SigV4Signer(credentials: .init(accessKey: SwiftTestServer.s3.accessKey, secretKey: "not-the-secret"),
-                                region: SwiftTestServer.s3Region)
+        let wrong = SigV4Signer(
+            credentials: .init(accessKey: SwiftTestServer.s3.accessKey, secretKey: "not-the-secret"),
+            region: SwiftTestServer.s3Region
+        )
         let refused = try await Self.send(server, wrong, "GET", "/")
         #expect(refused.status == 403 && refused.body.contains("SignatureDoesNotMatch"), "\(refused)")
     }

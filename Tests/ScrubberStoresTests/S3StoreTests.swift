@@ -54,7 +54,9 @@ import Testing
         let url = try LocationURL("s3://127.0.0.1:\(server.proxyPort)/images/kept")
 
         let badKey = S3Store(name: "s3", options: Self.options(server, secret: "not-the-secret"))
-        await #expect { try await badKey.delete(url) } throws: { ($0 as? StoreError)?.description.hasPrefix("misconfigured: HEAD images/kept on s3 answered 403") == true }
+        await #expect { try await badKey.delete(url) } throws: {
+            ($0 as? StoreError)?.description.hasPrefix("misconfigured: HEAD images/kept on s3 answered 403") == true
+        }
 
         var noHost = Self.options(server)
         noHost.host = nil
@@ -70,7 +72,9 @@ import Testing
             ($0 as? StoreError)?.description.hasPrefix("transient: HEAD images/kept") == true
         }
 
-        await #expect(throws: StoreError.permitWithdrawn) { try await S3Store(name: "s3", options: Self.options(server)).delete(url, permit: { false }) }
+        await #expect(throws: StoreError.permitWithdrawn) {
+            try await S3Store(name: "s3", options: Self.options(server)).delete(url, permit: { false })
+        }
         #expect(try await Self.exists(server, "/images/kept"), "every failure left the data")
     }
 
@@ -85,7 +89,9 @@ import Testing
         let store = S3Store(name: "s3", options: Self.options(server))
         #expect(try await store.delete(LocationURL("s3://host/plain/one")) == .deleted, "an unversioned bucket is no trouble")
         await #expect { try await store.delete(LocationURL("s3://host/versioned/one")) } throws: {
-            ($0 as? StoreError)?.description.hasPrefix("misconfigured: bucket versioned on s3 has versioning enabled: a DELETE would only add a delete marker") == true
+            ($0 as? StoreError)?.description.hasPrefix(
+                "misconfigured: bucket versioned on s3 has versioning enabled: a DELETE would only add a delete marker"
+            ) == true
         }
         #expect(try await Self.exists(server, "/versioned/one"), "the object is still its current version")
     }

@@ -34,8 +34,10 @@ private func failureMessage(_ outcome: LocationOutcome, sourceLocation: SourceLo
 
 @Suite("StoreRouter: picks the backend for each location and records every outcome")
 struct StoreRouterTests {
-    @Test("legacy single store: every location goes to `file`, whatever its meta_data says",
-          arguments: [nil, "{}", "garbage", #"{"store": "b"}"#, #"{"store": "nope"}"#] as [String?])
+    @Test(
+        "legacy single store: every location goes to `file`, whatever its meta_data says",
+        arguments: [nil, "{}", "garbage", #"{"store": "b"}"#, #"{"store": "nope"}"#] as [String?]
+    )
     func legacyIgnoresMetaData(_ metaData: String?) async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.remove() }
@@ -71,8 +73,10 @@ struct StoreRouterTests {
         #expect(entryExists(other))
     }
 
-    @Test("multi-store: NULL, {} or unparsable meta_data falls back to the default backend",
-          arguments: [nil, "", "{}", "garbage", #"{"store": 3}"#] as [String?])
+    @Test(
+        "multi-store: NULL, {} or unparsable meta_data falls back to the default backend",
+        arguments: [nil, "", "{}", "garbage", #"{"store": 3}"#] as [String?]
+    )
     func multiStoreDefault(_ metaData: String?) async throws {
         let a = SimulatedStore()
         let b = SimulatedStore()

@@ -1,8 +1,9 @@
 import Foundation
 import ScrubberCore
-@testable import ScrubberStores
 import TestSupport
 import Testing
+
+@testable import ScrubberStores
 
 /// The Swift store against a real Swift (an All-In-One of the test's own, Keystone v3 through
 /// the SAIO's stand-in): every shape glance_store writes is deleted with all its segments,
@@ -43,7 +44,10 @@ import Testing
         }
         let after = try await server.everything(as: Self.glance)
         #expect(after == ["glance": ["unrelated"], "glance_000": []])
-        #expect(try await server.keystoneStats().tokens == 1, "one Keystone login for ref1 and the URL's same credentials, not one per delete")
+        #expect(
+            try await server.keystoneStats().tokens == 1,
+            "one Keystone login for ref1 and the URL's same credentials, not one per delete"
+        )
         #expect(await store.loginCount == 2, "Keystone, and tempauth for the v1 reference")
     }
 
@@ -55,8 +59,14 @@ import Testing
         try await server.putDynamicLargeObject("img-dlo", in: "glance", segments: "glance", prefix: "img-dlo-", count: 3, as: Self.glance)
         try await server.putDynamicLargeObject("img-dlo2", in: "glance", segments: "glance", prefix: "img-dlo2-", count: 2, as: Self.glance)
         // The swift CLI's DLO: segments in CONTAINER_segments under ID/…
-        try await server.putDynamicLargeObject("img-cli", in: "glance", segments: "glance_segments", prefix: "img-cli/1700000000/3072/1024/", count: 3,
-                                               as: Self.glance)
+        try await server.putDynamicLargeObject(
+            "img-cli",
+            in: "glance",
+            segments: "glance_segments",
+            prefix: "img-cli/1700000000/3072/1024/",
+            count: 3,
+            as: Self.glance
+        )
         // An SLO, its segments in another container; one more, untouched.
         try await server.putStaticLargeObject("img-slo", in: "glance", segments: "glance_segments", count: 4, as: Self.glance)
         try await server.putStaticLargeObject("img-slo-kept", in: "glance", segments: "glance_segments", count: 2, as: Self.glance)
@@ -71,10 +81,13 @@ import Testing
             #expect(bytes == sizes[name], "the whole object's size, \(name)")
             #expect(try await store.delete(url) == .notFound)
         }
-        #expect(try await server.everything(as: Self.glance) == [
-            "glance": ["img-dlo2", "img-dlo2-00001", "img-dlo2-00002", "img-slo-kept"],
-            "glance_segments": ["img-slo-kept/seg00001", "img-slo-kept/seg00002"],
-        ], "exactly the three objects and their segments are gone")
+        #expect(
+            try await server.everything(as: Self.glance) == [
+                "glance": ["img-dlo2", "img-dlo2-00001", "img-dlo2-00002", "img-slo-kept"],
+                "glance_segments": ["img-slo-kept/seg00001", "img-slo-kept/seg00002"],
+            ],
+            "exactly the three objects and their segments are gone"
+        )
     }
 
     @Test func aManifestWhosePrefixCouldNameOtherDataIsRefused() async throws {
@@ -85,7 +98,9 @@ import Testing
         try await server.putDynamicLargeObject("img", in: "glance", segments: "glance", prefix: "other-", count: 1, as: Self.glance)
         let before = try await server.everything(as: Self.glance)
         await #expect { try await store.delete(LocationURL("swift+config://ref1/glance/img")) } throws: {
-            ($0 as? StoreError)?.description.hasPrefix("unsupported: the segments of glance/img on swift1 are everything under 'glance/other-'") == true
+            ($0 as? StoreError)?.description.hasPrefix(
+                "unsupported: the segments of glance/img on swift1 are everything under 'glance/other-'"
+            ) == true
         }
         #expect(try await server.everything(as: Self.glance) == before, "nothing deleted")
     }
@@ -97,10 +112,15 @@ import Testing
         let url = try LocationURL("swift+config://ref1/glance/kept")
 
         await #expect { try await SwiftStore(name: "swift1", options: Self.options(server, key: "wrong")).delete(url) } throws: {
-            ($0 as? StoreError)?.description.hasPrefix("misconfigured: Keystone login of service:glance at \(server.keystoneURL)/auth/tokens answered 401") == true
+            ($0 as? StoreError)?.description.hasPrefix(
+                "misconfigured: Keystone login of service:glance at \(server.keystoneURL)/auth/tokens answered 401"
+            ) == true
         }
-        await #expect { try await SwiftStore(name: "swift1", options: Self.options(server)).delete(LocationURL("swift+config://nosuch/glance/kept")) } throws: {
-            ($0 as? StoreError)?.description == "misconfigured: store swift1 has no account reference 'nosuch' (no swift_store_config_file; swift_store_user/key/auth_address form default_swift_reference); known: ref1; not deleted"
+        await #expect {
+            try await SwiftStore(name: "swift1", options: Self.options(server)).delete(LocationURL("swift+config://nosuch/glance/kept"))
+        } throws: {
+            ($0 as? StoreError)?.description
+                == "misconfigured: store swift1 has no account reference 'nosuch' (no swift_store_config_file; swift_store_user/key/auth_address form default_swift_reference); known: ref1; not deleted"
         }
         // The catalog's internal endpoint is a closed port: the option is honoured.
         var inside = Self.options(server)
@@ -111,20 +131,25 @@ import Testing
         var elsewhere = Self.options(server)
         elsewhere.region = "RegionThree"
         await #expect { try await SwiftStore(name: "swift1", options: elsewhere).delete(url) } throws: {
-            ($0 as? StoreError)?.description == "misconfigured: Keystone's catalog for service:glance has no object-store endpoint of swift_store_endpoint_type publicURL in region RegionThree; not deleted"
+            ($0 as? StoreError)?.description
+                == "misconfigured: Keystone's catalog for service:glance has no object-store endpoint of swift_store_endpoint_type publicURL in region RegionThree; not deleted"
         }
         var multiTenant = Self.options(server)
         multiTenant.multiTenant = true
         await #expect { try await SwiftStore(name: "swift1", options: multiTenant).delete(url) } throws: {
             ($0 as? StoreError)?.description.hasPrefix("unsupported: store swift1 has swift_store_multi_tenant = true") == true
         }
-        await #expect(throws: StoreError.permitWithdrawn) { try await SwiftStore(name: "swift1", options: Self.options(server)).delete(url, permit: { false }) }
+        await #expect(throws: StoreError.permitWithdrawn) {
+            try await SwiftStore(name: "swift1", options: Self.options(server)).delete(url, permit: { false })
+        }
 
         // The proxy stopped: transient, and the data is there when it is back.
         let store = SwiftStore(name: "swift1", options: Self.options(server), timeout: .seconds(2))
         #expect(try await store.exists(url))
         server.stopProxy()
-        await #expect { try await store.delete(url) } throws: { ($0 as? StoreError)?.description.hasPrefix("transient: HEAD glance/kept on swift1") == true }
+        await #expect { try await store.delete(url) } throws: {
+            ($0 as? StoreError)?.description.hasPrefix("transient: HEAD glance/kept on swift1") == true
+        }
         try await server.startProxy()
         #expect(try await server.list("glance", as: Self.glance) == ["kept"], "every failure left the data")
         #expect(try await store.delete(url) == .deleted, "and the store deletes it once Swift is back")
@@ -154,7 +179,10 @@ import Testing
 /// How Swift locations and Keystone answers are read (no server).
 @Suite struct SwiftLocationTests {
     /// The location's auth address, user, key, container and object.
-    func read(_ url: LocationURL, options: SwiftOptions) throws -> (authAddress: String, user: String, key: String, container: String, object: String) {
+    func read(
+        _ url: LocationURL,
+        options: SwiftOptions
+    ) throws -> (authAddress: String, user: String, key: String, container: String, object: String) {
         let location = try SwiftLocation(url, options: options, store: "swift1")
         return (location.credentials.authAddress, location.credentials.user, location.credentials.key, location.container, location.object)
     }
@@ -167,16 +195,25 @@ import Testing
         #expect(config.container == "glance_a1b")
         #expect(config.object == "0a1b2c3d")
         // Credentials percent-encoded; the key may hold ':' and '@' (quoted); the auth path stays.
-        let legacy = try read(LocationURL("swift+https://proj%3Auser:p%3Aa%40ss@keystone.example.com:5000/v3/glance/0a1b"), options: options)
+        let legacy = try read(
+            LocationURL("swift+https://proj%3Auser:p%3Aa%40ss@keystone.example.com:5000/v3/glance/0a1b"),
+            options: options
+        )
         #expect(legacy.authAddress == "https://keystone.example.com:5000/v3")
         #expect(legacy.user == "proj:user")
         #expect(legacy.key == "p:a@ss")
         #expect(legacy.container == "glance")
         #expect(legacy.object == "0a1b")
         #expect(try read(LocationURL("swift://p:u:k@host/v3/c/o"), options: options).authAddress == "https://host/v3")
-        #expect(try read(LocationURL("swift+http://p:u:k@host:8080/auth/v1.0/c/o"), options: options).authAddress == "http://host:8080/auth/v1.0")
+        #expect(
+            try read(LocationURL("swift+http://p:u:k@host:8080/auth/v1.0/c/o"), options: options).authAddress
+                == "http://host:8080/auth/v1.0"
+        )
 
-        for bad in ["swift+config://ref1/onlyone", "swift+http://u:k@host", "swift://http://host/v3/c/o", "swift+http://host/v3/c/o", "swift+http://user:k@host/v3/c/o"] {
+        for bad in [
+            "swift+config://ref1/onlyone", "swift+http://u:k@host", "swift://http://host/v3/c/o", "swift+http://host/v3/c/o",
+            "swift+http://user:k@host/v3/c/o",
+        ] {
             #expect(throws: StoreError.self, "\(bad)") { try read(LocationURL(bad), options: options) }
         }
         #expect(throws: LocationError.self) { try read(LocationURL("s3://host/b/k"), options: options) }
@@ -185,14 +222,19 @@ import Testing
     @Test func theCatalogsEndpointIsChosenByTypeInterfaceAndRegion() {
         let catalog: [[String: Any]] = [
             ["type": "identity", "endpoints": [["interface": "public", "region_id": "R1", "url": "http://keystone"]]],
-            ["type": "object-store", "endpoints": [
-                ["interface": "internal", "region_id": "R1", "url": "http://internal-r1"],
-                ["interface": "public", "region_id": "R1", "url": "http://public-r1"],
-                ["interface": "public", "region": "R2", "url": "http://public-r2"],
-            ]],
+            [
+                "type": "object-store",
+                "endpoints": [
+                    ["interface": "internal", "region_id": "R1", "url": "http://internal-r1"],
+                    ["interface": "public", "region_id": "R1", "url": "http://public-r1"],
+                    ["interface": "public", "region": "R2", "url": "http://public-r2"],
+                ],
+            ],
         ]
         #expect(SwiftAuthenticator.endpoint(in: catalog, type: "object-store", interface: "publicURL", region: nil) == "http://public-r1")
-        #expect(SwiftAuthenticator.endpoint(in: catalog, type: "object-store", interface: "internalURL", region: nil) == "http://internal-r1")
+        #expect(
+            SwiftAuthenticator.endpoint(in: catalog, type: "object-store", interface: "internalURL", region: nil) == "http://internal-r1"
+        )
         #expect(SwiftAuthenticator.endpoint(in: catalog, type: "object-store", interface: "public", region: "R2") == "http://public-r2")
         #expect(SwiftAuthenticator.endpoint(in: catalog, type: "object-store", interface: "adminURL", region: nil) == nil)
         #expect(SwiftAuthenticator.endpoint(in: catalog, type: "object-store", interface: "internalURL", region: "R2") == nil)

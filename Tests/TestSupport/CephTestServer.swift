@@ -33,8 +33,11 @@ public final class CephTestServer: ThrowawayServer {
     }
 
     private init() throws {
-        for tool in ["ceph-mon", "ceph-osd", "ceph-authtool", "monmaptool", "rbd"] where !FileManager.default.isExecutableFile(atPath: "/usr/bin/" + tool) {
-            throw TestServerError("Ceph is not installed (no /usr/bin/\(tool)): apt-get install ceph-mon ceph-osd ceph-common (./test does)")
+        for tool in ["ceph-mon", "ceph-osd", "ceph-authtool", "monmaptool", "rbd"]
+        where !FileManager.default.isExecutableFile(atPath: "/usr/bin/" + tool) {
+            throw TestServerError(
+                "Ceph is not installed (no /usr/bin/\(tool)): apt-get install ceph-mon ceph-osd ceph-common (./test does)"
+            )
         }
         directory = "/tmp/scrubber-ceph-\(getpid())-\(UUID().uuidString.prefix(8))"
         fsid = UUID().uuidString.lowercased()
@@ -105,7 +108,12 @@ public final class CephTestServer: ThrowawayServer {
             print('open', flush=True)
             time.sleep(3600)
             """
-        return try processes.spawn("hold", "/usr/bin/python3", ["-s", "-c", script, conf, pool, image], output: directory + "/hold-\(image).out")
+        return try processes.spawn(
+            "hold",
+            "/usr/bin/python3",
+            ["-s", "-c", script, conf, pool, image],
+            output: directory + "/hold-\(image).out"
+        )
     }
 
     /// Closes the image ``holdOpen(_:pool:)`` holds (its watch ends at once, not after the
@@ -130,7 +138,9 @@ public final class CephTestServer: ThrowawayServer {
     private func startDaemons() throws {
         let d = directory
         let monitors = "[v2:127.0.0.1:\(ports.v2),v1:127.0.0.1:\(ports.v1)]"
-        try write("ceph.conf", """
+        try write(
+            "ceph.conf",
+            """
             [global]
             fsid = \(fsid)
             mon host = \(monitors)
@@ -175,18 +185,34 @@ public final class CephTestServer: ThrowawayServer {
             [mon]
             keyring = \(d)/$name/keyring
 
-            """)  // Ceph's parser wants the last line ended
+            """
+        )  // Ceph's parser wants the last line ended
         func tool(_ program: String, _ arguments: [String]) throws {
             try PostgresTestServer.exec("/usr/bin/" + program, arguments, environment: ["CEPH_CONF": conf])
         }
         let monitorKeyring = d + "/mon.keyring"
         try tool("ceph-authtool", ["--create-keyring", monitorKeyring, "--gen-key", "-n", "mon.", "--cap", "mon", "allow *"])
-        try tool("ceph-authtool", ["--create-keyring", d + "/ceph.client.admin.keyring", "--gen-key", "-n", "client.admin",
-                                   "--cap", "mon", "allow *", "--cap", "osd", "allow *", "--cap", "mgr", "allow *"])
-        try tool("ceph-authtool", ["--create-keyring", d + "/ceph.client.glance.keyring", "--gen-key", "-n", "client.glance",
-                                   "--cap", "mon", "profile rbd", "--cap", "osd", "profile rbd", "--cap", "mgr", "profile rbd"])
-        try tool("ceph-authtool", ["--create-keyring", d + "/ceph.osd.0.keyring", "--gen-key", "-n", "osd.0",
-                                   "--cap", "mon", "allow profile osd", "--cap", "mgr", "allow profile osd", "--cap", "osd", "allow *"])
+        try tool(
+            "ceph-authtool",
+            [
+                "--create-keyring", d + "/ceph.client.admin.keyring", "--gen-key", "-n", "client.admin",
+                "--cap", "mon", "allow *", "--cap", "osd", "allow *", "--cap", "mgr", "allow *",
+            ]
+        )
+        try tool(
+            "ceph-authtool",
+            [
+                "--create-keyring", d + "/ceph.client.glance.keyring", "--gen-key", "-n", "client.glance",
+                "--cap", "mon", "profile rbd", "--cap", "osd", "profile rbd", "--cap", "mgr", "profile rbd",
+            ]
+        )
+        try tool(
+            "ceph-authtool",
+            [
+                "--create-keyring", d + "/ceph.osd.0.keyring", "--gen-key", "-n", "osd.0",
+                "--cap", "mon", "allow profile osd", "--cap", "mgr", "allow profile osd", "--cap", "osd", "allow *",
+            ]
+        )
         for name in ["client.admin", "client.glance", "osd.0"] {
             try tool("ceph-authtool", [monitorKeyring, "--import-keyring", d + "/ceph.\(name).keyring"])
         }

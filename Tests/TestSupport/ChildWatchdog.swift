@@ -50,7 +50,13 @@ public enum ChildWatchdog {
     public static func watch(pid: pid_t) throws -> pid_t {
         // It outlives the runner: none of its sockets; and not marked itself.
         let env = ProcessInfo.processInfo.environment.filter { $0.key != variable }
-        let child = try spawnProcess("/bin/sh", ["-c", script, "scrubber-test-watchdog", "\(pid)"], environment: env, output: nil, newSession: true)
+        let child = try spawnProcess(
+            "/bin/sh",
+            ["-c", script, "scrubber-test-watchdog", "\(pid)"],
+            environment: env,
+            output: nil,
+            newSession: true
+        )
         return child
     }
 }

@@ -6,8 +6,12 @@ public let patienceSeconds: Double = 180
 
 /// Waits for `condition` to hold, looking every `poll`; throws ``TestServerError`` naming
 /// `what` when it has not held within `within` (a hang, never a timing assertion).
-public func eventually(_ what: @autoclosure () -> String, within: Duration = patience, poll: Duration = .milliseconds(50),
-                       _ condition: () async throws -> Bool) async throws {
+public func eventually(
+    _ what: @autoclosure () -> String,
+    within: Duration = patience,
+    poll: Duration = .milliseconds(50),
+    _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + within
     while try await !condition() {
         guard ContinuousClock.now < deadline else { throw TestServerError("gave up after \(within) waiting for: \(what())") }

@@ -67,7 +67,10 @@ public enum GlanceStorePeer {
             let file = NSTemporaryDirectory() + "glance-store-spec-\(UUID().uuidString).json"
             try spec.write(to: URL(fileURLWithPath: file))
             defer { try? FileManager.default.removeItem(atPath: file) }
-            let output = try PostgresTestServer.exec(venv + "/bin/python", ["-s", GlanceFixtures.path("glance_store_peer.py"), config, command, file])
+            let output = try PostgresTestServer.exec(
+                venv + "/bin/python",
+                ["-s", GlanceFixtures.path("glance_store_peer.py"), config, command, file]
+            )
             return output.split(separator: "\n").filter { $0.hasPrefix("RESULT ") }.map { String($0.dropFirst(7)) }
         }
     }
@@ -87,7 +90,9 @@ public enum GlanceStorePeer {
         do {
             try PostgresTestServer.exec("/usr/bin/flock", [venv + ".lock", "/bin/sh", "-c", script])
         } catch {
-            throw TestServerError("cannot install glance_store into \(venv) (python3-venv and PyPI are needed; ./test installs them): \(error)")
+            throw TestServerError(
+                "cannot install glance_store into \(venv) (python3-venv and PyPI are needed; ./test installs them): \(error)"
+            )
         }
     }
 }

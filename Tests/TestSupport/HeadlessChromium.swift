@@ -45,19 +45,32 @@ public struct HeadlessChromium: Sendable {
     ///     chrome://settings/content/javascript); `--dump-dom` still works then.
     ///   - extraArguments: more flags, such as `--allow-file-access-from-files` (a `file://` page's
     ///     `fetch` of a sibling file).
-    public func dumpDOM(url: String, virtualTimeBudgetMilliseconds: Int = 10_000, javaScript: Bool = true,
-                        extraArguments: [String] = []) async throws -> String {
-        let dom = try await run(extraArguments + ["--virtual-time-budget=\(virtualTimeBudgetMilliseconds)", "--dump-dom", url],
-                                javaScript: javaScript)
+    public func dumpDOM(
+        url: String,
+        virtualTimeBudgetMilliseconds: Int = 10_000,
+        javaScript: Bool = true,
+        extraArguments: [String] = []
+    ) async throws -> String {
+        let dom = try await run(
+            extraArguments + ["--virtual-time-budget=\(virtualTimeBudgetMilliseconds)", "--dump-dom", url],
+            javaScript: javaScript
+        )
         guard dom.contains("<html") else { throw TestServerError("chromium dumped no DOM for \(url): \(dom.prefix(200))") }
         return dom
     }
 
     /// A PNG of `url`'s first `width`×`height` pixels at `path`.
-    public func screenshot(url: String, to path: String, width: Int = 1280, height: Int = 900,
-                           virtualTimeBudgetMilliseconds: Int = 5_000) async throws {
-        _ = try await run(["--screenshot=\(path)", "--window-size=\(width),\(height)", "--hide-scrollbars",
-                           "--virtual-time-budget=\(virtualTimeBudgetMilliseconds)", url])
+    public func screenshot(
+        url: String,
+        to path: String,
+        width: Int = 1280,
+        height: Int = 900,
+        virtualTimeBudgetMilliseconds: Int = 5_000
+    ) async throws {
+        _ = try await run([
+            "--screenshot=\(path)", "--window-size=\(width),\(height)", "--hide-scrollbars",
+            "--virtual-time-budget=\(virtualTimeBudgetMilliseconds)", url,
+        ])
         guard FileManager.default.fileExists(atPath: path) else { throw TestServerError("chromium wrote no screenshot at \(path)") }
     }
 
@@ -75,8 +88,14 @@ public struct HeadlessChromium: Sendable {
         }
         let (stdout, stderr) = (directory + "/stdout", directory + "/stderr")
         let environment = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }
-        let pid = try spawnProcess(executable, Self.commonArguments(profile: directory + "/profile") + arguments,
-                                   environment: environment, output: stdout, errors: stderr, newProcessGroup: true)
+        let pid = try spawnProcess(
+            executable,
+            Self.commonArguments(profile: directory + "/profile") + arguments,
+            environment: environment,
+            output: stdout,
+            errors: stderr,
+            newProcessGroup: true
+        )
         let status = try await Self.wait(pid, deadline: deadline)
         let errorText = (try? String(contentsOfFile: stderr, encoding: .utf8)) ?? ""
         guard let status else {
@@ -93,7 +112,8 @@ public struct HeadlessChromium: Sendable {
     /// killed). The leader is left unreaped until its group is killed, so the group's id cannot
     /// be reused meanwhile. A cancelled task kills the group too.
     static func wait(_ pid: pid_t, deadline: Duration) async throws -> Int32? {
-        let clock = ContinuousClock(), end = clock.now + deadline
+        let clock = ContinuousClock()
+        let end = clock.now + deadline
         var exited = false
         do {
             while clock.now < end {

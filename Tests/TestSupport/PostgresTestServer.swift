@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 
-
 /// A throwaway PostgreSQL server for tests: `initdb` into a temp directory, listening on
 /// 127.0.0.1 only, on a free port, with a private socket directory, `fsync=off`, SCRAM
 /// passwords. As root, the server's programs run as the `postgres` user (they refuse root).
@@ -49,13 +48,21 @@ public final class PostgresTestServer: Sendable {
         // Below the ephemeral range: a restart must find its port free, and a client's
         // outgoing connection may take any ephemeral one while the server is down.
         port = try Ports.stable()
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o777])
+        try FileManager.default.createDirectory(
+            atPath: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o777]
+        )
         let pwfile = directory + "/pw"
         try Self.password.write(toFile: pwfile, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: pwfile)
-        try run(binaries + "/initdb", ["-D", dataDirectory, "-U", Self.user, "--auth=scram-sha-256", "--pwfile=\(pwfile)",
-                                       "-E", "UTF8", "--locale=C", "--no-sync"])
+        try run(
+            binaries + "/initdb",
+            [
+                "-D", dataDirectory, "-U", Self.user, "--auth=scram-sha-256", "--pwfile=\(pwfile)",
+                "-E", "UTF8", "--locale=C", "--no-sync",
+            ]
+        )
     }
 
     public var dataDirectory: String { directory + "/data" }
@@ -68,7 +75,8 @@ public final class PostgresTestServer: Sendable {
 
     /// Starts the server (again, after ``stop()``) and waits until it accepts connections.
     public func startServer() throws {
-        let options = "-c listen_addresses=127.0.0.1 -p \(port) -k \(directory) -c fsync=off -c synchronous_commit=off"
+        let options =
+            "-c listen_addresses=127.0.0.1 -p \(port) -k \(directory) -c fsync=off -c synchronous_commit=off"
             + " -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB"
         try run(binaries + "/pg_ctl", ["-D", dataDirectory, "-l", logFile, "-o", options, "-w", "-t", "60", "start"])
     }
@@ -120,8 +128,10 @@ public final class PostgresTestServer: Sendable {
     /// Runs SQL through `psql` and returns its unaligned, tuples-only output.
     @discardableResult
     public func psql(database: String, command: String? = nil, file: String? = nil) throws -> String {
-        var arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "-v", "ON_ERROR_STOP=1",
-                         "-X", "-q", "-A", "-t"]
+        var arguments = [
+            "-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "-v", "ON_ERROR_STOP=1",
+            "-X", "-q", "-A", "-t",
+        ]
         if let command { arguments += ["-c", command] }
         if let file { arguments += ["-f", file] }
         return try Self.exec(binaries + "/psql", arguments, environment: ["PGPASSWORD": Self.password])
@@ -183,7 +193,10 @@ public final class PostgresTestServer: Sendable {
                 if let bin = findBinaries() {
                     let program = bin + "/pg_ctl"
                     let args = ["-D", dir + "/data", "-m", "immediate", "stop"]
-                    _ = try? exec(getuid() == 0 ? "/usr/sbin/runuser" : program, getuid() == 0 ? ["-u", "postgres", "--", program] + args : args)
+                    _ = try? exec(
+                        getuid() == 0 ? "/usr/sbin/runuser" : program,
+                        getuid() == 0 ? ["-u", "postgres", "--", program] + args : args
+                    )
                 }
                 try? FileManager.default.removeItem(atPath: dir)
             }
@@ -194,7 +207,7 @@ public final class PostgresTestServer: Sendable {
 /// Every server this process started, stopped at exit.
 private enum Registry {
     static let all: Mutex<[PostgresTestServer]> = {
-        atexit { Registry.all.withLock { servers in servers.forEach { $0.destroy() } } }
+        atexit { Registry.all.withLock { servers in for server in servers { server.destroy() } } }
         return Mutex([])
     }()
     static let sweep = Mutex(false)
@@ -219,11 +232,17 @@ private actor Templates {
 
     func ensure(_ server: PostgresTestServer) async throws {
         if let task = made[server.port] {
-            do { return try await task.value } catch { made[server.port] = nil; throw error }
+            do { return try await task.value } catch {
+                made[server.port] = nil
+                throw error
+            }
         }
         let task = Task { try await PostgresTestServer.offload { try server.makeGlanceTemplate() } }
         made[server.port] = task
-        do { try await task.value } catch { made[server.port] = nil; throw error }
+        do { try await task.value } catch {
+            made[server.port] = nil
+            throw error
+        }
     }
 }
 

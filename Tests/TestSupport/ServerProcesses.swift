@@ -11,7 +11,13 @@ final class ServerProcesses: Sendable {
     /// Starts `program` with the test process's environment plus `environment` (a nil value
     /// removes a variable), output appended to `output`.
     @discardableResult
-    func spawn(_ name: String, _ program: String, _ arguments: [String], environment: [String: String?] = [:], output: String) throws -> pid_t {
+    func spawn(
+        _ name: String,
+        _ program: String,
+        _ arguments: [String],
+        environment: [String: String?] = [:],
+        output: String
+    ) throws -> pid_t {
         var merged = ProcessInfo.processInfo.environment.merging(ChildWatchdog.environment) { $1 }
         for (key, value) in environment { merged[key] = value }
         let pid = try spawnProcess(program, arguments, environment: merged, output: output)
@@ -21,18 +27,22 @@ final class ServerProcesses: Sendable {
 
     /// Kills and reaps the processes named `name`.
     func kill(named name: String) {
-        reap(running.withLock { all in
-            defer { all.removeAll { $0.name == name } }
-            return all.filter { $0.name == name }.map(\.pid)
-        })
+        reap(
+            running.withLock { all in
+                defer { all.removeAll { $0.name == name } }
+                return all.filter { $0.name == name }.map(\.pid)
+            }
+        )
     }
 
     /// Kills and reaps every process.
     func killAll() {
-        reap(running.withLock { all in
-            defer { all = [] }
-            return all.map(\.pid)
-        })
+        reap(
+            running.withLock { all in
+                defer { all = [] }
+                return all.map(\.pid)
+            }
+        )
     }
 
     /// Forgets `pid` (its owner stopped and reaped it).
@@ -65,7 +75,7 @@ protocol ThrowawayServer: AnyObject, Sendable {
 
 enum ThrowawayServers {
     private static let all: Mutex<[any ThrowawayServer]> = {
-        atexit { ThrowawayServers.all.withLock { servers in servers.forEach { $0.destroy() } } }
+        atexit { ThrowawayServers.all.withLock { servers in for server in servers { server.destroy() } } }
         return Mutex([])
     }()
 

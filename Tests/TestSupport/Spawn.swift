@@ -10,8 +10,15 @@ import Foundation
 ///   - newSession: in a session of its own (what outlives the runner).
 ///   - newProcessGroup: in a process group of its own (pgid = pid), so that `kill(-pid, …)`
 ///     reaches the children it starts too.
-func spawnProcess(_ program: String, _ arguments: [String], environment: [String: String], output: String?,
-                  errors: String? = nil, newSession: Bool = false, newProcessGroup: Bool = false) throws -> pid_t {
+func spawnProcess(
+    _ program: String,
+    _ arguments: [String],
+    environment: [String: String],
+    output: String?,
+    errors: String? = nil,
+    newSession: Bool = false,
+    newProcessGroup: Bool = false
+) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -39,8 +46,8 @@ func spawnProcess(_ program: String, _ arguments: [String], environment: [String
     let argv = ([program] + arguments).map { strdup($0) } + [nil]
     let envp = environment.map { strdup("\($0)=\($1)") } + [nil]
     defer {
-        argv.forEach { free($0) }
-        envp.forEach { free($0) }
+        for pointer in argv { free(pointer) }
+        for pointer in envp { free(pointer) }
     }
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)

@@ -63,7 +63,7 @@ public struct StatusPageDOM: Equatable, Sendable {
         (a.leader, a.leaderChanges, a.paused, a.nodes, a.backlogEligible, a.backlogBytes)
             == (b.leader, b.leaderChanges, b.paused, b.nodes, b.backlogEligible, b.backlogBytes)
             && (a.stores, a.failures, a.failureGroups, a.historyImages, a.historyBytes)
-            == (b.stores, b.failures, b.failureGroups, b.historyImages, b.historyBytes)
+                == (b.stores, b.failures, b.failureGroups, b.historyImages, b.historyBytes)
     }
 
     /// Reads the markers of a page's HTML; throws naming the first one missing or malformed.
@@ -82,30 +82,44 @@ public struct StatusPageDOM: Equatable, Sendable {
         refreshes = body?["data-refreshes"].flatMap { Int($0) }
         refreshError = body?["data-refresh-error"]
         if let node = byID("leader-node") {
-            leader = Leader(node: try value(node, "data-value", "#leader-node"),
-                            term: try value(byID("leader-term"), "data-value", "#leader-term"))
+            leader = Leader(
+                node: try value(node, "data-value", "#leader-node"),
+                term: try value(byID("leader-term"), "data-value", "#leader-term")
+            )
         } else if byID("leader-none") == nil {
             throw TestServerError("status page: neither #leader-node nor #leader-none")
         }
         leaderChanges = try value(byID("leader-changes"), "data-value", "#leader-changes")
         paused = try value(byID("paused"), "data-paused", "#paused")
         nodes = try rows("tr", "node").map { row in
-            Node(id: try value(row, "data-node-id", "tr.node"), state: try value(row, "data-state", "tr.node"),
-                 assigned: try value(row, "data-assigned", "tr.node"), alive: try value(row, "data-alive", "tr.node"))
+            Node(
+                id: try value(row, "data-node-id", "tr.node"),
+                state: try value(row, "data-state", "tr.node"),
+                assigned: try value(row, "data-assigned", "tr.node"),
+                alive: try value(row, "data-alive", "tr.node")
+            )
         }
         backlogEligible = try value(byID("backlog-eligible"), "data-value", "#backlog-eligible")
         backlogBytes = try value(byID("backlog-bytes"), "data-value", "#backlog-bytes")
         stores = try rows("tr", "store").map { row in
-            Store(store: row["data-store"] ?? "", images: try value(row, "data-images", "tr.store"),
-                  bytes: try value(row, "data-bytes", "tr.store"))
+            Store(
+                store: row["data-store"] ?? "",
+                images: try value(row, "data-images", "tr.store"),
+                bytes: try value(row, "data-bytes", "tr.store")
+            )
         }
         failures = try rows("tr", "failure").map { row in
-            Failure(imageID: try value(row, "data-image-id", "tr.failure"), failureClass: try value(row, "data-class", "tr.failure"),
-                    store: row["data-store"] ?? "")
+            Failure(
+                imageID: try value(row, "data-image-id", "tr.failure"),
+                failureClass: try value(row, "data-class", "tr.failure"),
+                store: row["data-store"] ?? ""
+            )
         }.sorted(by: Self.order)
         failureGroups = try rows("section", "failure-class").map { row in
-            FailureGroup(failureClass: try value(row, "data-class", "section.failure-class"),
-                         images: try value(row, "data-images", "section.failure-class"))
+            FailureGroup(
+                failureClass: try value(row, "data-class", "section.failure-class"),
+                images: try value(row, "data-images", "section.failure-class")
+            )
         }.sorted { $0.failureClass < $1.failureClass }
         historyImages = try value(byID("history-images"), "data-value", "#history-images")
         historyBytes = try value(byID("history-bytes"), "data-value", "#history-bytes")
@@ -126,8 +140,12 @@ public struct StatusPageDOM: Equatable, Sendable {
         leaderChanges = Int(int(history, "leader_changes"))
         paused = object(root, "paused") != nil
         nodes = list(root, "nodes").map {
-            Node(id: string($0, "node_id"), state: string($0, "state"), assigned: Int(int($0, "assigned")),
-                 alive: $0["alive"] as? Bool ?? false)
+            Node(
+                id: string($0, "node_id"),
+                state: string($0, "state"),
+                assigned: Int(int($0, "assigned")),
+                alive: $0["alive"] as? Bool ?? false
+            )
         }
         let backlog = object(root, "backlog")
         backlogEligible = Int(int(backlog, "eligible"))
@@ -154,7 +172,8 @@ public struct StatusPageDOM: Equatable, Sendable {
     /// The `<main id="status">…</main>` element of a page: what the script re-renders.
     public static func main(of dom: String) -> String? {
         guard let start = dom.range(of: "<main id=\"status\""),
-              let end = dom.range(of: "</main>", range: start.upperBound..<dom.endIndex) else { return nil }
+            let end = dom.range(of: "</main>", range: start.upperBound..<dom.endIndex)
+        else { return nil }
         return String(dom[start.lowerBound..<end.upperBound])
     }
 

@@ -59,8 +59,11 @@ public final class SwiftTestServer: ThrowawayServer {
 
     private init() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/memcached"),
-              FileManager.default.isExecutableFile(atPath: "/usr/bin/swift-ring-builder") else {
-            throw TestServerError("Swift is not installed: apt-get install swift swift-proxy swift-object swift-container swift-account python3-swift memcached (./test does)")
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/swift-ring-builder")
+        else {
+            throw TestServerError(
+                "Swift is not installed: apt-get install swift swift-proxy swift-object swift-container swift-account python3-swift memcached (./test does)"
+            )
         }
         directory = "/tmp/scrubber-saio-\(getpid())-\(UUID().uuidString.prefix(8))"
         proxyPort = try Ports.stable()
@@ -85,7 +88,9 @@ public final class SwiftTestServer: ThrowawayServer {
 
     private func writeConfiguration() throws {
         let hash = UUID().uuidString
-        try write("swift.conf", """
+        try write(
+            "swift.conf",
+            """
             [swift-hash]
             swift_hash_path_prefix = p-\(hash)
             swift_hash_path_suffix = s-\(hash)
@@ -93,9 +98,12 @@ public final class SwiftTestServer: ThrowawayServer {
             [storage-policy:0]
             name = Policy-0
             default = yes
-            """)
+            """
+        )
         for (kind, port) in [("account", ports.account), ("container", ports.container), ("object", ports.object)] {
-            try write("\(kind)-server.conf", """
+            try write(
+                "\(kind)-server.conf",
+                """
                 [DEFAULT]
                 devices = \(directory)/srv/node
                 mount_check = false
@@ -115,12 +123,17 @@ public final class SwiftTestServer: ThrowawayServer {
 
                 [filter:healthcheck]
                 use = egg:swift#healthcheck
-                """)
+                """
+            )
         }
-        let filters = [("catch_errors", "catch_errors"), ("gatekeeper", "gatekeeper"), ("healthcheck", "healthcheck"),
-                       ("proxy-logging", "proxy_logging"), ("listing_formats", "listing_formats"), ("bulk", "bulk"),
-                       ("copy", "copy"), ("slo", "slo"), ("dlo", "dlo"), ("symlink", "symlink")]
-        try write("proxy-server.conf", """
+        let filters = [
+            ("catch_errors", "catch_errors"), ("gatekeeper", "gatekeeper"), ("healthcheck", "healthcheck"),
+            ("proxy-logging", "proxy_logging"), ("listing_formats", "listing_formats"), ("bulk", "bulk"),
+            ("copy", "copy"), ("slo", "slo"), ("dlo", "dlo"), ("symlink", "symlink"),
+        ]
+        try write(
+            "proxy-server.conf",
+            """
             [DEFAULT]
             bind_ip = 127.0.0.1
             bind_port = \(proxyPort)
@@ -164,17 +177,23 @@ public final class SwiftTestServer: ThrowawayServer {
             memcache_servers = 127.0.0.1:\(ports.memcached)
 
             \(filters.map { "[filter:\($0.0)]\nuse = egg:swift#\($0.1)" }.joined(separator: "\n"))
-            """)
+            """
+        )
         // Swift reads its hash settings and policies through the module global SWIFT_CONF_FILE.
-        try write("launch.py", """
+        try write(
+            "launch.py",
+            """
             import sys
             from swift.common import utils
             utils.SWIFT_CONF_FILE = sys.argv[1]
             from swift.common.wsgi import run_wsgi
             sys.exit(run_wsgi(sys.argv[2], sys.argv[3], verbose=True))
-            """)
+            """
+        )
         // What swift-ring-builder create / add / rebalance do, in one process.
-        try write("rings.py", """
+        try write(
+            "rings.py",
+            """
             import sys
             from swift.common.ring import RingBuilder
             d = sys.argv[1]
@@ -185,9 +204,12 @@ public final class SwiftTestServer: ThrowawayServer {
                 b.rebalance()
                 b.save('%s/%s.builder' % (d, kind))
                 b.get_ring().save('%s/%s.ring.gz' % (d, kind))
-            """)
+            """
+        )
         // Objects through Swift's API as a tempauth user (what the tests set up and check).
-        try write("objects.py", """
+        try write(
+            "objects.py",
+            """
             import json, sys, urllib.parse, urllib.request, urllib.error
             port, user, key, command, container = sys.argv[1:6]
             def req(method, url, headers, data=None):
@@ -241,8 +263,11 @@ public final class SwiftTestServer: ThrowawayServer {
                     st, body = req('GET', url + '/' + urllib.parse.quote(item['name']) + '?format=json', t)
                     out[item['name']] = sorted(o['name'] for o in json.loads(body)) if st == 200 else []
                 sys.stdout.write(json.dumps(out))
-            """)
-        try write("keystone.py", """
+            """
+        )
+        try write(
+            "keystone.py",
+            """
             import json, sys, threading, urllib.request, urllib.error, uuid, datetime, http.server, socketserver
             port, tempauth, closed = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
             stats = {'tokens': 0, 'refused': 0, 'invalid_next': 0}
@@ -314,9 +339,12 @@ public final class SwiftTestServer: ThrowawayServer {
                 daemon_threads = True
                 allow_reuse_address = True
             S(('127.0.0.1', port), H).serve_forever()
-            """)
+            """
+        )
         // Every piece answers: the servers' healthchecks, tempauth, and a container round trip.
-        try write("probe.py", """
+        try write(
+            "probe.py",
+            """
             import sys, urllib.request, urllib.error
             ports, user, key, keystone = sys.argv[1:5], sys.argv[5], sys.argv[6], sys.argv[7]
             assert urllib.request.urlopen('http://127.0.0.1:%s/_stats' % keystone, timeout=5).status == 200
@@ -337,7 +365,8 @@ public final class SwiftTestServer: ThrowawayServer {
             assert req('PUT', url + '/probe/o', t, b'probe')[0] == 201
             assert req('DELETE', url + '/probe/o', t)[0] == 204
             assert req('DELETE', url + '/probe', t)[0] == 204
-            """)
+            """
+        )
     }
 
     // MARK: Objects, through Swift's own API (tempauth)
@@ -371,14 +400,26 @@ public final class SwiftTestServer: ThrowawayServer {
 
     /// Puts a static large object `name` into `container`: `count` segments of 1 KiB named
     /// `NAME/seg00001…` in `segments`, then its manifest.
-    public func putStaticLargeObject(_ name: String, in container: String, segments: String, count: Int, as user: (user: String, key: String)) async throws {
+    public func putStaticLargeObject(
+        _ name: String,
+        in container: String,
+        segments: String,
+        count: Int,
+        as user: (user: String, key: String)
+    ) async throws {
         _ = try await PostgresTestServer.offload { try self.objects(user, ["slo", container, name, segments, "\(count)"]) }
     }
 
     /// Puts a dynamic large object `name` into `container`: `count` segments of 1 KiB named
     /// `PREFIX00001…` in `segments`, then the manifest (`X-Object-Manifest: SEGMENTS/PREFIX`).
-    public func putDynamicLargeObject(_ name: String, in container: String, segments: String, prefix: String, count: Int,
-                                      as user: (user: String, key: String)) async throws {
+    public func putDynamicLargeObject(
+        _ name: String,
+        in container: String,
+        segments: String,
+        prefix: String,
+        count: Int,
+        as user: (user: String, key: String)
+    ) async throws {
         _ = try await PostgresTestServer.offload { try self.objects(user, ["dlo", container, name, segments, prefix, "\(count)"]) }
     }
 
@@ -391,7 +432,13 @@ public final class SwiftTestServer: ThrowawayServer {
     /// The Keystone stand-in's counts: tokens issued, logins refused.
     public func keystoneStats() async throws -> (tokens: Int, refused: Int) {
         let text = try await PostgresTestServer.offload {
-            try PostgresTestServer.exec("/usr/bin/python3", ["-s", "-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:\(self.keystonePort)/_stats').read().decode())"])
+            try PostgresTestServer.exec(
+                "/usr/bin/python3",
+                [
+                    "-s", "-c",
+                    "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:\(self.keystonePort)/_stats').read().decode())",
+                ]
+            )
         }
         let stats = try JSONDecoder().decode([String: Int].self, from: Data(text.utf8))
         return (stats["tokens"] ?? -1, stats["refused"] ?? -1)
@@ -400,7 +447,13 @@ public final class SwiftTestServer: ThrowawayServer {
     /// Makes the stand-in's next token one Swift does not know (as an expired or revoked one).
     public func invalidateNextToken() async throws {
         _ = try await PostgresTestServer.offload {
-            try PostgresTestServer.exec("/usr/bin/python3", ["-s", "-c", "import urllib.request; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:\(self.keystonePort)/_invalid_next', data=b''))"])
+            try PostgresTestServer.exec(
+                "/usr/bin/python3",
+                [
+                    "-s", "-c",
+                    "import urllib.request; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:\(self.keystonePort)/_invalid_next', data=b''))",
+                ]
+            )
         }
     }
 
@@ -412,7 +465,11 @@ public final class SwiftTestServer: ThrowawayServer {
     /// Starts the proxy again and waits until it answers.
     public func startProxy() async throws {
         try await PostgresTestServer.offload {
-            try self.spawn("proxy", "/usr/bin/python3", ["-s", self.etc + "/launch.py", self.etc + "/swift.conf", self.etc + "/proxy-server.conf", "proxy-server"])
+            try self.spawn(
+                "proxy",
+                "/usr/bin/python3",
+                ["-s", self.etc + "/launch.py", self.etc + "/swift.conf", self.etc + "/proxy-server.conf", "proxy-server"]
+            )
             try self.waitUntilReady()
         }
     }
@@ -423,10 +480,21 @@ public final class SwiftTestServer: ThrowawayServer {
 
     /// Blocking: rings, then the processes, then the probe until it passes.
     private func startServers() throws {
-        try PostgresTestServer.exec("/usr/bin/python3", ["-s", etc + "/rings.py", etc, "\(ports.account)", "\(ports.container)", "\(ports.object)"])
-        try spawn("memcached", "/usr/bin/memcached", ["-l", "127.0.0.1", "-p", "\(ports.memcached)", "-U", "0", "-m", "64", "-c", "1024", "-u", "nobody"])
+        try PostgresTestServer.exec(
+            "/usr/bin/python3",
+            ["-s", etc + "/rings.py", etc, "\(ports.account)", "\(ports.container)", "\(ports.object)"]
+        )
+        try spawn(
+            "memcached",
+            "/usr/bin/memcached",
+            ["-l", "127.0.0.1", "-p", "\(ports.memcached)", "-U", "0", "-m", "64", "-c", "1024", "-u", "nobody"]
+        )
         for kind in ["account", "container", "object", "proxy"] {
-            try spawn(kind, "/usr/bin/python3", ["-s", etc + "/launch.py", etc + "/swift.conf", etc + "/\(kind)-server.conf", "\(kind)-server"])
+            try spawn(
+                kind,
+                "/usr/bin/python3",
+                ["-s", etc + "/launch.py", etc + "/swift.conf", etc + "/\(kind)-server.conf", "\(kind)-server"]
+            )
         }
         try spawn("keystone", "/usr/bin/python3", ["-s", etc + "/keystone.py", "\(keystonePort)", tempauthURL, "\(ports.closed)"])
         try waitUntilReady()
@@ -438,8 +506,13 @@ public final class SwiftTestServer: ThrowawayServer {
         var last = ""
         while Date() < deadline {
             do {
-                try PostgresTestServer.exec("/usr/bin/python3", ["-s", etc + "/probe.py", "\(proxyPort)", "\(ports.account)", "\(ports.container)",
-                                                                 "\(ports.object)", Self.admin.user, Self.admin.key, "\(keystonePort)"])
+                try PostgresTestServer.exec(
+                    "/usr/bin/python3",
+                    [
+                        "-s", etc + "/probe.py", "\(proxyPort)", "\(ports.account)", "\(ports.container)",
+                        "\(ports.object)", Self.admin.user, Self.admin.key, "\(keystonePort)",
+                    ]
+                )
                 return
             } catch {
                 last = "\(error)"

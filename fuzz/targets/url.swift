@@ -50,7 +50,8 @@ private func checkInside(_ path: String, root: String) {
     var rootBytes = Array(root.utf8)
     if rootBytes.count > 1, rootBytes.last == slash { rootBytes.removeLast() }
     let pathBytes = Array(path.utf8)
-    let inside = rootBytes == [slash]
+    let inside =
+        rootBytes == [slash]
         ? pathBytes.first == slash
         : pathBytes == rootBytes || pathBytes.starts(with: rootBytes + [slash])
     guard inside else {

@@ -85,8 +85,10 @@ public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible 
 
     /// ``Code/membershipExpired``: the membership of `node` lapsed.
     public static func membershipExpired(_ node: String) -> CatalogError {
-        CatalogError(.membershipExpired(node: node),
-                     "membership of node \(node) has expired (no heartbeat within node_ttl); its work may have been reassigned")
+        CatalogError(
+            .membershipExpired(node: node),
+            "membership of node \(node) has expired (no heartbeat within node_ttl); its work may have been reassigned"
+        )
     }
 
     /// ``Code/unavailable``.
@@ -110,15 +112,16 @@ public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible 
 extension CatalogError {
     /// The error a peer named by `code`: any code this version does not know is kept as it came.
     init(code: Code, message: String) {
-        let kind: Kind = switch code {
-        case .membershipExpired: .membershipExpired(node: nil)
-        case .unavailable: .unavailable
-        case .unauthorized: .unauthorized
-        case .rejected: .rejected
-        case .nodeIDInUse: .nodeIDInUse
-        case .wrongIncarnation: .wrongIncarnation
-        default: .unrecognised(code)
-        }
+        let kind: Kind =
+            switch code {
+            case .membershipExpired: .membershipExpired(node: nil)
+            case .unavailable: .unavailable
+            case .unauthorized: .unauthorized
+            case .rejected: .rejected
+            case .nodeIDInUse: .nodeIDInUse
+            case .wrongIncarnation: .wrongIncarnation
+            default: .unrecognised(code)
+            }
         self.init(kind, message)
     }
 
@@ -145,8 +148,12 @@ extension CatalogError {
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: Case.self)
             guard container.allKeys.count == 1, let key = container.allKeys.first else {
-                throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath,
-                                                        debugDescription: "a catalog error has exactly one case"))
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: container.codingPath,
+                        debugDescription: "a catalog error has exactly one case"
+                    )
+                )
             }
             self.case = key
             value = try container.nestedContainer(keyedBy: ValueKey.self, forKey: key).decode(String.self, forKey: .value)

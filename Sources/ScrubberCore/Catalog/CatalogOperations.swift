@@ -206,8 +206,11 @@ extension CatalogOperations {
         public typealias Answer = ScrubberCore.LeaderView
 
         public static func perform(_ request: Request, on catalog: any ScrubCatalog) async throws -> Answer {
-            try await catalog.leaderView(scrubTime: try CatalogWire.nonNegative(request.scrubTime, "scrubTime"),
-                                         limit: try CatalogWire.nonNegative(request.limit, "limit"), scan: request.candidateScan)
+            try await catalog.leaderView(
+                scrubTime: try CatalogWire.nonNegative(request.scrubTime, "scrubTime"),
+                limit: try CatalogWire.nonNegative(request.limit, "limit"),
+                scan: request.candidateScan
+            )
         }
     }
 }
@@ -318,8 +321,13 @@ extension CatalogOperations {
         public typealias Answer = CatalogWire.Value<Int>
 
         public static func perform(_ request: Request, on catalog: any ScrubCatalog) async throws -> Answer {
-            CatalogWire.Value(try await catalog.remainingWork(scrubTime: request.scrubTime, node: request.node,
-                                                              runStartedAt: request.runStartedAt))
+            CatalogWire.Value(
+                try await catalog.remainingWork(
+                    scrubTime: request.scrubTime,
+                    node: request.node,
+                    runStartedAt: request.runStartedAt
+                )
+            )
         }
     }
 }
@@ -385,8 +393,10 @@ extension CatalogOperations {
         public typealias Answer = BacklogSnapshot
 
         public static func perform(_ request: Request, on catalog: any ScrubCatalog) async throws -> Answer {
-            try await catalog.backlog(scrubTime: try CatalogWire.nonNegative(request.scrubTime, "scrubTime"),
-                                      failureLimit: try CatalogWire.nonNegative(request.failureLimit, "failureLimit"))
+            try await catalog.backlog(
+                scrubTime: try CatalogWire.nonNegative(request.scrubTime, "scrubTime"),
+                failureLimit: try CatalogWire.nonNegative(request.failureLimit, "failureLimit")
+            )
         }
     }
 }
@@ -406,8 +416,10 @@ extension CatalogOperations {
         public typealias Answer = ClusterStatus
 
         public static func perform(_ request: Request, on catalog: any ScrubCatalog) async throws -> Answer {
-            try await catalog.status(scrubTime: try CatalogWire.nonNegative(request.scrubTime, "scrubTime"),
-                                     failureLimit: try CatalogWire.nonNegative(request.failureLimit, "failureLimit"))
+            try await catalog.status(
+                scrubTime: try CatalogWire.nonNegative(request.scrubTime, "scrubTime"),
+                failureLimit: try CatalogWire.nonNegative(request.failureLimit, "failureLimit")
+            )
         }
     }
 }
@@ -431,8 +443,10 @@ extension CatalogOperations {
         }
 
         public static func perform(_ request: Request, on catalog: any ScrubCatalog) async throws -> Answer {
-            try await catalog.elections(withinLast: try CatalogWire.nonNegative(request.withinLast, "withinLast"),
-                                        limit: try CatalogWire.nonNegative(request.limit, "limit"))
+            try await catalog.elections(
+                withinLast: try CatalogWire.nonNegative(request.withinLast, "withinLast"),
+                limit: try CatalogWire.nonNegative(request.limit, "limit")
+            )
         }
     }
 }

@@ -79,10 +79,14 @@ public struct CatalogQueries: Sendable {
     public let pendingLocations: String
     /// (image_id × count) → image_id, id, value, meta_data of the images' pending locations.
     public func pendingLocations(of count: Int) -> String {
-        listShape("pendingLocations", count) { d in d.render("""
-            SELECT image_id, id, value, meta_data FROM image_locations
-            WHERE image_id IN (\(d.list(count))) AND status = 'pending_delete' ORDER BY image_id, id
-            """) }
+        listShape("pendingLocations", count) { d in
+            d.render(
+                """
+                SELECT image_id, id, value, meta_data FROM image_locations
+                WHERE image_id IN (\(d.list(count))) AND status = 'pending_delete' ORDER BY image_id, id
+                """
+            )
+        }
     }
 
     // MARK: Completion
@@ -92,30 +96,42 @@ public struct CatalogQueries: Sendable {
     /// ((location_id, image_id) × count) → ids of the locations it changed: the batch's gone
     /// locations, each only if it belongs to the image the outcome names.
     public func markLocationsDeleted(_ count: Int) -> String {
-        listShape("markLocationsDeleted", count) { d in d.render("""
-            UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
-            WHERE (id, image_id) IN (\(d.pairs(count))) AND status = 'pending_delete'
-            RETURNING id
-            """) }
+        listShape("markLocationsDeleted", count) { d in
+            d.render(
+                """
+                UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
+                WHERE (id, image_id) IN (\(d.pairs(count))) AND status = 'pending_delete'
+                RETURNING id
+                """
+            )
+        }
     }
     /// (node_id, image_id × count) → image_id, term, image status, claim_token of the images
     /// whose claim the node holds (PostgreSQL: the claims are locked until the batch commits).
     /// Looked up by image id: SQLite would otherwise walk the node's whole queue by `node_id`.
     public func heldClaims(_ count: Int) -> String {
-        listShape("heldClaims", count) { d in d.render("""
-            SELECT a.image_id, a.term, i.status, a.claim_token FROM scrub_assignments a JOIN images i ON i.id = a.image_id
-            WHERE {sqlite +}a.node_id = ? AND a.state = 'scrubbing' AND a.image_id IN (\(d.list(count)))
-            {lock FOR UPDATE OF a}
-            """) }
+        listShape("heldClaims", count) { d in
+            d.render(
+                """
+                SELECT a.image_id, a.term, i.status, a.claim_token FROM scrub_assignments a JOIN images i ON i.id = a.image_id
+                WHERE {sqlite +}a.node_id = ? AND a.state = 'scrubbing' AND a.image_id IN (\(d.list(count)))
+                {lock FOR UPDATE OF a}
+                """
+            )
+        }
     }
     /// (image_id × count) → ids of the images marked `deleted` (still `pending_delete`, no pending location left).
     public func markImagesDeleted(_ count: Int) -> String {
-        listShape("markImagesDeleted", count) { d in d.render("""
-            UPDATE images SET status = 'deleted', updated_at = {now_text}
-            WHERE id IN (\(d.list(count))) AND status = 'pending_delete'
-              AND (SELECT 1 FROM image_locations l WHERE l.image_id = images.id AND l.status = 'pending_delete' LIMIT 1) IS NULL
-            RETURNING id
-            """) }
+        listShape("markImagesDeleted", count) { d in
+            d.render(
+                """
+                UPDATE images SET status = 'deleted', updated_at = {now_text}
+                WHERE id IN (\(d.list(count))) AND status = 'pending_delete'
+                  AND (SELECT 1 FROM image_locations l WHERE l.image_id = images.id AND l.status = 'pending_delete' LIMIT 1) IS NULL
+                RETURNING id
+                """
+            )
+        }
     }
     /// (image_id)
     public let deleteAssignment: String
@@ -129,10 +145,14 @@ public struct CatalogQueries: Sendable {
     /// (node_id, (image_id, claim_token) × count): hands back claims this node will not scrub,
     /// each only while it is still that claim.
     public func releaseClaims(_ count: Int) -> String {
-        listShape("releaseClaims", count) { d in d.render("""
-            UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL
-            WHERE node_id = ? AND state = 'scrubbing' AND (image_id, claim_token) IN (\(d.pairs(count)))
-            """) }
+        listShape("releaseClaims", count) { d in
+            d.render(
+                """
+                UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL
+                WHERE node_id = ? AND state = 'scrubbing' AND (image_id, claim_token) IN (\(d.pairs(count)))
+                """
+            )
+        }
     }
     /// (done, failed, node_id)
     public let countNodeWork: String
@@ -144,15 +164,19 @@ public struct CatalogQueries: Sendable {
     public func insertEvents(_ count: Int) -> String {
         listShape("insertEvents", count) { d in
             d.jsonLists
-                ? d.render("""
+                ? d.render(
+                    """
                     INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail, failure_class)
                     SELECT t.now, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6,
                       j.value ->> 7
                     FROM (SELECT {now} AS now) t, json_each(?) j
-                    """)
-                : d.render("""
+                    """
+                )
+                : d.render(
+                    """
                     INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail, failure_class) VALUES
-                    """ + Array(repeating: "({now}, ?, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", "))
+                    """ + Array(repeating: "({now}, ?, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
+                )
         }
     }
 
@@ -208,15 +232,19 @@ public struct CatalogQueries: Sendable {
     public func insertAssignments(_ count: Int) -> String {
         listShape("insertAssignments", count) { d in
             d.jsonLists
-                ? d.render("""
+                ? d.render(
+                    """
                     INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at)
                     SELECT j.value ->> 0, j.value ->> 1, ?, 'assigned', 0, t.now FROM (SELECT {now} AS now) t, json_each(?) j
                     WHERE true ON CONFLICT (image_id) DO NOTHING
-                    """)
-                : d.render("""
+                    """
+                )
+                : d.render(
+                    """
                     INSERT INTO scrub_assignments (image_id, node_id, term, state, attempts, assigned_at) VALUES
                     """ + Array(repeating: "(?, ?, ?, 'assigned', 0, {now})", count: count).joined(separator: ", ")
-                    + " ON CONFLICT (image_id) DO NOTHING")
+                        + " ON CONFLICT (image_id) DO NOTHING"
+                )
         }
     }
     /// (to_node, term, image_id, from_node): moves work off a dead node, or a draining node's unclaimed work.
@@ -288,7 +316,6 @@ public struct CatalogQueries: Sendable {
     /// (location_id, image_id)
     public let restoreLocation: String
 
-
     // MARK: Backlog
 
     /// (scrub_time) → count, oldest age seconds
@@ -315,7 +342,8 @@ public struct CatalogQueries: Sendable {
         let keepsDrain = """
             scrub_nodes.state = 'draining' AND scrub_nodes.drained_by IS NOT NULL AND scrub_nodes.incarnation = excluded.incarnation
             """
-        join = d.render("""
+        join = d.render(
+            """
             INSERT INTO scrub_nodes (node_id, incarnation, host, pid, version, capacity, state, leader_eligible, leader_priority,
               joined_at, heartbeat_at, expires_at)
             VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, {now}, {now}, {now} + ?)
@@ -327,28 +355,38 @@ public struct CatalogQueries: Sendable {
               leader_priority = excluded.leader_priority,
               joined_at = excluded.joined_at, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
             WHERE scrub_nodes.state = 'left' OR scrub_nodes.expires_at <= {now} OR scrub_nodes.incarnation = ?
-            """)
-        memberIdentity = d.render("""
+            """
+        )
+        memberIdentity = d.render(
+            """
             SELECT incarnation, host, pid, expires_at - {now}, state FROM scrub_nodes WHERE node_id = ? {lock FOR SHARE}
-            """)
-        memberIdentityForUpdate = d.render("""
+            """
+        )
+        memberIdentityForUpdate = d.render(
+            """
             SELECT incarnation, host, pid, expires_at - {now}, state FROM scrub_nodes WHERE node_id = ? {lock FOR UPDATE}
-            """)
+            """
+        )
         resetOwnClaims = d.render("UPDATE scrub_assignments SET state = 'assigned' WHERE node_id = ? AND state = 'scrubbing'")
-        heartbeat = d.render("""
+        heartbeat = d.render(
+            """
             UPDATE scrub_nodes SET heartbeat_at = {now}, expires_at = {now} + ?
             WHERE node_id = ? AND state IN ('active', 'draining') AND expires_at > {now}
-            """)
+            """
+        )
         handBackAll = d.render("UPDATE scrub_assignments SET node_id = NULL, state = 'assigned', claimed_at = NULL WHERE node_id = ?")
         markLeft = d.render("UPDATE scrub_nodes SET state = 'left', expires_at = {now} WHERE node_id = ?")
         storeNow = d.render("SELECT {now}")
 
-        dropStaleAssignments = d.render("""
+        dropStaleAssignments = d.render(
+            """
             DELETE FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'
               AND (SELECT 1 FROM images i WHERE i.id = scrub_assignments.image_id AND i.status = 'pending_delete' LIMIT 1) IS NULL
-            """)
+            """
+        )
         claimGate = d.render("SELECT paused_at FROM scrub_leader WHERE id = 1 {lock FOR KEY SHARE}")
-        claim = d.render("""
+        claim = d.render(
+            """
             UPDATE scrub_assignments SET state = 'scrubbing', claimed_at = {now}, claim_token = {random_token}, claim_request = ?
             WHERE image_id IN (
               SELECT a.image_id FROM scrub_assignments a JOIN images i ON i.id = a.image_id
@@ -357,30 +395,41 @@ public struct CatalogQueries: Sendable {
               ORDER BY a.assigned_at
               LIMIT ? {lock FOR UPDATE OF a SKIP LOCKED FOR SHARE OF i SKIP LOCKED})
             RETURNING image_id, attempts, term, claim_token
-            """)
-        claimedUnderToken = d.render("""
+            """
+        )
+        claimedUnderToken = d.render(
+            """
             SELECT image_id, attempts, term, claim_token FROM scrub_assignments
             WHERE node_id = ? AND state = 'scrubbing' AND claim_request = ? ORDER BY assigned_at, image_id
-            """)
-        pendingLocations = d.render("""
+            """
+        )
+        pendingLocations = d.render(
+            """
             SELECT id, value, meta_data FROM image_locations WHERE image_id = ? AND status = 'pending_delete' ORDER BY id
-            """)
+            """
+        )
 
-        markLocationDeleted = d.render("""
+        markLocationDeleted = d.render(
+            """
             UPDATE image_locations SET status = 'deleted', deleted = {true}, updated_at = {now_text}
             WHERE id = ? AND image_id = ? AND status = 'pending_delete'
-            """)
+            """
+        )
         deleteAssignment = d.render("DELETE FROM scrub_assignments WHERE image_id = ?")
-        failAssignment = d.render("""
+        failAssignment = d.render(
+            """
             UPDATE scrub_assignments SET state = 'assigned', attempts = attempts + 1, last_error = ?, failure_class = ?,
               failure_store = ?, dependents = ?, not_before = {now} + ?
             WHERE image_id = ? AND node_id = ? AND state = 'scrubbing' AND claim_token = ?
-            """)
+            """
+        )
         countNodeWork = d.render("UPDATE scrub_nodes SET done = done + ?, failed = failed + ? WHERE node_id = ?")
-        insertEvent = d.render("""
+        insertEvent = d.render(
+            """
             INSERT INTO scrub_events (at, node_id, term, image_id, location_id, store, action, detail)
             VALUES ({now}, ?, ?, ?, ?, ?, ?, ?)
-            """)
+            """
+        )
 
         leaderLease = d.render("SELECT node_id, term, expires_at - {now} FROM scrub_leader WHERE id = 1")
         // leader_priority: a lease goes to a node (its own included, so a refused leader cannot
@@ -400,7 +449,8 @@ public struct CatalogQueries: Sendable {
             NOT EXISTS (SELECT 1 FROM scrub_nodes o WHERE o.state = 'active' AND o.leader_eligible = {true}
                         AND o.expires_at > {now} AND o.node_id != n.node_id)
             """
-        takeLease = d.render("""
+        takeLease = d.render(
+            """
             UPDATE scrub_leader SET node_id = ?, incarnation = ?, term = term + 1, expires_at = {now} + ?
             WHERE id = 1 AND (node_id IS NULL OR expires_at <= {now} OR node_id = ?)
               AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = ? AND n.incarnation = ? AND n.state = 'active'
@@ -408,32 +458,42 @@ public struct CatalogQueries: Sendable {
                           AND ((\(noPreferred) AND (scrub_leader.stepped_down IS NULL OR scrub_leader.stepped_down != n.node_id
                                                     OR \(noOther)))
                                OR scrub_leader.expires_at <= {now} - ?))
-            """)
+            """
+        )
         // A leader whose renewal finds a live preferred node is refused and resigns, handing over.
-        renewLease = d.render("""
+        renewLease = d.render(
+            """
             UPDATE scrub_leader SET expires_at = {now} + ?
             WHERE id = 1 AND node_id = ? AND incarnation = ? AND term = ? AND expires_at > {now}
               AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = scrub_leader.node_id AND \(noPreferred))
-            """)
-        resignLease = d.render("""
+            """
+        )
+        resignLease = d.render(
+            """
             UPDATE scrub_leader SET node_id = NULL, incarnation = NULL, expires_at = {now}
             WHERE id = 1 AND node_id = ? AND incarnation = ? AND term = ?
-            """)
-        fence = d.render("""
+            """
+        )
+        fence = d.render(
+            """
             SELECT 1 FROM scrub_leader WHERE id = 1 AND node_id = ? AND incarnation = ? AND term = ? AND expires_at > {now}
             {lock FOR SHARE}
-            """)
+            """
+        )
 
-        leaderNodes = d.render("""
+        leaderNodes = d.render(
+            """
             SELECT n.node_id, n.capacity, n.state, n.expires_at > {now},
               (SELECT count(*) FROM scrub_assignments a WHERE a.node_id = n.node_id AND a.state = 'assigned')
             FROM scrub_nodes n WHERE n.state != 'left'
-            """)
+            """
+        )
         // Driven by the queue index, never a scan of every assignment: `holders` walks the
         // distinct holders one index seek each (a loose index scan: a handful of nodes however
         // long their queues), `gone` keeps those missing, left, dead or draining, and only
         // their rows are read, plus unheld rows (node_id IS NULL, the same index).
-        orphans = d.render("""
+        orphans = d.render(
+            """
             WITH RECURSIVE holders (node_id) AS (
               SELECT (SELECT min(node_id) FROM scrub_assignments)
               UNION ALL
@@ -450,15 +510,19 @@ public struct CatalogQueries: Sendable {
             UNION ALL
             SELECT a.image_id, a.node_id, a.state FROM scrub_assignments a WHERE a.node_id IS NULL
             LIMIT ?
-            """)
-        eligibleUnassigned = d.render("""
+            """
+        )
+        eligibleUnassigned = d.render(
+            """
             SELECT {scan_key}, i.id FROM images i
             WHERE \(pendingImage) AND i.deleted_at <= {cutoff} AND {scan_key} > ?
               AND NOT EXISTS (SELECT 1 FROM scrub_assignments a WHERE a.image_id = i.id)
             ORDER BY {scan_key}
             LIMIT ?
-            """)
-        recentUnassigned = d.render("""
+            """
+        )
+        recentUnassigned = d.render(
+            """
             SELECT CAST(i.updated_at AS TEXT), {scan_key}, i.id FROM images i
             WHERE i.updated_at > CAST(? AS {timestamp}) AND i.updated_at <= CAST(? AS {timestamp})
               AND i.updated_at >= CAST(? AS {timestamp}) AND (i.updated_at > CAST(? AS {timestamp}) OR {scan_key} > ?)
@@ -466,37 +530,51 @@ public struct CatalogQueries: Sendable {
               AND NOT EXISTS (SELECT 1 FROM scrub_assignments a WHERE a.image_id = i.id)
             ORDER BY i.updated_at, {scan_key}
             LIMIT ?
-            """)
-        sweepState = d.render("""
+            """
+        )
+        sweepState = d.render(
+            """
             SELECT sweep_mark, sweep_full_started_at, sweep_full_position, sweep_full_completed_at FROM scrub_leader WHERE id = 1
-            """)
-        recordSweep = d.render("""
+            """
+        )
+        recordSweep = d.render(
+            """
             UPDATE scrub_leader SET sweep_mark = ?, sweep_full_started_at = ?, sweep_full_position = ?, sweep_full_completed_at = ?
             WHERE id = 1
-            """)
-        eligiblePage = d.render("""
+            """
+        )
+        eligiblePage = d.render(
+            """
             SELECT i.id, i.size FROM images i WHERE \(pendingImage) AND i.deleted_at <= {cutoff} AND i.id > ? ORDER BY i.id LIMIT ?
-            """)
-        moveAssignment = d.render("""
+            """
+        )
+        moveAssignment = d.render(
+            """
             UPDATE scrub_assignments SET node_id = ?, term = ?, state = 'assigned'
             WHERE image_id = ? AND node_id {is} ? AND (
               NOT EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = scrub_assignments.node_id
                           AND n.state IN ('active', 'draining') AND n.expires_at > {now})
               OR (state = 'assigned' AND EXISTS (SELECT 1 FROM scrub_nodes n WHERE n.node_id = scrub_assignments.node_id
                                                  AND n.state = 'draining')))
-            """)
-        rebalance = d.render("""
+            """
+        )
+        rebalance = d.render(
+            """
             UPDATE scrub_assignments SET node_id = ?, term = ?
             WHERE state = 'assigned' AND image_id IN (
               SELECT image_id FROM scrub_assignments WHERE node_id = ? AND state = 'assigned'
               ORDER BY assigned_at DESC, image_id DESC LIMIT ? {lock FOR UPDATE SKIP LOCKED})
-            """)
+            """
+        )
         // The node's own drain (it is stopping): no longer an operator's, so `undrain` cannot revive it.
-        markDraining = d.render("""
+        markDraining = d.render(
+            """
             UPDATE scrub_nodes SET state = 'draining', drained_by = NULL WHERE node_id = ? AND state IN ('active', 'draining')
-            """)
+            """
+        )
         handBackAssigned = d.render("UPDATE scrub_assignments SET node_id = NULL WHERE node_id = ? AND state = 'assigned'")
-        remainingWork = d.render("""
+        remainingWork = d.render(
+            """
             SELECT count(*) FROM images i LEFT JOIN scrub_assignments a ON a.image_id = i.id
             WHERE \(pendingImage) AND i.deleted_at <= {cutoff}
               AND (a.image_id IS NULL OR a.state = 'scrubbing' OR a.not_before IS NULL OR a.not_before <= {now}
@@ -505,94 +583,127 @@ public struct CatalogQueries: Sendable {
                        AND (a.claimed_at IS NULL OR a.claimed_at < ?)))
               AND (SELECT paused_at FROM scrub_leader WHERE id = 1) IS NULL
               AND (SELECT drained_by FROM scrub_nodes WHERE node_id = ?) IS NULL
-            """)
+            """
+        )
 
-        statusNodes = d.render("""
+        statusNodes = d.render(
+            """
             SELECT node_id, host, pid, state, {now} - heartbeat_at, expires_at > {now}, capacity, done, failed,
               leader_eligible, heartbeat_at - joined_at, drained_by
             FROM scrub_nodes WHERE state != 'left' OR heartbeat_at > {now} - 600 ORDER BY node_id
-            """)
+            """
+        )
         assignmentCounts = d.render("SELECT node_id, state, count(*) FROM scrub_assignments GROUP BY node_id, state")
         // Whole seconds, then whole minutes: SQLite's CAST truncates, PostgreSQL's rounds (half a
         // second either way), and both divide integers exactly. The hour's bound is a scalar
         // subquery, computed once: PostgreSQL's clock is volatile, and only a bound computed
         // once can bound an index scan (else every audit row is read).
-        history = d.render("""
+        history = d.render(
+            """
             SELECT CAST(h.now - e.at AS bigint) / 60, count(*), CAST(coalesce(sum(i.size), 0) AS bigint)
             FROM (SELECT {now} AS now) h CROSS JOIN scrub_events e LEFT JOIN images i ON i.id = e.image_id
             WHERE e.action = 'image_deleted' AND e.at > (SELECT {now} - 3600)
             GROUP BY 1
-            """)
+            """
+        )
         leaderChanges = d.render("SELECT count(*) FROM scrub_events WHERE action = 'elected' AND at > (SELECT {now} - 3600)")
-        elections = d.render("""
+        elections = d.render(
+            """
             SELECT e.at, h.now - e.at, e.node_id, e.term, e.detail FROM (SELECT {now} AS now) h CROSS JOIN scrub_events e
             WHERE e.action = 'elected' AND e.at > (SELECT {now} - ?)
             ORDER BY e.at DESC LIMIT ?
-            """)
+            """
+        )
 
         pauseState = d.render("SELECT paused_at, paused_host, paused_user FROM scrub_leader WHERE id = 1")
         lockLeaderRow = d.render("SELECT id FROM scrub_leader WHERE id = 1 {lock FOR UPDATE}")
-        pause = d.render("""
+        pause = d.render(
+            """
             UPDATE scrub_leader SET paused_at = {now}, paused_host = ?, paused_user = ? WHERE id = 1 AND paused_at IS NULL
-            """)
-        resume = d.render("""
+            """
+        )
+        resume = d.render(
+            """
             UPDATE scrub_leader SET paused_at = NULL, paused_host = NULL, paused_user = NULL WHERE id = 1 AND paused_at IS NOT NULL
-            """)
-        drainNode = d.render("""
+            """
+        )
+        drainNode = d.render(
+            """
             UPDATE scrub_nodes SET state = 'draining', drained_by = ? WHERE node_id = ? AND state = 'active' AND expires_at > {now}
-            """)
-        undrainNode = d.render("""
+            """
+        )
+        undrainNode = d.render(
+            """
             UPDATE scrub_nodes SET state = 'active', drained_by = NULL WHERE node_id = ? AND state = 'draining' AND drained_by IS NOT NULL
-            """)
+            """
+        )
         forgetStepDown = d.render("UPDATE scrub_leader SET stepped_down = NULL WHERE id = 1 AND stepped_down = ?")
-        stepDown = d.render("""
+        stepDown = d.render(
+            """
             UPDATE scrub_leader SET stepped_down = node_id, node_id = NULL, incarnation = NULL, expires_at = {now}
             WHERE id = 1 AND node_id IS NOT NULL AND expires_at > {now}
-            """)
+            """
+        )
 
         imageStatus = d.render("SELECT status FROM images WHERE id = ?")
         lockImage = d.render("SELECT status FROM images WHERE id = ? {lock FOR UPDATE}")
         scrubbingHolder = d.render("SELECT node_id FROM scrub_assignments WHERE image_id = ? AND state = 'scrubbing'")
-        scrubbedLocations = d.render("""
+        scrubbedLocations = d.render(
+            """
             SELECT l.id FROM image_locations l WHERE l.image_id = ? AND l.status = 'deleted'
               AND EXISTS (SELECT 1 FROM scrub_events e WHERE e.location_id = l.id AND e.action IN ('deleted', 'not_found'))
             ORDER BY l.id
-            """)
-        restoreImage = d.render("""
+            """
+        )
+        restoreImage = d.render(
+            """
             UPDATE images SET status = 'active', deleted = {false}, deleted_at = NULL, updated_at = {now_text}
             WHERE id = ? AND status = 'pending_delete'
-            """)
-        restoreLocation = d.render("""
+            """
+        )
+        restoreLocation = d.render(
+            """
             UPDATE image_locations SET status = 'active', deleted = {false}, deleted_at = NULL, updated_at = {now_text}
             WHERE id = ? AND image_id = ? AND status = 'pending_delete'
-            """)
+            """
+        )
 
-        eligibleCount = d.render("""
+        eligibleCount = d.render(
+            """
             SELECT count(*), max({age}(deleted_at))) FROM images WHERE \(pending) AND deleted_at <= {cutoff}
-            """)
+            """
+        )
         waitingCount = d.render("SELECT count(*) FROM images WHERE \(pending) AND deleted_at > {cutoff}")
-        failingCount = d.render("""
+        failingCount = d.render(
+            """
             SELECT count(*) FROM scrub_assignments a JOIN images i ON i.id = a.image_id
             WHERE a.attempts > 0 AND i.status = 'pending_delete'
-            """)
-        failures = d.render("""
+            """
+        )
+        failures = d.render(
+            """
             SELECT a.image_id, a.attempts, a.last_error, a.failure_class, a.failure_store, a.dependents
             FROM scrub_assignments a JOIN images i ON i.id = a.image_id
             WHERE a.attempts > 0 AND i.status = 'pending_delete'
             ORDER BY a.attempts DESC, a.image_id LIMIT ?
-            """)
-        failingGroups = d.render("""
+            """
+        )
+        failingGroups = d.render(
+            """
             SELECT a.failure_class, a.failure_store, count(*) FROM scrub_assignments a JOIN images i ON i.id = a.image_id
             WHERE a.attempts > 0 AND i.status = 'pending_delete'
             GROUP BY a.failure_class, a.failure_store
-            """)
-        storeBacklog = d.render("""
+            """
+        )
+        storeBacklog = d.render(
+            """
             SELECT s.store, count(*), CAST(coalesce(sum(s.size), 0) AS bigint) FROM (
               SELECT DISTINCT i.id, i.size, {location_store} AS store FROM images i
               JOIN image_locations l ON l.image_id = i.id AND l.status = 'pending_delete'
               WHERE \(pendingImage) AND i.deleted_at <= {cutoff}) s
             GROUP BY s.store
-            """)
+            """
+        )
     }
 }
 

@@ -57,11 +57,12 @@ extension CatalogWire {
 
         /// The answer to a catalog error, of the kind older peers expect for it.
         public init(_ error: CatalogError) {
-            let kind: Kind = switch error.code {
-            case .nodeIDInUse: .nodeIDInUse
-            case .wrongIncarnation: .wrongIncarnation
-            default: .catalog
-            }
+            let kind: Kind =
+                switch error.code {
+                case .nodeIDInUse: .nodeIDInUse
+                case .wrongIncarnation: .wrongIncarnation
+                default: .catalog
+                }
             self.init(kind: kind, message: error.message, catalogError: error)
         }
 

@@ -28,7 +28,10 @@ public enum CatalogWire {
     public struct Join: Codable, Sendable {
         public var node: NodeRegistration
         public var ttl: Double
-        public init(node: NodeRegistration, ttl: Double) { self.node = node; self.ttl = ttl }
+        public init(node: NodeRegistration, ttl: Double) {
+            self.node = node
+            self.ttl = ttl
+        }
     }
 
     /// `heartbeat`, `campaign`: a node and a TTL.
@@ -107,7 +110,10 @@ public enum CatalogWire {
     public struct Backlog: Codable, Sendable {
         public var scrubTime: Double
         public var failureLimit: Int
-        public init(scrubTime: Double, failureLimit: Int) { self.scrubTime = scrubTime; self.failureLimit = failureLimit }
+        public init(scrubTime: Double, failureLimit: Int) {
+            self.scrubTime = scrubTime
+            self.failureLimit = failureLimit
+        }
     }
 
     public struct RemainingWork: Codable, Sendable {

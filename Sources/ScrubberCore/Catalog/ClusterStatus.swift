@@ -27,8 +27,14 @@ public struct BacklogSnapshot: Sendable, Hashable, Codable {
         public var store: String?
         public var dependents: [String]
 
-        public init(imageID: String, attempts: Int, lastError: String?, failureClass: FailureClass? = nil, store: String? = nil,
-                    dependents: [String] = []) {
+        public init(
+            imageID: String,
+            attempts: Int,
+            lastError: String?,
+            failureClass: FailureClass? = nil,
+            store: String? = nil,
+            dependents: [String] = []
+        ) {
             self.imageID = imageID
             self.attempts = attempts
             self.lastError = lastError
@@ -42,16 +48,26 @@ public struct BacklogSnapshot: Sendable, Hashable, Codable {
         /// A service of an earlier version sends no class, store or dependents.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(imageID: try c.decode(String.self, forKey: .imageID), attempts: try c.decode(Int.self, forKey: .attempts),
-                      lastError: try c.decodeIfPresent(String.self, forKey: .lastError),
-                      failureClass: try c.decodeIfPresent(FailureClass.self, forKey: .failureClass),
-                      store: try c.decodeIfPresent(String.self, forKey: .store),
-                      dependents: try c.decodeIfPresent([String].self, forKey: .dependents) ?? [])
+            self.init(
+                imageID: try c.decode(String.self, forKey: .imageID),
+                attempts: try c.decode(Int.self, forKey: .attempts),
+                lastError: try c.decodeIfPresent(String.self, forKey: .lastError),
+                failureClass: try c.decodeIfPresent(FailureClass.self, forKey: .failureClass),
+                store: try c.decodeIfPresent(String.self, forKey: .store),
+                dependents: try c.decodeIfPresent([String].self, forKey: .dependents) ?? []
+            )
         }
     }
 
-    public init(eligible: Int, waiting: Int, oldestAgeSeconds: Double?, failing: Int, failures: [Failure],
-                stores: [StoreBacklog] = [], failingGroups: [FailingGroup] = []) {
+    public init(
+        eligible: Int,
+        waiting: Int,
+        oldestAgeSeconds: Double?,
+        failing: Int,
+        failures: [Failure],
+        stores: [StoreBacklog] = [],
+        failingGroups: [FailingGroup] = []
+    ) {
         self.eligible = eligible
         self.waiting = waiting
         self.oldestAgeSeconds = oldestAgeSeconds
@@ -66,11 +82,15 @@ public struct BacklogSnapshot: Sendable, Hashable, Codable {
     /// A service of an earlier version sends no stores or groups.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(eligible: try c.decode(Int.self, forKey: .eligible), waiting: try c.decode(Int.self, forKey: .waiting),
-                  oldestAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .oldestAgeSeconds),
-                  failing: try c.decode(Int.self, forKey: .failing), failures: try c.decode([Failure].self, forKey: .failures),
-                  stores: try c.decodeIfPresent([StoreBacklog].self, forKey: .stores) ?? [],
-                  failingGroups: try c.decodeIfPresent([FailingGroup].self, forKey: .failingGroups) ?? [])
+        self.init(
+            eligible: try c.decode(Int.self, forKey: .eligible),
+            waiting: try c.decode(Int.self, forKey: .waiting),
+            oldestAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .oldestAgeSeconds),
+            failing: try c.decode(Int.self, forKey: .failing),
+            failures: try c.decode([Failure].self, forKey: .failures),
+            stores: try c.decodeIfPresent([StoreBacklog].self, forKey: .stores) ?? [],
+            failingGroups: try c.decodeIfPresent([FailingGroup].self, forKey: .failingGroups) ?? []
+        )
     }
 
     /// The eligible backlog's bytes, all stores (an image in two stores counts twice: both copies are freed).
@@ -106,7 +126,10 @@ public struct FailingGroup: Sendable, Hashable, Codable {
     public var store: String?
     public var images: Int
 
-    enum CodingKeys: String, CodingKey { case failureClass = "class", store, images }
+    enum CodingKeys: String, CodingKey {
+        case failureClass = "class"
+        case store, images
+    }
 
     public init(failureClass: FailureClass, store: String?, images: Int) {
         self.failureClass = failureClass
@@ -131,7 +154,9 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
         public var leaseRemainingSeconds: Double
 
         enum CodingKeys: String, CodingKey {
-            case nodeID = "node_id", term, leaseRemainingSeconds = "lease_remaining_s"
+            case nodeID = "node_id"
+            case term
+            case leaseRemainingSeconds = "lease_remaining_s"
         }
 
         public init(nodeID: String, term: Int64, leaseRemainingSeconds: Double) {
@@ -160,13 +185,32 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
         public var drainedBy: String?
 
         enum CodingKeys: String, CodingKey {
-            case nodeID = "node_id", host, pid, state, heartbeatAgeSeconds = "heartbeat_age_s", alive, capacity
-            case assigned, scrubbing, done, failed, leaderEligible = "leader_eligible", rate, drainedBy = "drained_by"
+            case nodeID = "node_id"
+            case host, pid, state
+            case heartbeatAgeSeconds = "heartbeat_age_s"
+            case alive, capacity
+            case assigned, scrubbing, done, failed
+            case leaderEligible = "leader_eligible"
+            case rate
+            case drainedBy = "drained_by"
         }
 
-        public init(nodeID: String, host: String, pid: Int, state: String, heartbeatAgeSeconds: Double, alive: Bool,
-                    capacity: Int, assigned: Int, scrubbing: Int, done: Int, failed: Int, leaderEligible: Bool, rate: Double,
-                    drainedBy: String? = nil) {
+        public init(
+            nodeID: String,
+            host: String,
+            pid: Int,
+            state: String,
+            heartbeatAgeSeconds: Double,
+            alive: Bool,
+            capacity: Int,
+            assigned: Int,
+            scrubbing: Int,
+            done: Int,
+            failed: Int,
+            leaderEligible: Bool,
+            rate: Double,
+            drainedBy: String? = nil
+        ) {
             self.nodeID = nodeID
             self.host = host
             self.pid = pid
@@ -185,14 +229,22 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(nodeID: try c.decode(String.self, forKey: .nodeID), host: try c.decode(String.self, forKey: .host),
-                      pid: try c.decode(Int.self, forKey: .pid), state: try c.decode(String.self, forKey: .state),
-                      heartbeatAgeSeconds: try c.decode(Double.self, forKey: .heartbeatAgeSeconds),
-                      alive: try c.decode(Bool.self, forKey: .alive), capacity: try c.decode(Int.self, forKey: .capacity),
-                      assigned: try c.decode(Int.self, forKey: .assigned), scrubbing: try c.decode(Int.self, forKey: .scrubbing),
-                      done: try c.decode(Int.self, forKey: .done), failed: try c.decode(Int.self, forKey: .failed),
-                      leaderEligible: try c.decode(Bool.self, forKey: .leaderEligible), rate: try c.decode(Double.self, forKey: .rate),
-                      drainedBy: try c.decodeIfPresent(String.self, forKey: .drainedBy))
+            self.init(
+                nodeID: try c.decode(String.self, forKey: .nodeID),
+                host: try c.decode(String.self, forKey: .host),
+                pid: try c.decode(Int.self, forKey: .pid),
+                state: try c.decode(String.self, forKey: .state),
+                heartbeatAgeSeconds: try c.decode(Double.self, forKey: .heartbeatAgeSeconds),
+                alive: try c.decode(Bool.self, forKey: .alive),
+                capacity: try c.decode(Int.self, forKey: .capacity),
+                assigned: try c.decode(Int.self, forKey: .assigned),
+                scrubbing: try c.decode(Int.self, forKey: .scrubbing),
+                done: try c.decode(Int.self, forKey: .done),
+                failed: try c.decode(Int.self, forKey: .failed),
+                leaderEligible: try c.decode(Bool.self, forKey: .leaderEligible),
+                rate: try c.decode(Double.self, forKey: .rate),
+                drainedBy: try c.decodeIfPresent(String.self, forKey: .drainedBy)
+            )
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -225,7 +277,9 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
         public var stores: [StoreBacklog]
 
         enum CodingKeys: String, CodingKey {
-            case eligible, waiting, oldestAgeSeconds = "oldest_age_s", failing, bytes, stores
+            case eligible, waiting
+            case oldestAgeSeconds = "oldest_age_s"
+            case failing, bytes, stores
         }
 
         public init(eligible: Int, waiting: Int, oldestAgeSeconds: Double?, failing: Int, bytes: Int64 = 0, stores: [StoreBacklog] = []) {
@@ -239,10 +293,14 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(eligible: try c.decode(Int.self, forKey: .eligible), waiting: try c.decode(Int.self, forKey: .waiting),
-                      oldestAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .oldestAgeSeconds),
-                      failing: try c.decode(Int.self, forKey: .failing), bytes: try c.decodeIfPresent(Int64.self, forKey: .bytes) ?? 0,
-                      stores: try c.decodeIfPresent([StoreBacklog].self, forKey: .stores) ?? [])
+            self.init(
+                eligible: try c.decode(Int.self, forKey: .eligible),
+                waiting: try c.decode(Int.self, forKey: .waiting),
+                oldestAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .oldestAgeSeconds),
+                failing: try c.decode(Int.self, forKey: .failing),
+                bytes: try c.decodeIfPresent(Int64.self, forKey: .bytes) ?? 0,
+                stores: try c.decodeIfPresent([StoreBacklog].self, forKey: .stores) ?? []
+            )
         }
 
         /// Every key always, `null` when unknown (`oldest_age_s` with nothing eligible).
@@ -267,11 +325,21 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
         public var dependents: [String]
 
         enum CodingKeys: String, CodingKey {
-            case imageID = "image_id", attempts, lastError = "last_error", failureClass = "class", store, dependents
+            case imageID = "image_id"
+            case attempts
+            case lastError = "last_error"
+            case failureClass = "class"
+            case store, dependents
         }
 
-        public init(imageID: String, attempts: Int, lastError: String?, failureClass: FailureClass? = nil, store: String? = nil,
-                    dependents: [String] = []) {
+        public init(
+            imageID: String,
+            attempts: Int,
+            lastError: String?,
+            failureClass: FailureClass? = nil,
+            store: String? = nil,
+            dependents: [String] = []
+        ) {
             self.imageID = imageID
             self.attempts = attempts
             self.lastError = lastError
@@ -282,11 +350,14 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(imageID: try c.decode(String.self, forKey: .imageID), attempts: try c.decode(Int.self, forKey: .attempts),
-                      lastError: try c.decodeIfPresent(String.self, forKey: .lastError),
-                      failureClass: try c.decodeIfPresent(FailureClass.self, forKey: .failureClass),
-                      store: try c.decodeIfPresent(String.self, forKey: .store),
-                      dependents: try c.decodeIfPresent([String].self, forKey: .dependents) ?? [])
+            self.init(
+                imageID: try c.decode(String.self, forKey: .imageID),
+                attempts: try c.decode(Int.self, forKey: .attempts),
+                lastError: try c.decodeIfPresent(String.self, forKey: .lastError),
+                failureClass: try c.decodeIfPresent(FailureClass.self, forKey: .failureClass),
+                store: try c.decodeIfPresent(String.self, forKey: .store),
+                dependents: try c.decodeIfPresent([String].self, forKey: .dependents) ?? []
+            )
         }
 
         /// Every key always, `null` when unknown.
@@ -323,7 +394,10 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
         /// Leader elections in the last hour.
         public var leaderChanges: Int
 
-        enum CodingKeys: String, CodingKey { case minutes, leaderChanges = "leader_changes" }
+        enum CodingKeys: String, CodingKey {
+            case minutes
+            case leaderChanges = "leader_changes"
+        }
 
         public init(minutes: [Minute], leaderChanges: Int) {
             self.minutes = minutes
@@ -337,9 +411,12 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
                 let sum = byMinute[row.ago] ?? (0, 0)
                 byMinute[row.ago] = (sum.0 + row.images, sum.1 + row.bytes)
             }
-            self.init(minutes: (0..<60).reversed().map { ago in
-                Minute(ago: ago, images: byMinute[ago]?.0 ?? 0, bytes: byMinute[ago]?.1 ?? 0)
-            }, leaderChanges: leaderChanges)
+            self.init(
+                minutes: (0..<60).reversed().map { ago in
+                    Minute(ago: ago, images: byMinute[ago]?.0 ?? 0, bytes: byMinute[ago]?.1 ?? 0)
+                },
+                leaderChanges: leaderChanges
+            )
         }
 
         public static let empty = History(rows: [], leaderChanges: 0)
@@ -355,8 +432,15 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
     public var failures: [Failure]
     public var history: History
 
-    public init(leader: Leader?, paused: PauseState? = nil, nodes: [Node], backlog: Backlog, failingByClass: [FailingGroup] = [],
-                failures: [Failure], history: History = .empty) {
+    public init(
+        leader: Leader?,
+        paused: PauseState? = nil,
+        nodes: [Node],
+        backlog: Backlog,
+        failingByClass: [FailingGroup] = [],
+        failures: [Failure],
+        history: History = .empty
+    ) {
         self.leader = leader
         self.paused = paused
         self.nodes = nodes
@@ -367,17 +451,23 @@ public struct ClusterStatus: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case leader, paused, nodes, backlog, failingByClass = "failing_by_class", failures, history
+        case leader, paused, nodes, backlog
+        case failingByClass = "failing_by_class"
+        case failures, history
     }
 
     /// A service of an earlier version sends no pause, groups or history.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(leader: try c.decodeIfPresent(Leader.self, forKey: .leader), paused: try c.decodeIfPresent(PauseState.self, forKey: .paused),
-                  nodes: try c.decode([Node].self, forKey: .nodes), backlog: try c.decode(Backlog.self, forKey: .backlog),
-                  failingByClass: try c.decodeIfPresent([FailingGroup].self, forKey: .failingByClass) ?? [],
-                  failures: try c.decode([Failure].self, forKey: .failures),
-                  history: try c.decodeIfPresent(History.self, forKey: .history) ?? .empty)
+        self.init(
+            leader: try c.decodeIfPresent(Leader.self, forKey: .leader),
+            paused: try c.decodeIfPresent(PauseState.self, forKey: .paused),
+            nodes: try c.decode([Node].self, forKey: .nodes),
+            backlog: try c.decode(Backlog.self, forKey: .backlog),
+            failingByClass: try c.decodeIfPresent([FailingGroup].self, forKey: .failingByClass) ?? [],
+            failures: try c.decode([Failure].self, forKey: .failures),
+            history: try c.decodeIfPresent(History.self, forKey: .history) ?? .empty
+        )
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -423,10 +513,26 @@ extension ClusterStatus {
         public var capacity: Int, done: Int, failed: Int, leaderEligible: Bool, uptimeSeconds: Double
         public var drainedBy: String?
 
-        public init(nodeID: String, host: String, pid: Int, state: String, heartbeatAgeSeconds: Double, alive: Bool,
-                    capacity: Int, done: Int, failed: Int, leaderEligible: Bool, uptimeSeconds: Double, drainedBy: String? = nil) {
-            (self.nodeID, self.host, self.pid, self.state, self.heartbeatAgeSeconds, self.alive) = (nodeID, host, pid, state, heartbeatAgeSeconds, alive)
-            (self.capacity, self.done, self.failed, self.leaderEligible, self.uptimeSeconds) = (capacity, done, failed, leaderEligible, uptimeSeconds)
+        public init(
+            nodeID: String,
+            host: String,
+            pid: Int,
+            state: String,
+            heartbeatAgeSeconds: Double,
+            alive: Bool,
+            capacity: Int,
+            done: Int,
+            failed: Int,
+            leaderEligible: Bool,
+            uptimeSeconds: Double,
+            drainedBy: String? = nil
+        ) {
+            (self.nodeID, self.host, self.pid, self.state, self.heartbeatAgeSeconds, self.alive) = (
+                nodeID, host, pid, state, heartbeatAgeSeconds, alive
+            )
+            (self.capacity, self.done, self.failed, self.leaderEligible, self.uptimeSeconds) = (
+                capacity, done, failed, leaderEligible, uptimeSeconds
+            )
             self.drainedBy = drainedBy
         }
     }
@@ -434,30 +540,64 @@ extension ClusterStatus {
     /// What `scrubber status` shows, from the rows every SQL backend reads: the lease, the nodes
     /// (``CatalogQueries/statusNodes``), the assignments per node and state
     /// (``CatalogQueries/assignmentCounts``), the backlog, the pause and the last hour.
-    public init(lease: LeaderLease, nodes: [NodeRow], assignments: [(node: String?, state: String, count: Int)],
-                backlog: BacklogSnapshot, paused: PauseState? = nil, history: History = .empty) {
+    public init(
+        lease: LeaderLease,
+        nodes: [NodeRow],
+        assignments: [(node: String?, state: String, count: Int)],
+        backlog: BacklogSnapshot,
+        paused: PauseState? = nil,
+        history: History = .empty
+    ) {
         var counts: [String: (assigned: Int, scrubbing: Int)] = [:]
         for row in assignments {
             guard let node = row.node else { continue }
-            if row.state == "scrubbing" { counts[node, default: (0, 0)].scrubbing += row.count } else { counts[node, default: (0, 0)].assigned += row.count }
+            if row.state == "scrubbing" {
+                counts[node, default: (0, 0)].scrubbing += row.count
+            } else {
+                counts[node, default: (0, 0)].assigned += row.count
+            }
         }
         self.init(
             leader: lease.liveHolder.map { Leader(nodeID: $0, term: lease.term, leaseRemainingSeconds: lease.remaining) },
             paused: paused,
             nodes: nodes.map { n in
-                Node(nodeID: n.nodeID, host: n.host, pid: n.pid, state: n.state, heartbeatAgeSeconds: n.heartbeatAgeSeconds,
-                     alive: n.alive, capacity: n.capacity, assigned: counts[n.nodeID]?.assigned ?? 0,
-                     scrubbing: counts[n.nodeID]?.scrubbing ?? 0, done: n.done, failed: n.failed,
-                     leaderEligible: n.leaderEligible, rate: n.uptimeSeconds > 0 ? Double(n.done) / n.uptimeSeconds : 0,
-                     drainedBy: n.drainedBy)
+                Node(
+                    nodeID: n.nodeID,
+                    host: n.host,
+                    pid: n.pid,
+                    state: n.state,
+                    heartbeatAgeSeconds: n.heartbeatAgeSeconds,
+                    alive: n.alive,
+                    capacity: n.capacity,
+                    assigned: counts[n.nodeID]?.assigned ?? 0,
+                    scrubbing: counts[n.nodeID]?.scrubbing ?? 0,
+                    done: n.done,
+                    failed: n.failed,
+                    leaderEligible: n.leaderEligible,
+                    rate: n.uptimeSeconds > 0 ? Double(n.done) / n.uptimeSeconds : 0,
+                    drainedBy: n.drainedBy
+                )
             },
-            backlog: .init(eligible: backlog.eligible, waiting: backlog.waiting, oldestAgeSeconds: backlog.oldestAgeSeconds,
-                           failing: backlog.failing, bytes: backlog.bytes, stores: backlog.stores),
+            backlog: .init(
+                eligible: backlog.eligible,
+                waiting: backlog.waiting,
+                oldestAgeSeconds: backlog.oldestAgeSeconds,
+                failing: backlog.failing,
+                bytes: backlog.bytes,
+                stores: backlog.stores
+            ),
             failingByClass: backlog.failingGroups,
             failures: backlog.failures.map {
-                .init(imageID: $0.imageID, attempts: $0.attempts, lastError: $0.lastError, failureClass: $0.failureClass,
-                      store: $0.store, dependents: $0.dependents)
+                .init(
+                    imageID: $0.imageID,
+                    attempts: $0.attempts,
+                    lastError: $0.lastError,
+                    failureClass: $0.failureClass,
+                    store: $0.store,
+                    dependents: $0.dependents
+                )
             },
-            history: history)
+            history: history
+        )
     }
 }

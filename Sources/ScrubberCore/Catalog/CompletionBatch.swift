@@ -10,8 +10,16 @@ public struct AuditEvent: Sendable, Hashable {
     /// For a `failed` row, the failure's class.
     public var failureClass: FailureClass?
 
-    public init(nodeID: String?, term: Int64, imageID: String?, locationID: Int64? = nil, store: String? = nil,
-                action: ScrubAction, detail: String? = nil, failureClass: FailureClass? = nil) {
+    public init(
+        nodeID: String?,
+        term: Int64,
+        imageID: String?,
+        locationID: Int64? = nil,
+        store: String? = nil,
+        action: ScrubAction,
+        detail: String? = nil,
+        failureClass: FailureClass? = nil
+    ) {
         self.nodeID = nodeID
         self.term = term
         self.imageID = imageID
@@ -119,7 +127,7 @@ public struct CompletionBatch: Sendable {
         var decision = Decision()
         for (index, outcome) in outcomes.enumerated() {
             guard decision.applied[outcome.imageID] == nil, let claim = held[outcome.imageID],
-                  let token = outcome.claimToken, claim.claimToken == token
+                let token = outcome.claimToken, claim.claimToken == token
             else {
                 decision.lost.append(outcome.imageID)
                 continue
@@ -132,10 +140,17 @@ public struct CompletionBatch: Sendable {
             }
             decision.tokens[outcome.imageID] = token
             if let failed = outcome.firstFailure, let (message, failureClass) = failed.failure {
-                decision.failures.append(Failure(
-                    imageID: outcome.imageID, claimToken: token, message: message, failureClass: failureClass,
-                    store: failed.store, dependents: failed.dependents,
-                    delay: backoff.delay(afterAttempts: outcome.previousAttempts + 1, class: failureClass)))
+                decision.failures.append(
+                    Failure(
+                        imageID: outcome.imageID,
+                        claimToken: token,
+                        message: message,
+                        failureClass: failureClass,
+                        store: failed.store,
+                        dependents: failed.dependents,
+                        delay: backoff.delay(afterAttempts: outcome.previousAttempts + 1, class: failureClass)
+                    )
+                )
             } else {
                 decision.candidates.append(outcome.imageID)
             }
@@ -144,18 +159,29 @@ public struct CompletionBatch: Sendable {
     }
 
     /// Step 5, given the candidates step 4 marked `deleted` and the locations step 2 changed.
-    public func finish(_ decision: Decision, held: [String: HeldClaim], deleted: Set<String>,
-                       changedLocations: Set<Int64>) -> Finish {
+    public func finish(
+        _ decision: Decision,
+        held: [String: HeldClaim],
+        deleted: Set<String>,
+        changedLocations: Set<Int64>
+    ) -> Finish {
         var report = CompletionReport()
         report.locationsDeleted = changedLocations.count
         report.claimsLost = decision.lost
         var failures = decision.failures
         for id in decision.candidates where !deleted.contains(id) {
             // A pending location appeared while we scrubbed: go round again at once.
-            failures.append(Failure(
-                imageID: id, claimToken: decision.tokens[id] ?? "",
-                message: "transient: a pending_delete location appeared while the image was being scrubbed; retrying",
-                failureClass: .transient, store: nil, dependents: [], delay: 0))
+            failures.append(
+                Failure(
+                    imageID: id,
+                    claimToken: decision.tokens[id] ?? "",
+                    message: "transient: a pending_delete location appeared while the image was being scrubbed; retrying",
+                    failureClass: .transient,
+                    store: nil,
+                    dependents: [],
+                    delay: 0
+                )
+            )
         }
         let failed = Set(failures.map(\.imageID))
         // Location failures are recorded only with the failure of a held claim.
@@ -176,9 +202,18 @@ public struct CompletionBatch: Sendable {
                     guard completes, failedHere.contains(outcome.imageID) else { continue }
                     detail = message
                 }
-                events.append(AuditEvent(nodeID: nodeID, term: term, imageID: outcome.imageID, locationID: result.locationID,
-                                         store: result.store, action: result.outcome.action, detail: detail,
-                                         failureClass: result.failureClass))
+                events.append(
+                    AuditEvent(
+                        nodeID: nodeID,
+                        term: term,
+                        imageID: outcome.imageID,
+                        locationID: result.locationID,
+                        store: result.store,
+                        action: result.outcome.action,
+                        detail: detail,
+                        failureClass: result.failureClass
+                    )
+                )
             }
             guard completes else { continue }
             if deleted.contains(outcome.imageID) {
@@ -188,8 +223,12 @@ public struct CompletionBatch: Sendable {
                 report.imagesFailed.append(outcome.imageID)
             }
         }
-        return Finish(deleteAssignments: decision.staleClaims + report.imagesDeleted, failures: failures,
-                      events: events, report: report)
+        return Finish(
+            deleteAssignments: decision.staleClaims + report.imagesDeleted,
+            failures: failures,
+            events: events,
+            report: report
+        )
     }
 }
 

@@ -153,11 +153,12 @@ public struct ControlStep: Sendable {
         if step == 1 {
             changed = changes > 0
             guard changed else { return }
-            let node: String? = switch request.action {
-            case .drain, .undrain: request.nodeID
-            case .stepDown: lease.holder
-            case .pause, .resume: nil
-            }
+            let node: String? =
+                switch request.action {
+                case .drain, .undrain: request.nodeID
+                case .stepDown: lease.holder
+                case .pause, .resume: nil
+                }
             events.append(AuditEvent(nodeID: node, term: lease.term, imageID: nil, action: action, detail: "by \(request.by)"))
         } else {
             handedBack = changes
@@ -187,13 +188,16 @@ public struct ControlStep: Sendable {
         case (.resume, true): message = "resumed by \(request.by)"
         case (.resume, false): message = "not paused; nothing to resume"
         case (.drain, true):
-            message = "node \(node) drained by \(request.by): it finishes its deletes in flight and takes no new work; "
+            message =
+                "node \(node) drained by \(request.by): it finishes its deletes in flight and takes no new work; "
                 + "\(handedBack) unclaimed images handed back to the leader"
-        case (.drain, false): message = "node \(node) is not a live, active member (unknown, dead, left or already draining); nothing changed"
+        case (.drain, false):
+            message = "node \(node) is not a live, active member (unknown, dead, left or already draining); nothing changed"
         case (.undrain, true): message = "node \(node) undrained by \(request.by): it takes work again"
         case (.undrain, false): message = "node \(node) is not drained by an operator; nothing changed"
         case (.stepDown, true):
-            message = "leader \(lease.holder ?? "?") (term \(lease.term)) resigned at the request of \(request.by); "
+            message =
+                "leader \(lease.holder ?? "?") (term \(lease.term)) resigned at the request of \(request.by); "
                 + "another eligible node takes over (the same one again only if it is the only one)"
         case (.stepDown, false): message = "no live leader to step down"
         }

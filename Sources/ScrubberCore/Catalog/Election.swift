@@ -18,6 +18,9 @@ public struct Election: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case at, ageSeconds = "age_seconds", nodeID = "node_id", term, detail
+        case at
+        case ageSeconds = "age_seconds"
+        case nodeID = "node_id"
+        case term, detail
     }
 }

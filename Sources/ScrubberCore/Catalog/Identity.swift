@@ -27,7 +27,8 @@ public struct JoinAnswer: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case incarnation, storeTime = "value"
+        case incarnation
+        case storeTime = "value"
     }
 }
 
@@ -58,7 +59,8 @@ public struct MemberRow: Sendable, Hashable {
     public static func check(_ row: MemberRow?, _ node: NodeIdentity) throws {
         guard let row, row.incarnation != node.incarnation else { return }
         throw CatalogError.wrongIncarnation(
-            "node \(node.nodeID) is a member under another incarnation (joined from \(row.host), pid \(row.pid)): another process runs under this node id, or joined it after this one's membership lapsed; this process acts for it no more (give every node its own node_id)")
+            "node \(node.nodeID) is a member under another incarnation (joined from \(row.host), pid \(row.pid)): another process runs under this node id, or joined it after this one's membership lapsed; this process acts for it no more (give every node its own node_id)"
+        )
     }
 
     /// Lets a claim through only for the membership's incarnation (``check(_:_:)``) while that
@@ -84,6 +86,7 @@ public struct MemberRow: Sendable, Hashable {
     /// Why a join of `nodeID` under another incarnation is refused while this membership lives.
     public func joinRefusal(_ nodeID: String) -> CatalogError {
         .nodeIDInUse(
-            "node id \(nodeID) is in use by a live member (host \(host), pid \(pid); its membership expires in \(String(format: "%.1f", max(0, expiresIn))) s unless renewed): two processes cannot share a node id; give this one its own --node-id ([cluster] node_id), or stop the other")
+            "node id \(nodeID) is in use by a live member (host \(host), pid \(pid); its membership expires in \(String(format: "%.1f", max(0, expiresIn))) s unless renewed): two processes cannot share a node id; give this one its own --node-id ([cluster] node_id), or stop the other"
+        )
     }
 }

@@ -36,8 +36,14 @@ public struct LeaderPlan: Sendable, Hashable {
     /// The sweep's state to keep, when it moved on (nil: leave it as it is).
     public var sweep: SweepState?
 
-    public init(leader: NodeIdentity, term: Int64, assignments: [(image: String, node: String)], moves: [Move], rebalances: [Rebalance] = [],
-                sweep: SweepState? = nil) {
+    public init(
+        leader: NodeIdentity,
+        term: Int64,
+        assignments: [(image: String, node: String)],
+        moves: [Move],
+        rebalances: [Rebalance] = [],
+        sweep: SweepState? = nil
+    ) {
         self.leader = leader.nodeID
         self.incarnation = leader.incarnation
         self.term = term
@@ -50,7 +56,8 @@ public struct LeaderPlan: Sendable, Hashable {
     public var isEmpty: Bool { assignments.isEmpty && moves.isEmpty && rebalances.isEmpty && sweep == nil }
 
     public static func == (a: LeaderPlan, b: LeaderPlan) -> Bool {
-        a.leader == b.leader && a.incarnation == b.incarnation && a.term == b.term && a.moves == b.moves && a.rebalances == b.rebalances && a.sweep == b.sweep
+        a.leader == b.leader && a.incarnation == b.incarnation && a.term == b.term && a.moves == b.moves && a.rebalances == b.rebalances
+            && a.sweep == b.sweep
             && a.assignments.map(\.image) == b.assignments.map(\.image) && a.assignments.map(\.node) == b.assignments.map(\.node)
     }
 
@@ -73,12 +80,17 @@ extension LeaderPlan: Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(leader: NodeIdentity(nodeID: try c.decode(String.self, forKey: .leader),
-                                       incarnation: try c.decode(String.self, forKey: .incarnation)),
-                  term: try c.decode(Int64.self, forKey: .term),
-                  assignments: try c.decode([Assignment].self, forKey: .assignments).map { ($0.image, $0.node) },
-                  moves: try c.decode([Move].self, forKey: .moves), rebalances: try c.decode([Rebalance].self, forKey: .rebalances),
-                  sweep: try c.decodeIfPresent(SweepState.self, forKey: .sweep))
+        self.init(
+            leader: NodeIdentity(
+                nodeID: try c.decode(String.self, forKey: .leader),
+                incarnation: try c.decode(String.self, forKey: .incarnation)
+            ),
+            term: try c.decode(Int64.self, forKey: .term),
+            assignments: try c.decode([Assignment].self, forKey: .assignments).map { ($0.image, $0.node) },
+            moves: try c.decode([Move].self, forKey: .moves),
+            rebalances: try c.decode([Rebalance].self, forKey: .rebalances),
+            sweep: try c.decodeIfPresent(SweepState.self, forKey: .sweep)
+        )
     }
 
     public func encode(to encoder: any Encoder) throws {

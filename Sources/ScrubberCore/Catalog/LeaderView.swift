@@ -47,8 +47,16 @@ public struct LeaderView: Sendable, Hashable, Codable {
     /// The cluster is paused (`scrubber pause`): the leader assigns and moves nothing.
     public var paused: Bool
 
-    public init(nodes: [Node], orphans: [Orphan], unassigned: [String], next: String? = nil, scannedTo: String = "",
-                storeNow: Double = 0, sweep: SweepState = SweepState(), paused: Bool = false) {
+    public init(
+        nodes: [Node],
+        orphans: [Orphan],
+        unassigned: [String],
+        next: String? = nil,
+        scannedTo: String = "",
+        storeNow: Double = 0,
+        sweep: SweepState = SweepState(),
+        paused: Bool = false
+    ) {
         self.nodes = nodes
         self.orphans = orphans
         self.unassigned = unassigned
@@ -65,11 +73,15 @@ public struct LeaderView: Sendable, Hashable, Codable {
     /// sweeps in full, as that version did.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(nodes: try c.decode([Node].self, forKey: .nodes), orphans: try c.decode([Orphan].self, forKey: .orphans),
-                  unassigned: try c.decode([String].self, forKey: .unassigned), next: try c.decodeIfPresent(String.self, forKey: .next),
-                  scannedTo: try c.decodeIfPresent(String.self, forKey: .scannedTo) ?? "",
-                  storeNow: try c.decodeIfPresent(Double.self, forKey: .storeNow) ?? 0,
-                  sweep: try c.decodeIfPresent(SweepState.self, forKey: .sweep) ?? SweepState(),
-                  paused: try c.decodeIfPresent(Bool.self, forKey: .paused) ?? false)
+        self.init(
+            nodes: try c.decode([Node].self, forKey: .nodes),
+            orphans: try c.decode([Orphan].self, forKey: .orphans),
+            unassigned: try c.decode([String].self, forKey: .unassigned),
+            next: try c.decodeIfPresent(String.self, forKey: .next),
+            scannedTo: try c.decodeIfPresent(String.self, forKey: .scannedTo) ?? "",
+            storeNow: try c.decodeIfPresent(Double.self, forKey: .storeNow) ?? 0,
+            sweep: try c.decodeIfPresent(SweepState.self, forKey: .sweep) ?? SweepState(),
+            paused: try c.decodeIfPresent(Bool.self, forKey: .paused) ?? false
+        )
     }
 }

@@ -13,8 +13,16 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     /// has it (even live), so the process's identity survives its own rejoins. Nil on a first join.
     public var incarnation: String?
 
-    public init(nodeID: String, host: String, pid: Int, version: String, capacity: Int, leaderEligible: Bool, leaderPriority: Int = 0,
-                incarnation: String? = nil) {
+    public init(
+        nodeID: String,
+        host: String,
+        pid: Int,
+        version: String,
+        capacity: Int,
+        leaderEligible: Bool,
+        leaderPriority: Int = 0,
+        incarnation: String? = nil
+    ) {
         self.nodeID = nodeID
         self.host = host
         self.pid = pid
@@ -32,10 +40,15 @@ public struct NodeRegistration: Sendable, Hashable, Codable {
     /// A node of an earlier version sends no priority: 0, as every node had.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(nodeID: try c.decode(String.self, forKey: .nodeID), host: try c.decode(String.self, forKey: .host),
-                  pid: try c.decode(Int.self, forKey: .pid), version: try c.decode(String.self, forKey: .version),
-                  capacity: try c.decode(Int.self, forKey: .capacity), leaderEligible: try c.decode(Bool.self, forKey: .leaderEligible),
-                  leaderPriority: try c.decodeIfPresent(Int.self, forKey: .leaderPriority) ?? 0,
-                  incarnation: try c.decodeIfPresent(String.self, forKey: .incarnation))
+        self.init(
+            nodeID: try c.decode(String.self, forKey: .nodeID),
+            host: try c.decode(String.self, forKey: .host),
+            pid: try c.decode(Int.self, forKey: .pid),
+            version: try c.decode(String.self, forKey: .version),
+            capacity: try c.decode(Int.self, forKey: .capacity),
+            leaderEligible: try c.decode(Bool.self, forKey: .leaderEligible),
+            leaderPriority: try c.decodeIfPresent(Int.self, forKey: .leaderPriority) ?? 0,
+            incarnation: try c.decodeIfPresent(String.self, forKey: .incarnation)
+        )
     }
 }

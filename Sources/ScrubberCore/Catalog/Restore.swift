@@ -11,8 +11,13 @@ public struct RestorePlan: Sendable, Hashable, Codable {
     /// node deleted their data, then found its claim gone): their data is gone, restore refuses.
     public var scrubbedLocations: [Int64]
 
-    public init(imageID: String, status: ImageStatus?, scrubbingNode: String?, locations: [PendingLocation],
-                scrubbedLocations: [Int64] = []) {
+    public init(
+        imageID: String,
+        status: ImageStatus?,
+        scrubbingNode: String?,
+        locations: [PendingLocation],
+        scrubbedLocations: [Int64] = []
+    ) {
         self.imageID = imageID
         self.status = status
         self.scrubbingNode = scrubbingNode

@@ -68,7 +68,8 @@ public struct SQLDialect: Sendable, Hashable {
         jsonLists: true,
         numberedParameters: false,
         integerScanKey: true,
-        engine: .sqlite)
+        engine: .sqlite
+    )
 
     /// SQLite with the store clock read from the SQL function `function()` (seconds since
     /// 1970) instead of `'now'`: for deterministic simulations that drive the catalog with
@@ -104,7 +105,8 @@ public struct SQLDialect: Sendable, Hashable {
         jsonLists: false,
         numberedParameters: true,
         integerScanKey: false,
-        engine: .postgresql)
+        engine: .postgresql
+    )
 
     /// PostgreSQL with the store clock read from the SQL function `function()` (seconds since
     /// 1970, `double precision`) instead of the server's: for deterministic simulations, which

@@ -135,7 +135,8 @@ public struct LeaderSweep: Sendable {
     public func stateToKeep(placing: Int) -> SweepState? {
         guard let kept, !legacy, count - placing <= 0, state != kept else { return nil }
         if state.fullStartedAt != kept.fullStartedAt || state.fullPosition != kept.fullPosition
-            || state.fullCompletedAt != kept.fullCompletedAt {
+            || state.fullCompletedAt != kept.fullCompletedAt
+        {
             return state
         }
         guard let mark = state.mark.flatMap(GlanceTimestamp.date(from:)), let keptMark = kept.mark.flatMap(GlanceTimestamp.date(from:))

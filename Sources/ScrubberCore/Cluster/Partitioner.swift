@@ -37,8 +37,10 @@ public struct Partitioner: Sendable {
         hash = (hash ^ 0xff) &* 0x0000_0100_0000_01b3
         for byte in image.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
         // splitmix64 finaliser: FNV alone is weak in its high bits.
-        hash ^= hash >> 30; hash &*= 0xbf58_476d_1ce4_e5b9
-        hash ^= hash >> 27; hash &*= 0x94d0_49bb_1331_11eb
+        hash ^= hash >> 30
+        hash &*= 0xbf58_476d_1ce4_e5b9
+        hash ^= hash >> 27
+        hash &*= 0x94d0_49bb_1331_11eb
         hash ^= hash >> 31
         let unit = (Double(hash >> 11) + 0.5) / 9_007_199_254_740_992.0  // (0, 1)
         return Double(max(capacity, 1)) / -log(unit)
@@ -81,7 +83,8 @@ public struct Partitioner: Sendable {
         var result: [(from: String, to: String, count: Int)] = []
         for idle in nodes where idle.queued == 0 {
             guard let busiest = nodes.filter({ $0.id != idle.id }).max(by: { queued[$0.id]! < queued[$1.id]! }),
-                  queued[busiest.id]! > batch else { break }
+                queued[busiest.id]! > batch
+            else { break }
             let count = min(batch, queued[busiest.id]! / 2)
             queued[busiest.id]! -= count
             queued[idle.id]! += count

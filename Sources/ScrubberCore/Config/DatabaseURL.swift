@@ -129,7 +129,8 @@ public struct PostgresEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     static func redacted(_ url: String) -> String {
         guard let sep = url.range(of: "://"), let at = url[sep.upperBound...].lastIndex(of: "@"),
-              let colon = url[sep.upperBound..<at].firstIndex(of: ":") else { return url }
+            let colon = url[sep.upperBound..<at].firstIndex(of: ":")
+        else { return url }
         return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
     }
 }

@@ -14,8 +14,12 @@ extension ScrubberConfiguration {
         daemon = try reader.bool(d, "daemon") ?? daemon
         if let key = ini.value(d, "metadata_encryption_key"), !key.text.isEmpty {
             guard [16, 24, 32].contains(key.text.utf8.count) else {
-                throw ConfigError(key, section: d, option: "metadata_encryption_key",
-                                  message: "must be 16, 24 or 32 bytes (AES-128/192/256); it is \(key.text.utf8.count) bytes")
+                throw ConfigError(
+                    key,
+                    section: d,
+                    option: "metadata_encryption_key",
+                    message: "must be 16, 24 or 32 bytes (AES-128/192/256); it is \(key.text.utf8.count) bytes"
+                )
             }
             metadataEncryptionKey = key.text
         }
@@ -84,8 +88,11 @@ extension ScrubberConfiguration {
             throw reader.error("cluster", "assign_window", "must be at most 1000000, got \(cluster.assignWindow)")
         }
         if cluster.heartbeatInterval >= cluster.nodeTTL {
-            throw reader.error("cluster", "heartbeat_interval",
-                               "must be shorter than node_ttl (\(cluster.heartbeatInterval) ≥ \(cluster.nodeTTL)), or every node looks dead between heartbeats")
+            throw reader.error(
+                "cluster",
+                "heartbeat_interval",
+                "must be shorter than node_ttl (\(cluster.heartbeatInterval) ≥ \(cluster.nodeTTL)), or every node looks dead between heartbeats"
+            )
         }
     }
 }
@@ -100,25 +107,42 @@ extension StoresConfiguration {
             for item in enabled.text.split(separator: ",") {
                 let pair = item.split(separator: ":", maxSplits: 1).map { $0.trimmingWhitespace() }
                 guard pair.count == 2, !pair[0].isEmpty, !pair[1].isEmpty else {
-                    throw ConfigError(enabled, section: "DEFAULT", option: "enabled_backends",
-                                      message: "expected NAME:TYPE[, NAME:TYPE…], got '\(item.trimmingWhitespace())'")
+                    throw ConfigError(
+                        enabled,
+                        section: "DEFAULT",
+                        option: "enabled_backends",
+                        message: "expected NAME:TYPE[, NAME:TYPE…], got '\(item.trimmingWhitespace())'"
+                    )
                 }
                 guard backend(named: pair[0]) == nil else {
-                    throw ConfigError(enabled, section: "DEFAULT", option: "enabled_backends", message: "backend \(pair[0]) is listed twice")
+                    throw ConfigError(
+                        enabled,
+                        section: "DEFAULT",
+                        option: "enabled_backends",
+                        message: "backend \(pair[0]) is listed twice"
+                    )
                 }
                 backends.append(try BackendConfiguration(name: pair[0], type: pair[1], section: pair[0], reader: reader))
             }
             if let chosen = reader.ini.value(gs, "default_backend") {
                 guard backend(named: chosen.text) != nil else {
-                    throw ConfigError(chosen, section: gs, option: "default_backend",
-                                      message: "'\(chosen.text)' is not in enabled_backends (\(backends.map(\.name).joined(separator: ", ")))")
+                    throw ConfigError(
+                        chosen,
+                        section: gs,
+                        option: "default_backend",
+                        message: "'\(chosen.text)' is not in enabled_backends (\(backends.map(\.name).joined(separator: ", ")))"
+                    )
                 }
                 defaultBackend = chosen.text
             } else if backends.count == 1 {
                 defaultBackend = backends[0].name
             } else {
-                throw ConfigError(file: enabled.file, section: gs, option: "default_backend",
-                                  message: "must be set when enabled_backends lists more than one backend")
+                throw ConfigError(
+                    file: enabled.file,
+                    section: gs,
+                    option: "default_backend",
+                    message: "must be set when enabled_backends lists more than one backend"
+                )
             }
         } else {
             // Legacy: the stores of `[glance_store] stores` (and `default_store`), each named by
@@ -129,7 +153,9 @@ extension StoresConfiguration {
                 let type = String(item.trimmingWhitespace()).lowercased()
                 if !type.isEmpty, !types.contains(type) { types.append(type) }
             }
-            let chosen = reader.ini.value(gs, "default_store").map { $0.text.trimmingWhitespace().lowercased() }.flatMap { $0.isEmpty ? nil : String($0) }
+            let chosen = reader.ini.value(gs, "default_store").map { $0.text.trimmingWhitespace().lowercased() }.flatMap {
+                $0.isEmpty ? nil : String($0)
+            }
             if let chosen, !types.contains(chosen) { types.append(chosen) }
             if types.isEmpty { types = ["file"] }
             backends = []
@@ -147,8 +173,12 @@ extension BackendConfiguration {
         maxConcurrentDeletes = try reader.positiveInt(section, "max_concurrent_deletes")
         if let rate = reader.ini.value(section, "max_deletes_per_second") {
             guard let r = Double(rate.text), r.isFinite, r > 0 else {
-                throw ConfigError(rate, section: section, option: "max_deletes_per_second",
-                                  message: "expected a positive number of deletes per second (fractions allowed), got '\(rate.text)'")
+                throw ConfigError(
+                    rate,
+                    section: section,
+                    option: "max_deletes_per_second",
+                    message: "expected a positive number of deletes per second (fractions allowed), got '\(rate.text)'"
+                )
             }
             maxDeletesPerSecond = r
         }
@@ -157,8 +187,12 @@ extension BackendConfiguration {
             var roots: [FileRoot] = []
             if let dir = reader.ini.value(section, "filesystem_store_datadir"), !dir.text.isEmpty {
                 guard dir.text.hasPrefix("/") else {
-                    throw ConfigError(dir, section: section, option: "filesystem_store_datadir",
-                                      message: "store directory '\(dir.text)' must be an absolute path")
+                    throw ConfigError(
+                        dir,
+                        section: section,
+                        option: "filesystem_store_datadir",
+                        message: "store directory '\(dir.text)' must be an absolute path"
+                    )
                 }
                 roots.append(FileRoot(path: dir.text, priority: 0))
             }
@@ -170,15 +204,23 @@ extension BackendConfiguration {
                     var priority = 0
                     if let colon = item.lastIndex(of: ":") {
                         guard let p = Int(item[item.index(after: colon)...]) else {
-                            throw ConfigError(entry, section: section, option: "filesystem_store_datadirs",
-                                              message: "expected PATH[:PRIORITY] with an integer priority, got '\(item)'")
+                            throw ConfigError(
+                                entry,
+                                section: section,
+                                option: "filesystem_store_datadirs",
+                                message: "expected PATH[:PRIORITY] with an integer priority, got '\(item)'"
+                            )
                         }
                         priority = p
                         path = String(item[..<colon])
                     }
                     guard path.hasPrefix("/") else {
-                        throw ConfigError(entry, section: section, option: "filesystem_store_datadirs",
-                                          message: "store directory '\(path)' must be an absolute path")
+                        throw ConfigError(
+                            entry,
+                            section: section,
+                            option: "filesystem_store_datadirs",
+                            message: "store directory '\(path)' must be an absolute path"
+                        )
                     }
                     roots.append(FileRoot(path: path, priority: priority))
                 }
@@ -188,7 +230,12 @@ extension BackendConfiguration {
             simulatedLatency = try reader.seconds(section, "simulated_latency") ?? 0
             if let rate = reader.ini.value(section, "simulated_failure_rate") {
                 guard let r = Double(rate.text), (0...1).contains(r) else {
-                    throw ConfigError(rate, section: section, option: "simulated_failure_rate", message: "expected a number from 0 to 1, got '\(rate.text)'")
+                    throw ConfigError(
+                        rate,
+                        section: section,
+                        option: "simulated_failure_rate",
+                        message: "expected a number from 0 to 1, got '\(rate.text)'"
+                    )
                 }
                 simulatedFailureRate = r
             }
@@ -200,8 +247,12 @@ extension BackendConfiguration {
             s3.regionName = reader.text(section, "s3_store_region_name")
             if let format = reader.ini.value(section, "s3_store_bucket_url_format") {
                 guard ["path", "virtual", "auto"].contains(format.text) else {
-                    throw ConfigError(format, section: section, option: "s3_store_bucket_url_format",
-                                      message: "expected path, virtual or auto, got '\(format.text)'")
+                    throw ConfigError(
+                        format,
+                        section: section,
+                        option: "s3_store_bucket_url_format",
+                        message: "expected path, virtual or auto, got '\(format.text)'"
+                    )
                 }
                 s3.bucketURLFormat = format.text
             }
@@ -213,7 +264,12 @@ extension BackendConfiguration {
             rbd.cephConf = reader.text(section, "rbd_store_ceph_conf")
             if let timeout = reader.ini.value(section, "rados_connect_timeout") {
                 guard let seconds = Double(timeout.text), seconds.isFinite else {
-                    throw ConfigError(timeout, section: section, option: "rados_connect_timeout", message: "expected a number of seconds, got '\(timeout.text)'")
+                    throw ConfigError(
+                        timeout,
+                        section: section,
+                        option: "rados_connect_timeout",
+                        message: "expected a number of seconds, got '\(timeout.text)'"
+                    )
                 }
                 if seconds > 0 { rbd.timeout = seconds }
             }
@@ -229,8 +285,12 @@ extension SwiftOptions {
         func text(_ option: String) -> String? { reader.text(section, option) }
         if let type = reader.ini.value(section, "swift_store_endpoint_type") {
             guard ["publicURL", "internalURL", "adminURL", "public", "internal", "admin"].contains(type.text) else {
-                throw ConfigError(type, section: section, option: "swift_store_endpoint_type",
-                                  message: "expected publicURL, internalURL or adminURL, got '\(type.text)'")
+                throw ConfigError(
+                    type,
+                    section: section,
+                    option: "swift_store_endpoint_type",
+                    message: "expected publicURL, internalURL or adminURL, got '\(type.text)'"
+                )
             }
             endpointType = type.text
         }
@@ -241,7 +301,12 @@ extension SwiftOptions {
         insecure = try reader.bool(section, "swift_store_auth_insecure") ?? false
         caFile = text("swift_store_cacert")
         if let version = reader.ini.value(section, "swift_store_auth_version"), !["1", "2", "3"].contains(version.text) {
-            throw ConfigError(version, section: section, option: "swift_store_auth_version", message: "expected 1, 2 or 3, got '\(version.text)'")
+            throw ConfigError(
+                version,
+                section: section,
+                option: "swift_store_auth_version",
+                message: "expected 1, 2 or 3, got '\(version.text)'"
+            )
         }
         let defaultReference = text("default_swift_reference") ?? "ref1"
         if let file = reader.ini.value(section, "swift_store_config_file"), !file.text.isEmpty {
@@ -264,8 +329,12 @@ extension SwiftOptions {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigError(option, section: "glance_store", option: "swift_store_config_file",
-                              message: "cannot read \(path): \((error as NSError).localizedDescription)")
+            throw ConfigError(
+                option,
+                section: "glance_store",
+                option: "swift_store_config_file",
+                message: "cannot read \(path): \((error as NSError).localizedDescription)"
+            )
         }
         let document: INIDocument
         do {
@@ -279,8 +348,12 @@ extension SwiftOptions {
         for (name, options) in document.sections where name != "DEFAULT" {
             func value(_ key: String) -> String? { options[key]?.last?.text }
             if value("application_credential_id") != nil {
-                throw ConfigError(file: path, section: name, option: "application_credential_id",
-                                  message: "application credentials are not supported by this scrubber yet; give user and key")
+                throw ConfigError(
+                    file: path,
+                    section: name,
+                    option: "application_credential_id",
+                    message: "application credentials are not supported by this scrubber yet; give user and key"
+                )
             }
             var missing: [String] = []
             for key in ["auth_address", "user", "key"] where (value(key) ?? "").isEmpty { missing.append(key) }
@@ -288,8 +361,13 @@ extension SwiftOptions {
                 throw ConfigError(file: path, section: name, message: "account reference \(name) has no \(missing.joined(separator: ", "))")
             }
             guard user.contains(":") else {
-                throw ConfigError(file: options["user"]?.last?.file ?? path, line: options["user"]?.last?.line, section: name, option: "user",
-                                  message: "expected PROJECT:USER, got '\(user)'")
+                throw ConfigError(
+                    file: options["user"]?.last?.file ?? path,
+                    line: options["user"]?.last?.line,
+                    section: name,
+                    option: "user",
+                    message: "expected PROJECT:USER, got '\(user)'"
+                )
             }
             var reference = SwiftReference(authAddress: auth, user: user, key: key)
             reference.userDomainID = value("user_domain_id")
@@ -319,8 +397,12 @@ struct OptionReader {
     func seconds(_ section: String, _ option: String, positive: Bool = false) throws(ConfigError) -> Double? {
         guard let value = ini.value(section, option) else { return nil }
         guard let number = Double(value.text), number.isFinite, positive ? number > 0 : number >= 0 else {
-            throw ConfigError(value, section: section, option: option,
-                              message: "expected \(positive ? "a positive" : "a non-negative") number of seconds, got '\(value.text)'")
+            throw ConfigError(
+                value,
+                section: section,
+                option: option,
+                message: "expected \(positive ? "a positive" : "a non-negative") number of seconds, got '\(value.text)'"
+            )
         }
         return number
     }

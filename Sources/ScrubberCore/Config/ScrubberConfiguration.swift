@@ -51,7 +51,9 @@ public struct ScrubberConfiguration: Sendable, Hashable {
 public struct StoresConfiguration: Sendable, Hashable {
     /// Backends in `enabled_backends` order (legacy: one per type in `[glance_store] stores`,
     /// named by its type; by default one, `file`).
-    public var backends: [BackendConfiguration] = [.init(name: "file", type: "file", fileRoots: [.init(path: "/var/lib/glance/images", priority: 0)])]
+    public var backends: [BackendConfiguration] = [
+        .init(name: "file", type: "file", fileRoots: [.init(path: "/var/lib/glance/images", priority: 0)])
+    ]
     /// The backend for locations whose `meta_data` names no store (legacy: `default_store`).
     public var defaultBackend: String = "file"
     /// Whether `enabled_backends` is in use (then `meta_data.store` picks the backend).
@@ -245,7 +247,8 @@ public struct ClusterConfiguration: Sendable, Hashable {
     /// Why `url` cannot be a coordinator (it must be `http(s)://HOST[:PORT]`), or nil.
     public static func coordinatorURLProblem(_ url: String) -> String? {
         guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
-              let host = parsed.host, !host.isEmpty else {
+            let host = parsed.host, !host.isEmpty
+        else {
             return "must be http://HOST:PORT or https://HOST:PORT, got \(url)"
         }
         return nil

@@ -7,8 +7,8 @@ public enum LocationMetadata {
     /// upstream's whole run).
     public static func storeName(in metaData: String?) -> String? {
         guard let metaData, !metaData.isEmpty,
-              let object = try? JSONSerialization.jsonObject(with: Data(metaData.utf8)) as? [String: Any],
-              let store = object["store"] as? String, !store.isEmpty
+            let object = try? JSONSerialization.jsonObject(with: Data(metaData.utf8)) as? [String: Any],
+            let store = object["store"] as? String, !store.isEmpty
         else { return nil }
         return store
     }

@@ -8,7 +8,8 @@ public enum ByteCount {
     /// `512 B`, `1.5 GiB` (binary units, one decimal).
     public static func text(_ count: Int64) -> String {
         guard count >= 1024 else { return "\(count) B" }
-        var value = Double(count), unit = 0
+        var value = Double(count)
+        var unit = 0
         repeat {
             value /= 1024
             unit += 1

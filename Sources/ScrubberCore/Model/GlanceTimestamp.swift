@@ -16,7 +16,14 @@ public enum GlanceTimestamp {
         let (y, m, d) = civilFromDays(days)
         return String(
             format: "%04d-%02d-%02d %02d:%02d:%02d.%06d",
-            Int(y), Int(m), Int(d), Int(seconds / 3600), Int(seconds / 60 % 60), Int(seconds % 60), Int(fraction))
+            Int(y),
+            Int(m),
+            Int(d),
+            Int(seconds / 3600),
+            Int(seconds / 60 % 60),
+            Int(seconds % 60),
+            Int(fraction)
+        )
     }
 
     /// Parses `YYYY-MM-DD HH:MM:SS[.f…]` (a `T` separator is accepted too) as UTC.
@@ -24,8 +31,8 @@ public enum GlanceTimestamp {
     public static func date(from text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 19, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-              bytes[10] == UInt8(ascii: " ") || bytes[10] == UInt8(ascii: "T"),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
+            bytes[10] == UInt8(ascii: " ") || bytes[10] == UInt8(ascii: "T"),
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
         else { return nil }
         func number(_ range: Range<Int>) -> Int64? {
             guard range.count <= 18 else { return nil }  // more digits would overflow Int64
@@ -37,8 +44,8 @@ public enum GlanceTimestamp {
             return value
         }
         guard let y = number(0..<4), let mo = number(5..<7), let d = number(8..<10),
-              let h = number(11..<13), let mi = number(14..<16), let s = number(17..<19),
-              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
+            let h = number(11..<13), let mi = number(14..<16), let s = number(17..<19),
+            (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
         else { return nil }
         var fraction = 0.0
         if bytes.count > 19 {

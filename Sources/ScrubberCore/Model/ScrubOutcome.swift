@@ -38,8 +38,14 @@ public struct LocationResult: Sendable, Hashable, Codable {
     /// For a failure, what pins the data where the store can tell (RBD clones as `pool/image`).
     public var dependents: [String]
 
-    public init(locationID: Int64, store: String?, outcome: LocationOutcome, bytes: Int64? = nil,
-                failureClass: FailureClass? = nil, dependents: [String] = []) {
+    public init(
+        locationID: Int64,
+        store: String?,
+        outcome: LocationOutcome,
+        bytes: Int64? = nil,
+        failureClass: FailureClass? = nil,
+        dependents: [String] = []
+    ) {
         self.locationID = locationID
         self.store = store
         self.outcome = outcome
@@ -63,10 +69,14 @@ public struct LocationResult: Sendable, Hashable, Codable {
     /// A node of an earlier version sends no class: it is read from the message's first word.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(locationID: try c.decode(Int64.self, forKey: .locationID), store: try c.decodeIfPresent(String.self, forKey: .store),
-                  outcome: try c.decode(LocationOutcome.self, forKey: .outcome), bytes: try c.decodeIfPresent(Int64.self, forKey: .bytes),
-                  failureClass: try c.decodeIfPresent(FailureClass.self, forKey: .failureClass),
-                  dependents: try c.decodeIfPresent([String].self, forKey: .dependents) ?? [])
+        self.init(
+            locationID: try c.decode(Int64.self, forKey: .locationID),
+            store: try c.decodeIfPresent(String.self, forKey: .store),
+            outcome: try c.decode(LocationOutcome.self, forKey: .outcome),
+            bytes: try c.decodeIfPresent(Int64.self, forKey: .bytes),
+            failureClass: try c.decodeIfPresent(FailureClass.self, forKey: .failureClass),
+            dependents: try c.decodeIfPresent([String].self, forKey: .dependents) ?? []
+        )
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -14,8 +14,14 @@ public struct Backoff: Sendable, Hashable, Codable {
     public var inUseBase: Double
     public var inUseMax: Double
 
-    public init(base: Double = 2, max: Double = 600, wakeupTime: Double = 300, throttledMin: Double = 10,
-                inUseBase: Double = 300, inUseMax: Double = 21_600) {
+    public init(
+        base: Double = 2,
+        max: Double = 600,
+        wakeupTime: Double = 300,
+        throttledMin: Double = 10,
+        inUseBase: Double = 300,
+        inUseMax: Double = 21_600
+    ) {
         self.base = base
         self.max = max
         self.wakeupTime = wakeupTime
@@ -30,11 +36,14 @@ public struct Backoff: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = Backoff()
-        self.init(base: try c.decode(Double.self, forKey: .base), max: try c.decode(Double.self, forKey: .max),
-                  wakeupTime: try c.decodeIfPresent(Double.self, forKey: .wakeupTime) ?? d.wakeupTime,
-                  throttledMin: try c.decodeIfPresent(Double.self, forKey: .throttledMin) ?? d.throttledMin,
-                  inUseBase: try c.decodeIfPresent(Double.self, forKey: .inUseBase) ?? d.inUseBase,
-                  inUseMax: try c.decodeIfPresent(Double.self, forKey: .inUseMax) ?? d.inUseMax)
+        self.init(
+            base: try c.decode(Double.self, forKey: .base),
+            max: try c.decode(Double.self, forKey: .max),
+            wakeupTime: try c.decodeIfPresent(Double.self, forKey: .wakeupTime) ?? d.wakeupTime,
+            throttledMin: try c.decodeIfPresent(Double.self, forKey: .throttledMin) ?? d.throttledMin,
+            inUseBase: try c.decodeIfPresent(Double.self, forKey: .inUseBase) ?? d.inUseBase,
+            inUseMax: try c.decodeIfPresent(Double.self, forKey: .inUseMax) ?? d.inUseMax
+        )
     }
 
     /// Seconds to wait before the next try after the `attempts`-th failure (1-based) of a transient kind.

@@ -5,7 +5,13 @@ import ScrubberCore
 public enum EligiblePreview {
     /// One page of eligible images after the id `after`, by image id: each with its pending
     /// locations (a preview: no claim token) and its size (Glance's `images.size`, nil when unknown).
-    public static func page(_ c: some SQLExecutor, _ q: CatalogQueries, scrubTime: Double, after: String, pageSize: Int)
+    public static func page(
+        _ c: some SQLExecutor,
+        _ q: CatalogQueries,
+        scrubTime: Double,
+        after: String,
+        pageSize: Int
+    )
         async throws -> [(image: ClaimedImage, size: Int64?)]
     {
         let rows = try await c.rows(q.eligiblePage, [scrubTime, after, pageSize])

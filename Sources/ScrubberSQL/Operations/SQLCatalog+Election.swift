@@ -10,7 +10,10 @@ extension SQLCatalog {
             let lease = try await Self.lease(c, q)
             if won {
                 try await Self.insert(
-                    [AuditEvent(nodeID: nodeID, term: lease.term, imageID: nil, action: .elected, detail: "lease_ttl \(ttl) s")], c, q)
+                    [AuditEvent(nodeID: nodeID, term: lease.term, imageID: nil, action: .elected, detail: "lease_ttl \(ttl) s")],
+                    c,
+                    q
+                )
             }
             return lease
         }

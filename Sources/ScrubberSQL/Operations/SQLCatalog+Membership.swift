@@ -6,10 +6,13 @@ extension SQLCatalog {
         return try await write { c in
             let row = try await Self.member(node.nodeID, c, q.memberIdentityForUpdate)
             let incarnation = MemberRow.incarnation(joining: node.incarnation, row: row)
-            let joined = try await c.execute(q.join, [
-                node.nodeID, incarnation, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority,
-                ttl, node.incarnation,
-            ])
+            let joined = try await c.execute(
+                q.join,
+                [
+                    node.nodeID, incarnation, node.host, node.pid, node.version, node.capacity, node.leaderEligible, node.leaderPriority,
+                    ttl, node.incarnation,
+                ]
+            )
             guard joined == 1 else {
                 // Another join of a new id won the race since the read: read what it left.
                 let now = try await Self.member(node.nodeID, c, q.memberIdentity) ?? row

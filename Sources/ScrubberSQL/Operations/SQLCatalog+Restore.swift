@@ -9,8 +9,13 @@ extension SQLCatalog {
             let holder: String? = try await c.scalar(q.scrubbingHolder, [imageID])
             let locations = try await c.pendingLocations(of: [imageID], q)[imageID] ?? []
             let scrubbed: [Int64] = try await c.rows(q.scrubbedLocations, [imageID]).map { try $0[0] }
-            return RestorePlan(imageID: imageID, status: status.flatMap(ImageStatus.init(rawValue:)),
-                               scrubbingNode: holder, locations: locations, scrubbedLocations: scrubbed)
+            return RestorePlan(
+                imageID: imageID,
+                status: status.flatMap(ImageStatus.init(rawValue:)),
+                scrubbingNode: holder,
+                locations: locations,
+                scrubbedLocations: scrubbed
+            )
         }
     }
 
@@ -35,7 +40,8 @@ extension SQLCatalog {
             for location in request.keep { try await c.execute(q.restoreLocation, [location, id]) }
             for location in request.lost { try await c.execute(q.markLocationDeleted, [location, id]) }
             try await c.execute(q.deleteAssignment, [id])
-            let lost = request.lost.isEmpty
+            let lost =
+                request.lost.isEmpty
                 ? "" : ", \(request.lost.count) lost (data already gone): \(request.lost.map(String.init).joined(separator: ", "))"
             let detail = "restored by \(request.actor): \(request.keep.count) location(s) back" + lost
             try await Self.insert([AuditEvent(nodeID: request.actor, term: 0, imageID: id, action: .restored, detail: detail)], c, q)

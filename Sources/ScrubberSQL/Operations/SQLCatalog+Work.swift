@@ -67,10 +67,14 @@ extension SQLCatalog {
                 try await c.execute(q.deleteAssignments(ids.count), q.list(ids))
             }
             for failure in finish.failures {
-                try await c.execute(q.failAssignment, [
-                    failure.message, failure.failureClass.rawValue, failure.store, DependentsColumn.text(failure.dependents), failure.delay,
-                    failure.imageID, nodeID, failure.claimToken,
-                ])
+                try await c.execute(
+                    q.failAssignment,
+                    [
+                        failure.message, failure.failureClass.rawValue, failure.store, DependentsColumn.text(failure.dependents),
+                        failure.delay,
+                        failure.imageID, nodeID, failure.claimToken,
+                    ]
+                )
             }
             try await Self.insert(finish.events, c, q)
             try await c.execute(q.countNodeWork, [finish.report.imagesDeleted.count, finish.report.imagesFailed.count, nodeID])
@@ -84,7 +88,10 @@ extension SQLCatalog {
         try await write { c in
             try await Self.checkIdentity(node, c, q)
             for chunk in claims.chunks(of: CatalogQueries.rowsPerStatement(columns: 2)) {
-                try await c.execute(q.releaseClaims(chunk.count), [node.nodeID] + q.rows(chunk.map { [.text($0.imageID), .text($0.claimToken)] }))
+                try await c.execute(
+                    q.releaseClaims(chunk.count),
+                    [node.nodeID] + q.rows(chunk.map { [.text($0.imageID), .text($0.claimToken)] })
+                )
             }
         }
     }

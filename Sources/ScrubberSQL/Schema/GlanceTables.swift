@@ -14,8 +14,10 @@ enum GlanceTables {
     }
 
     /// The SQLite script, one statement each (no statement holds a `;`).
-    static let sqlite: [String] = sqliteScript.split(separator: ";\n").map { $0.trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union([";"])) }
-        .filter { !$0.isEmpty }
+    static let sqlite: [String] = sqliteScript.split(separator: ";\n").map {
+        $0.trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union([";"]))
+    }
+    .filter { !$0.isEmpty }
 
     /// Glance's `images` and `image_locations`, from Glance 33's SQLite schema. Only for a fresh
     /// embedded catalog: an existing Glance database is never altered.

@@ -116,7 +116,8 @@ public let catalogMigrations: [Migration] = [
                 detail text
             )
             """,
-        ]),
+        ]
+    ),
     Migration(
         "002_scrub_leader",
         sqlite: [
@@ -140,25 +141,28 @@ public let catalogMigrations: [Migration] = [
             )
             """,
             "INSERT INTO scrub_leader (id, node_id, term, expires_at) VALUES (1, NULL, 0, 0)",
-        ]),
+        ]
+    ),
     // Restore asks which of an image's locations the scrubber already deleted.
     Migration(
         "003_scrub_events_location",
         sqlite: [
-            "CREATE INDEX scrub_events_location ON scrub_events (location_id) WHERE location_id IS NOT NULL",
+            "CREATE INDEX scrub_events_location ON scrub_events (location_id) WHERE location_id IS NOT NULL"
         ],
         postgresql: [
-            "CREATE INDEX scrub_events_location ON scrub_events (location_id) WHERE location_id IS NOT NULL",
-        ]),
+            "CREATE INDEX scrub_events_location ON scrub_events (location_id) WHERE location_id IS NOT NULL"
+        ]
+    ),
     // Idempotent claims: a retried claim finds what its first try claimed.
     Migration(
         "004_scrub_claim_token",
         sqlite: [
-            "ALTER TABLE scrub_assignments ADD COLUMN claim_token TEXT",
+            "ALTER TABLE scrub_assignments ADD COLUMN claim_token TEXT"
         ],
         postgresql: [
-            "ALTER TABLE scrub_assignments ADD COLUMN claim_token text",
-        ]),
+            "ALTER TABLE scrub_assignments ADD COLUMN claim_token text"
+        ]
+    ),
     // A node's queue in claim order: a claim reads its first `limit` rows and stops, instead
     // of sorting the node's whole window (it replaces the (node_id, state) index).
     Migration(
@@ -170,16 +174,18 @@ public let catalogMigrations: [Migration] = [
         postgresql: [
             "CREATE INDEX scrub_assignments_queue ON scrub_assignments (node_id, state, assigned_at)",
             "DROP INDEX scrub_assignments_node_state",
-        ]),
+        ]
+    ),
     // leader_priority: the preferred node leads while it is alive.
     Migration(
         "006_scrub_leader_priority",
         sqlite: [
-            "ALTER TABLE scrub_nodes ADD COLUMN leader_priority INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE scrub_nodes ADD COLUMN leader_priority INTEGER NOT NULL DEFAULT 0"
         ],
         postgresql: [
-            "ALTER TABLE scrub_nodes ADD COLUMN leader_priority integer NOT NULL DEFAULT 0",
-        ]),
+            "ALTER TABLE scrub_nodes ADD COLUMN leader_priority integer NOT NULL DEFAULT 0"
+        ]
+    ),
     // Identities (DESIGN §3.3): a node's incarnation, the leader lease's, and the request a
     // claim was made by (its retry's key; `claim_token` is now the claim's own, fresh token).
     Migration(
@@ -193,7 +199,8 @@ public let catalogMigrations: [Migration] = [
             "ALTER TABLE scrub_nodes ADD COLUMN incarnation text",
             "ALTER TABLE scrub_leader ADD COLUMN incarnation text",
             "ALTER TABLE scrub_assignments ADD COLUMN claim_request text",
-        ]),
+        ]
+    ),
     // The leader's sweep (DESIGN §4, "Finding work"): its high-water mark on Glance's `updated_at` and
     // its full sweeps, kept so a new leader goes on from them.
     Migration(
@@ -209,7 +216,8 @@ public let catalogMigrations: [Migration] = [
             "ALTER TABLE scrub_leader ADD COLUMN sweep_full_started_at double precision",
             "ALTER TABLE scrub_leader ADD COLUMN sweep_full_position text",
             "ALTER TABLE scrub_leader ADD COLUMN sweep_full_completed_at double precision",
-        ]),
+        ]
+    ),
     // Operating the cluster (DESIGN §7): failure classes on assignments and audit rows (the
     // class of a failure recorded before, from its message), the pause, an operator's drain,
     // a stepped-down leader, and the last hour of the audit for the status page's history.
@@ -246,6 +254,6 @@ public let catalogMigrations: [Migration] = [
             """
             UPDATE scrub_assignments SET failure_class = CASE WHEN last_error LIKE 'in_use:%' THEN 'in_use' WHEN last_error LIKE 'throttled:%' THEN 'throttled' WHEN last_error LIKE 'transient:%' THEN 'transient' WHEN last_error LIKE 'misconfigured:%' THEN 'misconfigured' WHEN last_error LIKE 'unsupported:%' THEN 'unsupported' ELSE 'transient' END WHERE last_error IS NOT NULL
             """,
-        ]),
+        ]
+    ),
 ]
-

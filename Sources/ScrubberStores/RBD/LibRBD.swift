@@ -60,7 +60,10 @@ struct LibRBD: Sendable {
     private init() throws(StoreError) {
         guard let rados = dlopen("librados.so.2", RTLD_NOW | RTLD_GLOBAL), let rbd = dlopen("librbd.so.1", RTLD_NOW | RTLD_GLOBAL) else {
             let why = dlerror().map { String(cString: $0) } ?? "not found"
-            throw StoreError(.misconfigured, "an rbd store needs Ceph's librados.so.2 and librbd.so.1 (Debian: librados2 librbd1): \(why); not deleted")
+            throw StoreError(
+                .misconfigured,
+                "an rbd store needs Ceph's librados.so.2 and librbd.so.1 (Debian: librados2 librbd1): \(why); not deleted"
+            )
         }
         func bind<T>(_ library: UnsafeMutableRawPointer, _ name: String) throws(StoreError) -> T {
             guard let symbol = dlsym(library, name) else {

@@ -46,7 +46,10 @@ public final class RBDStore: ImageStore {
         guard url.scheme == "rbd" else { throw LocationError.unsupportedScheme(url.scheme, url: url.redacted) }
         let pieces = url.remainder.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard pieces.count == 1 || pieces.count == 4 else {
-            throw StoreError(.unsupported, "\(url.redacted) has \(pieces.count) parts; an rbd location has 1 (IMAGE) or 4 (FSID/POOL/IMAGE/SNAP); not deleted")
+            throw StoreError(
+                .unsupported,
+                "\(url.redacted) has \(pieces.count) parts; an rbd location has 1 (IMAGE) or 4 (FSID/POOL/IMAGE/SNAP); not deleted"
+            )
         }
         guard !pieces.contains(where: \.isEmpty) else {
             throw StoreError(.unsupported, "\(url.redacted) has an empty part; not deleted")
@@ -60,7 +63,10 @@ public final class RBDStore: ImageStore {
         try await deleteMeasuring(url, permit: permit).outcome
     }
 
-    public func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
+    public func deleteMeasuring(
+        _ url: LocationURL,
+        permit: @escaping @Sendable () -> Bool
+    ) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let location = try Self.parse(url)
         // Read on the store's thread, right before the blocking calls start.
         return try await threads.run {
@@ -109,7 +115,9 @@ public final class RBDStore: ImageStore {
             let cluster = try self.connection()
             var buffer = [CChar](repeating: 0, count: 64)
             let length = cluster.lib.radosGetFSID(cluster.handle, &buffer, buffer.count)
-            guard length >= 0 else { throw StoreError(.transient, "reading the fsid of store \(self.name) failed: \(LibRBD.describe(length))") }
+            guard length >= 0 else {
+                throw StoreError(.transient, "reading the fsid of store \(self.name) failed: \(LibRBD.describe(length))")
+            }
             return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
@@ -134,9 +142,16 @@ public final class RBDStore: ImageStore {
             }
             _ = lib.close(image)
             if unprotected == -EBUSY || removed == -EBUSY {
-                throw inUse(location, pool: pool, because: "its snapshot \(snapshot) has clones", dependents: children(lib, io, location.image, snapshot, pool))
+                throw inUse(
+                    location,
+                    pool: pool,
+                    because: "its snapshot \(snapshot) has clones",
+                    dependents: children(lib, io, location.image, snapshot, pool)
+                )
             }
-            guard unprotected == 0 || unprotected == -EINVAL || unprotected == -ENOENT else { throw failure(unprotected, "unprotect snapshot \(snapshot) of", location) }
+            guard unprotected == 0 || unprotected == -EINVAL || unprotected == -ENOENT else {
+                throw failure(unprotected, "unprotect snapshot \(snapshot) of", location)
+            }
             guard removed == 0 || removed == -ENOENT else { throw failure(removed, "remove snapshot \(snapshot) of", location) }
         }
         let removed = lib.remove(io, location.image)
@@ -150,7 +165,12 @@ public final class RBDStore: ImageStore {
             let moved = lib.trashMove(io, location.image, 0)
             if moved == 0 { return (.deleted, bytes) }
             if moved == -EBUSY {
-                throw inUse(location, pool: pool, because: "it has snapshots of its own and is open by another client", dependents: watchers(lib, io, location.image))
+                throw inUse(
+                    location,
+                    pool: pool,
+                    because: "it has snapshots of its own and is open by another client",
+                    dependents: watchers(lib, io, location.image)
+                )
             }
             throw failure(moved, "move to the trash", location)
         default:
@@ -160,7 +180,15 @@ public final class RBDStore: ImageStore {
 
     /// The clones of `image@snapshot`, as `pool/image` (a clone in the trash says so).
     private func children(_ lib: LibRBD, _ io: LibRBD.Handle, _ image: String, _ snapshot: String, _ pool: String) -> [String] {
-        Self.list(lib, io, image, at: snapshot, stride: LibRBD.linkedImageSpecSize, call: lib.listChildren, cleanup: lib.listChildrenCleanup) { spec in
+        Self.list(
+            lib,
+            io,
+            image,
+            at: snapshot,
+            stride: LibRBD.linkedImageSpecSize,
+            call: lib.listChildren,
+            cleanup: lib.listChildrenCleanup
+        ) { spec in
             func text(_ offset: Int) -> String {
                 spec.load(fromByteOffset: offset, as: UnsafePointer<CChar>?.self).map { String(cString: $0) } ?? "?"
             }
@@ -171,7 +199,8 @@ public final class RBDStore: ImageStore {
 
     /// The clients that have `image` open, as `client.ID at ADDRESS`.
     private func watchers(_ lib: LibRBD, _ io: LibRBD.Handle, _ image: String) -> [String] {
-        Self.list(lib, io, image, at: nil, stride: LibRBD.watcherSize, call: lib.listWatchers, cleanup: lib.listWatchersCleanup) { watcher in
+        Self.list(lib, io, image, at: nil, stride: LibRBD.watcherSize, call: lib.listWatchers, cleanup: lib.listWatchersCleanup) {
+            watcher in
             let address = watcher.load(as: UnsafePointer<CChar>?.self).map { String(cString: $0) } ?? "?"
             return "client.\(watcher.load(fromByteOffset: 8, as: Int64.self)) at \(address)"
         }
@@ -181,10 +210,16 @@ public final class RBDStore: ImageStore {
     /// array of `stride`-byte structs and answers `ERANGE` with the count it needs when the
     /// array is too small. Each filled struct is read by `read`, then freed by `cleanup`.
     /// Best effort: the names only explain an in-use image, so a failure lists nothing.
-    private static func list(_ lib: LibRBD, _ io: LibRBD.Handle, _ image: String, at snapshot: String?, stride: Int,
-                             call: (LibRBD.Handle?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>) -> Int32,
-                             cleanup: (UnsafeMutableRawPointer?, Int) -> Void,
-                             read: (UnsafeMutableRawPointer) -> String) -> [String] {
+    private static func list(
+        _ lib: LibRBD,
+        _ io: LibRBD.Handle,
+        _ image: String,
+        at snapshot: String?,
+        stride: Int,
+        call: (LibRBD.Handle?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>) -> Int32,
+        cleanup: (UnsafeMutableRawPointer?, Int) -> Void,
+        read: (UnsafeMutableRawPointer) -> String
+    ) -> [String] {
         var handle: LibRBD.Handle?
         guard lib.openReadOnly(io, image, &handle, snapshot) == 0 else { return [] }
         defer { _ = lib.close(handle) }
@@ -208,8 +243,11 @@ public final class RBDStore: ImageStore {
 
     private func inUse(_ location: Location, pool: String, because reason: String, dependents: [String]) -> StoreError {
         let named = dependents.isEmpty ? "" : ": \(dependents.joined(separator: ", "))"
-        return StoreError(.inUse, "rbd image \(pool)/\(location.image) on \(name) is in use (\(reason)\(named)); not deleted",
-                          dependents: dependents)
+        return StoreError(
+            .inUse,
+            "rbd image \(pool)/\(location.image) on \(name) is in use (\(reason)\(named)); not deleted",
+            dependents: dependents
+        )
     }
 
     /// The class of a librbd/librados error.
@@ -272,7 +310,10 @@ public final class RBDStore: ImageStore {
             var handle: LibRBD.Handle?
             let created = lib.radosCreate(&handle, options.user)
             guard created == 0, let handle else {
-                throw StoreError(.misconfigured, "cannot create a Ceph client for store \(name) (user \(options.user ?? "admin")): \(LibRBD.describe(created)); not deleted")
+                throw StoreError(
+                    .misconfigured,
+                    "cannot create a Ceph client for store \(name) (user \(options.user ?? "admin")): \(LibRBD.describe(created)); not deleted"
+                )
             }
             func fail(_ error: StoreError) -> StoreError {
                 lib.radosShutdown(handle)
@@ -280,7 +321,12 @@ public final class RBDStore: ImageStore {
             }
             let read = lib.radosConfReadFile(handle, options.cephConf)
             guard read == 0 else {
-                throw fail(StoreError(.misconfigured, "store \(name) cannot read its Ceph configuration \(options.cephConf ?? "(the default places)"): \(LibRBD.describe(read)); not deleted"))
+                throw fail(
+                    StoreError(
+                        .misconfigured,
+                        "store \(name) cannot read its Ceph configuration \(options.cephConf ?? "(the default places)"): \(LibRBD.describe(read)); not deleted"
+                    )
+                )
             }
             let seconds = String(Int(options.timeout.rounded(.up)))
             for option in ["client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout"] {
@@ -291,7 +337,9 @@ public final class RBDStore: ImageStore {
                 let text = "store \(name) cannot connect to Ceph as client.\(options.user ?? "admin"): \(LibRBD.describe(connected))"
                 switch -connected {
                 case EACCES, EPERM, ENOENT, EINVAL:
-                    throw fail(StoreError(.misconfigured, "\(text) (check rbd_store_user, its keyring and rbd_store_ceph_conf); not deleted"))
+                    throw fail(
+                        StoreError(.misconfigured, "\(text) (check rbd_store_user, its keyring and rbd_store_ceph_conf); not deleted")
+                    )
                 default:
                     throw fail(StoreError(.transient, "\(text) within \(seconds) s; not deleted"))
                 }

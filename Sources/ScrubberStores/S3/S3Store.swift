@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
-import Synchronization
 import NIOCore
 import NIOHTTP1
 import ScrubberCore
+import Synchronization
 
 /// Deletes what glance_store's S3 driver wrote: `s3://…/BUCKET/KEY`, `s3+http://…`,
 /// `s3+https://…` (an old URL's `access:secret@host` is not used: like glance_store 5.7.0,
@@ -39,7 +39,9 @@ public final class S3Store: ImageStore {
         guard ["s3", "s3+http", "s3+https"].contains(url.scheme) else {
             throw LocationError.unsupportedScheme(url.scheme, url: url.redacted)
         }
-        guard !url.remainder.contains("://") else { throw StoreError(.unsupported, "\(url.redacted): a URL with two schemes (glance_store refuses it too); not deleted") }
+        guard !url.remainder.contains("://") else {
+            throw StoreError(.unsupported, "\(url.redacted): a URL with two schemes (glance_store refuses it too); not deleted")
+        }
         let parts = url.remainder.split(separator: "/", omittingEmptySubsequences: true)
         guard parts.count >= 3 else {
             throw StoreError(.unsupported, "\(url.scheme)://…: not an S3 location (expected \(url.scheme)://HOST/BUCKET/KEY); not deleted")
@@ -51,7 +53,10 @@ public final class S3Store: ImageStore {
         try await deleteMeasuring(url, permit: permit).outcome
     }
 
-    public func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
+    public func deleteMeasuring(
+        _ url: LocationURL,
+        permit: @escaping @Sendable () -> Bool
+    ) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let (bucket, key) = try Self.parse(url)
         let endpoint = try self.endpoint()
         let head = try await send("HEAD", endpoint, bucket: bucket, key: key)
@@ -96,16 +101,24 @@ public final class S3Store: ImageStore {
         guard let host = options.host, let access = options.accessKey, let secret = options.secretKey else {
             throw StoreError(.misconfigured, "store \(name) (s3) has no \(missing.joined(separator: ", ")); not deleted")
         }
-        var scheme = "http", bare = host
-        if host.hasPrefix("https://") { scheme = "https"; bare = String(host.dropFirst(8)) }
-        else if host.hasPrefix("http://") { bare = String(host.dropFirst(7)) }
+        var scheme = "http"
+        var bare = host
+        if host.hasPrefix("https://") {
+            scheme = "https"
+            bare = String(host.dropFirst(8))
+        } else if host.hasPrefix("http://") {
+            bare = String(host.dropFirst(7))
+        }
         while bare.hasSuffix("/") { bare.removeLast() }
         let region = options.regionName ?? Self.region(ofHost: bare) ?? "us-east-1"
         let format = options.bucketURLFormat
         let amazon = bare.hasSuffix(".amazonaws.com") || bare.hasSuffix(".amazonaws.com.cn")
-        return Endpoint(scheme: scheme, host: bare,
-                        signer: SigV4Signer(credentials: .init(accessKey: access, secretKey: secret), region: region),
-                        virtual: { bucket in format == "virtual" || (format == "auto" && amazon && Self.isDNSSafe(bucket)) })
+        return Endpoint(
+            scheme: scheme,
+            host: bare,
+            signer: SigV4Signer(credentials: .init(accessKey: access, secretKey: secret), region: region),
+            virtual: { bucket in format == "virtual" || (format == "auto" && amazon && Self.isDNSSafe(bucket)) }
+        )
     }
 
     /// glance_store's `get_s3_location`: the region an `s3-REGION.amazonaws.com` host names.
@@ -143,7 +156,10 @@ public final class S3Store: ImageStore {
             enabled = read
         }
         if enabled == true {
-            throw StoreError(.misconfigured, "bucket \(bucket) on \(name) has versioning enabled: a DELETE would only add a delete marker and reclaim nothing (suspend versioning, or expire noncurrent versions and delete these by hand); not deleted")
+            throw StoreError(
+                .misconfigured,
+                "bucket \(bucket) on \(name) has versioning enabled: a DELETE would only add a delete marker and reclaim nothing (suspend versioning, or expire noncurrent versions and delete these by hand); not deleted"
+            )
         }
     }
 
@@ -162,15 +178,27 @@ public final class S3Store: ImageStore {
     }
 
     /// One signed request; S3's `SlowDown` (whatever its status) comes back as a 503.
-    private func send(_ method: String, _ endpoint: Endpoint, bucket: String, key: String, query: String? = nil,
-                      body: [UInt8] = []) async throws -> HTTPStoreClient.Response {
+    private func send(
+        _ method: String,
+        _ endpoint: Endpoint,
+        bucket: String,
+        key: String,
+        query: String? = nil,
+        body: [UInt8] = []
+    ) async throws -> HTTPStoreClient.Response {
         let virtual = endpoint.virtual(bucket)
         let host = virtual ? "\(bucket).\(endpoint.host)" : endpoint.host
         let path = virtual ? "/\(key)" : (key.isEmpty ? "/\(bucket)" : "/\(bucket)/\(key)")
         let payloadHash = body.isEmpty ? SigV4Signer.emptyPayloadHash : SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        let signing = SigV4Signer.Request(method: method, path: path, query: query.map { [($0, "")] } ?? [],
-                                          headers: [("Host", host), ("x-amz-content-sha256", payloadHash)])
-        var request = HTTPClientRequest(url: "\(endpoint.scheme)://\(host)\(SigV4Signer.encode(path, keepSlash: true))\(query.map { "?\($0)" } ?? "")")
+        let signing = SigV4Signer.Request(
+            method: method,
+            path: path,
+            query: query.map { [($0, "")] } ?? [],
+            headers: [("Host", host), ("x-amz-content-sha256", payloadHash)]
+        )
+        var request = HTTPClientRequest(
+            url: "\(endpoint.scheme)://\(host)\(SigV4Signer.encode(path, keepSlash: true))\(query.map { "?\($0)" } ?? "")"
+        )
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in signing.headers + endpoint.signer.sign(signing, payloadHash: payloadHash, at: Date()) where name != "Host" {
             request.headers.add(name: name, value: value)
@@ -185,6 +213,10 @@ public final class S3Store: ImageStore {
     }
 
     private func failure(_ status: Int, _ method: String, _ bucket: String, _ key: String) -> StoreError {
-        StoreError.answered(status, what: "\(method) \(bucket)/\(key) on \(name)", hint: "check s3_store_access_key and s3_store_secret_key")
+        StoreError.answered(
+            status,
+            what: "\(method) \(bucket)/\(key) on \(name)",
+            hint: "check s3_store_access_key and s3_store_secret_key"
+        )
     }
 }

@@ -30,8 +30,12 @@ public struct SigV4Signer: Sendable {
         public var query: [(name: String, value: String)]
         public var headers: [(name: String, value: String)]
 
-        public init(method: String, path: String, query: [(name: String, value: String)] = [],
-                    headers: [(name: String, value: String)]) {
+        public init(
+            method: String,
+            path: String,
+            query: [(name: String, value: String)] = [],
+            headers: [(name: String, value: String)]
+        ) {
             self.method = method
             self.path = path
             self.query = query
@@ -55,7 +59,11 @@ public struct SigV4Signer: Sendable {
     /// The headers to add to `request` so that it is signed at `date`: `x-amz-date`, the
     /// session token if any, and `Authorization`. `payloadHash` is the hex SHA-256 of the body
     /// (sign it as `x-amz-content-sha256` too, as S3 requires, by passing that header in).
-    public func sign(_ request: Request, payloadHash: String = SigV4Signer.emptyPayloadHash, at date: Date) -> [(name: String, value: String)] {
+    public func sign(
+        _ request: Request,
+        payloadHash: String = SigV4Signer.emptyPayloadHash,
+        at date: Date
+    ) -> [(name: String, value: String)] {
         let (amzDate, day) = Self.timestamps(date)
         var added: [(name: String, value: String)] = [("x-amz-date", amzDate)]
         if let token = credentials.sessionToken { added.append(("x-amz-security-token", token)) }
@@ -65,8 +73,12 @@ public struct SigV4Signer: Sendable {
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = Self.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: parts.request)
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: signingKey(day: day)))
-        added.append(("Authorization",
-                      "AWS4-HMAC-SHA256 Credential=\(credentials.accessKey)/\(scope), SignedHeaders=\(parts.signedHeaders), Signature=\(signature)"))
+        added.append(
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=\(credentials.accessKey)/\(scope), SignedHeaders=\(parts.signedHeaders), Signature=\(signature)"
+            )
+        )
         return added
     }
 
@@ -115,7 +127,7 @@ public struct SigV4Signer: Sendable {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             case UInt8(ascii: "/") where keepSlash:
                 out.append("/")

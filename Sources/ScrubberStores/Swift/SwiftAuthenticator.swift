@@ -55,8 +55,12 @@ actor SwiftAuthenticator {
 
     private func login(_ account: SwiftReference) async throws -> Session {
         loginCount += 1
-        guard let auth = URL(string: account.authAddress), let scheme = auth.scheme, ["http", "https"].contains(scheme), auth.host != nil else {
-            throw StoreError(.misconfigured, "auth_address '\(account.authAddress)' of store \(client.store) is not an http(s) URL; not deleted")
+        guard let auth = URL(string: account.authAddress), let scheme = auth.scheme, ["http", "https"].contains(scheme), auth.host != nil
+        else {
+            throw StoreError(
+                .misconfigured,
+                "auth_address '\(account.authAddress)' of store \(client.store) is not an http(s) URL; not deleted"
+            )
         }
         let path = auth.path.hasSuffix("/") ? String(auth.path.dropLast()) : auth.path
         if path.hasSuffix("/v1.0") || path.hasSuffix("/v1") {
@@ -76,8 +80,12 @@ actor SwiftAuthenticator {
             "auth": [
                 "identity": [
                     "methods": ["password"],
-                    "password": ["user": ["name": user, "password": account.key,
-                                          "domain": domain(id: account.userDomainID, name: account.userDomainName)]],
+                    "password": [
+                        "user": [
+                            "name": user, "password": account.key,
+                            "domain": domain(id: account.userDomainID, name: account.userDomainName),
+                        ]
+                    ],
                 ],
                 "scope": ["project": ["name": project, "domain": domain(id: account.projectDomainID, name: account.projectDomainName)]],
             ]
@@ -94,8 +102,9 @@ actor SwiftAuthenticator {
             throw StoreError.answered(response.status, what: what, hint: "check user, key and the domains of the account reference")
         }
         guard let token = response.headers.first(name: "X-Subject-Token"),
-              let json = try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any],
-              let answer = json["token"] as? [String: Any] else {
+            let json = try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any],
+            let answer = json["token"] as? [String: Any]
+        else {
             throw StoreError(.transient, "\(what) answered \(response.status) without a token; not deleted")
         }
         let expires = (answer["expires_at"] as? String).flatMap(Self.parseDate) ?? Date().addingTimeInterval(3600)
@@ -103,9 +112,13 @@ actor SwiftAuthenticator {
             return Session(token: token, storageURL: endpoint, expires: expires)
         }
         let catalog = answer["catalog"] as? [[String: Any]] ?? []
-        guard let storage = Self.endpoint(in: catalog, type: options.serviceType, interface: options.endpointType, region: options.region) else {
+        guard let storage = Self.endpoint(in: catalog, type: options.serviceType, interface: options.endpointType, region: options.region)
+        else {
             let region = options.region.map { " in region \($0)" } ?? ""
-            throw StoreError(.misconfigured, "Keystone's catalog for \(account.user) has no \(options.serviceType) endpoint of swift_store_endpoint_type \(options.endpointType)\(region); not deleted")
+            throw StoreError(
+                .misconfigured,
+                "Keystone's catalog for \(account.user) has no \(options.serviceType) endpoint of swift_store_endpoint_type \(options.endpointType)\(region); not deleted"
+            )
         }
         return Session(token: token, storageURL: storage, expires: expires)
     }

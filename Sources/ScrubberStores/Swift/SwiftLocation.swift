@@ -43,31 +43,46 @@ struct SwiftLocation: Equatable {
         if url.scheme == "swift+config" {
             guard let reference = options.references[netloc] else {
                 let known = options.references.keys.sorted().joined(separator: ", ")
-                let source = options.configFile.map { "in swift_store_config_file \($0)" } ?? "(no swift_store_config_file; swift_store_user/key/auth_address form default_swift_reference)"
-                throw StoreError(.misconfigured, "store \(store) has no account reference '\(netloc)' \(source)\(known.isEmpty ? "" : "; known: \(known)"); not deleted")
+                let source =
+                    options.configFile.map { "in swift_store_config_file \($0)" }
+                    ?? "(no swift_store_config_file; swift_store_user/key/auth_address form default_swift_reference)"
+                throw StoreError(
+                    .misconfigured,
+                    "store \(store) has no account reference '\(netloc)' \(source)\(known.isEmpty ? "" : "; known: \(known)"); not deleted"
+                )
             }
             credentials = reference
             return
         }
         guard let at = netloc.lastIndex(of: "@") else {
-            throw StoreError(.misconfigured, "\(url.scheme)://…/\(container)/\(object) carries no credentials (USER:KEY@) and no account reference; not deleted")
+            throw StoreError(
+                .misconfigured,
+                "\(url.scheme)://…/\(container)/\(object) carries no credentials (USER:KEY@) and no account reference; not deleted"
+            )
         }
         // glance_store writes `quote(user):quote(key)`, so the one literal colon parts them (it
         // reads them back by unquoting first and splitting at the last colon, which loses a key
         // holding one); a hand-written `PROJECT:USER:KEY` splits at the last colon too.
         let creds = netloc[..<at]
         guard let colon = creds.lastIndex(of: ":") else {
-            throw StoreError(.misconfigured, "\(url.scheme)://…/\(container)/\(object) has badly formed credentials (expected PROJECT:USER:KEY@); not deleted")
+            throw StoreError(
+                .misconfigured,
+                "\(url.scheme)://…/\(container)/\(object) has badly formed credentials (expected PROJECT:USER:KEY@); not deleted"
+            )
         }
-        let user = Self.decode(String(creds[..<colon])), key = Self.decode(String(creds[creds.index(after: colon)...]))
+        let user = Self.decode(String(creds[..<colon]))
+        let key = Self.decode(String(creds[creds.index(after: colon)...]))
         guard user.contains(":") else {
             throw StoreError(.misconfigured, "\(url.scheme)://…/\(container)/\(object) names user '\(user)', not PROJECT:USER; not deleted")
         }
         let host = String(netloc[netloc.index(after: at)...])
         let authPath = path.dropLast(2).joined(separator: "/")
         let scheme = url.scheme == "swift+http" ? "http" : "https"
-        credentials = SwiftReference(authAddress: "\(scheme)://\(host)\(authPath.isEmpty ? "" : "/" + authPath)",
-                                     user: user, key: key)
+        credentials = SwiftReference(
+            authAddress: "\(scheme)://\(host)\(authPath.isEmpty ? "" : "/" + authPath)",
+            user: user,
+            key: key
+        )
     }
 
     /// Percent-decoding as `urllib.parse.unquote` does (a malformed escape stays as it is).

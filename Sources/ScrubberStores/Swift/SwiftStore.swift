@@ -37,7 +37,13 @@ public final class SwiftStore: ImageStore {
     public init(name: String, options: SwiftOptions, connections: Int = 32, timeout: TimeAmount = .seconds(30)) {
         self.name = name
         self.options = options
-        client = HTTPStoreClient(store: name, connections: connections, timeout: timeout, insecure: options.insecure, caFile: options.caFile)
+        client = HTTPStoreClient(
+            store: name,
+            connections: connections,
+            timeout: timeout,
+            insecure: options.insecure,
+            caFile: options.caFile
+        )
         authenticator = SwiftAuthenticator(client: client, options: options)
     }
 
@@ -50,7 +56,10 @@ public final class SwiftStore: ImageStore {
         try await deleteMeasuring(url, permit: permit).outcome
     }
 
-    public func deleteMeasuring(_ url: LocationURL, permit: @escaping @Sendable () -> Bool) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
+    public func deleteMeasuring(
+        _ url: LocationURL,
+        permit: @escaping @Sendable () -> Bool
+    ) async throws -> (outcome: LocationOutcome, bytes: Int64?) {
         let location = try locate(url)
         let object = Object(container: location.container, name: location.object)
         let head = try await call("HEAD", location.credentials, object)
@@ -102,7 +111,10 @@ public final class SwiftStore: ImageStore {
 
     private func locate(_ url: LocationURL) throws -> SwiftLocation {
         guard !options.multiTenant else {
-            throw StoreError(.unsupported, "store \(name) has swift_store_multi_tenant = true: its objects live in users' own accounts, which only their tokens can delete; not deleted")
+            throw StoreError(
+                .unsupported,
+                "store \(name) has swift_store_multi_tenant = true: its objects live in users' own accounts, which only their tokens can delete; not deleted"
+            )
         }
         return try SwiftLocation(url, options: options, store: name)
     }
@@ -116,7 +128,11 @@ public final class SwiftStore: ImageStore {
     }
 
     /// Segments first, then the manifest (see the type's documentation).
-    private func deleteStaticLargeObject(_ manifest: Object, _ account: SwiftReference, permit: @escaping @Sendable () -> Bool) async throws -> LocationOutcome {
+    private func deleteStaticLargeObject(
+        _ manifest: Object,
+        _ account: SwiftReference,
+        permit: @escaping @Sendable () -> Bool
+    ) async throws -> LocationOutcome {
         let listing = try await call("GET", account, manifest, query: "multipart-manifest=get", limit: 64 << 20)
         switch listing.status {
         case 404: return .notFound
@@ -140,35 +156,59 @@ public final class SwiftStore: ImageStore {
 
     /// `DELETE ?multipart-manifest=delete`, its bulk answer read: every error in it fails the delete.
     private func deleteManifest(_ manifest: Object, _ account: SwiftReference) async throws -> LocationOutcome {
-        let answer = try await call("DELETE", account, manifest, query: "multipart-manifest=delete", headers: [("Accept", "application/json")])
+        let answer = try await call(
+            "DELETE",
+            account,
+            manifest,
+            query: "multipart-manifest=delete",
+            headers: [("Accept", "application/json")]
+        )
         switch answer.status {
         case 404: return .notFound
         case 200...299: break
         default: throw failure(answer.status, "DELETE (manifest)", manifest)
         }
         guard let result = try? JSONSerialization.jsonObject(with: Data(answer.body.readableBytesView)) as? [String: Any] else {
-            throw StoreError(.transient, "DELETE ?multipart-manifest=delete of \(manifest) on \(name) answered \(answer.status) with no bulk result; not deleted")
+            throw StoreError(
+                .transient,
+                "DELETE ?multipart-manifest=delete of \(manifest) on \(name) answered \(answer.status) with no bulk result; not deleted"
+            )
         }
         let errors = (result["Errors"] as? [[Any]] ?? []).map { pair in pair.map { "\($0)" }.joined(separator: ": ") }
         let status = result["Response Status"] as? String ?? ""
         guard status.hasPrefix("2"), errors.isEmpty else {
             let code = Int(status.prefix(3)) ?? 500
             let kind = FailureClass(httpStatus: code) ?? .transient
-            throw StoreError(kind, "DELETE ?multipart-manifest=delete of \(manifest) on \(name): \(status)\(errors.isEmpty ? "" : ", " + errors.joined(separator: "; ")); not deleted")
+            throw StoreError(
+                kind,
+                "DELETE ?multipart-manifest=delete of \(manifest) on \(name): \(status)\(errors.isEmpty ? "" : ", " + errors.joined(separator: "; ")); not deleted"
+            )
         }
         return (result["Number Deleted"] as? Int ?? 0) > 0 ? .deleted : .notFound
     }
 
     /// Deletes every object under a DLO manifest's prefix (not the manifest itself).
-    private func deleteSegments(ofDynamic manifest: Object, manifest value: String, _ account: SwiftReference, permit: @escaping @Sendable () -> Bool) async throws {
+    private func deleteSegments(
+        ofDynamic manifest: Object,
+        manifest value: String,
+        _ account: SwiftReference,
+        permit: @escaping @Sendable () -> Bool
+    ) async throws {
         let decoded = value.removingPercentEncoding ?? value
         let parts = decoded.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty else {
-            throw StoreError(.unsupported, "\(manifest) on \(name) has a malformed X-Object-Manifest '\(value)' (expected CONTAINER/PREFIX); not deleted")
+            throw StoreError(
+                .unsupported,
+                "\(manifest) on \(name) has a malformed X-Object-Manifest '\(value)' (expected CONTAINER/PREFIX); not deleted"
+            )
         }
-        let container = String(parts[0]), prefix = String(parts[1])
+        let container = String(parts[0])
+        let prefix = String(parts[1])
         guard prefix.hasPrefix(manifest.name) else {
-            throw StoreError(.unsupported, "the segments of \(manifest) on \(name) are everything under '\(decoded)', a prefix that does not begin with the object's name and may hold other data; delete them by hand; not deleted")
+            throw StoreError(
+                .unsupported,
+                "the segments of \(manifest) on \(name) are everything under '\(decoded)', a prefix that does not begin with the object's name and may hold other data; delete them by hand; not deleted"
+            )
         }
         var segments: [(Object, nested: Bool)] = []
         var marker = ""
@@ -177,7 +217,9 @@ public final class SwiftStore: ImageStore {
             if !marker.isEmpty { query += "&marker=\(SigV4Signer.encode(marker))" }
             let page = try await call("GET", account, Object(container: container, name: ""), query: query, limit: 64 << 20)
             if page.status == 404 { break }  // no segment container: no segments
-            guard (200...299).contains(page.status) else { throw failure(page.status, "GET (segment listing)", Object(container: container, name: "?prefix=\(prefix)")) }
+            guard (200...299).contains(page.status) else {
+                throw failure(page.status, "GET (segment listing)", Object(container: container, name: "?prefix=\(prefix)"))
+            }
             guard page.body.readableBytes > 0 else { break }
             guard let items = try? JSONSerialization.jsonObject(with: Data(page.body.readableBytesView)) as? [[String: Any]] else {
                 throw StoreError(.transient, "the listing of \(container) on \(name) is not JSON; not deleted")
@@ -195,7 +237,12 @@ public final class SwiftStore: ImageStore {
 
     /// Deletes `segments`, a few at a time; 404 is gone. Every failure is collected and thrown
     /// as one error of the most pressing class, naming the segments.
-    private func deleteAll(_ segments: [(Object, nested: Bool)], of manifest: Object, _ account: SwiftReference, permit: @escaping @Sendable () -> Bool) async throws {
+    private func deleteAll(
+        _ segments: [(Object, nested: Bool)],
+        of manifest: Object,
+        _ account: SwiftReference,
+        permit: @escaping @Sendable () -> Bool
+    ) async throws {
         var failures: [(Object, StoreError)] = []
         var withdrawn = false
         try await withThrowingTaskGroup(of: (Object, StoreError?).self) { group in
@@ -224,7 +271,10 @@ public final class SwiftStore: ImageStore {
             }
             while let (segment, error) = try await group.next() {
                 if let error { failures.append((segment, error)) }
-                if !permit() { withdrawn = true; continue }
+                if !permit() {
+                    withdrawn = true
+                    continue
+                }
                 _ = start()
             }
         }
@@ -232,7 +282,10 @@ public final class SwiftStore: ImageStore {
             let order: [FailureClass] = [.misconfigured, .throttled, .transient, .unsupported]
             let kind = order.first { kind in failures.contains { $0.1.failureClass == kind } } ?? .transient
             let named = failures.prefix(5).map { "\($0.0): \($0.1)" }.joined(separator: " | ")
-            throw StoreError(kind, "\(failures.count) of \(segments.count) segments of \(manifest) on \(name) not deleted (\(named)); the manifest is kept for the next attempt; not deleted")
+            throw StoreError(
+                kind,
+                "\(failures.count) of \(segments.count) segments of \(manifest) on \(name) not deleted (\(named)); the manifest is kept for the next attempt; not deleted"
+            )
         }
         if withdrawn { throw StoreError.permitWithdrawn }
     }
@@ -240,8 +293,15 @@ public final class SwiftStore: ImageStore {
     // MARK: Requests
 
     /// One request with the account's token; a 401 logs in again and retries once.
-    private func call(_ method: String, _ account: SwiftReference, _ object: Object, query: String? = nil,
-                      headers: [(String, String)] = [], body: [UInt8]? = nil, limit: Int = 1 << 20) async throws -> HTTPStoreClient.Response {
+    private func call(
+        _ method: String,
+        _ account: SwiftReference,
+        _ object: Object,
+        query: String? = nil,
+        headers: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        limit: Int = 1 << 20
+    ) async throws -> HTTPStoreClient.Response {
         var session = try await authenticator.session(for: account)
         var path = "/" + SigV4Signer.encode(object.container)
         if !object.name.isEmpty { path += "/" + SigV4Signer.encode(object.name, keepSlash: true) }
@@ -265,7 +325,9 @@ public final class SwiftStore: ImageStore {
     }
 
     private func failure(_ status: Int, _ method: String, _ object: Object) -> StoreError {
-        let hint = status == 401 ? "Swift refused a fresh token too: check the account reference's project and roles"
+        let hint =
+            status == 401
+            ? "Swift refused a fresh token too: check the account reference's project and roles"
             : "the account may not write \(object.container)"
         return StoreError.answered(status, what: "\(method) \(object) on \(name)", hint: hint)
     }

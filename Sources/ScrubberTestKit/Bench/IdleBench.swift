@@ -30,8 +30,15 @@ public struct IdleBench {
     /// The nodes' scrub_time: the probe's image becomes eligible this long after Glance deleted it.
     public static let scrubTime = 3.0
 
-    public init(directory: String, history: Int, nodes: Int, seconds: Double, wakeupTime: Double, nodeExecutable: String? = nil,
-                open: @escaping Rehearsal.Opener) {
+    public init(
+        directory: String,
+        history: Int,
+        nodes: Int,
+        seconds: Double,
+        wakeupTime: Double,
+        nodeExecutable: String? = nil,
+        open: @escaping Rehearsal.Opener
+    ) {
         self.directory = directory
         self.history = history
         self.nodes = nodes
@@ -53,9 +60,13 @@ public struct IdleBench {
         public var seconds: Double
 
         public static func - (a: Usage, b: Usage) -> Usage {
-            Usage(cpuSeconds: zip(a.cpuSeconds, b.cpuSeconds).map { $0 - $1 }, readBytes: zip(a.readBytes, b.readBytes).map { $0 - $1 },
-                  readCalls: zip(a.readCalls, b.readCalls).map { $0 - $1 },
-                  imagesRows: a.imagesRows.flatMap { x in b.imagesRows.map { x - $0 } }, seconds: a.seconds - b.seconds)
+            Usage(
+                cpuSeconds: zip(a.cpuSeconds, b.cpuSeconds).map { $0 - $1 },
+                readBytes: zip(a.readBytes, b.readBytes).map { $0 - $1 },
+                readCalls: zip(a.readCalls, b.readCalls).map { $0 - $1 },
+                imagesRows: a.imagesRows.flatMap { x in b.imagesRows.map { x - $0 } },
+                seconds: a.seconds - b.seconds
+            )
         }
         public var cpuTotal: Double { cpuSeconds.reduce(0, +) }
         public var readTotal: Int { readBytes.reduce(0, +) }
@@ -76,17 +87,17 @@ public struct IdleBench {
     public func run(report: (String) -> Void) async throws -> (empty: Phase, history: Phase) {
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         try """
-            [DEFAULT]
-            scrub_time = \(Self.scrubTime)
-            wakeup_time = \(wakeupTime)
+        [DEFAULT]
+        scrub_time = \(Self.scrubTime)
+        wakeup_time = \(wakeupTime)
 
-            [database]
-            connection = \(databaseURL.connectionString)
+        [database]
+        connection = \(databaseURL.connectionString)
 
-            [glance_store]
-            filesystem_store_datadir = \(directory)/images
+        [glance_store]
+        filesystem_store_datadir = \(directory)/images
 
-            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let catalog = try await open(databaseURL)
         let empty = try await phase(catalog, images: 0)
         report("  empty catalog measured")
@@ -134,7 +145,8 @@ public struct IdleBench {
                 throw CatalogError.unavailable("an idle node exited early; see \(directory)/idle-\(images)-node-*.log")
             }
             if let view = try? await catalog.leaderView(scrubTime: 0, limit: 0, scan: .full(after: nil)),
-               view.sweep.fullCompletedAt != nil {
+                view.sweep.fullCompletedAt != nil
+            {
                 sweepSeen = true
                 break
             }
@@ -173,8 +185,13 @@ public struct IdleBench {
     /// Each process's CPU seconds and read counters, the database's rows read, and the time.
     private func sample(processes: [Process], catalog: any SeedableCatalog) async throws -> Usage {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        var usage = Usage(cpuSeconds: [], readBytes: [], readCalls: [], imagesRows: try await catalog.imagesRowsRead(),
-                          seconds: ProcessInfo.processInfo.systemUptime)
+        var usage = Usage(
+            cpuSeconds: [],
+            readBytes: [],
+            readCalls: [],
+            imagesRows: try await catalog.imagesRowsRead(),
+            seconds: ProcessInfo.processInfo.systemUptime
+        )
         for p in processes {
             let pid = p.processIdentifier
             // /proc/PID/stat: fields after the parenthesised name; utime and stime are the 14th and 15th.

@@ -32,8 +32,15 @@ public struct Rehearsal {
     /// Nodes coordinate through a `scrubber serve` process on loopback instead of the database.
     public var viaService = false
 
-    public init(directory: String, images: Int, nodes: Int, pool: Int, activeImages: Int = 0, waitingImages: Int = 0,
-                open: @escaping Opener) {
+    public init(
+        directory: String,
+        images: Int,
+        nodes: Int,
+        pool: Int,
+        activeImages: Int = 0,
+        waitingImages: Int = 0,
+        open: @escaping Opener
+    ) {
         self.directory = directory
         self.images = images
         self.nodes = nodes
@@ -214,7 +221,9 @@ public struct Rehearsal {
         guard let store = seeded.objects?.store else { return 0 }
         let started = ContinuousClock.now
         try await Self.forEach(seeded.reference.flatMap(\.paths), at: pool) { url in
-            guard try await store.delete(LocationURL(url)) == .deleted else { throw RehearsalError("reference object \(url) was not there") }
+            guard try await store.delete(LocationURL(url)) == .deleted else {
+                throw RehearsalError("reference object \(url) was not there")
+            }
         }
         return (ContinuousClock.now - started).seconds
     }
@@ -254,7 +263,9 @@ public struct Rehearsal {
 
     /// Starts `nodes` `scrubber run --once` processes and waits for them, reporting progress
     /// when asked (the count scans the backlog: a benchmark must not pay for it).
-    public func run(progress: ((_ catalog: any ScrubCatalog, _ remaining: Int, _ elapsed: Double) async -> Void)? = nil) async throws -> RunResult {
+    public func run(
+        progress: ((_ catalog: any ScrubCatalog, _ remaining: Int, _ elapsed: Double) async -> Void)? = nil
+    ) async throws -> RunResult {
         let executable = URL(fileURLWithPath: Self.thisExecutable)
         let service = viaService ? try await startService(executable) : nil
         defer {
@@ -269,8 +280,11 @@ public struct Rehearsal {
         for n in 1...nodes {
             let process = Process()
             process.executableURL = executable
-            process.arguments = ["run", "--once", "--config-file", configPath, "--node-id", "node-\(n)", "--log-level", "warning",
-                                 "--report-file", reportPath(n)] + coordination
+            process.arguments =
+                [
+                    "run", "--once", "--config-file", configPath, "--node-id", "node-\(n)", "--log-level", "warning",
+                    "--report-file", reportPath(n),
+                ] + coordination
             _ = FileManager.default.createFile(atPath: directory + "/node-\(n).log", contents: nil)
             process.standardError = FileHandle(forWritingAtPath: directory + "/node-\(n).log")
             process.standardOutput = FileHandle.nullDevice
@@ -283,7 +297,8 @@ public struct Rehearsal {
         while processes.contains(where: \.isRunning) {
             try await Task.sleep(for: .milliseconds(10))
             if let watcher, let progress, ContinuousClock.now - lastProgress >= .milliseconds(250),
-               let backlog = try? await watcher.backlog(scrubTime: 600, failureLimit: 0) {
+                let backlog = try? await watcher.backlog(scrubTime: 600, failureLimit: 0)
+            {
                 lastProgress = .now
                 await progress(watcher, backlog.eligible, (ContinuousClock.now - started).seconds)
             }
@@ -310,7 +325,9 @@ public struct Rehearsal {
         _ = FileManager.default.createFile(atPath: directory + "/service.log", contents: nil)
         let process = Process()
         process.executableURL = executable
-        process.arguments = ["serve", "--config-file", configPath, "--token-file", tokenPath, "--listen", "127.0.0.1:0", "--log-level", "warning"]
+        process.arguments = [
+            "serve", "--config-file", configPath, "--token-file", tokenPath, "--listen", "127.0.0.1:0", "--log-level", "warning",
+        ]
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: directory + "/service.log")
         try process.run()
@@ -349,8 +366,12 @@ public struct Rehearsal {
         let states = try await catalog.imageStates(seeded.pending.map(\.id) + seeded.survivors.map(\.id))
         for image in seeded.pending {
             let state = states[image.id]
-            if state?.status == ImageStatus.deleted.rawValue && state?.pendingLocations == 0 { verdict.imagesDeleted += 1 } else if verdict.problems.count < 10 {
-                verdict.problems.append("image \(image.id) is \(state?.status ?? "missing") with \(state?.pendingLocations ?? 0) location(s) still pending_delete")
+            if state?.status == ImageStatus.deleted.rawValue && state?.pendingLocations == 0 {
+                verdict.imagesDeleted += 1
+            } else if verdict.problems.count < 10 {
+                verdict.problems.append(
+                    "image \(image.id) is \(state?.status ?? "missing") with \(state?.pendingLocations ?? 0) location(s) still pending_delete"
+                )
             }
             if simulatedLatency == nil, let left = image.paths.first(where: exists), verdict.problems.count < 10 {
                 verdict.problems.append("file \(left) of scrubbed image \(image.id) still exists")
@@ -367,7 +388,6 @@ public struct Rehearsal {
         return verdict
     }
 }
-
 
 /// A rehearsal that cannot go on: a bad option, an object store that lost a reference object.
 public struct RehearsalError: Error, CustomStringConvertible {

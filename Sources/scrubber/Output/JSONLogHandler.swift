@@ -33,19 +33,34 @@ struct JSONLogHandler: LogHandler {
             merged["error.message"] = "\(error)"
             merged["error.type"] = "\(String(reflecting: type(of: error)))"
         }
-        StandardError.shared.writeLine(Self.line(timestamp: Date(), level: event.level, label: label,
-                                                 message: event.message.description, metadata: merged, source: event.source))
+        StandardError.shared.writeLine(
+            Self.line(
+                timestamp: Date(),
+                level: event.level,
+                label: label,
+                message: event.message.description,
+                metadata: merged,
+                source: event.source
+            )
+        )
     }
 
     /// One log line: a JSON object and a newline.
-    static func line(timestamp: Date, level: Logger.Level, label: String, message: String,
-                     metadata: Logger.Metadata, source: String) -> String {
+    static func line(
+        timestamp: Date,
+        level: Logger.Level,
+        label: String,
+        message: String,
+        metadata: Logger.Metadata,
+        source: String
+    ) -> String {
         var object: [String: Any] = [
             "timestamp": Self.format(timestamp), "level": level.rawValue, "label": label, "message": message, "source": source,
         ]
         if !metadata.isEmpty { object["metadata"] = metadata.mapValues(Self.json) }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
-              let text = String(data: data, encoding: .utf8) else {
+            let text = String(data: data, encoding: .utf8)
+        else {
             // Unreachable for strings, arrays and dictionaries of strings; never lose the line.
             return #"{"level":"error","message":"unencodable log line"}"# + "\n"
         }
