@@ -81,6 +81,7 @@ actor ClaimQueue {
                 if once, outstanding == 0, lastRemainingCheck.duration(to: context.clock.now) >= .milliseconds(500), try await nothingLeft()
                 {
                     exhausted = true
+                    changed.wakeAll()
                 } else {
                     // The leader assigns within a round: look again soon, then, in a daemon,
                     // less often while nothing comes (idle_poll_interval; a one-shot run is busy

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 import ScrubberSQL
@@ -48,14 +49,17 @@ public struct PostgresExecutor: SQLExecutor {
             }
             switch cell.dataType {
             case .bool: values.append(.bool(try cell.decode(Bool.self)))
-            case .int2, .int4, .int8, .oid: values.append(.integer(try cell.decode(Int64.self)))
+            case .int2, .int4, .int8: values.append(.integer(try cell.decode(Int64.self)))
             case .float4, .float8: values.append(.real(try cell.decode(Double.self)))
             case .numeric:
-                guard let real = Double(try cell.decode(String.self)) else {
-                    throw SQLColumnError(index: index, value: nil, type: Double.self)
-                }
-                values.append(.real(real))
-            default: values.append(.text(try cell.decode(String.self)))
+                // Sent in binary: PostgreSQL's digits, which postgres-nio reads as a Decimal.
+                values.append(.real(NSDecimalNumber(decimal: try cell.decode(Decimal.self)).doubleValue))
+            case .text, .varchar, .bpchar, .name, .uuid:
+                values.append(.text(try cell.decode(String.self)))
+            default:
+                // postgres-nio would read any type as a String (a timestamp's bytes): the query
+                // must cast it (`CAST(updated_at AS TEXT)`).
+                throw SQLColumnError(index: index, value: .text("a value of PostgreSQL type \(cell.dataType)"), type: SQLValue.self)
             }
         }
         return SQLRow(values)

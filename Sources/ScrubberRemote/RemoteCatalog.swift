@@ -153,7 +153,11 @@ public final class RemoteCatalog: CatalogTransport {
                 let body = try? JSONDecoder().decode(CatalogWire.ErrorBody.self, from: data)
                 if let error = body?.catalogError { throw error }
                 if let refusal = body?.refusal { throw refusal }
-                let hint = status == 413 ? " (raise serve --max-body-bytes, or lower [cluster] claim_batch)" : ""
+                var hint = status == 413 ? " (raise serve --max-body-bytes, or lower [cluster] claim_batch)" : ""
+                if status == 404 {
+                    // An operation this scrubber knows and an older service does not.
+                    hint = " (the lease service is older than this scrubber and has no \(Operation.name) operation: upgrade scrubber serve)"
+                }
                 throw CatalogError.rejected(
                     "lease service at \(baseURL) refused \(Operation.name) with HTTP \(status): \(Self.message(data))\(hint)"
                 )

@@ -98,6 +98,7 @@ public final class SQLiteCatalog: SQLCatalog {
         _ operation: String,
         _ body: @escaping @Sendable (SQLiteConnection) async throws -> T
     ) async throws -> T {
+        precondition(!SQLiteConnection.lent, "a SQLite catalog operation called the catalog again: it would wait for itself")
         var attempt = 0
         while true {
             do {

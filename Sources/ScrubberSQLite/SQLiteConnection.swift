@@ -15,8 +15,13 @@ public struct SQLiteConnection: SQLExecutor, @unchecked Sendable {
     /// Runs `body` with this connection on the calling thread (GRDB's), to its end.
     func run<T>(_ body: @escaping @Sendable (SQLiteConnection) async throws -> T) throws -> T {
         let connection = self
-        return try InlineTaskExecutor.run { try await body(connection) }
+        return try InlineTaskExecutor.run { try await Self.$lent.withValue(true) { try await body(connection) } }
     }
+
+    /// Set while an operation holds a connection: an operation that called the catalog again
+    /// would wait for GRDB's thread, which is blocked running it (GRDB itself stops a
+    /// synchronous re-entry; here it would hang). ``SQLiteCatalog/withConnection(_:_:_:)`` refuses.
+    @TaskLocal static var lent = false
 
     @discardableResult
     public func execute(_ sql: String, _ arguments: [any SQLBindable]) async throws -> Int {
